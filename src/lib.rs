@@ -1,0 +1,90 @@
+//! One-allocation raw tasks for async executors, usable from Rust and from C.
+//!
+//! A task is a future in a single heap allocation together with an atomic state word, the
+//! executor's schedule function and a user-defined **data slot** at a fixed offset. Spawning
+//! returns a [`Runnable`], which the executor queues and [`run`](Runnable::run)s, and a
+//! [`Task`], which awaits the output:
+//!
+//! ```
+//! // The executor's queue.
+//! let (sender, receiver) = flume::unbounded();
+//!
+//! // Spawn: the schedule function pushes the task onto the queue whenever it is woken.
+//! let (runnable, task) = rawtask::spawn(async { 1 + 2 }, move |runnable| sender.send(runnable).unwrap());
+//! runnable.schedule();
+//!
+//! // The executor loop.
+//! for runnable in receiver.try_iter() {
+//!     runnable.run();
+//! }
+//! assert_eq!(futures_lite::future::block_on(task), 3);
+//! ```
+//!
+//! The API is a superset of [async-task 4.7](https://docs.rs/async-task/4.7.1) and of
+//! [async-task-ffi 4.1](https://docs.rs/async-task-ffi/4.1.1)'s data-slot functions
+//! ([`spawn_with`], [`Runnable::data`], [`Task::into_raw`]); the README lists the few places
+//! where rawtask deliberately differs for soundness.
+//!
+//! # The data slot
+//!
+//! The slot (`M`, async-task's "metadata") sits at [`data_offset::<M>()`](data_offset) bytes
+//! from the pointer that [`Runnable::into_raw`] and [`Task::into_raw`] return — for any `M`
+//! aligned to at most a pointer, [`DATA_OFFSET`] — whatever the future's type, so C code can
+//! read it without calling into Rust.
+//!
+//! # Features
+//!
+//! - `std` (default): [`spawn_local`], panic propagation. Without it the crate is `no_std` and
+//!   needs only `alloc`.
+
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod abort;
+mod builder;
+mod raw;
+mod runnable;
+mod schedule;
+mod sync;
+mod task;
+
+pub use crate::builder::{spawn, spawn_unchecked, spawn_unchecked_with, spawn_with, Builder};
+#[cfg(feature = "std")]
+pub use crate::builder::{spawn_local, spawn_local_with};
+pub use crate::runnable::Runnable;
+pub use crate::schedule::{Schedule, ScheduleInfo, WithInfo};
+pub use crate::task::{FallibleTask, Task};
+
+/// The byte offset of the data slot from a task pointer, for a slot of type `M`.
+///
+/// It depends on `M`'s alignment only, never on the future: the slot follows a fixed header of
+/// four pointer-sized words (vtable, state, and the two-word awaiter waker).
+///
+/// ```
+/// assert_eq!(rawtask::data_offset::<u64>(), rawtask::DATA_OFFSET);
+/// assert_eq!(rawtask::data_offset::<u8>(), rawtask::DATA_OFFSET);
+/// assert_eq!(rawtask::data_offset::<()>(), rawtask::DATA_OFFSET);
+/// ```
+pub const fn data_offset<M>() -> usize {
+    core::mem::offset_of!(raw::header::Header<M>, metadata)
+}
+
+/// The byte offset of the data slot for any `M` aligned to at most `align_of::<usize>()`: four
+/// pointer-sized words (32 on 64-bit targets, 16 on 32-bit ones).
+///
+/// ```
+/// let (runnable, _task) = rawtask::spawn_with(async {}, |_| {}, 0xC0FFEEu32);
+/// let ptr = runnable.into_raw();
+/// // SAFETY: a `u32` slot lives at DATA_OFFSET.
+/// let value = unsafe { *ptr.as_ptr().cast::<u8>().add(rawtask::DATA_OFFSET).cast::<u32>() };
+/// assert_eq!(value, 0xC0FFEE);
+/// # drop(unsafe { rawtask::Runnable::<u32>::from_raw(ptr) });
+/// ```
+pub const DATA_OFFSET: usize = data_offset::<usize>();
+
+#[cfg(not(loom))]
+const _: () = assert!(DATA_OFFSET == 4 * core::mem::size_of::<usize>());

@@ -1,0 +1,216 @@
+//! The type-erased front of every task allocation: vtable, state word, awaiter slot and the data
+//! slot, plus everything that needs only the header (wakers, the awaiter protocol).
+
+use core::ptr::NonNull;
+use core::task::{RawWaker, RawWakerVTable, Waker};
+
+use super::state::{State, StateCell, Wake};
+use crate::abort::abort_on_panic;
+use crate::sync::UnsafeCell;
+use crate::ScheduleInfo;
+
+/// The per-type functions of a task, reached from the type-erased handles.
+pub(crate) struct TaskVTable {
+    /// Hands a `Runnable` (whose reference the caller owns) to the schedule function.
+    pub(crate) schedule: unsafe fn(NonNull<()>, ScheduleInfo),
+    /// Polls the future once; see [`super::RawTask::run`].
+    pub(crate) run: unsafe fn(NonNull<()>) -> bool,
+    /// Drops the future in place (leaks it instead on a foreign thread for local tasks).
+    pub(crate) drop_future: unsafe fn(NonNull<()>),
+    /// Moves the output (`panicked`: the panic payload) out into a `*mut Result<T, PanicPayload>`.
+    pub(crate) read_output: unsafe fn(NonNull<()>, bool, *mut ()),
+    /// Drops the schedule function and the data slot and frees the allocation.
+    pub(crate) destroy: unsafe fn(NonNull<()>),
+    /// Size and alignment of the whole allocation, for diagnostics.
+    pub(crate) layout: core::alloc::Layout,
+}
+
+/// The start of every task allocation. `repr(C)` so that the data slot sits at an offset that
+/// depends only on `M` (see [`crate::data_offset`]).
+#[repr(C)]
+pub(crate) struct Header<M> {
+    pub(crate) vtable: &'static TaskVTable,
+    pub(crate) state: StateCell,
+    /// The waker of whoever awaits the `Task`; guarded by the AWAITER/REGISTERING/NOTIFYING bits.
+    pub(crate) awaiter: UnsafeCell<Option<Waker>>,
+    /// The user's data slot (async-task's metadata).
+    pub(crate) metadata: M,
+}
+
+/// The header without its data slot: the part whose layout is the same for every task.
+#[repr(C)]
+pub(crate) struct HeaderPrefix {
+    pub(crate) vtable: &'static TaskVTable,
+    pub(crate) state: StateCell,
+    pub(crate) awaiter: UnsafeCell<Option<Waker>>,
+}
+
+/// Reinterprets a task pointer as its type-erased header prefix.
+///
+/// # Safety
+/// `ptr` must point to a live task allocation.
+#[inline(always)]
+pub(crate) unsafe fn prefix<'a>(ptr: NonNull<()>) -> &'a HeaderPrefix {
+    // SAFETY: every task allocation starts with a `Header<M>`, whose `repr(C)` layout begins
+    // with exactly the fields of `HeaderPrefix`; the caller guarantees the task is alive.
+    unsafe { ptr.cast::<HeaderPrefix>().as_ref() }
+}
+
+impl HeaderPrefix {
+    /// Takes the awaiter out of its slot unless someone else is registering or notifying, and
+    /// unless it would wake the same task as `current`.
+    pub(crate) fn take_awaiter(&self, current: Option<&Waker>) -> Option<Waker> {
+        if !self.state.begin_notify() {
+            // A concurrent notifier takes the waker, or the registrar finds our NOTIFYING bit
+            // and wakes its waker itself.
+            return None;
+        }
+        // SAFETY: `begin_notify` succeeded, so we hold NOTIFYING with no REGISTERING: nobody
+        // else touches the awaiter slot until `end_notify`.
+        let waker = self.awaiter.with_mut(|slot| unsafe { (*slot).take() });
+        self.state.end_notify();
+        match (waker, current) {
+            (Some(w), Some(c)) if w.will_wake(c) => {
+                abort_on_panic("rawtask: a waker's drop panicked", || drop(w));
+                None
+            }
+            (waker, _) => waker,
+        }
+    }
+
+    /// Wakes the awaiter (unless it is `current`).
+    pub(crate) fn notify_awaiter(&self, current: Option<&Waker>) {
+        if let Some(w) = self.take_awaiter(current) {
+            abort_on_panic("rawtask: an awaiter's wake panicked", || w.wake());
+        }
+    }
+
+    /// Stores `waker` as the awaiter. Only the `Task` holder calls this, so registrations never
+    /// overlap.
+    pub(crate) fn register_awaiter(&self, waker: &Waker) {
+        if !self.state.begin_register() {
+            // A notification is running right now: poll again instead of registering.
+            abort_on_panic("rawtask: a waker panicked", || waker.wake_by_ref());
+            return;
+        }
+        // SAFETY: we hold REGISTERING, so no notifier touches the slot; only the unique `Task`
+        // holder ever registers.
+        let old = self.awaiter.with_mut(|slot| unsafe {
+            match &*slot {
+                Some(w) if w.will_wake(waker) => None,
+                _ => (*slot).replace(waker.clone()),
+            }
+        });
+        let mut to_wake = None;
+        self.state.end_register(|| {
+            // A notifier gave up because we were registering: take the waker back out and wake
+            // it ourselves.
+            // SAFETY: we still hold REGISTERING, so nobody else touches the slot.
+            if let Some(w) = self.awaiter.with_mut(|slot| unsafe { (*slot).take() }) {
+                to_wake = Some(w);
+            }
+        });
+        abort_on_panic("rawtask: a waker panicked", || {
+            drop(old);
+            if let Some(w) = to_wake {
+                w.wake();
+            }
+        });
+    }
+}
+
+// ----- wakers: the task pointer is the waker's data, no allocation -----
+
+/// The one waker vtable shared by every rawtask task: the wake functions need only the header.
+pub(crate) static RAW_WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
+
+/// Builds a waker around a reference the caller gives up.
+///
+/// # Safety
+/// `ptr` must be a live task and the caller must own one reference that the waker takes over.
+#[inline(always)]
+pub(crate) unsafe fn waker_from_ref(ptr: NonNull<()>) -> Waker {
+    // SAFETY: the vtable's functions uphold the `RawWaker` contract for a task pointer that
+    // owns one reference, which the caller hands over.
+    unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr(), &RAW_WAKER_VTABLE)) }
+}
+
+/// Converts a waker's data pointer back to a task pointer.
+#[inline(always)]
+fn task_ptr(data: *const ()) -> NonNull<()> {
+    // SAFETY: rawtask wakers are only ever built from non-null task pointers.
+    unsafe { NonNull::new_unchecked(data as *mut ()) }
+}
+
+unsafe fn clone_waker(data: *const ()) -> RawWaker {
+    let ptr = task_ptr(data);
+    // SAFETY: the waker being cloned holds a reference, so the task is alive.
+    unsafe { prefix(ptr) }.state.add_ref();
+    RawWaker::new(data, &RAW_WAKER_VTABLE)
+}
+
+unsafe fn wake(data: *const ()) {
+    let ptr = task_ptr(data);
+    // SAFETY: the consumed waker holds a reference, so the task is alive.
+    let header = unsafe { prefix(ptr) };
+    match header.state.wake(true) {
+        // SAFETY: `wake(true)` released nothing: we still own the waker's reference.
+        Wake::Done => unsafe { release_waker_ref(ptr) },
+        Wake::Marked => {}
+        // SAFETY: the waker's reference now belongs to the new `Runnable`, which we hand to
+        // the schedule function.
+        Wake::Schedule => unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::new(false)) },
+    }
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    let ptr = task_ptr(data);
+    // SAFETY: the borrowed waker holds a reference, so the task is alive.
+    let header = unsafe { prefix(ptr) };
+    if header.state.wake(false) == Wake::Schedule {
+        // SAFETY: `wake(false)` added a reference for the new `Runnable`.
+        unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::new(false)) }
+    }
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: the dropped waker owns a reference.
+    unsafe { release_waker_ref(task_ptr(data)) }
+}
+
+/// Releases a waker's reference. If it was the last owner of a task whose future still lives,
+/// the task is closed and scheduled one last time so that the executor drops the future on its
+/// own thread; a finished task is destroyed.
+///
+/// # Safety
+/// The caller owns one reference to a live task and gives it up.
+pub(crate) unsafe fn release_waker_ref(ptr: NonNull<()>) {
+    // SAFETY: the caller's reference keeps the task alive until `release_ref`.
+    let header = unsafe { prefix(ptr) };
+    let vtable = header.vtable;
+    let new = header.state.release_ref();
+    if new.is_unreferenced() {
+        // SAFETY: no reference and no `Task` remain, so we own the allocation.
+        unsafe { release_last(ptr, new, vtable) }
+    }
+}
+
+/// Disposes of a task whose last owner was a waker or a schedule guard.
+///
+/// # Safety
+/// The caller owns the allocation (`new.is_unreferenced()` was observed by it).
+#[cold]
+unsafe fn release_last(ptr: NonNull<()>, new: State, vtable: &'static TaskVTable) {
+    if new.is_done() {
+        // SAFETY: the task is finished (its future and output are gone) and we own it.
+        unsafe { (vtable.destroy)(ptr) }
+    } else {
+        // SAFETY: we own the task; `reschedule_for_drop` gives the new `Runnable` its
+        // reference, and the executor drops the future when it runs it.
+        unsafe {
+            prefix(ptr).state.reschedule_for_drop(new);
+            (vtable.schedule)(ptr, ScheduleInfo::new(false));
+        }
+    }
+}

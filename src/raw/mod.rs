@@ -1,0 +1,607 @@
+//! The raw task: one allocation per task, and the protocol that governs it.
+//!
+//! # Layout
+//!
+//! ```text
+//! offset 0                      vtable: &'static TaskVTable   (per future/schedule/data type)
+//! offset 1 word                 state: AtomicUsize            (flags + reference count)
+//! offset 2 words                awaiter: Option<Waker>        (2 words)
+//! data_offset::<M>()            data slot M                   (4 words on 64-bit when align_of::<M>() <= 8)
+//! then                          schedule function S, home thread (spawn_local only)
+//! then                          stage: union { future F, output T, panic payload (1 word) }
+//! ```
+//!
+//! The data slot comes right after the fixed-size part of the header, so its offset depends on
+//! `M` alone and C code can find it from the task pointer ([`crate::DATA_OFFSET`]). The future
+//! and its output share one union, and a propagated panic is stored as one thin pointer in the
+//! same union, so a trivial `async {}` task spawned with [`crate::spawn`] takes 40 bytes.
+//! Futures of any size live inline: there is never a second allocation.
+//!
+//! # The state word
+//!
+//! | bit | name | set by | cleared by | meaning |
+//! |---|---|---|---|---|
+//! | 0 | SCHEDULED | spawn, a wake of an idle task, `Task` cancel of an idle task, last-reference drop | `run` (when it starts, or when it drops a closed future), completion | a `Runnable` exists that has not started this poll |
+//! | 1 | RUNNING | `run` | `run` | a `Runnable` is polling the future |
+//! | 2 | COMPLETED | `run` | never | the stage holds the output (or a panic payload) |
+//! | 3 | CLOSED | `Task` cancel/drop, `Runnable` drop, panic, output taken | never | nobody may poll the future or read the output any more |
+//! | 4 | TASK | spawn | `Task` detach/drop | the `Task` handle is alive |
+//! | 5 | AWAITER | awaiter registration | notification | a waker sits in the awaiter slot |
+//! | 6 | REGISTERING | `Task` poll | `Task` poll | the `Task` holder is writing the awaiter slot |
+//! | 7 | NOTIFYING | a notifier | that notifier, or the registrar | someone is taking the awaiter out |
+//! | 8 | PANICKED | `run` | never | the stored output is a panic payload |
+//! | 9 | PROPAGATE_PANIC | spawn | never | panics in `poll` become the output |
+//! | 10.. | reference count | | | one per `Runnable` and per `Waker` |
+//!
+//! # Who may touch what
+//!
+//! | field | actor | when |
+//! |---|---|---|
+//! | future (stage) | the `Runnable` holder | while it holds RUNNING; or, to drop it, while it holds SCHEDULED on a CLOSED task; or the last owner of an unreferenced task |
+//! | output (stage) | the `Runnable` holder | writes it before setting COMPLETED; drops it if the task was closed or detached by then |
+//! | output (stage) | the `Task` holder | moves it out after COMPLETED, by setting CLOSED |
+//! | awaiter | the `Task` holder | under REGISTERING |
+//! | awaiter | anyone notifying | under NOTIFYING without REGISTERING |
+//! | data slot | everyone holding a handle | shared reads only; `Runnable::data_mut` once TASK is clear |
+//! | schedule fn | whoever holds a reference | reads only; a reference is held across every call |
+//! | the allocation | whoever sees zero references and no TASK | frees it |
+//!
+//! # Rules
+//!
+//! 1. A task is freed exactly once, by whoever observes the reference count at zero with TASK
+//!    clear, and only when the future and the output are gone (`loom-tests`: every model's leak
+//!    and double-free check; `tests/drops.rs`).
+//! 2. The future is dropped exactly once, on the executor's side: by `run`, by a dropped
+//!    `Runnable`, or by the last owner of an unreachable task. The `Task` holder never drops
+//!    it; cancelling an idle task schedules it one last time instead (`tests/cancel_detach.rs`).
+//! 3. The output is written only under RUNNING, read only by the `Task` holder after COMPLETED
+//!    and before CLOSED, and dropped by `run` if no `Task` can take it.
+//! 4. `Task::cancel` resolves only after the future was dropped: a closed task with SCHEDULED
+//!    or RUNNING still set keeps its awaiter registered until the `Runnable` clears them.
+//! 5. A wake while RUNNING only sets SCHEDULED; `run` then schedules the task again with
+//!    `woken_while_running` and returns `true`. A wake of a scheduled task changes nothing but
+//!    publishes the waker's memory to the runner.
+//! 6. Every call of the schedule function holds a reference for its whole duration when the
+//!    function has captured state, so the function is never freed while it runs.
+//! 7. A waker that drops the last reference of a task whose future still lives schedules it one
+//!    last time (closed), so the executor drops the future on its own thread.
+//! 8. `spawn_local` tasks never drop their future, output or data slot on another thread: a
+//!    poll there panics (after closing the task), and drops there leak instead.
+//! 9. User code that runs mid-transition (destructors, wakers) aborts the process if it
+//!    panics; a panic in `poll` closes the task (or becomes its output with propagation).
+
+pub(crate) mod header;
+pub(crate) mod state;
+
+use core::alloc::Layout;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::mem::{self, ManuallyDrop};
+use core::pin::Pin;
+use core::ptr::{self, addr_of, addr_of_mut, NonNull};
+use core::task::{Context, Poll};
+
+use self::header::{prefix, release_waker_ref, waker_from_ref, Header, TaskVTable};
+use self::state::StateCell;
+use crate::abort::abort_on_panic;
+use crate::sync::UnsafeCell;
+use crate::{Runnable, Schedule, ScheduleInfo};
+
+/// A panic payload stored as the task's output, boxed once more so that it takes one word.
+#[cfg(feature = "std")]
+pub(crate) struct PanicPayload(
+    pub(crate) std::boxed::Box<std::boxed::Box<dyn core::any::Any + Send>>,
+);
+
+/// Without `std` panics cannot be caught, so no panic is ever stored.
+#[cfg(not(feature = "std"))]
+pub(crate) enum PanicPayload {}
+
+/// Where a task may drop its future, output and data slot.
+pub(crate) trait Locality {
+    /// Whether the current thread may poll or drop the task's contents.
+    fn is_home(&self) -> bool;
+}
+
+/// Tasks made by `spawn`/`spawn_unchecked`: any thread will do.
+pub(crate) struct AnyThread;
+
+impl Locality for AnyThread {
+    #[inline(always)]
+    fn is_home(&self) -> bool {
+        true
+    }
+}
+
+/// Tasks made by `spawn_local`: bound to the thread that spawned them.
+#[cfg(feature = "std")]
+pub(crate) struct HomeThread(crate::sync::ThreadId);
+
+#[cfg(feature = "std")]
+impl HomeThread {
+    pub(crate) fn current() -> HomeThread {
+        HomeThread(crate::sync::current_thread_id())
+    }
+}
+
+#[cfg(feature = "std")]
+impl Locality for HomeThread {
+    #[inline]
+    fn is_home(&self) -> bool {
+        crate::sync::current_thread_id() == self.0
+    }
+}
+
+/// The future, then its output.
+union Stage<F, T> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<T>,
+    #[cfg(feature = "std")]
+    panic: ManuallyDrop<PanicPayload>,
+}
+
+/// The whole allocation of one task.
+#[repr(C)]
+struct TaskCell<F, T, S, M, L> {
+    header: Header<M>,
+    schedule: S,
+    locality: L,
+    stage: UnsafeCell<Stage<F, T>>,
+}
+
+/// The per-type operations of a task, as associated functions on a marker type.
+pub(crate) struct RawTask<F, T, S, M, L>(PhantomData<fn(F, T, S, M, L)>);
+
+impl<F, T, S, M, L> RawTask<F, T, S, M, L>
+where
+    F: Future<Output = T>,
+    S: Schedule<M>,
+    L: Locality,
+{
+    const VTABLE: TaskVTable = TaskVTable {
+        schedule: Self::schedule,
+        run: Self::run,
+        drop_future: Self::drop_future,
+        read_output: Self::read_output,
+        destroy: Self::destroy,
+        layout: Layout::new::<TaskCell<F, T, S, M, L>>(),
+    };
+
+    #[inline(always)]
+    fn cell(ptr: NonNull<()>) -> *mut TaskCell<F, T, S, M, L> {
+        ptr.cast::<TaskCell<F, T, S, M, L>>().as_ptr()
+    }
+
+    /// Allocates a task, builds its future from a reference to the data slot, and returns the
+    /// task pointer. The new state holds SCHEDULED, TASK and the reference of the `Runnable`.
+    ///
+    /// # Safety
+    /// The data slot must outlive every use `make_future`'s future makes of the reference
+    /// (`'a` is chosen by the caller); the usual `spawn_unchecked` contract applies to the rest.
+    pub(crate) unsafe fn allocate<'a, G>(
+        make_future: G,
+        schedule: S,
+        metadata: M,
+        locality: L,
+        propagate_panic: bool,
+    ) -> NonNull<()>
+    where
+        G: FnOnce(&'a M) -> F,
+        M: 'a,
+    {
+        let layout = Layout::new::<TaskCell<F, T, S, M, L>>();
+        // SAFETY: the layout is never zero-sized: it contains the header.
+        let raw = unsafe { crate::sync::alloc::alloc(layout) }.cast::<TaskCell<F, T, S, M, L>>();
+        if raw.is_null() {
+            crate::sync::alloc::handle_alloc_error(layout);
+        }
+
+        // SAFETY: `raw` is a fresh allocation with the layout of `TaskCell`; each field is
+        // written exactly once before the pointer escapes.
+        unsafe {
+            addr_of_mut!((*raw).header).write(Header {
+                vtable: &Self::VTABLE,
+                state: StateCell::new(propagate_panic),
+                awaiter: UnsafeCell::new(None),
+                metadata,
+            });
+            addr_of_mut!((*raw).schedule).write(schedule);
+            addr_of_mut!((*raw).locality).write(locality);
+        }
+
+        /// Frees the half-built task if building the future panics.
+        struct Unwind<F, T, S, M, L>(*mut TaskCell<F, T, S, M, L>, Layout);
+        impl<F, T, S, M, L> Drop for Unwind<F, T, S, M, L> {
+            fn drop(&mut self) {
+                // SAFETY: everything but the stage was initialised and nothing escaped yet.
+                unsafe {
+                    ptr::drop_in_place(addr_of_mut!((*self.0).header));
+                    ptr::drop_in_place(addr_of_mut!((*self.0).schedule));
+                    ptr::drop_in_place(addr_of_mut!((*self.0).locality));
+                    crate::sync::alloc::dealloc(self.0.cast(), self.1);
+                }
+            }
+        }
+        let unwind = Unwind(raw, layout);
+        // SAFETY: the data slot was just initialised and lives as long as the task, which the
+        // caller guarantees covers `'a`.
+        let future = make_future(unsafe { &*addr_of!((*raw).header.metadata) });
+        mem::forget(unwind);
+
+        // SAFETY: the stage field is still uninitialised and ours alone.
+        unsafe {
+            addr_of_mut!((*raw).stage).write(UnsafeCell::new(Stage {
+                future: ManuallyDrop::new(future),
+            }));
+            NonNull::new_unchecked(raw.cast())
+        }
+    }
+
+    /// Passes a `Runnable` to the schedule function. The caller gives up one reference (and the
+    /// SCHEDULED bit), which the `Runnable` takes over.
+    unsafe fn schedule(ptr: NonNull<()>, info: ScheduleInfo) {
+        let cell = Self::cell(ptr);
+
+        /// Keeps the task, and so the schedule function, alive during the call (rule 6).
+        struct Hold(NonNull<()>);
+        impl Drop for Hold {
+            fn drop(&mut self) {
+                // SAFETY: `Hold` owns the reference added below.
+                unsafe { release_waker_ref(self.0) }
+            }
+        }
+        let _hold = if mem::size_of::<S>() > 0 {
+            // SAFETY: the caller's reference keeps the task alive while we add ours.
+            unsafe { prefix(ptr) }.state.add_ref();
+            Some(Hold(ptr))
+        } else {
+            None
+        };
+
+        // SAFETY: the caller's reference and SCHEDULED bit become the `Runnable`'s; `_hold`
+        // (or the schedule function being zero-sized) keeps `schedule` valid during the call.
+        unsafe {
+            let runnable = Runnable::<M>::from_raw(ptr);
+            (*addr_of!((*cell).schedule)).schedule(runnable, info);
+        }
+    }
+
+    /// Drops the future in place, or leaks it when a local task is on a foreign thread.
+    ///
+    /// # Safety
+    /// The caller has the right to drop the future (rule 2) and it was not dropped before.
+    unsafe fn drop_future(ptr: NonNull<()>) {
+        let cell = Self::cell(ptr);
+        // SAFETY: the task is alive while the caller holds its reference.
+        if !unsafe { &(*cell).locality }.is_home() {
+            return;
+        }
+        abort_on_panic("rawtask: a future's destructor panicked", || {
+            // SAFETY: the caller has exclusive rights to the stage, which holds the future.
+            unsafe {
+                (*cell)
+                    .stage
+                    .with_mut(|stage| ManuallyDrop::drop(&mut (*stage).future))
+            }
+        });
+    }
+
+    /// Drops the stored output (or panic payload) in place. Only called by `run`, on the
+    /// task's home thread.
+    ///
+    /// # Safety
+    /// The output is stored and nobody else may take it.
+    unsafe fn drop_output(ptr: NonNull<()>, panicked: bool) {
+        let cell = Self::cell(ptr);
+        abort_on_panic("rawtask: an output's destructor panicked", || {
+            // SAFETY: the caller owns the stored output.
+            unsafe {
+                (*cell).stage.with_mut(|stage| {
+                    if panicked {
+                        #[cfg(feature = "std")]
+                        ManuallyDrop::drop(&mut (*stage).panic);
+                    } else {
+                        ManuallyDrop::drop(&mut (*stage).output);
+                    }
+                })
+            }
+        });
+    }
+
+    /// Moves the output out into `dst`, a `*mut Result<T, PanicPayload>`.
+    ///
+    /// # Safety
+    /// The caller just marked the output taken (`take_output`) and `dst` is valid for writes.
+    unsafe fn read_output(ptr: NonNull<()>, panicked: bool, dst: *mut ()) {
+        let cell = Self::cell(ptr);
+        let dst = dst.cast::<Result<T, PanicPayload>>();
+        // SAFETY: the stage holds the output (or the payload, per `panicked`) and the caller
+        // owns it now; it is moved out exactly once.
+        unsafe {
+            (*cell).stage.with(|stage| {
+                if panicked {
+                    #[cfg(feature = "std")]
+                    dst.write(Err(ptr::read(&*(*stage).panic)));
+                } else {
+                    dst.write(Ok(ptr::read(&*(*stage).output)));
+                }
+            })
+        }
+    }
+
+    /// Drops the header, the data slot (leaked on a foreign thread for local tasks) and the
+    /// schedule function, then frees the allocation.
+    ///
+    /// # Safety
+    /// The caller owns the allocation (rule 1), and the future and output are already gone.
+    unsafe fn destroy(ptr: NonNull<()>) {
+        let cell = Self::cell(ptr);
+        abort_on_panic(
+            "rawtask: a destructor panicked while freeing a task",
+            || {
+                // SAFETY: we own every field; each is dropped once and the stage is empty.
+                unsafe {
+                    ptr::drop_in_place(addr_of_mut!((*cell).header.state));
+                    ptr::drop_in_place(addr_of_mut!((*cell).header.awaiter));
+                    if (*cell).locality.is_home() {
+                        ptr::drop_in_place(addr_of_mut!((*cell).header.metadata));
+                    }
+                    ptr::drop_in_place(addr_of_mut!((*cell).schedule));
+                    ptr::drop_in_place(addr_of_mut!((*cell).locality));
+                }
+            },
+        );
+        // SAFETY: the allocation was made in `allocate` with this very layout.
+        unsafe { crate::sync::alloc::dealloc(ptr.as_ptr().cast(), Self::VTABLE.layout) }
+    }
+
+    /// Releases the `Runnable`'s reference after it is done with the task, freeing the task if
+    /// that was the last owner. `future_alive` says the future was not dropped: an unreferenced
+    /// task's future can never be woken again, so it is dropped here (rule 2).
+    ///
+    /// # Safety
+    /// The caller owns the `Runnable`'s reference and gives it up.
+    #[inline(always)]
+    unsafe fn release_runnable(ptr: NonNull<()>, future_alive: bool) {
+        // SAFETY: our reference keeps the task alive until `release_ref`.
+        let new = unsafe { prefix(ptr) }.state.release_ref();
+        if new.is_unreferenced() {
+            // SAFETY: no reference and no `Task` remain: we own the task.
+            unsafe {
+                if future_alive {
+                    Self::drop_future(ptr);
+                }
+                Self::destroy(ptr);
+            }
+        }
+    }
+
+    /// Runs a task that was closed before this poll: drops the future and lets the `Task`
+    /// holder know.
+    ///
+    /// # Safety
+    /// Called by `run` with the `Runnable`'s reference and SCHEDULED bit.
+    #[cold]
+    unsafe fn run_closed(ptr: NonNull<()>) {
+        // SAFETY: a closed task's future is dropped by the `Runnable` that holds SCHEDULED
+        // (rule 2); the task was never completed, since completion clears SCHEDULED.
+        unsafe { Self::drop_future(ptr) };
+        // SAFETY: our reference keeps the task alive.
+        let header = unsafe { prefix(ptr) };
+        let prev = header.state.unschedule();
+        let awaiter = if prev.has_awaiter() {
+            header.take_awaiter(None)
+        } else {
+            None
+        };
+        // SAFETY: we give up the `Runnable`'s reference; the future is gone.
+        unsafe { Self::release_runnable(ptr, false) };
+        wake_awaiter(awaiter);
+    }
+
+    /// Polls the future once. Returns `true` if the task was woken while running and has been
+    /// scheduled again.
+    ///
+    /// # Safety
+    /// The caller gives up a `Runnable` (its reference and SCHEDULED bit).
+    unsafe fn run(ptr: NonNull<()>) -> bool {
+        let cell = Self::cell(ptr);
+        // SAFETY: the `Runnable`'s reference keeps the task alive throughout.
+        let header = unsafe { prefix(ptr) };
+
+        // SAFETY: as above.
+        if !unsafe { &(*cell).locality }.is_home() {
+            // Close the task as a dropped `Runnable` would (the future is leaked, not dropped,
+            // on this thread), then report the misuse.
+            // SAFETY: we own the `Runnable`.
+            drop(unsafe { Runnable::<M>::from_raw(ptr) });
+            panic!(
+                "rawtask: a task created by spawn_local was run on a thread other than the one \
+                 that spawned it; the task was cancelled and its future leaked"
+            );
+        }
+
+        let state = match header.state.start_running() {
+            Ok(state) => state,
+            Err(_) => {
+                // SAFETY: we hold the `Runnable`'s reference and SCHEDULED.
+                unsafe { Self::run_closed(ptr) };
+                return false;
+            }
+        };
+
+        // The waker borrows the `Runnable`'s reference: building it costs nothing.
+        // SAFETY: `ManuallyDrop` makes sure the borrowed reference is not released.
+        let waker = ManuallyDrop::new(unsafe { waker_from_ref(ptr) });
+        let cx = &mut Context::from_waker(&waker);
+
+        // SAFETY: we hold RUNNING, which gives us the future; it is pinned inside the
+        // allocation and never moved.
+        let poll = |cx: &mut Context<'_>| unsafe {
+            (*cell).stage.with_mut(|stage| {
+                let future = Pin::new_unchecked(&mut *(*stage).future);
+                future.poll(cx)
+            })
+        };
+
+        let result: Result<Poll<T>, PanicPayload> = if state.propagates_panic() {
+            Self::poll_catching(poll, cx)
+        } else {
+            /// Closes the task if `poll` unwinds.
+            struct Unwind(NonNull<()>, unsafe fn(NonNull<()>));
+            impl Drop for Unwind {
+                fn drop(&mut self) {
+                    // SAFETY: only armed while we hold RUNNING and the `Runnable`'s reference.
+                    unsafe { (self.1)(self.0) }
+                }
+            }
+            let unwind = Unwind(ptr, Self::close_after_panic);
+            let poll = poll(cx);
+            mem::forget(unwind);
+            Ok(poll)
+        };
+
+        match result {
+            Ok(Poll::Ready(output)) => {
+                // SAFETY: we hold RUNNING.
+                unsafe { Self::complete(ptr, Ok(output)) };
+                false
+            }
+            #[cfg_attr(not(feature = "std"), allow(unreachable_patterns))]
+            Err(panic) => {
+                // SAFETY: we hold RUNNING.
+                unsafe { Self::complete(ptr, Err(panic)) };
+                false
+            }
+            // SAFETY: we hold RUNNING.
+            Ok(Poll::Pending) => unsafe { Self::pending(ptr) },
+        }
+    }
+
+    #[cfg(feature = "std")]
+    #[inline(never)]
+    fn poll_catching(
+        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+        cx: &mut Context<'_>,
+    ) -> Result<Poll<T>, PanicPayload> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(cx)))
+            .map_err(|payload| PanicPayload(std::boxed::Box::new(payload)))
+    }
+
+    #[cfg(not(feature = "std"))]
+    #[inline(always)]
+    fn poll_catching(
+        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+        cx: &mut Context<'_>,
+    ) -> Result<Poll<T>, PanicPayload> {
+        Ok(poll(cx))
+    }
+
+    /// The future finished: store the output (or the propagated panic) and tell the awaiter.
+    ///
+    /// # Safety
+    /// Called by `run` while holding RUNNING and the `Runnable`'s reference.
+    unsafe fn complete(ptr: NonNull<()>, output: Result<T, PanicPayload>) {
+        let cell = Self::cell(ptr);
+        // SAFETY: we hold RUNNING: the future is ours to drop.
+        unsafe { Self::drop_future(ptr) };
+        let panicked = output.is_err();
+        // SAFETY: we hold RUNNING and the stage is now empty; the output is written before
+        // COMPLETED is published.
+        unsafe {
+            (*cell).stage.with_mut(|stage| match output {
+                Ok(value) => (*stage).output = ManuallyDrop::new(value),
+                #[cfg(feature = "std")]
+                Err(payload) => (*stage).panic = ManuallyDrop::new(payload),
+                #[cfg(not(feature = "std"))]
+                Err(never) => match never {},
+            })
+        };
+        // SAFETY: our reference keeps the task alive.
+        let header = unsafe { prefix(ptr) };
+        let prev = header.state.complete(panicked);
+        if !prev.has_task() || prev.is_closed() {
+            // Nobody can take the output any more (rule 3).
+            // SAFETY: the output is stored and nobody else may read it.
+            unsafe { Self::drop_output(ptr, panicked) };
+        }
+        let awaiter = if prev.has_awaiter() {
+            header.take_awaiter(None)
+        } else {
+            None
+        };
+        // SAFETY: we give up the `Runnable`'s reference; the future is gone.
+        unsafe { Self::release_runnable(ptr, false) };
+        wake_awaiter(awaiter);
+    }
+
+    /// The future is pending: give up RUNNING, and either reschedule (woken while running),
+    /// finish a cancellation that came in meanwhile, or release the `Runnable`'s reference.
+    ///
+    /// # Safety
+    /// Called by `run` while holding RUNNING and the `Runnable`'s reference.
+    unsafe fn pending(ptr: NonNull<()>) -> bool {
+        // SAFETY: our reference keeps the task alive.
+        let header = unsafe { prefix(ptr) };
+        let mut future_dropped = false;
+        let prev = header.state.finish_pending(|| {
+            if !future_dropped {
+                // Closed while running: drop the future before clearing RUNNING, so that a
+                // waiting `cancel` resolves only afterwards (rule 4).
+                // SAFETY: we still hold RUNNING.
+                unsafe { Self::drop_future(ptr) };
+                future_dropped = true;
+            }
+        });
+        if prev.is_closed() {
+            let awaiter = if prev.has_awaiter() {
+                header.take_awaiter(None)
+            } else {
+                None
+            };
+            // SAFETY: we give up the `Runnable`'s reference; the future is gone.
+            unsafe { Self::release_runnable(ptr, false) };
+            wake_awaiter(awaiter);
+            false
+        } else if prev.is_scheduled() {
+            // Woken while running (rule 5): the `Runnable`'s reference goes to the new one.
+            // SAFETY: we hold the reference and SCHEDULED is set.
+            unsafe { Self::schedule(ptr, ScheduleInfo::new(true)) };
+            true
+        } else {
+            // SAFETY: we give up the `Runnable`'s reference; the future is alive.
+            unsafe { Self::release_runnable(ptr, true) };
+            false
+        }
+    }
+
+    /// `poll` unwound without panic propagation: drop the future, close the task, tell the
+    /// awaiter, and release the `Runnable`'s reference, while the panic keeps unwinding.
+    ///
+    /// # Safety
+    /// Called while holding RUNNING and the `Runnable`'s reference.
+    #[cold]
+    unsafe fn close_after_panic(ptr: NonNull<()>) {
+        // SAFETY: we hold RUNNING.
+        unsafe { Self::drop_future(ptr) };
+        // SAFETY: our reference keeps the task alive.
+        let header = unsafe { prefix(ptr) };
+        let prev = header.state.close_after_panic();
+        let awaiter = if prev.has_awaiter() {
+            header.take_awaiter(None)
+        } else {
+            None
+        };
+        // SAFETY: we give up the `Runnable`'s reference; the future is gone.
+        unsafe { Self::release_runnable(ptr, false) };
+        wake_awaiter(awaiter);
+    }
+}
+
+/// Wakes an awaiter taken out of the slot; a panicking waker aborts (rule 9).
+#[inline(always)]
+fn wake_awaiter(awaiter: Option<core::task::Waker>) {
+    if let Some(w) = awaiter {
+        abort_on_panic("rawtask: an awaiter's wake panicked", || w.wake());
+    }
+}

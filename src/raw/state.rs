@@ -1,0 +1,448 @@
+//! The task's state word: flag bits plus a reference count, and one method per transition.
+//!
+//! Every read-modify-write of the state word lives here. Each transition returns the state it
+//! started from (or an enum saying what happened), so callers decide what to do next by asking
+//! named questions of a [`State`] snapshot instead of masking bits themselves.
+
+use crate::sync::atomic::{AtomicUsize, Ordering};
+
+/// A `Runnable` for the task exists (queued, or about to be) and will run it.
+const SCHEDULED: usize = 1 << 0;
+/// A `Runnable` is polling the future right now.
+const RUNNING: usize = 1 << 1;
+/// The future returned `Ready`; the output (or a panic) is stored, until CLOSED is also set.
+const COMPLETED: usize = 1 << 2;
+/// The task is cancelled, or its output has been taken: nobody may poll it or read the output.
+const CLOSED: usize = 1 << 3;
+/// The `Task` handle is alive.
+const TASK: usize = 1 << 4;
+/// A waker is stored in the awaiter slot.
+const AWAITER: usize = 1 << 5;
+/// The `Task` holder is writing the awaiter slot.
+const REGISTERING: usize = 1 << 6;
+/// Someone is taking the waker out of the awaiter slot to wake it.
+const NOTIFYING: usize = 1 << 7;
+/// The stored output is a panic payload (only with panic propagation).
+const PANICKED: usize = 1 << 8;
+/// Set at spawn, never changed: a panic in `poll` becomes the task's output.
+const PROPAGATE_PANIC: usize = 1 << 9;
+/// One unit of the reference count, which counts the `Runnable` and every `Waker`.
+const REFERENCE: usize = 1 << 10;
+
+/// Flags that are fixed for the life of the task.
+const IMMUTABLE: usize = PROPAGATE_PANIC;
+
+/// A snapshot of the state word.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct State(usize);
+
+impl State {
+    #[inline(always)]
+    fn has(self, bits: usize) -> bool {
+        self.0 & bits != 0
+    }
+
+    /// A `Runnable` exists and has not started running yet (or was woken while running).
+    #[inline(always)]
+    pub(crate) fn is_scheduled(self) -> bool {
+        self.has(SCHEDULED)
+    }
+
+    /// A `Runnable` is polling the future.
+    #[inline(always)]
+    pub(crate) fn is_running(self) -> bool {
+        self.has(RUNNING)
+    }
+
+    /// The future finished (with an output or a stored panic).
+    #[inline(always)]
+    pub(crate) fn is_completed(self) -> bool {
+        self.has(COMPLETED)
+    }
+
+    /// The task was cancelled or its output was taken.
+    #[inline(always)]
+    pub(crate) fn is_closed(self) -> bool {
+        self.has(CLOSED)
+    }
+
+    /// Completed or closed: the future will never be polled again.
+    #[inline(always)]
+    pub(crate) fn is_done(self) -> bool {
+        self.has(COMPLETED | CLOSED)
+    }
+
+    /// The `Task` handle is alive.
+    #[inline(always)]
+    pub(crate) fn has_task(self) -> bool {
+        self.has(TASK)
+    }
+
+    /// A waker sits in the awaiter slot.
+    #[inline(always)]
+    pub(crate) fn has_awaiter(self) -> bool {
+        self.has(AWAITER)
+    }
+
+    /// The stored output is a panic payload.
+    #[inline(always)]
+    pub(crate) fn is_panicked(self) -> bool {
+        self.has(PANICKED)
+    }
+
+    /// A panic in `poll` is to be stored as the output.
+    #[inline(always)]
+    pub(crate) fn propagates_panic(self) -> bool {
+        self.has(PROPAGATE_PANIC)
+    }
+
+    /// The number of `Runnable` and `Waker` references.
+    #[inline(always)]
+    pub(crate) fn refs(self) -> usize {
+        self.0 / REFERENCE
+    }
+
+    /// No reference and no `Task` handle remain: whoever saw this state owns the allocation.
+    #[inline(always)]
+    pub(crate) fn is_unreferenced(self) -> bool {
+        self.refs() == 0 && !self.has_task()
+    }
+
+    /// The number of references is beyond what the counter can hold safely.
+    #[inline(always)]
+    fn overflowed(self) -> bool {
+        self.0 > isize::MAX as usize
+    }
+}
+
+impl core::fmt::Debug for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("State")
+            .field("scheduled", &self.is_scheduled())
+            .field("running", &self.is_running())
+            .field("completed", &self.is_completed())
+            .field("closed", &self.is_closed())
+            .field("task", &self.has_task())
+            .field("awaiter", &self.has_awaiter())
+            .field("refs", &self.refs())
+            .finish()
+    }
+}
+
+/// What a wake did to the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// The task is completed or closed: nothing happened. A by-value waker still holds its
+    /// reference and must release it.
+    Done,
+    /// The task was already scheduled or is running; it is now marked scheduled. A by-value
+    /// waker's reference was released in the same step (it was not the last: the `Runnable`
+    /// holds one).
+    Marked,
+    /// The task was idle and is now scheduled: the caller owns a reference for the new
+    /// `Runnable` (a by-value waker's own, or a fresh one for a by-reference wake) and must
+    /// hand it to the schedule function.
+    Schedule,
+}
+
+/// What cancelling from the `Task` side did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Close {
+    /// The task was completed or closed already.
+    AlreadyDone,
+    /// Closed; a `Runnable` exists and will drop the future.
+    Closed { had_awaiter: bool },
+    /// Closed an idle task; the caller owns a new reference and must schedule it so that the
+    /// executor drops the future.
+    ClosedSchedule { had_awaiter: bool },
+}
+
+/// What one step of detaching the `Task` handle did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detach {
+    /// The output was stored and is now marked taken (CLOSED): the caller must move it out and
+    /// try again.
+    TakeOutput,
+    /// The handle is gone; other references remain.
+    Detached,
+    /// The handle was the last owner of a closed task: the caller must destroy it.
+    Destroy,
+    /// The handle was the last owner of a live future: the state now holds one reference, the
+    /// caller must schedule it one last time so the executor drops the future.
+    Schedule,
+}
+
+/// The atomic state word of one task.
+pub(crate) struct StateCell(AtomicUsize);
+
+impl StateCell {
+    /// The state of a freshly spawned task: scheduled, with a `Task` handle and one reference
+    /// held by the `Runnable`.
+    pub(crate) fn new(propagate_panic: bool) -> StateCell {
+        let propagate = if propagate_panic { PROPAGATE_PANIC } else { 0 };
+        StateCell(AtomicUsize::new(SCHEDULED | TASK | REFERENCE | propagate))
+    }
+
+    #[inline(always)]
+    pub(crate) fn load(&self) -> State {
+        State(self.0.load(Ordering::Acquire))
+    }
+
+    /// Applies `step` until the compare-exchange succeeds; `step` returns `None` to stop without
+    /// writing. Returns the state the successful step started from, or `Err` with the state that
+    /// made `step` stop.
+    #[inline(always)]
+    fn transition(&self, mut step: impl FnMut(State) -> Option<usize>) -> Result<State, State> {
+        let mut current = self.0.load(Ordering::Acquire);
+        loop {
+            let Some(new) = step(State(current)) else {
+                return Err(State(current));
+            };
+            match self
+                .0
+                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(State(current)),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Adds a reference (a waker clone). Aborts if the count overflows.
+    #[inline(always)]
+    pub(crate) fn add_ref(&self) {
+        // Relaxed suffices: the new reference is made from an existing one, which already keeps
+        // the task alive and its contents visible.
+        let old = State(self.0.fetch_add(REFERENCE, Ordering::Relaxed));
+        if old.overflowed() {
+            crate::abort::abort("rawtask: task reference count overflowed");
+        }
+    }
+
+    /// Releases a reference and returns the new state. If it `is_unreferenced`, the caller now
+    /// owns the allocation.
+    #[inline(always)]
+    pub(crate) fn release_ref(&self) -> State {
+        State(self.0.fetch_sub(REFERENCE, Ordering::AcqRel) - REFERENCE)
+    }
+
+    /// The last reference of a task whose future was never dropped: marks it closed and
+    /// scheduled with one reference, for a final run that drops the future. Only valid while the
+    /// caller owns the allocation (`is_unreferenced`).
+    pub(crate) fn reschedule_for_drop(&self, owned: State) {
+        let immutable = owned.0 & IMMUTABLE;
+        self.0.store(
+            SCHEDULED | CLOSED | REFERENCE | immutable,
+            Ordering::Release,
+        );
+    }
+
+    /// Wakes the task. With `by_value`, the caller gives up the reference of the waker it
+    /// consumes; otherwise it keeps it.
+    #[inline]
+    pub(crate) fn wake(&self, by_value: bool) -> Wake {
+        let mut outcome = Wake::Done;
+        let result = self.transition(|s| {
+            if s.is_done() {
+                outcome = Wake::Done;
+                None
+            } else if s.has(SCHEDULED | RUNNING) {
+                // The `Runnable` (which holds a reference) will poll again: just mark it. Even
+                // when already scheduled, the write publishes this thread's view of memory to
+                // the thread that will run the task.
+                outcome = Wake::Marked;
+                let released = if by_value { REFERENCE } else { 0 };
+                Some((s.0 | SCHEDULED) - released)
+            } else {
+                outcome = Wake::Schedule;
+                let added = if by_value { 0 } else { REFERENCE };
+                Some((s.0 | SCHEDULED) + added)
+            }
+        });
+        if let Ok(prev) = result {
+            if outcome == Wake::Schedule && !by_value && prev.overflowed() {
+                crate::abort::abort("rawtask: task reference count overflowed");
+            }
+        }
+        outcome
+    }
+
+    /// Marks the task running before a poll. `Err` if it was closed (cancelled) instead; the
+    /// caller still holds the `Runnable`'s reference and SCHEDULED.
+    #[inline(always)]
+    pub(crate) fn start_running(&self) -> Result<State, State> {
+        self.transition(|s| {
+            if s.is_closed() {
+                None
+            } else {
+                Some((s.0 & !SCHEDULED) | RUNNING)
+            }
+        })
+    }
+
+    /// The future returned `Ready` (or panicked with propagation): stores COMPLETED. If no
+    /// `Task` handle remains, the task is also closed, as nobody will take the output. Returns
+    /// the previous state.
+    #[inline(always)]
+    pub(crate) fn complete(&self, panicked: bool) -> State {
+        let panic_bit = if panicked { PANICKED } else { 0 };
+        self.transition(|s| {
+            let closed = if s.has_task() { 0 } else { CLOSED };
+            Some((s.0 & !(RUNNING | SCHEDULED)) | COMPLETED | closed | panic_bit)
+        })
+        .unwrap_or_else(|s| s)
+    }
+
+    /// The future returned `Pending`: clears RUNNING, and SCHEDULED too if the task was closed
+    /// meanwhile. When closed, `on_closed` runs first (possibly more than once), while RUNNING is
+    /// still held, to drop the future. Returns the previous state.
+    #[inline(always)]
+    pub(crate) fn finish_pending(&self, mut on_closed: impl FnMut()) -> State {
+        self.transition(|s| {
+            if s.is_closed() {
+                on_closed();
+                Some(s.0 & !(RUNNING | SCHEDULED))
+            } else {
+                Some(s.0 & !RUNNING)
+            }
+        })
+        .unwrap_or_else(|s| s)
+    }
+
+    /// Clears SCHEDULED after a `Runnable` dropped a closed task's future (the release makes the
+    /// drop visible to a `Task` waiting in `cancel`). Returns the previous state.
+    #[inline]
+    pub(crate) fn unschedule(&self) -> State {
+        State(self.0.fetch_and(!SCHEDULED, Ordering::AcqRel))
+    }
+
+    /// A `Runnable` is dropped without running: closes the task unless it is already done.
+    #[inline]
+    pub(crate) fn close_from_runnable(&self) {
+        let _ = self.transition(|s| {
+            if s.is_done() {
+                None
+            } else {
+                Some(s.0 | CLOSED)
+            }
+        });
+    }
+
+    /// The future panicked without propagation: closes the task and clears RUNNING and
+    /// SCHEDULED. Returns the previous state.
+    pub(crate) fn close_after_panic(&self) -> State {
+        self.transition(|s| Some((s.0 & !(RUNNING | SCHEDULED)) | CLOSED))
+            .unwrap_or_else(|s| s)
+    }
+
+    /// Cancels from the `Task` side.
+    pub(crate) fn close_from_task(&self) -> Close {
+        match self.transition(|s| {
+            if s.is_done() {
+                None
+            } else if s.has(SCHEDULED | RUNNING) {
+                Some(s.0 | CLOSED)
+            } else {
+                // Idle: schedule it once more (with a new reference) so that the executor,
+                // not the `Task` holder, drops the future.
+                Some((s.0 | SCHEDULED | CLOSED) + REFERENCE)
+            }
+        }) {
+            Err(_) => Close::AlreadyDone,
+            Ok(prev) if prev.has(SCHEDULED | RUNNING) => Close::Closed {
+                had_awaiter: prev.has_awaiter(),
+            },
+            Ok(prev) => Close::ClosedSchedule {
+                had_awaiter: prev.has_awaiter(),
+            },
+        }
+    }
+
+    /// Marks a completed output as taken. `Ok` with the previous state if the caller may now
+    /// move the output out; `Err` if it is not completed or already closed.
+    #[inline]
+    pub(crate) fn take_output(&self) -> Result<State, State> {
+        self.transition(|s| {
+            if s.is_completed() && !s.is_closed() {
+                Some(s.0 | CLOSED)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// One step of dropping or detaching the `Task` handle; call until it returns anything but
+    /// `TakeOutput`.
+    #[inline]
+    pub(crate) fn detach(&self) -> Detach {
+        let mut outcome = Detach::Detached;
+        let _ = self.transition(|s| {
+            if s.is_completed() && !s.is_closed() {
+                outcome = Detach::TakeOutput;
+                Some(s.0 | CLOSED)
+            } else if s.refs() == 0 && !s.is_closed() {
+                outcome = Detach::Schedule;
+                Some(SCHEDULED | CLOSED | REFERENCE | (s.0 & IMMUTABLE))
+            } else if s.refs() == 0 {
+                outcome = Detach::Destroy;
+                Some(s.0 & !TASK)
+            } else {
+                outcome = Detach::Detached;
+                Some(s.0 & !TASK)
+            }
+        });
+        outcome
+    }
+
+    // ----- the awaiter slot -----
+
+    /// Starts a notification: `true` if the caller may take the waker out of the awaiter slot
+    /// (nobody else is notifying or registering).
+    #[inline]
+    pub(crate) fn begin_notify(&self) -> bool {
+        let old = State(self.0.fetch_or(NOTIFYING, Ordering::AcqRel));
+        !old.has(NOTIFYING | REGISTERING)
+    }
+
+    /// Ends a notification that took the waker out.
+    #[inline]
+    pub(crate) fn end_notify(&self) {
+        self.0.fetch_and(!(NOTIFYING | AWAITER), Ordering::Release);
+    }
+
+    /// Starts registering an awaiter. `false` if a notification is in progress, in which case
+    /// the caller should wake its own waker instead of registering.
+    #[inline]
+    pub(crate) fn begin_register(&self) -> bool {
+        self.transition(|s| {
+            debug_assert!(!s.has(REGISTERING), "two concurrent awaiter registrations");
+            if s.has(NOTIFYING) {
+                None
+            } else {
+                Some(s.0 | REGISTERING)
+            }
+        })
+        .is_ok()
+    }
+
+    /// Ends a registration. If a notifier arrived meanwhile it could not take the waker, so
+    /// `take_back` runs (still under REGISTERING, possibly more than once) to take the waker back
+    /// out for the registrar to wake, and the notification is finished on the notifier's behalf.
+    #[inline]
+    pub(crate) fn end_register(&self, mut take_back: impl FnMut()) {
+        let _ = self.transition(|s| {
+            if s.has(NOTIFYING) {
+                take_back();
+                Some(s.0 & !(REGISTERING | NOTIFYING | AWAITER))
+            } else {
+                Some((s.0 & !REGISTERING) | AWAITER)
+            }
+        });
+    }
+}
+
+impl core::fmt::Debug for StateCell {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.load().fmt(f)
+    }
+}

@@ -1,0 +1,238 @@
+//! [`Runnable`]: the executor's handle to a scheduled task.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::task::Waker;
+
+use crate::raw::header::{prefix, release_waker_ref, waker_from_ref, Header};
+
+/// A handle to a scheduled task, owned by the executor.
+///
+/// A `Runnable` exists exactly while the task is scheduled. [`run`](Runnable::run) polls the
+/// future once and consumes the handle; it comes back through the schedule function when a
+/// waker wakes the task. Dropping a `Runnable` without running it cancels the task: the
+/// future is dropped and the [`Task`](crate::Task) resolves as cancelled.
+///
+/// ```
+/// let (s, r) = flume::unbounded();
+/// let (runnable, task) = rawtask::spawn(async { 7 }, move |r| s.send(r).unwrap());
+/// runnable.schedule();
+/// for runnable in r.try_iter() {
+///     runnable.run();
+/// }
+/// assert_eq!(futures_lite::future::block_on(task), 7);
+/// ```
+pub struct Runnable<M = ()> {
+    ptr: NonNull<()>,
+    _marker: PhantomData<M>,
+}
+
+// SAFETY: a `Runnable` hands out `&M` (so `M: Sync`) and may free the task, dropping `M`, on
+// the thread it was sent to (so `M: Send`). The future and output are confined by the spawn
+// functions' bounds (`spawn_local` checks the thread at run time).
+unsafe impl<M: Send + Sync> Send for Runnable<M> {}
+// SAFETY: `&Runnable` only reads the data slot and makes wakers, which are thread-safe.
+unsafe impl<M: Send + Sync> Sync for Runnable<M> {}
+
+#[cfg(feature = "std")]
+impl<M> std::panic::UnwindSafe for Runnable<M> {}
+#[cfg(feature = "std")]
+impl<M> std::panic::RefUnwindSafe for Runnable<M> {}
+
+impl<M> Runnable<M> {
+    #[inline(always)]
+    fn header(&self) -> &Header<M> {
+        // SAFETY: the `Runnable` holds a reference, so the task (whose data slot has type `M`,
+        // as the spawn functions guarantee) is alive.
+        unsafe { self.ptr.cast::<Header<M>>().as_ref() }
+    }
+
+    /// Returns the task's data slot (async-task's "metadata").
+    ///
+    /// ```
+    /// let (runnable, _task) = rawtask::Builder::new()
+    ///     .metadata(5u32)
+    ///     .spawn(|m| { let m = *m; async move { m } }, |_| {});
+    /// assert_eq!(*runnable.metadata(), 5);
+    /// ```
+    #[inline]
+    pub fn metadata(&self) -> &M {
+        &self.header().metadata
+    }
+
+    /// Returns the task's data slot (async-task-ffi's name for [`metadata`](Self::metadata)).
+    ///
+    /// ```
+    /// let (runnable, _task) = rawtask::spawn_with(async {}, |_| {}, 3u8);
+    /// assert_eq!(*runnable.data(), 3);
+    /// ```
+    #[inline]
+    pub fn data(&self) -> &M {
+        &self.header().metadata
+    }
+
+    /// Returns the data slot mutably, if no [`Task`](crate::Task) handle can read it at the same
+    /// time: `Some` once the `Task` was detached or dropped, `None` while it is alive.
+    ///
+    /// async-task-ffi returns `&mut D` unconditionally, which races with a `Task` reading the
+    /// slot on another thread. To change the slot while a `Task` is alive, put interior
+    /// mutability in it (an atomic, or a mutex).
+    ///
+    /// ```
+    /// let (mut runnable, task) = rawtask::spawn_with(async {}, |_| {}, 1u64);
+    /// assert!(runnable.data_mut().is_none()); // the Task could read the slot meanwhile
+    /// task.detach();
+    /// *runnable.data_mut().unwrap() += 1;
+    /// assert_eq!(*runnable.data(), 2);
+    /// ```
+    #[inline]
+    pub fn data_mut(&mut self) -> Option<&mut M> {
+        if self.header().state.load().has_task() {
+            return None;
+        }
+        // SAFETY: the `Task` handle is gone for good (TASK never comes back), and the acquire
+        // load above synchronised with its last use. The only other handles, wakers, never
+        // touch the slot, and `&mut self` excludes our own shared borrows.
+        Some(unsafe { &mut (*self.ptr.cast::<Header<M>>().as_ptr()).metadata })
+    }
+
+    /// Hands the task to its schedule function.
+    ///
+    /// ```
+    /// let (s, r) = flume::unbounded();
+    /// let (runnable, _task) = rawtask::spawn(async {}, move |r| s.send(r).unwrap());
+    /// runnable.schedule();
+    /// assert_eq!(r.len(), 1);
+    /// ```
+    #[inline]
+    pub fn schedule(self) {
+        let ptr = self.into_raw();
+        // SAFETY: our reference and SCHEDULED bit pass to the schedule function's `Runnable`.
+        unsafe { (prefix(ptr).vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) }
+    }
+
+    /// Polls the task's future once.
+    ///
+    /// Returns `true` if the task was woken while it was running: it has then already been
+    /// handed to the schedule function again (with
+    /// [`ScheduleInfo::woken_while_running`](crate::ScheduleInfo)). If the task was cancelled,
+    /// its future is dropped instead of polled.
+    ///
+    /// If the future panics, the panic is propagated to the caller after the task is closed,
+    /// unless the task was built with [`Builder::propagate_panic`](crate::Builder), in which
+    /// case the panic is re-raised by whoever awaits the `Task`.
+    ///
+    /// # Panics
+    /// Besides the future's own panics: a task from [`spawn_local`](crate::spawn_local) run on a
+    /// thread other than the one that spawned it panics (the task is cancelled and its future
+    /// leaked, never dropped on the wrong thread).
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async { 1 }, |_| {});
+    /// assert!(!runnable.run());
+    /// assert!(task.is_finished());
+    /// ```
+    #[inline]
+    pub fn run(self) -> bool {
+        let ptr = self.into_raw();
+        // SAFETY: our reference and SCHEDULED bit pass to `run`.
+        unsafe { (prefix(ptr).vtable.run)(ptr) }
+    }
+
+    /// Returns a waker that wakes this task. It costs one reference count increment.
+    ///
+    /// ```
+    /// let (s, r) = flume::unbounded();
+    /// let (runnable, _task) = rawtask::spawn(std::future::pending::<()>(), move |r| s.send(r).unwrap());
+    /// let waker = runnable.waker();
+    /// runnable.run();
+    /// waker.wake();
+    /// assert_eq!(r.len(), 1);
+    /// ```
+    #[inline]
+    pub fn waker(&self) -> Waker {
+        self.header().state.add_ref();
+        // SAFETY: the reference just added belongs to the new waker.
+        unsafe { waker_from_ref(self.ptr) }
+    }
+
+    /// Converts the `Runnable` into a raw pointer to the task, for an executor that stores
+    /// tasks as pointers (or passes them through C). The data slot sits at
+    /// [`data_offset::<M>()`](crate::data_offset) bytes from this pointer.
+    ///
+    /// Convert it back with [`from_raw`](Self::from_raw) exactly once, or the task leaks.
+    ///
+    /// ```
+    /// let (runnable, _task) = rawtask::spawn_with(async {}, |_| {}, 42u64);
+    /// let ptr = runnable.into_raw();
+    /// // SAFETY: the slot of a `u64` task lives at DATA_OFFSET.
+    /// let slot = unsafe { *ptr.as_ptr().cast::<u8>().add(rawtask::DATA_OFFSET).cast::<u64>() };
+    /// assert_eq!(slot, 42);
+    /// let runnable = unsafe { rawtask::Runnable::<u64>::from_raw(ptr) };
+    /// runnable.run();
+    /// ```
+    #[inline]
+    pub fn into_raw(self) -> NonNull<()> {
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        ptr
+    }
+
+    /// Converts a pointer made by [`into_raw`](Self::into_raw) back into a `Runnable`.
+    ///
+    /// # Safety
+    /// `ptr` must come from `Runnable::<M>::into_raw` with the same `M`, and be converted back
+    /// only once.
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async { 2 }, |_| {});
+    /// let ptr = runnable.into_raw();
+    /// let runnable = unsafe { rawtask::Runnable::<()>::from_raw(ptr) };
+    /// runnable.run();
+    /// assert_eq!(futures_lite::future::block_on(task), 2);
+    /// ```
+    #[inline]
+    pub unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+        Runnable {
+            ptr,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M> Drop for Runnable<M> {
+    fn drop(&mut self) {
+        let ptr = self.ptr;
+        let header = self.header();
+        let vtable = header.vtable;
+        // A `Runnable` never exists for a completed task, so the future is still there; it is
+        // ours to drop (raw rule 2).
+        header.state.close_from_runnable();
+        // SAFETY: we hold SCHEDULED on a closed task: the future is ours to drop.
+        unsafe { (vtable.drop_future)(ptr) };
+        let prev = header.state.unschedule();
+        let awaiter = if prev.has_awaiter() {
+            // SAFETY: the task is alive while we hold our reference.
+            unsafe { prefix(ptr) }.take_awaiter(None)
+        } else {
+            None
+        };
+        // SAFETY: we give up the `Runnable`'s reference. The task is closed, so if this was the
+        // last owner it is destroyed right away.
+        unsafe { release_waker_ref(ptr) };
+        if let Some(w) = awaiter {
+            crate::abort::abort_on_panic("rawtask: an awaiter's wake panicked", || w.wake());
+        }
+    }
+}
+
+impl<M: fmt::Debug> fmt::Debug for Runnable<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = self.header();
+        f.debug_struct("Runnable")
+            .field("metadata", &header.metadata)
+            .field("state", &header.state.load())
+            .finish()
+    }
+}

@@ -1,0 +1,108 @@
+//! Schedule functions: how a woken task gets back to its executor.
+
+use crate::Runnable;
+
+mod sealed {
+    use super::WithInfo;
+    use crate::Runnable;
+
+    pub trait Sealed<M> {}
+
+    impl<M, F: Fn(Runnable<M>)> Sealed<M> for F {}
+    impl<M, F: Fn(Runnable<M>, super::ScheduleInfo)> Sealed<M> for WithInfo<F> {}
+}
+
+/// Extra information passed to a schedule function.
+///
+/// ```
+/// use rawtask::{Runnable, ScheduleInfo, WithInfo};
+///
+/// let (s, r) = flume::unbounded();
+/// let schedule = WithInfo(move |runnable: Runnable, info: ScheduleInfo| {
+///     // A task that yielded (woke itself while running) goes to the back of the queue.
+///     let _ = info.woken_while_running;
+///     s.send(runnable).unwrap();
+/// });
+/// let (runnable, task) = rawtask::spawn(async { 1 + 2 }, schedule);
+/// runnable.schedule();
+/// r.recv().unwrap().run();
+/// assert_eq!(futures_lite::future::block_on(task), 3);
+/// ```
+#[derive(Debug, Copy, Clone)]
+#[non_exhaustive]
+pub struct ScheduleInfo {
+    /// The task was woken while it was running, usually because it yielded to the executor.
+    ///
+    /// Executors typically put such a task at the back of a queue rather than in a LIFO slot,
+    /// so that a yielding task cannot starve the others.
+    pub woken_while_running: bool,
+}
+
+impl ScheduleInfo {
+    #[inline(always)]
+    pub(crate) const fn new(woken_while_running: bool) -> ScheduleInfo {
+        ScheduleInfo {
+            woken_while_running,
+        }
+    }
+}
+
+/// A function that schedules a task: a plain `Fn(Runnable<M>)` closure, or a
+/// `Fn(Runnable<M>, ScheduleInfo)` closure wrapped in [`WithInfo`].
+///
+/// The trait is sealed; it exists so that both kinds of closure are accepted by the `spawn`
+/// functions.
+///
+/// ```
+/// use rawtask::Schedule;
+///
+/// fn takes_schedule<S: Schedule + Send + Sync + 'static>(s: S) -> S { s }
+/// let s = takes_schedule(|runnable: rawtask::Runnable| { runnable.run(); });
+/// # let _ = s;
+/// ```
+pub trait Schedule<M = ()>: sealed::Sealed<M> {
+    /// Hands `runnable` to the executor.
+    fn schedule(&self, runnable: Runnable<M>, info: ScheduleInfo);
+}
+
+impl<M, F> Schedule<M> for F
+where
+    F: Fn(Runnable<M>),
+{
+    #[inline(always)]
+    fn schedule(&self, runnable: Runnable<M>, _: ScheduleInfo) {
+        self(runnable)
+    }
+}
+
+/// Wraps a `Fn(Runnable<M>, ScheduleInfo)` closure so that it can be used as a schedule
+/// function that receives [`ScheduleInfo`].
+///
+/// ```
+/// use rawtask::{Runnable, ScheduleInfo, WithInfo};
+///
+/// let schedule = WithInfo(|runnable: Runnable, info: ScheduleInfo| {
+///     if info.woken_while_running { /* back of the queue */ }
+///     drop(runnable);
+/// });
+/// let (runnable, _task) = rawtask::spawn(async {}, schedule);
+/// runnable.schedule();
+/// ```
+#[derive(Debug)]
+pub struct WithInfo<F>(pub F);
+
+impl<F> From<F> for WithInfo<F> {
+    fn from(f: F) -> Self {
+        WithInfo(f)
+    }
+}
+
+impl<M, F> Schedule<M> for WithInfo<F>
+where
+    F: Fn(Runnable<M>, ScheduleInfo),
+{
+    #[inline(always)]
+    fn schedule(&self, runnable: Runnable<M>, info: ScheduleInfo) {
+        (self.0)(runnable, info)
+    }
+}

@@ -1,0 +1,76 @@
+//! The one place the task protocol gets its atomics, cells and allocator from.
+//!
+//! Under `cfg(loom)` everything here is loom's model-checked stand-in, so that every access the
+//! protocol makes is visible to the loom models in `loom-tests/`. A value that bypasses this
+//! module is a value loom cannot check: do not import `core::sync::atomic` elsewhere.
+
+#[cfg(not(loom))]
+pub(crate) mod atomic {
+    pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+}
+
+#[cfg(loom)]
+pub(crate) mod atomic {
+    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+}
+
+/// An `UnsafeCell` with loom's closure-based access API, so that the same code compiles with
+/// and without loom.
+#[cfg(not(loom))]
+#[derive(Debug)]
+#[repr(transparent)]
+pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    #[inline(always)]
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(core::cell::UnsafeCell::new(value))
+    }
+
+    /// Gives `f` a pointer for reading. The caller's protocol must rule out concurrent writers.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Gives `f` a pointer for writing. The caller's protocol must rule out any concurrent access.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// Allocation of task memory. loom's allocator reports any allocation still live at the end of
+/// a model execution, which is how the models prove that every task is freed.
+pub(crate) mod alloc {
+    #[cfg(not(loom))]
+    pub(crate) use alloc::alloc::{alloc, dealloc, handle_alloc_error};
+    #[cfg(loom)]
+    pub(crate) use loom::alloc::{alloc, dealloc};
+
+    #[cfg(loom)]
+    pub(crate) fn handle_alloc_error(layout: core::alloc::Layout) -> ! {
+        panic!("allocation of {layout:?} failed")
+    }
+}
+
+/// Identity of the current thread, used by `spawn_local` tasks to stay on their home thread.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) fn current_thread_id() -> std::thread::ThreadId {
+    std::thread::current().id()
+}
+
+#[cfg(all(feature = "std", loom))]
+pub(crate) fn current_thread_id() -> loom::thread::ThreadId {
+    loom::thread::current().id()
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) type ThreadId = std::thread::ThreadId;
+
+#[cfg(all(feature = "std", loom))]
+pub(crate) type ThreadId = loom::thread::ThreadId;

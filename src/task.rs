@@ -1,0 +1,366 @@
+//! [`Task`] and [`FallibleTask`]: the awaiting side of a task.
+
+use core::fmt;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::mem::{ManuallyDrop, MaybeUninit};
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::task::{Context, Poll};
+
+use crate::raw::header::{prefix, Header, HeaderPrefix};
+use crate::raw::state::{Close, Detach};
+use crate::raw::PanicPayload;
+
+/// A handle that awaits the output of a task.
+///
+/// Dropping a `Task` cancels the task: its future is dropped (by the executor, on the next run
+/// of its `Runnable`) and its output, if any, is dropped too. Use [`detach`](Task::detach) to
+/// let the task run to completion in the background instead.
+///
+/// Awaiting a `Task` whose task was cancelled (its `Runnable` dropped, or its future panicked
+/// without [`propagate_panic`](crate::Builder::propagate_panic)) panics; use
+/// [`fallible`](Task::fallible) to get an `Option` instead.
+///
+/// ```
+/// let (runnable, task) = rawtask::spawn(async { "done" }, |_| {});
+/// runnable.run();
+/// assert_eq!(futures_lite::future::block_on(task), "done");
+/// ```
+#[must_use = "tasks get cancelled when dropped, use `.detach()` to run them in the background"]
+pub struct Task<T, M = ()> {
+    ptr: NonNull<()>,
+    _marker: PhantomData<(T, M)>,
+}
+
+// SAFETY: the output `T` may be moved out (and so dropped) on the `Task`'s thread, and `&M`
+// is handed out: `T: Send` and `M: Send + Sync` make that sound across threads.
+unsafe impl<T: Send, M: Send + Sync> Send for Task<T, M> {}
+// SAFETY: `&Task` only reads the state and the data slot.
+unsafe impl<T, M: Send + Sync> Sync for Task<T, M> {}
+
+impl<T, M> Unpin for Task<T, M> {}
+
+#[cfg(feature = "std")]
+impl<T, M> std::panic::UnwindSafe for Task<T, M> {}
+#[cfg(feature = "std")]
+impl<T, M> std::panic::RefUnwindSafe for Task<T, M> {}
+
+impl<T, M> Task<T, M> {
+    #[inline(always)]
+    fn prefix(&self) -> &HeaderPrefix {
+        // SAFETY: the TASK bit keeps the allocation alive while the handle exists.
+        unsafe { prefix(self.ptr) }
+    }
+
+    /// Lets the task run to completion in the background; its output is dropped.
+    ///
+    /// ```
+    /// let (s, r) = flume::unbounded();
+    /// let (runnable, task) = rawtask::spawn(async { println!("hello") }, move |r| s.send(r).unwrap());
+    /// task.detach();
+    /// runnable.schedule();
+    /// r.recv().unwrap().run(); // still runs
+    /// ```
+    pub fn detach(self) {
+        let mut this = ManuallyDrop::new(self);
+        // The output, if any, is dropped here.
+        drop(this.set_detached());
+    }
+
+    /// Cancels the task and waits until its future has been dropped.
+    ///
+    /// Returns the output if the task had already completed, `None` otherwise.
+    ///
+    /// ```
+    /// use futures_lite::future::block_on;
+    /// let (s, r) = flume::unbounded();
+    /// let (runnable, task) = rawtask::spawn(std::future::pending::<()>(), move |r| s.send(r).unwrap());
+    /// runnable.run(); // polled once, now idle
+    /// let canceled = std::thread::spawn(move || block_on(task.cancel()));
+    /// // The cancellation schedules the task one last time so the executor drops the future.
+    /// r.recv().unwrap().run();
+    /// assert_eq!(canceled.join().unwrap(), None);
+    /// ```
+    pub async fn cancel(self) -> Option<T> {
+        let mut this = self;
+        this.set_canceled();
+        this.fallible().await
+    }
+
+    /// Turns the task into one that resolves to `None` instead of panicking when the task was
+    /// cancelled.
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async { 1 }, |_| {});
+    /// drop(runnable); // cancels the task
+    /// assert_eq!(futures_lite::future::block_on(task.fallible()), None);
+    /// ```
+    pub fn fallible(self) -> FallibleTask<T, M> {
+        FallibleTask { task: self }
+    }
+
+    /// Whether the task has finished: completed, or cancelled.
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async {}, |_| {});
+    /// assert!(!task.is_finished());
+    /// runnable.run();
+    /// assert!(task.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.prefix().state.load().is_done()
+    }
+
+    /// Returns the task's data slot.
+    ///
+    /// ```
+    /// let (_runnable, task) = rawtask::spawn_with(async {}, |_| {}, "meta");
+    /// assert_eq!(*task.metadata(), "meta");
+    /// ```
+    pub fn metadata(&self) -> &M {
+        // SAFETY: the task is alive and its data slot has type `M`.
+        unsafe { &self.ptr.cast::<Header<M>>().as_ref().metadata }
+    }
+
+    /// Converts the handle into a raw pointer (the same pointer `Runnable::into_raw` returns).
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async { 3 }, |_| {});
+    /// let ptr = task.into_raw();
+    /// runnable.run();
+    /// let task = unsafe { rawtask::Task::<i32>::from_raw(ptr) };
+    /// assert_eq!(futures_lite::future::block_on(task), 3);
+    /// ```
+    pub fn into_raw(self) -> *mut () {
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        ptr.as_ptr()
+    }
+
+    /// Converts a pointer made by [`into_raw`](Self::into_raw) back into a `Task`.
+    ///
+    /// # Safety
+    /// `ptr` must come from `Task::<T, M>::into_raw` with the same `T` and `M`, and be converted
+    /// back only once.
+    ///
+    /// ```
+    /// let (_runnable, task) = rawtask::spawn(async {}, |_| {});
+    /// let task = unsafe { rawtask::Task::<()>::from_raw(task.into_raw()) };
+    /// drop(task);
+    /// ```
+    pub unsafe fn from_raw(ptr: *mut ()) -> Self {
+        Task {
+            // SAFETY: the caller passes a pointer from `into_raw`, which is never null.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            _marker: PhantomData,
+        }
+    }
+
+    /// Moves the output out; the caller has just marked it taken.
+    fn read_output(&self, panicked: bool) -> Result<T, PanicPayload> {
+        let mut out = MaybeUninit::<Result<T, PanicPayload>>::uninit();
+        let prefix = self.prefix();
+        // SAFETY: `take_output` (or a `Detach::TakeOutput` step) gave us the stored output,
+        // whose type is `T`, and `out` is valid for writes.
+        unsafe {
+            (prefix.vtable.read_output)(self.ptr, panicked, out.as_mut_ptr().cast());
+            out.assume_init()
+        }
+    }
+
+    /// Closes the task unless it is already done; an idle task is scheduled once more so the
+    /// executor drops its future.
+    fn set_canceled(&mut self) {
+        let prefix = self.prefix();
+        match prefix.state.close_from_task() {
+            Close::AlreadyDone => {}
+            Close::Closed { had_awaiter } => {
+                if had_awaiter {
+                    prefix.notify_awaiter(None);
+                }
+            }
+            Close::ClosedSchedule { had_awaiter } => {
+                // SAFETY: `close_from_task` added the reference the new `Runnable` owns.
+                unsafe { (prefix.vtable.schedule)(self.ptr, crate::ScheduleInfo::new(false)) };
+                if had_awaiter {
+                    prefix.notify_awaiter(None);
+                }
+            }
+        }
+    }
+
+    /// Gives up the handle, returning the output if it was stored and not yet taken.
+    fn set_detached(&mut self) -> Option<Result<T, PanicPayload>> {
+        let ptr = self.ptr;
+        let mut output = None;
+        loop {
+            // SAFETY: TASK is still set, so the task is alive.
+            let prefix = unsafe { prefix(ptr) };
+            match prefix.state.detach() {
+                Detach::TakeOutput => {
+                    let panicked = prefix.state.load().is_panicked();
+                    output = Some(self.read_output(panicked));
+                }
+                Detach::Detached => return output,
+                Detach::Destroy => {
+                    // SAFETY: no reference remains and TASK is now clear: we own the task.
+                    unsafe { (prefix.vtable.destroy)(ptr) };
+                    return output;
+                }
+                Detach::Schedule => {
+                    // SAFETY: `detach` gave the final `Runnable` its reference.
+                    unsafe { (prefix.vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
+                    return output;
+                }
+            }
+        }
+    }
+
+    /// Polls for the output: `Ready(None)` once the task is cancelled and its future dropped.
+    fn poll_task(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let prefix = self.prefix();
+        let mut registered = false;
+        loop {
+            let state = prefix.state.load();
+            if state.is_closed() {
+                // Cancelled (or the output was taken): wait until the `Runnable` has dropped
+                // the future (raw rule 4).
+                if state.is_scheduled() || state.is_running() {
+                    if !registered {
+                        prefix.register_awaiter(cx.waker());
+                        registered = true;
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+                prefix.notify_awaiter(Some(cx.waker()));
+                return Poll::Ready(None);
+            }
+            if !state.is_completed() {
+                if !registered {
+                    // Register, then look again: the task may have completed meanwhile.
+                    prefix.register_awaiter(cx.waker());
+                    registered = true;
+                    continue;
+                }
+                return Poll::Pending;
+            }
+            if let Ok(prev) = prefix.state.take_output() {
+                if prev.has_awaiter() {
+                    prefix.notify_awaiter(Some(cx.waker()));
+                }
+                return match self.read_output(prev.is_panicked()) {
+                    Ok(output) => Poll::Ready(Some(output)),
+                    #[cfg(feature = "std")]
+                    Err(payload) => std::panic::resume_unwind(*payload.0),
+                    #[cfg(not(feature = "std"))]
+                    Err(never) => match never {},
+                };
+            }
+        }
+    }
+}
+
+impl<T, M> Drop for Task<T, M> {
+    fn drop(&mut self) {
+        self.set_canceled();
+        drop(self.set_detached());
+    }
+}
+
+impl<T, M> Future for Task<T, M> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.get_mut().poll_task(cx) {
+            Poll::Ready(Some(output)) => Poll::Ready(output),
+            Poll::Ready(None) => panic!("rawtask: the awaited task was cancelled or panicked"),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T, M: fmt::Debug> fmt::Debug for Task<T, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("metadata", self.metadata())
+            .field("state", &self.prefix().state.load())
+            .finish()
+    }
+}
+
+/// A [`Task`] that resolves to `None` instead of panicking when the task was cancelled.
+///
+/// ```
+/// let (runnable, task) = rawtask::spawn(async { 5 }, |_| {});
+/// let task = task.fallible();
+/// runnable.run();
+/// assert_eq!(futures_lite::future::block_on(task), Some(5));
+/// ```
+#[must_use = "tasks get cancelled when dropped, use `.detach()` to run them in the background"]
+pub struct FallibleTask<T, M = ()> {
+    task: Task<T, M>,
+}
+
+impl<T, M> FallibleTask<T, M> {
+    /// Lets the task run to completion in the background; see [`Task::detach`].
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async {}, |_| {});
+    /// task.fallible().detach();
+    /// runnable.run();
+    /// ```
+    pub fn detach(self) {
+        self.task.detach()
+    }
+
+    /// Cancels the task and waits until its future has been dropped; see [`Task::cancel`].
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async { 1 }, |_| {});
+    /// runnable.run();
+    /// assert_eq!(futures_lite::future::block_on(task.fallible().cancel()), Some(1));
+    /// ```
+    pub async fn cancel(self) -> Option<T> {
+        self.task.cancel().await
+    }
+
+    /// Whether the task has finished: completed, or cancelled.
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async {}, |_| {});
+    /// let task = task.fallible();
+    /// runnable.run();
+    /// assert!(task.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Returns the task's data slot.
+    ///
+    /// ```
+    /// let (_runnable, task) = rawtask::spawn_with(async {}, |_| {}, 9i32);
+    /// assert_eq!(*task.fallible().metadata(), 9);
+    /// ```
+    pub fn metadata(&self) -> &M {
+        self.task.metadata()
+    }
+}
+
+impl<T, M> Future for FallibleTask<T, M> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().task.poll_task(cx)
+    }
+}
+
+impl<T, M: fmt::Debug> fmt::Debug for FallibleTask<T, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FallibleTask")
+            .field("task", &self.task)
+            .finish()
+    }
+}

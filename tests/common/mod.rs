@@ -1,0 +1,632 @@
+//! Shared support for the integration tests.
+//!
+//! * A **leak-checking global allocator.** Every allocation carries a small hidden prefix
+//!   that records whether it was made by a *tracked* thread. [`check_leaks`] returns a guard
+//!   that serialises the tests of one binary, marks the current thread as tracked, and, when
+//!   dropped (unless the test is already failing), asserts that every tracked allocation made
+//!   since it was created has been freed. Threads spawned by a test are tracked when spawned
+//!   with [`spawn_tracked`] (or when their body runs inside [`tracked`]). Allocations made by
+//!   libtest or by other untracked threads are ignored, so the check is exact even though the
+//!   harness allocates on its own threads.
+//! * [`count_allocations`] counts the allocations made by the current thread inside a
+//!   closure (used to prove that a task is one allocation).
+//! * Counters ([`Counter`], [`DropProbe`]), a controllable future ([`Probe`]), a queue that
+//!   serves as schedule function ([`Queue`]), a tiny [`block_on`], polling helpers and a
+//!   counting waker.
+//!
+//! Rules for leak-checked tests: join every thread the test spawns (also scoped threads:
+//! `thread::scope` can return before its threads have exited and freed their handles), and
+//! do not block on `std::sync::mpsc` on the test thread (std caches a per-thread context
+//! that lives until the thread exits); use flume or [`Queue`] instead.
+//!
+//! The panic hook is wrapped so that whatever the default hook allocates (captured output,
+//! backtraces) is untracked, and so that panics the test expects (see [`expect_panic`]) are
+//! not printed.
+#![allow(dead_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::any::Any;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, JoinHandle, Thread};
+
+use rawtask::{Runnable, ScheduleInfo};
+
+/// Iteration count for loops: small under Miri, larger natively.
+pub const N: usize = if cfg!(miri) { 10 } else { 1000 };
+
+// ---------------------------------------------------------------------------------------
+// The leak-checking allocator
+// ---------------------------------------------------------------------------------------
+
+/// Tag stored in the prefix of an allocation made by a tracked thread.
+const TAG_TRACKED: usize = 0x7261_7774_6173_6b31;
+/// Tag stored in the prefix of an allocation made by an untracked thread.
+const TAG_UNTRACKED: usize = 0x7261_7774_6173_6b30;
+
+/// Tracked allocations currently live.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+thread_local! {
+    /// Whether allocations made by this thread are tracked.
+    static TRACKED: Cell<bool> = const { Cell::new(false) };
+    /// Number of allocations this thread has made (tracked or not).
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    /// Whether a panic on this thread is expected (the panic hook stays silent).
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+struct LeakCheckingAllocator;
+
+#[global_allocator]
+static ALLOCATOR: LeakCheckingAllocator = LeakCheckingAllocator;
+
+/// Size of the hidden prefix: at least 16 bytes, and a multiple of the alignment so the
+/// returned pointer stays aligned.
+fn prefix_len(layout: Layout) -> usize {
+    layout.align().max(16)
+}
+
+/// Layout of the real block (prefix + user block), or `None` on overflow.
+fn outer_layout(layout: Layout) -> Option<Layout> {
+    let prefix = prefix_len(layout);
+    let size = layout.size().checked_add(prefix)?;
+    Layout::from_size_align(size, prefix).ok()
+}
+
+fn is_tracked() -> bool {
+    TRACKED.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Sets the tracked flag of the current thread, returning the previous value.
+fn set_tracked(on: bool) -> bool {
+    TRACKED.try_with(|t| t.replace(on)).unwrap_or(false)
+}
+
+impl LeakCheckingAllocator {
+    /// # Safety
+    /// As `GlobalAlloc::alloc`.
+    unsafe fn allocate(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let Some(outer) = outer_layout(layout) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: `outer` has a non-zero size (it includes the prefix).
+        let base = unsafe {
+            if zeroed {
+                System.alloc_zeroed(outer)
+            } else {
+                System.alloc(outer)
+            }
+        };
+        if base.is_null() {
+            return base;
+        }
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        let tracked = is_tracked();
+        if tracked {
+            LIVE.fetch_add(1, SeqCst);
+        }
+        let tag = if tracked { TAG_TRACKED } else { TAG_UNTRACKED };
+        // SAFETY: the prefix is at least 16 bytes long and a multiple of 16, so both the
+        // user pointer and the tag word just before it are in bounds and aligned.
+        unsafe {
+            let user = base.add(prefix_len(layout));
+            user.sub(size_of::<usize>()).cast::<usize>().write(tag);
+            user
+        }
+    }
+}
+
+// SAFETY: every block handed out is a block of `System` offset by the prefix length, which
+// depends only on the layout, so `dealloc`/`realloc` recover the original block exactly.
+unsafe impl GlobalAlloc for LeakCheckingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { self.allocate(layout, false) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { self.allocate(layout, true) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let prefix = prefix_len(layout);
+        // SAFETY: `ptr` came from `allocate` with this layout, so the tag and the base are
+        // inside the block.
+        unsafe {
+            match ptr.sub(size_of::<usize>()).cast::<usize>().read() {
+                TAG_TRACKED => {
+                    LIVE.fetch_sub(1, SeqCst);
+                }
+                TAG_UNTRACKED => {}
+                // A block we did not hand out, or a corrupted one: nothing sane to do.
+                _ => std::process::abort(),
+            }
+            let outer = Layout::from_size_align_unchecked(layout.size() + prefix, prefix);
+            System.dealloc(ptr.sub(prefix), outer);
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // The block keeps its tag: it is still the same logical allocation.
+        let prefix = prefix_len(layout);
+        let Some(new_outer) = new_size.checked_add(prefix) else {
+            return std::ptr::null_mut();
+        };
+        if Layout::from_size_align(new_outer, prefix).is_err() {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: `ptr` came from `allocate` with `layout`; the new size is valid for the
+        // same alignment (checked above).
+        unsafe {
+            let outer = Layout::from_size_align_unchecked(layout.size() + prefix, prefix);
+            let base = System.realloc(ptr.sub(prefix), outer, new_outer);
+            if base.is_null() {
+                base
+            } else {
+                base.add(prefix)
+            }
+        }
+    }
+}
+
+/// Serialises the leak-checked tests of one test binary.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Guard returned by [`check_leaks`].
+#[must_use = "the leak check happens when the guard is dropped"]
+pub struct LeakCheck {
+    was_tracked: bool,
+    baseline: isize,
+    _serial: MutexGuard<'static, ()>,
+}
+
+/// Starts a leak-checked section; see the module documentation.
+///
+/// Create it first thing in a test (`let _g = common::check_leaks();`) so that everything
+/// the test allocates is dropped before the guard.
+pub fn check_leaks() -> LeakCheck {
+    install_panic_hook();
+    let serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let baseline = LIVE.load(SeqCst);
+    let was_tracked = set_tracked(true);
+    LeakCheck {
+        was_tracked,
+        baseline,
+        _serial: serial,
+    }
+}
+
+impl Drop for LeakCheck {
+    fn drop(&mut self) {
+        set_tracked(self.was_tracked);
+        let leaked = LIVE.load(SeqCst) - self.baseline;
+        if leaked != 0 && !thread::panicking() {
+            panic!("leak check: {leaked} heap allocation(s) made during this test were not freed");
+        }
+    }
+}
+
+/// Runs `f` with the current thread tracked (for threads spawned by a test, e.g. in a
+/// `thread::scope`).
+pub fn tracked<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set_tracked(self.0);
+        }
+    }
+    let _restore = Restore(set_tracked(true));
+    f()
+}
+
+/// Runs `f` with the current thread untracked.
+pub fn untracked<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set_tracked(self.0);
+        }
+    }
+    let _restore = Restore(set_tracked(false));
+    f()
+}
+
+/// `thread::spawn`, with the new thread's allocations tracked. Join it before the test ends.
+pub fn spawn_tracked<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    thread::spawn(move || tracked(f))
+}
+
+/// Returns `f()` and the number of heap allocations the current thread made while running it.
+pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let result = f();
+    let after = ALLOCATIONS.with(Cell::get);
+    (result, after - before)
+}
+
+fn install_panic_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        untracked(|| {
+            let previous = panic::take_hook();
+            panic::set_hook(Box::new(move |info| {
+                let quiet = QUIET.try_with(Cell::get).unwrap_or(false);
+                if !quiet {
+                    untracked(|| previous(info));
+                }
+            }));
+        });
+    });
+}
+
+/// Runs `f`, which must panic, without printing the panic; returns the payload.
+#[track_caller]
+pub fn expect_panic<R>(f: impl FnOnce() -> R) -> Box<dyn Any + Send> {
+    install_panic_hook();
+    let was_quiet = QUIET.with(|q| q.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was_quiet));
+    match result {
+        Ok(_) => panic!("expected a panic, but the closure returned normally"),
+        Err(payload) => payload,
+    }
+}
+
+/// Runs `f` and returns `Err(payload)` if it panicked, without printing the panic.
+pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
+    install_panic_hook();
+    let was_quiet = QUIET.with(|q| q.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was_quiet));
+    result
+}
+
+/// The message of a panic payload (`&str` or `String`), or `""`.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::new()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Counters
+// ---------------------------------------------------------------------------------------
+
+/// A shared event counter.
+#[derive(Clone, Debug, Default)]
+pub struct Counter(Arc<AtomicUsize>);
+
+impl Counter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn get(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+    pub fn inc(&self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// A value that increments a counter when dropped (use it as a future, output, metadata
+/// or capture of a schedule closure).
+#[derive(Debug)]
+pub struct DropProbe {
+    drops: Counter,
+    pub value: usize,
+}
+
+impl DropProbe {
+    pub fn new(drops: &Counter) -> Self {
+        Self::with_value(drops, 0)
+    }
+    pub fn with_value(drops: &Counter, value: usize) -> Self {
+        DropProbe {
+            drops: drops.clone(),
+            value,
+        }
+    }
+}
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.drops.inc();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A controllable future
+// ---------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct ProbeShared {
+    polls: AtomicUsize,
+    drops: AtomicUsize,
+    ready: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+/// Observes and controls the futures made by [`Probe::future`]: counts polls and drops,
+/// remembers the last waker, and decides when they complete.
+#[derive(Clone, Default)]
+pub struct Probe(Arc<ProbeShared>);
+
+impl Probe {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A future that is pending until [`Probe::complete`] is called, then yields `output`.
+    /// Each poll stores the waker; dropping the future drops the stored waker (as a real
+    /// future that unregisters itself would).
+    pub fn future<T>(&self, output: T) -> ProbeFuture<T> {
+        ProbeFuture {
+            shared: self.0.clone(),
+            output: Some(output),
+        }
+    }
+
+    /// A future that completes on its first poll.
+    pub fn ready<T>(&self, output: T) -> ProbeFuture<T> {
+        self.complete();
+        self.future(output)
+    }
+
+    pub fn polls(&self) -> usize {
+        self.0.polls.load(SeqCst)
+    }
+    pub fn drops(&self) -> usize {
+        self.0.drops.load(SeqCst)
+    }
+    /// Lets the future complete at its next poll (does not wake it).
+    pub fn complete(&self) {
+        self.0.ready.store(true, SeqCst);
+    }
+    /// Takes the waker stored by the last poll.
+    pub fn take_waker(&self) -> Option<Waker> {
+        self.0.waker.lock().unwrap().take()
+    }
+    /// A clone of the waker stored by the last poll.
+    pub fn waker(&self) -> Waker {
+        self.0
+            .waker
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the future has not been polled")
+    }
+}
+
+/// See [`Probe::future`].
+pub struct ProbeFuture<T> {
+    shared: Arc<ProbeShared>,
+    output: Option<T>,
+}
+
+impl<T> Unpin for ProbeFuture<T> {}
+
+impl<T> Future for ProbeFuture<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        self.shared.polls.fetch_add(1, SeqCst);
+        if self.shared.ready.load(SeqCst) {
+            Poll::Ready(
+                self.output
+                    .take()
+                    .expect("ProbeFuture polled after completion"),
+            )
+        } else {
+            *self.shared.waker.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+impl<T> Drop for ProbeFuture<T> {
+    fn drop(&mut self) {
+        self.shared.drops.fetch_add(1, SeqCst);
+        let waker = self.shared.waker.lock().unwrap().take();
+        drop(waker);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A queue used as schedule function
+// ---------------------------------------------------------------------------------------
+
+struct QueueShared<M> {
+    items: Mutex<VecDeque<(Runnable<M>, Option<ScheduleInfo>)>>,
+    ready: Condvar,
+    scheduled: AtomicUsize,
+}
+
+/// A FIFO of scheduled runnables that counts schedule calls.
+///
+/// Runnables left in the queue keep their tasks alive (and the tasks keep the queue alive
+/// through their schedule closure), so tests drain it before ending.
+pub struct Queue<M = ()>(Arc<QueueShared<M>>);
+
+impl<M> Clone for Queue<M> {
+    fn clone(&self) -> Self {
+        Queue(self.0.clone())
+    }
+}
+
+impl<M: Send + Sync + 'static> Default for Queue<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Send + Sync + 'static> Queue<M> {
+    pub fn new() -> Self {
+        Queue(Arc::new(QueueShared {
+            items: Mutex::new(VecDeque::new()),
+            ready: Condvar::new(),
+            scheduled: AtomicUsize::new(0),
+        }))
+    }
+
+    /// A schedule function `Fn(Runnable<M>)` that pushes into this queue.
+    pub fn schedule(&self) -> impl Fn(Runnable<M>) + Send + Sync + 'static {
+        let q = self.clone();
+        move |runnable| q.push(runnable, None)
+    }
+
+    /// A schedule function for `WithInfo` that pushes into this queue with the info.
+    pub fn schedule_with_info(&self) -> impl Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static {
+        let q = self.clone();
+        move |runnable, info| q.push(runnable, Some(info))
+    }
+
+    fn push(&self, runnable: Runnable<M>, info: Option<ScheduleInfo>) {
+        self.0.scheduled.fetch_add(1, SeqCst);
+        self.0.items.lock().unwrap().push_back((runnable, info));
+        self.0.ready.notify_all();
+    }
+
+    /// How many times the schedule function was called.
+    pub fn scheduled(&self) -> usize {
+        self.0.scheduled.load(SeqCst)
+    }
+    pub fn len(&self) -> usize {
+        self.0.items.lock().unwrap().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn pop(&self) -> Option<Runnable<M>> {
+        self.0.items.lock().unwrap().pop_front().map(|(r, _)| r)
+    }
+    /// Pops a runnable and the info its schedule call received (only for runnables
+    /// scheduled through [`Queue::schedule_with_info`]).
+    pub fn pop_with_info(&self) -> Option<(Runnable<M>, ScheduleInfo)> {
+        let (runnable, info) = self.0.items.lock().unwrap().pop_front()?;
+        Some((
+            runnable,
+            info.expect("this runnable was scheduled without WithInfo"),
+        ))
+    }
+    /// Blocks until a runnable is available.
+    pub fn recv(&self) -> Runnable<M> {
+        let mut items = self.0.items.lock().unwrap();
+        loop {
+            if let Some((r, _)) = items.pop_front() {
+                return r;
+            }
+            items = self.0.ready.wait(items).unwrap();
+        }
+    }
+    /// Runs queued runnables until the queue is empty; returns how many ran.
+    pub fn run_all(&self) -> usize {
+        let mut ran = 0;
+        while let Some(r) = self.pop() {
+            r.run();
+            ran += 1;
+        }
+        ran
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Executing futures
+// ---------------------------------------------------------------------------------------
+
+struct ThreadWaker {
+    thread: Thread,
+    notified: AtomicBool,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.notified.store(true, SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// Polls `future` on the current thread until it completes, parking in between.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let parker = Arc::new(ThreadWaker {
+        thread: thread::current(),
+        notified: AtomicBool::new(false),
+    });
+    let waker = Waker::from(parker.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        while !parker.notified.swap(false, SeqCst) {
+            thread::park();
+        }
+    }
+}
+
+/// Polls `future` once with a no-op waker.
+pub fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    poll_with(future, Waker::noop())
+}
+
+/// Polls `future` once with `waker`.
+pub fn poll_with<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(waker))
+}
+
+struct CountingWake(Counter);
+
+impl Wake for CountingWake {
+    fn wake(self: Arc<Self>) {
+        self.0.inc();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.inc();
+    }
+}
+
+/// A waker that counts how many times it was woken.
+pub fn counting_waker() -> (Waker, Counter) {
+    let wakes = Counter::new();
+    (Waker::from(Arc::new(CountingWake(wakes.clone()))), wakes)
+}
+
+/// A future that is pending once (waking itself) and then ready.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// A raw pointer that may be sent to another thread (for raw round-trip tests).
+#[derive(Debug)]
+pub struct SendPtr<T: ?Sized>(pub *mut T);
+
+// SAFETY: only used to move task pointers whose owners are Send between threads.
+unsafe impl<T: ?Sized> Send for SendPtr<T> {}
