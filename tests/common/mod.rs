@@ -264,7 +264,11 @@ fn install_panic_hook() {
             panic::set_hook(Box::new(move |info| {
                 let quiet = QUIET.try_with(Cell::get).unwrap_or(false);
                 if !quiet {
-                    untracked(|| previous(info));
+                    // An unexpected panic fails the test: stop tracking this thread so that
+                    // the payload, which libtest frees later, does not disturb the leak
+                    // check of the next test. The guard restores the flag when dropped.
+                    set_tracked(false);
+                    previous(info);
                 }
             }));
         });
