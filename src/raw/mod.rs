@@ -150,7 +150,7 @@ struct TaskCell<F, T, S, M, L> {
 }
 
 /// The per-type operations of a task, as associated functions on a marker type.
-pub(crate) struct RawTask<F, T, S, M, L>(PhantomData<fn(F, T, S, M, L)>);
+pub(crate) struct RawTask<F, T, S, M, L>(PhantomData<TaskCell<F, T, S, M, L>>);
 
 impl<F, T, S, M, L> RawTask<F, T, S, M, L>
 where
