@@ -46,6 +46,8 @@ extern crate std;
 
 mod abort;
 mod builder;
+#[cfg(feature = "std")]
+pub mod capi;
 mod raw;
 mod runnable;
 mod schedule;
