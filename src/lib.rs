@@ -45,7 +45,11 @@ extern crate alloc;
 extern crate std;
 
 mod abort;
+#[cfg(feature = "std")]
+pub mod background;
 mod builder;
+#[cfg(feature = "std")]
+pub mod cancel;
 #[cfg(feature = "std")]
 pub mod capi;
 mod raw;
@@ -55,6 +59,8 @@ mod sync;
 mod task;
 
 pub use crate::builder::{spawn, spawn_unchecked, spawn_unchecked_with, spawn_with, Builder};
+#[cfg(feature = "std")]
+pub use crate::cancel::CancellationToken;
 #[cfg(feature = "std")]
 pub use crate::builder::{spawn_local, spawn_local_with};
 pub use crate::runnable::Runnable;

@@ -203,27 +203,38 @@ impl<M> Runnable<M> {
 
 impl<M> Drop for Runnable<M> {
     fn drop(&mut self) {
-        let ptr = self.ptr;
-        let header = self.header();
-        let vtable = header.vtable;
-        // A `Runnable` never exists for a completed task, so the future is still there; it is
-        // ours to drop (raw rule 2).
-        header.state.close_from_runnable();
-        // SAFETY: we hold SCHEDULED on a closed task: the future is ours to drop.
-        unsafe { (vtable.drop_future)(ptr) };
-        let prev = header.state.unschedule();
-        let awaiter = if prev.has_awaiter() {
-            // SAFETY: the task is alive while we hold our reference.
-            unsafe { prefix(ptr) }.take_awaiter(None)
-        } else {
-            None
-        };
-        // SAFETY: we give up the `Runnable`'s reference. The task is closed, so if this was the
-        // last owner it is destroyed right away.
-        unsafe { release_waker_ref(ptr) };
-        if let Some(w) = awaiter {
-            crate::abort::abort_on_panic("rawtask: an awaiter's wake panicked", || w.wake());
-        }
+        // SAFETY: we own the `Runnable`'s reference and SCHEDULED bit and give them up here.
+        unsafe { drop_runnable(self.ptr) }
+    }
+}
+
+/// Drops a `Runnable` given only its task pointer: closes the task, drops the future, wakes
+/// the awaiter and releases the reference. Needs the header prefix alone, so the C API uses it
+/// for runnables whose data slot type it does not know.
+///
+/// # Safety
+/// `ptr` is a task pointer whose `Runnable` (reference and SCHEDULED bit) the caller owns and
+/// gives up.
+pub(crate) unsafe fn drop_runnable(ptr: NonNull<()>) {
+    // SAFETY: the `Runnable`'s reference keeps the task alive until `release_waker_ref`.
+    let header = unsafe { prefix(ptr) };
+    let vtable = header.vtable;
+    // A `Runnable` never exists for a completed task, so the future is still there; it is
+    // ours to drop (raw rule 2).
+    header.state.close_from_runnable();
+    // SAFETY: we hold SCHEDULED on a closed task: the future is ours to drop.
+    unsafe { (vtable.drop_future)(ptr) };
+    let prev = header.state.unschedule();
+    let awaiter = if prev.has_awaiter() {
+        header.take_awaiter(None)
+    } else {
+        None
+    };
+    // SAFETY: we give up the `Runnable`'s reference. The task is closed, so if this was the
+    // last owner it is destroyed right away.
+    unsafe { release_waker_ref(ptr) };
+    if let Some(w) = awaiter {
+        crate::abort::abort_on_panic("rawtask: an awaiter's wake panicked", || w.wake());
     }
 }
 

@@ -10,6 +10,8 @@ mod sealed {
 
     impl<M, F: Fn(Runnable<M>)> Sealed<M> for F {}
     impl<M, F: Fn(Runnable<M>, super::ScheduleInfo)> Sealed<M> for WithInfo<F> {}
+    #[cfg(feature = "std")]
+    impl<M> Sealed<M> for crate::capi::RawtaskSchedule {}
 }
 
 /// Extra information passed to a schedule function.
@@ -47,8 +49,9 @@ impl ScheduleInfo {
     }
 }
 
-/// A function that schedules a task: a plain `Fn(Runnable<M>)` closure, or a
-/// `Fn(Runnable<M>, ScheduleInfo)` closure wrapped in [`WithInfo`].
+/// A function that schedules a task: a plain `Fn(Runnable<M>)` closure, a
+/// `Fn(Runnable<M>, ScheduleInfo)` closure wrapped in [`WithInfo`], or a C callback
+/// ([`capi::RawtaskSchedule`](crate::capi::RawtaskSchedule), with the `std` feature).
 ///
 /// The trait is sealed; it exists so that both kinds of closure are accepted by the `spawn`
 /// functions.

@@ -6,12 +6,37 @@
 
 #[cfg(not(loom))]
 pub(crate) mod atomic {
-    pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 }
 
 #[cfg(loom)]
 pub(crate) mod atomic {
-    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+}
+
+/// Reference counting and locks for the std-only layers (`cancel`, `background`).
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+
+#[cfg(all(feature = "std", loom))]
+pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+
+/// Locks `mutex`, ignoring poisoning: the std-only layers never leave a guarded value
+/// half-updated across a call that could panic.
+#[cfg(feature = "std")]
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Parking and identity of threads, for the blocking waits of the std-only layers.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) mod thread {
+    pub(crate) use std::thread::{current, park, Thread};
+}
+
+#[cfg(all(feature = "std", loom))]
+pub(crate) mod thread {
+    pub(crate) use loom::thread::{current, park, Thread};
 }
 
 /// An `UnsafeCell` with loom's closure-based access API, so that the same code compiles with

@@ -171,7 +171,7 @@ impl<T, M> Task<T, M> {
 
     /// Closes the task unless it is already done; an idle task is scheduled once more so the
     /// executor drops its future.
-    fn set_canceled(&mut self) {
+    pub(crate) fn set_canceled(&mut self) {
         let prefix = self.prefix();
         match prefix.state.close_from_task() {
             Close::AlreadyDone => {}
@@ -218,7 +218,7 @@ impl<T, M> Task<T, M> {
     }
 
     /// Polls for the output: `Ready(None)` once the task is cancelled and its future dropped.
-    fn poll_task(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    pub(crate) fn poll_task(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let prefix = self.prefix();
         let mut registered = false;
         loop {

@@ -23,6 +23,11 @@ pub(crate) struct TaskVTable {
     pub(crate) destroy: unsafe fn(NonNull<()>),
     /// Size and alignment of the whole allocation, for diagnostics.
     pub(crate) layout: core::alloc::Layout,
+    /// Byte offset of the data slot from the task pointer (`data_offset::<M>()`), so that
+    /// type-erased code (the C API) can find the slot of any task. Never read on a hot path.
+    pub(crate) data_offset: usize,
+    /// Size in bytes of the data slot (`size_of::<M>()`), for the C API's checks.
+    pub(crate) data_size: usize,
 }
 
 /// The start of every task allocation. `repr(C)` so that the data slot sits at an offset that

@@ -165,6 +165,8 @@ where
         read_output: Self::read_output,
         destroy: Self::destroy,
         layout: Layout::new::<TaskCell<F, T, S, M, L>>(),
+        data_offset: crate::data_offset::<M>(),
+        data_size: mem::size_of::<M>(),
     };
 
     #[inline(always)]

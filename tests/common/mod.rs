@@ -185,22 +185,33 @@ static SERIAL: Mutex<()> = Mutex::new(());
 pub struct LeakCheck {
     was_tracked: bool,
     baseline: isize,
-    _serial: MutexGuard<'static, ()>,
+    /// `None` for a guard nested in another guard of the same thread.
+    serial: Option<MutexGuard<'static, ()>>,
+}
+
+thread_local! {
+    /// Whether this thread holds `SERIAL` (guards may nest).
+    static HOLDS_SERIAL: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Starts a leak-checked section; see the module documentation.
 ///
 /// Create it first thing in a test (`let _g = common::check_leaks();`) so that everything
-/// the test allocates is dropped before the guard.
+/// the test allocates is dropped before the guard. Guards may nest on one thread (the inner
+/// one checks only what happened during its own lifetime).
 pub fn check_leaks() -> LeakCheck {
     install_panic_hook();
-    let serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let serial = if HOLDS_SERIAL.with(|h| h.replace(true)) {
+        None
+    } else {
+        Some(SERIAL.lock().unwrap_or_else(PoisonError::into_inner))
+    };
     let baseline = LIVE.load(SeqCst);
     let was_tracked = set_tracked(true);
     LeakCheck {
         was_tracked,
         baseline,
-        _serial: serial,
+        serial,
     }
 }
 
@@ -208,6 +219,11 @@ impl Drop for LeakCheck {
     fn drop(&mut self) {
         set_tracked(self.was_tracked);
         let leaked = LIVE.load(SeqCst) - self.baseline;
+        if let Some(serial) = self.serial.take() {
+            HOLDS_SERIAL.with(|h| h.set(false));
+            // Release the lock before a possible panic so that it is not poisoned.
+            drop(serial);
+        }
         if leaked != 0 && !thread::panicking() {
             panic!("leak check: {leaked} heap allocation(s) made during this test were not freed");
         }
@@ -246,6 +262,24 @@ where
     T: Send + 'static,
 {
     thread::spawn(move || tracked(f))
+}
+
+/// Runs `f` on a tracked thread with a 64 MiB stack and returns its result (re-raising its
+/// panic). For tests that move very large futures around by value: unoptimised builds and
+/// sanitizers keep several copies on the stack.
+pub fn on_big_stack<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let handle = thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || tracked(f))
+        .expect("spawning a thread");
+    match handle.join() {
+        Ok(value) => value,
+        Err(payload) => panic::resume_unwind(payload),
+    }
 }
 
 /// Returns `f()` and the number of heap allocations the current thread made while running it.
@@ -488,13 +522,15 @@ impl<M: Send + Sync + 'static> Queue<M> {
     }
 
     /// A schedule function `Fn(Runnable<M>)` that pushes into this queue.
-    pub fn schedule(&self) -> impl Fn(Runnable<M>) + Send + Sync + 'static {
+    pub fn schedule(&self) -> impl Fn(Runnable<M>) + Clone + Send + Sync + 'static {
         let q = self.clone();
         move |runnable| q.push(runnable, None)
     }
 
     /// A schedule function for `WithInfo` that pushes into this queue with the info.
-    pub fn schedule_with_info(&self) -> impl Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static {
+    pub fn schedule_with_info(
+        &self,
+    ) -> impl Fn(Runnable<M>, ScheduleInfo) + Clone + Send + Sync + 'static {
         let q = self.clone();
         move |runnable, info| q.push(runnable, Some(info))
     }
@@ -586,9 +622,14 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// A waker that does nothing.
+pub fn noop_waker() -> &'static Waker {
+    Waker::noop()
+}
+
 /// Polls `future` once with a no-op waker.
 pub fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    poll_with(future, Waker::noop())
+    poll_with(future, noop_waker())
 }
 
 /// Polls `future` once with `waker`.

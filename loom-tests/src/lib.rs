@@ -1,0 +1,878 @@
+//! The harness for the loom models of rawtask's raw task protocol (`tests/*.rs`).
+//!
+//! Everything here is compiled only with `RUSTFLAGS="--cfg loom"`; without it this crate and
+//! its tests are empty, so a plain `cargo test --workspace` passes without running loom.
+//!
+//! # What every model checks
+//!
+//! A model spawns one task with [`H::spawn`], hands its `Runnable`, `Task` and wakers to two or
+//! three loom threads, joins them, and calls [`H::finish`], which runs whatever is still queued,
+//! resolves a `Task` the main thread kept, and asserts:
+//!
+//! - the future was dropped exactly once, the data slot exactly once, the schedule function
+//!   exactly once;
+//! - at most one output (or stored panic) was produced, it was dropped exactly once, and the
+//!   `Task` received it at most once (exactly once where the model says the `Task` must);
+//! - with a [`WithInfo`] schedule function, the number of schedules with
+//!   `woken_while_running` equals the number of `Runnable::run` calls that returned `true`;
+//! - the schedule function is never dropped while one of its calls is running (rule 6).
+//!
+//! After the model closure returns, loom's allocation tracker reports any task allocation
+//! still live ("Allocation leaked") and panics on a double free ("pointer not tracked"): the
+//! task memory comes from `loom::alloc` under `cfg(loom)` (see `src/sync.rs`).
+//!
+//! Drop counters are `std` atomics on purpose: loom does not see them, so they add no
+//! scheduling points and, more importantly, no happens-before edges that could hide a missing
+//! synchronisation in rawtask. (loom runs all model threads on one OS thread, so the counters
+//! always read the true program order.) Where a model needs loom to prove an ordering — "the
+//! future was dropped before `cancel` returned", "the data slot is not read while it is
+//! dropped" — it writes and reads a [`Flag`], a loom `UnsafeCell`, which panics with a
+//! causality violation when the two accesses are not ordered by happens-before.
+#![cfg(loom)]
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Waker};
+
+pub use loom;
+use loom::cell::UnsafeCell;
+use loom::sync::{Condvar, Mutex};
+use rawtask::{Builder, Runnable, ScheduleInfo, Task, WithInfo};
+
+/// Counts of what happened to the one task of a model execution.
+#[derive(Default, Debug)]
+pub struct Counters {
+    pub polls: AtomicUsize,
+    pub future_drops: AtomicUsize,
+    pub outputs_made: AtomicUsize,
+    pub output_drops: AtomicUsize,
+    pub outputs_received: AtomicUsize,
+    pub data_drops: AtomicUsize,
+    pub schedule_fn_drops: AtomicUsize,
+    pub schedules: AtomicUsize,
+    pub woken_while_running: AtomicUsize,
+    pub runs_returning_true: AtomicUsize,
+    pub panics_made: AtomicUsize,
+    pub panic_drops: AtomicUsize,
+    pub panics_received: AtomicUsize,
+}
+
+/// Shorthand for a relaxed-enough read of a counter.
+pub fn get(a: &AtomicUsize) -> usize {
+    a.load(SeqCst)
+}
+
+fn bump(a: &AtomicUsize) {
+    a.fetch_add(1, SeqCst);
+}
+
+/// A loom-tracked boolean: `set` is a write and `get` a read of a loom `UnsafeCell`, so loom
+/// panics ("Causality violation") unless every `get` that follows a `set` in program order of
+/// the execution is also ordered after it by happens-before.
+#[derive(Debug)]
+pub struct Flag(UnsafeCell<bool>);
+
+// SAFETY: every access goes through loom's `UnsafeCell`, which turns an unsynchronised access
+// into a model failure instead of a data race.
+unsafe impl Sync for Flag {}
+
+impl Flag {
+    pub fn new() -> Flag {
+        Flag(UnsafeCell::new(false))
+    }
+
+    pub fn set(&self) {
+        // SAFETY: loom checks the access.
+        self.0.with_mut(|p| unsafe { *p = true })
+    }
+
+    pub fn get(&self) -> bool {
+        // SAFETY: loom checks the access.
+        self.0.with(|p| unsafe { *p })
+    }
+}
+
+impl Default for Flag {
+    fn default() -> Self {
+        Flag::new()
+    }
+}
+
+/// Flags shared by the whole execution.
+#[derive(Debug, Default)]
+pub struct Flags {
+    /// Set by the future's destructor.
+    pub future_dropped: Flag,
+    /// Set by the data slot's destructor.
+    pub data_dropped: Flag,
+}
+
+/// The data slot: counts its drop, and carries a loom cell so that reads through
+/// `Runnable::data`/`Task::metadata` are checked against the destructor and `data_mut`.
+#[derive(Debug)]
+pub struct Data {
+    c: StdArc<Counters>,
+    flags: StdArc<Flags>,
+    pub cell: UnsafeCell<usize>,
+}
+
+// SAFETY: `cell` is only accessed through loom's checked `with`/`with_mut`; a model that
+// accesses it concurrently fails instead of racing.
+unsafe impl Sync for Data {}
+
+impl Data {
+    /// Reads the slot, as an executor or the `Task` holder would.
+    pub fn read(&self) -> usize {
+        // SAFETY: loom checks the access.
+        self.cell.with(|p| unsafe { *p })
+    }
+
+    /// Writes the slot (only through `Runnable::data_mut`).
+    pub fn write(&mut self, v: usize) {
+        // SAFETY: loom checks the access.
+        self.cell.with_mut(|p| unsafe { *p = v })
+    }
+}
+
+impl Drop for Data {
+    fn drop(&mut self) {
+        self.cell.with_mut(|_| ());
+        self.flags.data_dropped.set();
+        bump(&self.c.data_drops);
+    }
+}
+
+/// The output of every test future.
+#[derive(Debug)]
+pub struct Output {
+    c: StdArc<Counters>,
+    pub value: usize,
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        bump(&self.c.output_drops);
+    }
+}
+
+/// The payload of a test future's panic: counts its drop.
+#[derive(Debug)]
+pub struct PanicToken(StdArc<Counters>);
+
+impl Drop for PanicToken {
+    fn drop(&mut self) {
+        bump(&self.0.panic_drops);
+    }
+}
+
+/// The value every completing future returns.
+pub const VALUE: usize = 42;
+
+/// What the test future does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Ready on the first poll.
+    Ready,
+    /// First poll: puts a clone of its waker into the executor's stash (an external event
+    /// source the executor fires later) and returns `Pending`; second poll: ready.
+    Stash1,
+    /// First poll: wakes itself by reference and returns `Pending` (a yield); second: ready.
+    YieldOnce,
+    /// Panics on the first poll.
+    Panic1,
+    /// Pending on the first poll without keeping a waker anywhere; ready on the second.
+    /// Only an outside waker gets it polled again.
+    PendingOnce,
+}
+
+/// The future of every model.
+pub struct TestFuture {
+    c: StdArc<Counters>,
+    flags: StdArc<Flags>,
+    exec: StdArc<Exec>,
+    kind: Kind,
+    polls: usize,
+    hook: Option<Hook>,
+}
+
+/// Called at the start of every poll with the poll's number (1, 2).
+pub type Hook = Box<dyn FnMut(usize) + Send>;
+
+impl Future for TestFuture {
+    type Output = Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Output> {
+        bump(&self.c.polls);
+        self.polls += 1;
+        assert!(self.polls <= 2, "a finished future was polled again");
+        let first = self.polls == 1;
+        let n = self.polls;
+        if let Some(hook) = self.hook.as_mut() {
+            hook(n);
+        }
+        match self.kind {
+            Kind::Ready => {}
+            Kind::Stash1 if first => {
+                self.exec.stash(cx.waker().clone());
+                return Poll::Pending;
+            }
+            Kind::YieldOnce if first => {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Kind::PendingOnce if first => return Poll::Pending,
+            Kind::Panic1 => {
+                bump(&self.c.panics_made);
+                std::panic::panic_any(PanicToken(self.c.clone()));
+            }
+            _ => {}
+        }
+        bump(&self.c.outputs_made);
+        Poll::Ready(Output {
+            c: self.c.clone(),
+            value: VALUE,
+        })
+    }
+}
+
+impl Drop for TestFuture {
+    fn drop(&mut self) {
+        self.flags.future_dropped.set();
+        bump(&self.c.future_drops);
+    }
+}
+
+/// A one-queue executor: the schedule function pushes onto `queue`; futures of kind `Stash1`
+/// leave a waker in `stash`, which the executor wakes when it has nothing else to do.
+pub struct Exec {
+    state: Mutex<ExecState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct ExecState {
+    queue: VecDeque<Runnable<Data>>,
+    stash: Option<Waker>,
+    done: bool,
+}
+
+enum Job {
+    Run(Runnable<Data>),
+    Wake(Waker),
+}
+
+impl Exec {
+    fn new() -> Exec {
+        Exec {
+            state: Mutex::new(ExecState::default()),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Stores a waker; a replaced one is dropped outside the lock (dropping a waker may
+    /// schedule, which locks).
+    fn stash(&self, waker: Waker) {
+        let old = {
+            let mut g = self.state.lock().unwrap();
+            let old = g.stash.replace(waker);
+            self.cv.notify_all();
+            old
+        };
+        drop(old);
+    }
+
+    fn push(&self, r: Runnable<Data>) {
+        let mut g = self.state.lock().unwrap();
+        g.queue.push_back(r);
+        self.cv.notify_all();
+    }
+
+    /// Pops a queued `Runnable`, if any.
+    pub fn pop(&self) -> Option<Runnable<Data>> {
+        self.state.lock().unwrap().queue.pop_front()
+    }
+
+    /// Takes the stashed waker, if any.
+    pub fn take_stash(&self) -> Option<Waker> {
+        self.state.lock().unwrap().stash.take()
+    }
+
+    /// The next job; with `block`, waits for one until `done` is set (then returns `None`).
+    fn next_job(&self, block: bool) -> Option<Job> {
+        let mut g = self.state.lock().unwrap();
+        loop {
+            if let Some(r) = g.queue.pop_front() {
+                return Some(Job::Run(r));
+            }
+            if let Some(w) = g.stash.take() {
+                return Some(Job::Wake(w));
+            }
+            if !block || g.done {
+                return None;
+            }
+            g = self.cv.wait(g).unwrap();
+        }
+    }
+
+    /// Tells a blocking executor loop to stop once it runs out of work.
+    pub fn set_done(&self) {
+        self.state.lock().unwrap().done = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits until a `Runnable` is queued and pops it.
+    pub fn pop_blocking(&self) -> Runnable<Data> {
+        let mut g = self.state.lock().unwrap();
+        loop {
+            if let Some(r) = g.queue.pop_front() {
+                return r;
+            }
+            g = self.cv.wait(g).unwrap();
+        }
+    }
+}
+
+/// The schedule function's captured state; counts its drop.
+struct Sched {
+    c: StdArc<Counters>,
+    exec: StdArc<Exec>,
+}
+
+impl Sched {
+    fn schedule(&self, r: Runnable<Data>, woken_while_running: bool) {
+        bump(&self.c.schedules);
+        if woken_while_running {
+            bump(&self.c.woken_while_running);
+        }
+        self.exec.push(r);
+        // Rule 6: the task (and so this closure) must still be alive after the push, even if
+        // another thread already ran the task to completion meanwhile.
+        assert_eq!(
+            get(&self.c.schedule_fn_drops),
+            0,
+            "the schedule function was dropped during its own call"
+        );
+    }
+}
+
+impl Drop for Sched {
+    fn drop(&mut self) {
+        bump(&self.c.schedule_fn_drops);
+    }
+}
+
+/// How a model's task is built.
+#[derive(Clone, Copy, Debug)]
+pub struct Spawn {
+    pub kind: Kind,
+    pub propagate_panic: bool,
+    /// Schedule through `WithInfo` (and check `woken_while_running`) or a plain closure.
+    pub with_info: bool,
+    /// The task uses the harness's counting schedule function (`H::spawn`); `false` for
+    /// models that spawn with their own (see `H::adopt`).
+    pub counted_schedule: bool,
+}
+
+impl Spawn {
+    pub const fn new(kind: Kind) -> Spawn {
+        Spawn {
+            kind,
+            propagate_panic: false,
+            with_info: true,
+            counted_schedule: true,
+        }
+    }
+
+    pub const fn propagate(mut self) -> Spawn {
+        self.propagate_panic = true;
+        self
+    }
+
+    pub const fn plain(mut self) -> Spawn {
+        self.with_info = false;
+        self
+    }
+
+    /// For a task spawned by the model itself with its own schedule function.
+    pub const fn custom_schedule(mut self) -> Spawn {
+        self.with_info = false;
+        self.counted_schedule = false;
+        self
+    }
+}
+
+pub type R = Runnable<Data>;
+pub type T = Task<Output, Data>;
+
+/// One model execution's world: counters, flags and the executor.
+#[derive(Clone)]
+pub struct H {
+    pub c: StdArc<Counters>,
+    pub flags: StdArc<Flags>,
+    pub exec: StdArc<Exec>,
+    spawn: Option<Spawn>,
+}
+
+impl Default for H {
+    fn default() -> Self {
+        H::new()
+    }
+}
+
+impl H {
+    pub fn new() -> H {
+        quiet_test_panics();
+        H {
+            c: StdArc::new(Counters::default()),
+            flags: StdArc::new(Flags::default()),
+            exec: StdArc::new(Exec::new()),
+            spawn: None,
+        }
+    }
+
+    /// Builds the data slot (value 7).
+    pub fn data(&self) -> Data {
+        Data {
+            c: self.c.clone(),
+            flags: self.flags.clone(),
+            cell: UnsafeCell::new(7),
+        }
+    }
+
+    /// A test future of the given kind.
+    pub fn future(&self, kind: Kind) -> TestFuture {
+        TestFuture {
+            c: self.c.clone(),
+            flags: self.flags.clone(),
+            exec: self.exec.clone(),
+            kind,
+            polls: 0,
+            hook: None,
+        }
+    }
+
+    /// Spawns the model's one task. The `Runnable` is returned as is (not scheduled yet).
+    pub fn spawn(&mut self, how: Spawn) -> (R, T) {
+        self.spawn_hooked(how, None)
+    }
+
+    /// [`spawn`](Self::spawn) with a [`Hook`] the future calls at the start of every poll.
+    pub fn spawn_hooked(&mut self, how: Spawn, hook: Option<Hook>) -> (R, T) {
+        assert!(self.spawn.is_none(), "one task per model");
+        self.spawn = Some(how);
+        let mut future = self.future(how.kind);
+        future.hook = hook;
+        let builder = Builder::new()
+            .metadata(self.data())
+            .propagate_panic(how.propagate_panic);
+        let sched = Sched {
+            c: self.c.clone(),
+            exec: self.exec.clone(),
+        };
+        if how.with_info {
+            builder.spawn(
+                move |_| future,
+                WithInfo(move |r: R, info: ScheduleInfo| {
+                    sched.schedule(r, info.woken_while_running)
+                }),
+            )
+        } else {
+            builder.spawn(move |_| future, move |r: R| sched.schedule(r, false))
+        }
+    }
+
+    /// Records how a task the model spawned itself (with [`data`](Self::data) and
+    /// [`future`](Self::future)) was built, for [`check`](Self::check).
+    pub fn adopt(&mut self, how: Spawn) {
+        assert!(self.spawn.is_none(), "one task per model");
+        self.spawn = Some(how);
+    }
+
+    /// Runs a `Runnable` as an executor does: a panic from the test future is caught (and its
+    /// payload dropped); any other panic (a loom failure, a broken assertion) goes on.
+    pub fn run(&self, r: R) {
+        let _ = r.data().read();
+        match catch_unwind(AssertUnwindSafe(|| r.run())) {
+            Ok(true) => bump(&self.c.runs_returning_true),
+            Ok(false) => {}
+            Err(payload) => expect_test_panic(payload),
+        }
+    }
+
+    /// Pops and runs one queued `Runnable`, if there is one.
+    pub fn run_next(&self) -> bool {
+        match self.exec.pop() {
+            Some(r) => {
+                self.run(r);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// An executor thread: runs queued tasks and fires the stash until `set_done` and idle.
+    pub fn executor_loop(&self) {
+        while let Some(job) = self.exec.next_job(true) {
+            self.do_job(job);
+        }
+    }
+
+    fn do_job(&self, job: Job) {
+        match job {
+            Job::Run(r) => self.run(r),
+            Job::Wake(w) => w.wake(),
+        }
+    }
+
+    /// Runs everything queued and fires the stash until there is nothing left.
+    pub fn drain(&self) {
+        while let Some(job) = self.exec.next_job(false) {
+            self.do_job(job);
+        }
+    }
+
+    /// Awaits the `Task` (as a `FallibleTask`), records what it got, and checks that the future
+    /// is gone by then (rule 4 for cancelled tasks; completion drops the future before storing
+    /// the output). Returns the output value, `None` if cancelled; a propagated panic is
+    /// caught and counted, and reported as `Some(usize::MAX)`.
+    pub fn await_task(&self, t: T) -> Option<usize> {
+        let _ = t.metadata().read();
+        let got = catch_unwind(AssertUnwindSafe(|| loom::future::block_on(t.fallible())));
+        self.record(got)
+    }
+
+    /// `Task::cancel`, then the same bookkeeping as [`await_task`](Self::await_task).
+    pub fn cancel_task(&self, t: T) -> Option<usize> {
+        let _ = t.metadata().read();
+        let got = catch_unwind(AssertUnwindSafe(|| loom::future::block_on(t.cancel())));
+        self.record(got)
+    }
+
+    /// The bookkeeping of [`await_task`](Self::await_task) for a result obtained otherwise.
+    pub fn record(&self, got: std::thread::Result<Option<Output>>) -> Option<usize> {
+        // Whatever the outcome, the future must be gone, and loom must see its drop as
+        // happening before this point.
+        assert!(
+            self.flags.future_dropped.get(),
+            "the Task resolved before the future was dropped"
+        );
+        match got {
+            Ok(Some(out)) => {
+                assert_eq!(out.value, VALUE);
+                bump(&self.c.outputs_received);
+                Some(out.value)
+            }
+            Ok(None) => None,
+            Err(payload) => {
+                expect_test_panic(payload);
+                bump(&self.c.panics_received);
+                Some(usize::MAX)
+            }
+        }
+    }
+
+    /// Ends a model: joins nothing (the caller joined its threads), runs what is left, settles
+    /// a `Task` the main thread kept (awaits it if finished, drops it otherwise), and checks the
+    /// counters. Returns what the kept `Task` received, if it was awaited.
+    pub fn finish(&self, task: Option<T>) -> Option<usize> {
+        self.drain();
+        let mut got = None;
+        if let Some(t) = task {
+            if t.is_finished() {
+                got = self.await_task(t);
+            } else {
+                drop(t);
+            }
+            self.drain();
+        }
+        self.check();
+        got
+    }
+
+    /// The end-of-model assertions.
+    pub fn check(&self) {
+        let c = &*self.c;
+        let spawn = self.spawn.expect("no task spawned");
+        assert_eq!(get(&c.future_drops), 1, "future drops: {c:?}");
+        assert!(self.flags.future_dropped.get());
+        assert_eq!(get(&c.data_drops), 1, "data slot drops: {c:?}");
+        assert!(self.flags.data_dropped.get());
+        let sched_drops = usize::from(spawn.counted_schedule);
+        assert_eq!(get(&c.schedule_fn_drops), sched_drops, "schedule fn drops: {c:?}");
+        assert!(get(&c.outputs_made) <= 1, "{c:?}");
+        assert_eq!(get(&c.output_drops), get(&c.outputs_made), "output drops: {c:?}");
+        assert!(get(&c.outputs_received) <= get(&c.outputs_made), "{c:?}");
+        assert!(get(&c.panics_made) <= 1, "{c:?}");
+        assert_eq!(get(&c.panic_drops), get(&c.panics_made), "panic payload drops: {c:?}");
+        assert!(get(&c.panics_received) <= get(&c.panics_made), "{c:?}");
+        assert!(get(&c.outputs_made) + get(&c.panics_made) <= 1, "{c:?}");
+        if !spawn.propagate_panic {
+            assert_eq!(get(&c.panics_received), 0, "{c:?}");
+        }
+        assert!(get(&c.polls) <= 2, "{c:?}");
+        if spawn.with_info {
+            assert_eq!(
+                get(&c.woken_while_running),
+                get(&c.runs_returning_true),
+                "woken_while_running schedules vs run() == true: {c:?}"
+            );
+        }
+        let exec = self.exec.state.lock().unwrap();
+        assert!(exec.queue.is_empty() && exec.stash.is_none());
+    }
+}
+
+/// Drops a caught panic payload, re-raising it unless it is a test future's [`PanicToken`].
+pub fn expect_test_panic(payload: Box<dyn std::any::Any + Send>) {
+    if !payload.is::<PanicToken>() {
+        std::panic::resume_unwind(payload);
+    }
+}
+
+/// A raw task pointer that may cross threads (for `into_raw`/`from_raw` hand-offs).
+#[derive(Debug)]
+pub struct SendPtr(pub NonNull<()>);
+
+// SAFETY: it is only a task pointer; the `Runnable` or `Task` it stands for is `Send`.
+unsafe impl Send for SendPtr {}
+
+/// A `*mut ()` from `Task::into_raw` that may cross threads.
+#[derive(Debug)]
+pub struct SendTaskPtr(pub *mut ());
+
+// SAFETY: as for `SendPtr`.
+unsafe impl Send for SendTaskPtr {}
+
+/// Runs `f` as a loom model with the preemption bound from `LOOM_MAX_PREEMPTIONS` (or
+/// `bound`, if given), and prints how many executions it explored.
+pub fn model<F>(name: &str, bound: Option<usize>, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let executions = StdArc::new(AtomicUsize::new(0));
+    let counted = executions.clone();
+    let mut builder = loom::model::Builder::new();
+    if let Some(b) = bound {
+        builder.preemption_bound = Some(b);
+    }
+    let start = std::time::Instant::now();
+    builder.check(move || {
+        counted.fetch_add(1, SeqCst);
+        f()
+    });
+    eprintln!(
+        "loom model {name}: {} executions (preemption bound {:?}) in {:.1?}",
+        executions.load(SeqCst),
+        builder.preemption_bound,
+        start.elapsed()
+    );
+}
+
+/// Silences the panic messages of expected panics: the test futures' [`PanicToken`]s and the
+/// message of a `spawn_local` task run on a foreign thread. Everything else still prints.
+pub fn quiet_test_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            if payload.is::<PanicToken>() || payload.is::<ExpectedPanic>() {
+                return;
+            }
+            let text = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            if text.contains("was run on a thread other than the one that spawned it") {
+                return;
+            }
+            previous(info)
+        }));
+    });
+}
+
+/// A panic payload a model raises on purpose (not counted anywhere).
+#[derive(Debug)]
+pub struct ExpectedPanic;
+
+// ----- two actors racing on one task -----
+
+/// One thing a thread can do to the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// Pops one queued `Runnable` and runs it (when the other actor blocks on the `Task`:
+    /// runs the executor loop until the `Task` side is done).
+    Run,
+    /// Holds the spawned `Runnable` and calls `Runnable::schedule` on it.
+    Schedule,
+    /// Pops one queued `Runnable` and drops it without running it.
+    RunnableDrop,
+    /// Receives the spawned `Runnable` as a raw pointer (`into_raw` on the main thread),
+    /// rebuilds it with `from_raw` and runs it.
+    RawHandoff,
+    /// Holds a waker (from `Runnable::waker`) and wakes it by value.
+    WakeByValue,
+    /// Holds a waker, wakes it by reference, then drops it.
+    WakeByRef,
+    /// Holds a waker, clones it, and drops both (possibly the last reference).
+    CloneDrop,
+    /// Awaits the `Task` (registers an awaiter, is notified).
+    TaskPoll,
+    /// Drops the `Task`.
+    TaskDrop,
+    /// `Task::cancel` and awaits it.
+    TaskCancel,
+    /// `Task::detach`.
+    TaskDetach,
+}
+
+impl Actor {
+    fn wants_waker(self) -> bool {
+        matches!(self, Actor::WakeByValue | Actor::WakeByRef | Actor::CloneDrop)
+    }
+
+    fn wants_runnable(self) -> bool {
+        matches!(self, Actor::Schedule | Actor::RawHandoff)
+    }
+
+    fn wants_task(self) -> bool {
+        matches!(
+            self,
+            Actor::TaskPoll | Actor::TaskDrop | Actor::TaskCancel | Actor::TaskDetach
+        )
+    }
+
+    fn blocks(self) -> bool {
+        matches!(self, Actor::TaskPoll | Actor::TaskCancel)
+    }
+}
+
+/// What an actor gets from the main thread.
+enum Kit {
+    Nothing,
+    Runnable(R),
+    Raw(SendPtr),
+    Waker(Waker),
+    Task(T),
+}
+
+fn act(h: &H, actor: Actor, kit: Kit, executor: bool) {
+    act_once(h, actor, kit, executor);
+    if executor && actor != Actor::Run {
+        h.executor_loop();
+    }
+}
+
+fn act_once(h: &H, actor: Actor, kit: Kit, executor: bool) {
+    match (actor, kit) {
+        (Actor::Run, Kit::Nothing) if executor => h.executor_loop(),
+        (Actor::Run, Kit::Nothing) => {
+            h.run_next();
+        }
+        (Actor::Schedule, Kit::Runnable(r)) => {
+            let _ = r.data().read();
+            r.schedule()
+        }
+        (Actor::RunnableDrop, Kit::Nothing) => drop(h.exec.pop()),
+        (Actor::RawHandoff, Kit::Raw(p)) => {
+            // SAFETY: the pointer came from `Runnable::into_raw` and is converted back once.
+            let r = unsafe { Runnable::<Data>::from_raw(p.0) };
+            h.run(r)
+        }
+        (Actor::WakeByValue, Kit::Waker(w)) => w.wake(),
+        (Actor::WakeByRef, Kit::Waker(w)) => {
+            w.wake_by_ref();
+            drop(w)
+        }
+        (Actor::CloneDrop, Kit::Waker(w)) => {
+            let w2 = w.clone();
+            drop(w);
+            drop(w2)
+        }
+        (Actor::TaskPoll, Kit::Task(t)) => {
+            h.await_task(t);
+            h.exec.set_done()
+        }
+        (Actor::TaskDrop, Kit::Task(t)) => {
+            let _ = t.metadata().read();
+            drop(t)
+        }
+        (Actor::TaskCancel, Kit::Task(t)) => {
+            h.cancel_task(t);
+            h.exec.set_done()
+        }
+        (Actor::TaskDetach, Kit::Task(t)) => {
+            let _ = t.metadata().read();
+            t.detach()
+        }
+        (actor, _) => unreachable!("bad kit for {actor:?}"),
+    }
+}
+
+/// Races `a` against `b` on one task built as `how` says.
+///
+/// Set-up on the main thread: spawn; each waker actor gets its own `Runnable::waker`; the
+/// `Runnable` goes to a `Schedule`/`RawHandoff` actor if there is one, else it is scheduled
+/// onto the queue; the `Task` goes to a `Task*` actor if there is one, else the main thread
+/// keeps it for `finish`. If an actor blocks on the `Task`, someone must keep running the
+/// task: the other actor runs an executor loop after its own step (for `Run`, that loop is
+/// its step), until the blocked side is done.
+pub fn race(name: &str, a: Actor, b: Actor, how: Spawn, bound: Option<usize>) {
+    assert!(
+        !(a.wants_task() && b.wants_task()),
+        "there is only one Task handle"
+    );
+    assert!(
+        !(a.wants_runnable() && b.wants_runnable()),
+        "there is only one spawned Runnable"
+    );
+    model(name, bound, move || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(how);
+        let blocking = a.blocks() || b.blocks();
+        let mut r = Some(r);
+        let mut t = Some(t);
+        let kit = |actor: Actor, r: &mut Option<R>, t: &mut Option<T>| {
+            if actor.wants_waker() {
+                Kit::Waker(r.as_ref().unwrap().waker())
+            } else if actor == Actor::Schedule {
+                Kit::Runnable(r.take().unwrap())
+            } else if actor == Actor::RawHandoff {
+                Kit::Raw(SendPtr(r.take().unwrap().into_raw()))
+            } else if actor.wants_task() {
+                Kit::Task(t.take().unwrap())
+            } else {
+                Kit::Nothing
+            }
+        };
+        // Wakers first: they are made from the `Runnable` before it is handed out.
+        let (kit_a, kit_b) = if b.wants_waker() {
+            let kit_b = kit(b, &mut r, &mut t);
+            (kit(a, &mut r, &mut t), kit_b)
+        } else {
+            let kit_a = kit(a, &mut r, &mut t);
+            (kit_a, kit(b, &mut r, &mut t))
+        };
+        if let Some(r) = r.take() {
+            r.schedule();
+        }
+        // Only one side blocks on the `Task`; the other side keeps the task running once it
+        // has done its part.
+        let exec_a = blocking && !a.blocks();
+        let exec_b = blocking && !b.blocks();
+
+        let ha = h.clone();
+        let ta = loom::thread::spawn(move || act(&ha, a, kit_a, exec_a));
+        let hb = h.clone();
+        let tb = loom::thread::spawn(move || act(&hb, b, kit_b, exec_b));
+        ta.join().unwrap();
+        tb.join().unwrap();
+        h.finish(t);
+    });
+}

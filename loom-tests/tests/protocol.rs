@@ -1,0 +1,394 @@
+//! Hand-written models, one per protocol rule or corner of `src/raw/mod.rs` that the actor
+//! pairs (`pairs.rs`, `panics.rs`) do not pin down on their own: each asserts the specific
+//! outcome the rule promises, on top of the harness's exactly-once and leak checks.
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Waker};
+
+use loom::thread;
+use loom_tests::{get, loom, model, Flag, Kind, SendTaskPtr, Spawn, H, R, VALUE};
+use rawtask::{Builder, Task};
+
+/// Rules 2 and 4: cancelling an idle task schedules it one last time, so the executor (not the
+/// `Task` holder) drops the future, and `cancel` resolves only after that drop. A concurrent
+/// wake yields exactly one `Runnable` in every interleaving.
+#[test]
+fn cancel_idle_vs_wake() {
+    model("cancel_idle_vs_wake", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
+        let w = r.waker();
+        h.run(r); // pending, idle, no waker kept by the future
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.cancel_task(t));
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            w.wake();
+            let r = h2.exec.pop_blocking();
+            h2.run(r);
+        });
+        let got = a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.c.schedules), 1, "exactly one Runnable");
+        // `cancel` returns the output only if the wake's run completed the task first.
+        assert_eq!(got.is_some(), get(&h.c.outputs_made) == 1);
+        h.finish(None);
+    });
+}
+
+/// Rule 7: two wakers dropping the last references of a detached, idle task race; exactly one
+/// of them schedules the task one last time, and the future is dropped by the executor, not by
+/// a waker's thread.
+#[test]
+fn last_waker_drop_vs_last_waker_drop() {
+    model("last_waker_drop_vs_last_waker_drop", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
+        let (w1, w2) = (r.waker(), r.waker());
+        h.run(r);
+        t.detach();
+        let a = thread::spawn(move || drop(w1));
+        let b = thread::spawn(move || drop(w2));
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.c.schedules), 1);
+        assert_eq!(get(&h.c.future_drops), 0, "a waker dropped the future");
+        h.finish(None);
+        assert_eq!(get(&h.c.outputs_made), 0);
+    });
+}
+
+/// Rule 7 (`Detach::Schedule` against the waker's `release_last`): detaching and dropping the
+/// only waker of an idle task race; whichever is last schedules the final run.
+#[test]
+fn task_detach_vs_last_waker_drop() {
+    model("task_detach_vs_last_waker_drop", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
+        let w = r.waker();
+        h.run(r);
+        let a = thread::spawn(move || t.detach());
+        let b = thread::spawn(move || drop(w));
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.c.schedules), 1);
+        assert_eq!(get(&h.c.future_drops), 0, "the future was dropped off the executor");
+        h.finish(None);
+    });
+}
+
+/// Rules 2 and 7: dropping the `Task` (cancel, then detach) against dropping the last waker.
+#[test]
+fn task_drop_vs_last_waker_drop() {
+    model("task_drop_vs_last_waker_drop", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
+        let w = r.waker();
+        h.run(r);
+        let a = thread::spawn(move || drop(t));
+        let b = thread::spawn(move || drop(w));
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.c.schedules), 1);
+        assert_eq!(get(&h.c.future_drops), 0, "the future was dropped off the executor");
+        h.finish(None);
+    });
+}
+
+/// Rule 5: a future that yields (wakes itself while running) against a wake by reference from
+/// another thread: `run` returns `true` exactly once, the task is scheduled exactly once, with
+/// `woken_while_running`.
+#[test]
+fn yield_vs_wake_by_ref_with_info() {
+    model("yield_vs_wake_by_ref_with_info", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
+        let w = r.waker();
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.run(r));
+        let b = thread::spawn(move || {
+            w.wake_by_ref();
+            drop(w);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.c.runs_returning_true), 1);
+        assert_eq!(get(&h.c.woken_while_running), 1);
+        assert_eq!(get(&h.c.schedules), 1);
+        assert_eq!(h.finish(Some(t)), Some(VALUE));
+    });
+}
+
+/// Rule 5: a wake publishes the waker's memory to the poll it causes, also when the task was
+/// already scheduled (the wake then only sets SCHEDULED again) or running.
+#[test]
+fn wake_publishes_memory_to_next_poll() {
+    model("wake_publishes_memory_to_next_poll", None, || {
+        let mut h = H::new();
+        let msg = StdArc::new(Flag::new());
+        // Not seen by loom: whether the wake call has returned, in this execution's order.
+        let woken = StdArc::new(AtomicBool::new(false));
+        let (m, wk) = (msg.clone(), woken.clone());
+        let hook = Box::new(move |poll: usize| {
+            // The second poll only happens because of the wake; the first one must see the
+            // message if the wake was over before it started.
+            if poll == 2 || wk.load(SeqCst) {
+                assert!(m.get());
+            }
+        });
+        let (r, t) = h.spawn_hooked(Spawn::new(Kind::PendingOnce), Some(hook));
+        let w = r.waker();
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.run(r));
+        let b = thread::spawn(move || {
+            msg.set();
+            w.wake();
+            woken.store(true, SeqCst);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        h.finish(Some(t));
+    });
+}
+
+/// Rule 6: a wake schedules a detached idle task and, while the schedule function is still
+/// inside its call (after the push), another thread runs the task to completion. The schedule
+/// function must not be dropped before its call returns (the harness's schedule function
+/// asserts it after every push).
+#[test]
+fn schedule_fn_outlives_its_call() {
+    model("schedule_fn_outlives_its_call", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
+        let w = r.waker();
+        h.run(r);
+        t.detach();
+        let a = thread::spawn(move || w.wake());
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            let r = h2.exec.pop_blocking();
+            h2.run(r);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.c.outputs_made), 1);
+        assert_eq!(get(&h.c.schedules), 1);
+        h.finish(None);
+    });
+}
+
+/// Rule 6 with a zero-sized schedule function that drops the `Runnable` (cancelling the task)
+/// inside the call, woken by value and by reference at once: one schedule, the future dropped
+/// once, the `Task` resolves as cancelled.
+#[test]
+fn dropping_scheduler_wake_vs_wake_by_ref() {
+    model("dropping_scheduler_wake_vs_wake_by_ref", None, || {
+        let mut h = H::new();
+        h.adopt(Spawn::new(Kind::PendingOnce).custom_schedule());
+        let future = h.future(Kind::PendingOnce);
+        let schedule = |r: R| drop(r);
+        assert_eq!(std::mem::size_of_val(&schedule), 0);
+        let (r, t) = Builder::new()
+            .metadata(h.data())
+            .spawn(move |_| future, schedule);
+        let (w1, w2) = (r.waker(), r.waker());
+        h.run(r);
+        let a = thread::spawn(move || w1.wake());
+        let b = thread::spawn(move || {
+            w2.wake_by_ref();
+            drop(w2);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.c.future_drops), 1);
+        assert_eq!(h.finish(Some(t)), None);
+    });
+}
+
+/// Awaiter registration: the `Task` is polled once with one waker, then awaited with another
+/// (the awaiter slot's waker is replaced) while the task completes on another thread. The
+/// output arrives exactly once and no notification is lost (a lost one deadlocks the model).
+#[test]
+fn awaiter_reregistration_vs_run() {
+    model("awaiter_reregistration_vs_run", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Ready));
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.run(r));
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            let mut f = t.fallible();
+            let mut cx = Context::from_waker(Waker::noop());
+            let got = match Pin::new(&mut f).poll(&mut cx) {
+                Poll::Ready(out) => out,
+                Poll::Pending => loom::future::block_on(f),
+            };
+            h2.record(Ok(got))
+        });
+        a.join().unwrap();
+        assert_eq!(b.join().unwrap(), Some(VALUE));
+        assert_eq!(get(&h.c.outputs_received), 1);
+        h.finish(None);
+    });
+}
+
+/// The data slot: `Runnable::data_mut` hands out `&mut` only once the `Task` is gone, and
+/// that write is ordered after the `Task`'s last read of the slot; the slot's destructor is
+/// ordered after both (loom checks the slot's cell).
+#[test]
+fn data_mut_vs_task_metadata() {
+    model("data_mut_vs_task_metadata", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Ready));
+        let a = thread::spawn(move || {
+            assert_eq!(t.metadata().read(), 7);
+            t.detach();
+        });
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            let mut r = r;
+            if let Some(data) = r.data_mut() {
+                data.write(9);
+                assert_eq!(r.data().read(), 9);
+            }
+            h2.run(r);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        h.finish(None);
+    });
+}
+
+/// `Task::into_raw`/`from_raw` hand-off across threads, racing the run that completes it: the
+/// rebuilt `Task` receives the output exactly once.
+#[test]
+fn task_raw_handoff_vs_run() {
+    model("task_raw_handoff_vs_run", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Ready));
+        let p = SendTaskPtr(t.into_raw());
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.run(r));
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            let p = p;
+            // SAFETY: the pointer came from `Task::into_raw` with the same types, once.
+            let t = unsafe { Task::from_raw(p.0) };
+            h2.await_task(t)
+        });
+        a.join().unwrap();
+        assert_eq!(b.join().unwrap(), Some(VALUE));
+        h.finish(None);
+    });
+}
+
+/// Three threads: an executor, a wake by value, and the `Task` awaiting the output, which
+/// must arrive (nobody cancels).
+#[test]
+fn run_vs_wake_vs_task_poll() {
+    model("run_vs_wake_vs_task_poll", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Stash1));
+        let w = r.waker();
+        r.schedule();
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.executor_loop());
+        let b = thread::spawn(move || w.wake());
+        let h3 = h.clone();
+        let c = thread::spawn(move || {
+            let got = h3.await_task(t);
+            h3.exec.set_done();
+            got
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(c.join().unwrap(), Some(VALUE));
+        h.finish(None);
+    });
+}
+
+/// Three threads: an executor, a wake by reference, and `Task::cancel`; `cancel` resolves
+/// after the future is dropped (rule 4), with the output only if the task completed first.
+#[test]
+fn cancel_vs_run_vs_wake() {
+    model("cancel_vs_run_vs_wake", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Stash1));
+        let w = r.waker();
+        r.schedule();
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.executor_loop());
+        let b = thread::spawn(move || {
+            w.wake_by_ref();
+            drop(w);
+        });
+        let h3 = h.clone();
+        let c = thread::spawn(move || {
+            let got = h3.cancel_task(t);
+            h3.exec.set_done();
+            got
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        let got = c.join().unwrap();
+        assert_eq!(got.is_some(), get(&h.c.outputs_made) == 1);
+        h.finish(None);
+    });
+}
+
+/// Rule 9 / panic propagation: the stored panic reaches the `Task` holder exactly once.
+#[test]
+fn propagated_panic_reaches_task_poll() {
+    model("propagated_panic_reaches_task_poll", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Panic1).propagate());
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.run(r));
+        let h2 = h.clone();
+        let b = thread::spawn(move || h2.await_task(t));
+        a.join().unwrap();
+        assert_eq!(b.join().unwrap(), Some(usize::MAX));
+        assert_eq!(get(&h.c.panics_received), 1);
+        h.finish(None);
+    });
+}
+
+/// Rule 9: without propagation a panic in `poll` closes the task; the `Task` resolves as
+/// cancelled, after the future was dropped.
+#[test]
+fn panic_cancels_task_poll() {
+    model("panic_cancels_task_poll", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Panic1));
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.run(r));
+        let h2 = h.clone();
+        let b = thread::spawn(move || h2.await_task(t));
+        a.join().unwrap();
+        assert_eq!(b.join().unwrap(), None);
+        assert_eq!(get(&h.c.panic_drops), 1);
+        h.finish(None);
+    });
+}
+
+/// Rule 3: a detached task's output is dropped by `run`; racing the detach, it is dropped
+/// exactly once, by `run` or by the detaching thread.
+#[test]
+fn output_dropped_once_run_vs_task_detach() {
+    model("output_dropped_once_run_vs_task_detach", None, || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Ready));
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.run(r));
+        let b = thread::spawn(move || t.detach());
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.c.outputs_made), 1);
+        assert_eq!(get(&h.c.output_drops), 1);
+        h.finish(None);
+    });
+}

@@ -1,0 +1,454 @@
+//! [`export_task!`](crate::export_task): the `extern "C"` functions for one [`Task`] type.
+
+use core::ffi::c_int;
+
+/// [`try_poll`](crate::export_task)'s status: the job finished and `*result` holds its output.
+///
+/// ```
+/// assert_eq!(rawtask::background::POLL_READY, 0);
+/// ```
+pub const POLL_READY: c_int = 0;
+
+/// [`try_poll`](crate::export_task)'s status: the job is still running; `*result` is null.
+///
+/// ```
+/// assert_eq!(rawtask::background::POLL_PENDING, 1);
+/// ```
+pub const POLL_PENDING: c_int = 1;
+
+/// [`try_poll`](crate::export_task)'s status: the job failed, its result was already taken, or
+/// an argument was null; the last error says which, and `*result` is null.
+///
+/// ```
+/// assert_eq!(rawtask::background::POLL_ERROR, -1);
+/// ```
+pub const POLL_ERROR: c_int = -1;
+
+/// Generates the `extern "C"` functions that spawn and manage a [`Task`](crate::background::Task)
+/// type from C, as ffi_helpers 0.3's macro of the same name does.
+///
+/// List the functions you want, in any order, each with the name it should have in C:
+///
+/// | key | C signature (`H` is the handle, `O` the task's `Output`) | what it does |
+/// |---|---|---|
+/// | `spawn` | `H *spawn(const Task *task)` | clones `*task` and starts it on the blocking pool |
+/// | `poll` | `O *poll(H *handle)` | the boxed output once the job is done; `NULL` while it runs **or** on error |
+/// | `wait` | `O *wait(H *handle)` | blocks until done, **frees the handle**, returns the boxed output or `NULL` on error |
+/// | `cancel` | `void cancel(H *handle)` | asks the job to stop (cancels its token) |
+/// | `cancelled` | `int cancelled(H *handle)` | 1 if `cancel` was called, 0 if not, -1 (and an error) for a null handle |
+/// | `handle_destroy` | `void handle_destroy(H *handle)` | frees the handle, cancelling the job; `NULL` is ignored |
+/// | `result_destroy` | `void result_destroy(O *result)` | frees an output; `NULL` is ignored |
+/// | `try_poll` (optional extra) | `int try_poll(H *handle, O **result)` | [`POLL_READY`] (0, `*result` set), [`POLL_PENDING`] (1) or [`POLL_ERROR`] (-1, last error set) |
+///
+/// Errors (a failed job, a panic, a null argument, a result already taken) are stored as the
+/// thread's last error, read with the functions of [`crate::capi`] (export them from your
+/// `cdylib` with [`export_error_handling_functions!`](crate::export_error_handling_functions)).
+/// `poll` returns `NULL` both while the job runs and when it failed: clear the last error before
+/// calling it, or use `try_poll`, whose status code tells the two apart. No function unwinds
+/// into C: a panic (in `run`, in `Clone`, in a destructor) becomes a
+/// [`Panicked`](crate::background::Panicked) error.
+///
+/// Outputs are boxed; a zero-sized output (such as `()`) comes back as a non-null, dangling
+/// sentinel pointer that `result_destroy` accepts (and that must not be dereferenced from C).
+///
+/// Attributes written before `Task:` are put on every generated function.
+///
+/// # Example
+///
+/// ffi_helpers' `Spin` example, as it runs with rawtask:
+///
+/// ```
+/// use rawtask::background::{CancellationToken, Error, Task};
+/// use rawtask::capi::*;
+/// use std::thread;
+/// use std::time::Duration;
+///
+/// #[derive(Debug, Clone, Copy)]
+/// pub struct Spin;
+///
+/// impl Task for Spin {
+///     type Output = usize;
+///
+///     fn run(&self, cancel_tok: &CancellationToken) -> Result<Self::Output, Error> {
+///         let mut spins = 0;
+///
+///         while !cancel_tok.cancelled() {
+///             thread::sleep(Duration::from_millis(10));
+///             spins += 1;
+///         }
+///
+///         Ok(spins)
+///     }
+/// }
+///
+/// rawtask::export_task! {
+///     Task: Spin;
+///     spawn: spin_spawn;
+///     wait: spin_wait;
+///     poll: spin_poll;
+///     cancel: spin_cancel;
+///     cancelled: spin_cancelled;
+///     handle_destroy: spin_handle_destroy;
+///     result_destroy: spin_result_destroy;
+///     try_poll: spin_try_poll;
+/// }
+///
+/// let s = Spin;
+///
+/// unsafe {
+///     let handle = spin_spawn(&s);
+///     assert_eq!(spin_cancelled(handle), 0);
+///
+///     clear_last_error();
+///     let ret = spin_poll(handle);
+///     assert_eq!(last_error_length(), 0);
+///     assert!(ret.is_null(), "The task should still be running");
+///
+///     let mut out = std::ptr::null_mut();
+///     assert_eq!(spin_try_poll(handle, &mut out), rawtask::background::POLL_PENDING);
+///
+///     spin_cancel(handle);
+///     let got = spin_wait(handle); // frees the handle
+///
+///     assert_eq!(last_error_length(), 0);
+///     assert!(!got.is_null());
+///     let _num_spins: usize = *got;
+///     spin_result_destroy(got);
+/// }
+/// ```
+#[macro_export]
+macro_rules! export_task {
+    ($(#[$attr:meta])* Task: $task:ty; $($rest:tt)*) => {
+        $crate::__export_task! { [$(#[$attr])*] [$task] $($rest)* }
+    };
+}
+
+/// The muncher behind [`export_task!`]: one rule per function key.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_task {
+    ([$($attr:tt)*] [$task:ty]) => {};
+    ([$($attr:tt)*] [$task:ty] spawn: $name:ident; $($rest:tt)*) => {
+        /// Clones `*task` and starts it in the background; returns its handle, or null (with
+        /// the last error set) if `task` is null.
+        ///
+        /// # Safety
+        /// `task` must be null or point to a valid task value.
+        #[unsafe(no_mangle)]
+        #[allow(dead_code)]
+        $($attr)*
+        pub unsafe extern "C" fn $name(
+            task: *const $task,
+        ) -> *mut $crate::background::TaskHandle<<$task as $crate::background::Task>::Output> {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::background::__private::spawn::<$task>(task) }
+        }
+        $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
+    };
+    ([$($attr:tt)*] [$task:ty] poll: $name:ident; $($rest:tt)*) => {
+        /// Returns the boxed output if the job has finished; null while it runs, or (with the
+        /// last error set) if it failed or its result was already taken.
+        ///
+        /// # Safety
+        /// `handle` must be null or a live handle from this task type's `spawn`.
+        #[unsafe(no_mangle)]
+        #[allow(dead_code)]
+        $($attr)*
+        pub unsafe extern "C" fn $name(
+            handle: *mut $crate::background::TaskHandle<<$task as $crate::background::Task>::Output>,
+        ) -> *mut <$task as $crate::background::Task>::Output {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::background::__private::poll(handle) }
+        }
+        $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
+    };
+    ([$($attr:tt)*] [$task:ty] try_poll: $name:ident; $($rest:tt)*) => {
+        /// Polls the job: returns 0 and writes the boxed output to `*result` once it has
+        /// finished, 1 while it runs, -1 (with the last error set) on failure.
+        ///
+        /// # Safety
+        /// `handle` must be null or a live handle from this task type's `spawn`; `result` must
+        /// be null or valid for a pointer write.
+        #[unsafe(no_mangle)]
+        #[allow(dead_code)]
+        $($attr)*
+        pub unsafe extern "C" fn $name(
+            handle: *mut $crate::background::TaskHandle<<$task as $crate::background::Task>::Output>,
+            result: *mut *mut <$task as $crate::background::Task>::Output,
+        ) -> ::core::ffi::c_int {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::background::__private::try_poll(handle, result) }
+        }
+        $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
+    };
+    ([$($attr:tt)*] [$task:ty] wait: $name:ident; $($rest:tt)*) => {
+        /// Blocks until the job has finished, frees the handle, and returns the boxed output,
+        /// or null (with the last error set) on failure.
+        ///
+        /// # Safety
+        /// `handle` must be null or a live handle from this task type's `spawn`; it is freed.
+        #[unsafe(no_mangle)]
+        #[allow(dead_code)]
+        $($attr)*
+        pub unsafe extern "C" fn $name(
+            handle: *mut $crate::background::TaskHandle<<$task as $crate::background::Task>::Output>,
+        ) -> *mut <$task as $crate::background::Task>::Output {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::background::__private::wait(handle) }
+        }
+        $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
+    };
+    ([$($attr:tt)*] [$task:ty] cancel: $name:ident; $($rest:tt)*) => {
+        /// Asks the job to stop by cancelling its token.
+        ///
+        /// # Safety
+        /// `handle` must be null or a live handle from this task type's `spawn`.
+        #[unsafe(no_mangle)]
+        #[allow(dead_code)]
+        $($attr)*
+        pub unsafe extern "C" fn $name(
+            handle: *mut $crate::background::TaskHandle<<$task as $crate::background::Task>::Output>,
+        ) {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::background::__private::cancel(handle) }
+        }
+        $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
+    };
+    ([$($attr:tt)*] [$task:ty] cancelled: $name:ident; $($rest:tt)*) => {
+        /// 1 if the job was asked to stop, 0 if not, -1 (with the last error set) for a null
+        /// handle.
+        ///
+        /// # Safety
+        /// `handle` must be null or a live handle from this task type's `spawn`.
+        #[unsafe(no_mangle)]
+        #[allow(dead_code)]
+        $($attr)*
+        pub unsafe extern "C" fn $name(
+            handle: *mut $crate::background::TaskHandle<<$task as $crate::background::Task>::Output>,
+        ) -> ::core::ffi::c_int {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::background::__private::cancelled(handle) }
+        }
+        $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
+    };
+    ([$($attr:tt)*] [$task:ty] handle_destroy: $name:ident; $($rest:tt)*) => {
+        /// Frees a handle, cancelling its job; null is ignored. Not after `wait`, which frees
+        /// the handle itself.
+        ///
+        /// # Safety
+        /// `handle` must be null or a live handle from this task type's `spawn`; it is freed.
+        #[unsafe(no_mangle)]
+        #[allow(dead_code)]
+        $($attr)*
+        pub unsafe extern "C" fn $name(
+            handle: *mut $crate::background::TaskHandle<<$task as $crate::background::Task>::Output>,
+        ) {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::background::__private::handle_destroy(handle) }
+        }
+        $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
+    };
+    ([$($attr:tt)*] [$task:ty] result_destroy: $name:ident; $($rest:tt)*) => {
+        /// Frees an output returned by `poll`, `try_poll` or `wait`; null is ignored.
+        ///
+        /// # Safety
+        /// `result` must be null or an output of this task type not freed yet.
+        #[unsafe(no_mangle)]
+        #[allow(dead_code)]
+        $($attr)*
+        pub unsafe extern "C" fn $name(result: *mut <$task as $crate::background::Task>::Output) {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::background::__private::result_destroy(result) }
+        }
+        $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
+    };
+    ([$($attr:tt)*] [$task:ty] $key:ident: $name:ident; $($rest:tt)*) => {
+        ::core::compile_error!(::core::concat!(
+            "export_task!: unknown function `", ::core::stringify!($key),
+            "` (expected spawn, poll, try_poll, wait, cancel, cancelled, handle_destroy or result_destroy)"
+        ));
+    };
+}
+
+/// The bodies of the functions [`export_task!`](crate::export_task) generates; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    use alloc::boxed::Box;
+    use core::ffi::c_int;
+    use core::ptr::null_mut;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use super::{POLL_ERROR, POLL_PENDING, POLL_READY};
+    use crate::background::{NullPointer, Panicked, Task, TaskHandle};
+    use crate::capi::update_last_error;
+
+    /// Runs `f`; a panic becomes the last error and `on_panic` the result.
+    fn guard<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(result) => result,
+            Err(payload) => {
+                let error = Panicked::from_payload(payload);
+                // Storing our own error cannot panic, but stay on the safe side.
+                let _ = catch_unwind(move || update_last_error(error));
+                on_panic
+            }
+        }
+    }
+
+    fn boxed<T>(value: T) -> *mut T {
+        // A zero-sized `T` is not allocated: the pointer is a dangling, non-null sentinel.
+        Box::into_raw(Box::new(value))
+    }
+
+    /// `spawn`.
+    ///
+    /// # Safety
+    /// `task` must be null or point to a valid `K`.
+    pub unsafe fn spawn<K>(task: *const K) -> *mut TaskHandle<K::Output>
+    where
+        K: Task + 'static,
+        K::Output: 'static,
+    {
+        guard(null_mut(), || {
+            if task.is_null() {
+                update_last_error(NullPointer::new("task"));
+                return null_mut();
+            }
+            // SAFETY: non-null, and valid by the caller's contract.
+            let task = unsafe { (*task).clone() };
+            boxed(TaskHandle::spawn(task))
+        })
+    }
+
+    /// `poll`.
+    ///
+    /// # Safety
+    /// `handle` must be null or a live handle from `spawn`.
+    pub unsafe fn poll<T: Send>(handle: *mut TaskHandle<T>) -> *mut T {
+        guard(null_mut(), || {
+            if handle.is_null() {
+                update_last_error(NullPointer::new("handle"));
+                return null_mut();
+            }
+            // SAFETY: non-null, and live by the caller's contract.
+            match unsafe { (*handle).poll() } {
+                None => null_mut(),
+                Some(Ok(value)) => boxed(value),
+                Some(Err(error)) => {
+                    update_last_error(error);
+                    null_mut()
+                }
+            }
+        })
+    }
+
+    /// `try_poll`.
+    ///
+    /// # Safety
+    /// `handle` must be null or a live handle from `spawn`; `result` null or writable.
+    pub unsafe fn try_poll<T: Send>(handle: *mut TaskHandle<T>, result: *mut *mut T) -> c_int {
+        guard(POLL_ERROR, || {
+            if result.is_null() {
+                update_last_error(NullPointer::new("result"));
+                return POLL_ERROR;
+            }
+            // SAFETY: non-null, and writable by the caller's contract.
+            unsafe { result.write(null_mut()) };
+            if handle.is_null() {
+                update_last_error(NullPointer::new("handle"));
+                return POLL_ERROR;
+            }
+            // SAFETY: non-null, and live by the caller's contract.
+            match unsafe { (*handle).poll() } {
+                None => POLL_PENDING,
+                Some(Ok(value)) => {
+                    // SAFETY: as above.
+                    unsafe { result.write(boxed(value)) };
+                    POLL_READY
+                }
+                Some(Err(error)) => {
+                    update_last_error(error);
+                    POLL_ERROR
+                }
+            }
+        })
+    }
+
+    /// `wait`.
+    ///
+    /// # Safety
+    /// `handle` must be null or a live handle from `spawn`; it is freed.
+    pub unsafe fn wait<T: Send>(handle: *mut TaskHandle<T>) -> *mut T {
+        guard(null_mut(), || {
+            if handle.is_null() {
+                update_last_error(NullPointer::new("handle"));
+                return null_mut();
+            }
+            // SAFETY: `spawn` made it with `Box::into_raw`; the caller gives it up.
+            let handle = unsafe { Box::from_raw(handle) };
+            match handle.wait() {
+                Ok(value) => boxed(value),
+                Err(error) => {
+                    update_last_error(error);
+                    null_mut()
+                }
+            }
+        })
+    }
+
+    /// `cancel`.
+    ///
+    /// # Safety
+    /// `handle` must be null or a live handle from `spawn`.
+    pub unsafe fn cancel<T>(handle: *mut TaskHandle<T>) {
+        guard((), || {
+            if handle.is_null() {
+                update_last_error(NullPointer::new("handle"));
+                return;
+            }
+            // SAFETY: non-null, and live by the caller's contract.
+            unsafe { (*handle).cancel() }
+        })
+    }
+
+    /// `cancelled`.
+    ///
+    /// # Safety
+    /// `handle` must be null or a live handle from `spawn`.
+    pub unsafe fn cancelled<T>(handle: *mut TaskHandle<T>) -> c_int {
+        guard(-1, || {
+            if handle.is_null() {
+                update_last_error(NullPointer::new("handle"));
+                return -1;
+            }
+            // SAFETY: non-null, and live by the caller's contract.
+            c_int::from(unsafe { (*handle).cancelled() })
+        })
+    }
+
+    /// `handle_destroy`.
+    ///
+    /// # Safety
+    /// `handle` must be null or a live handle from `spawn`; it is freed.
+    pub unsafe fn handle_destroy<T>(handle: *mut TaskHandle<T>) {
+        guard((), || {
+            if !handle.is_null() {
+                // SAFETY: `spawn` made it with `Box::into_raw`; the caller gives it up.
+                drop(unsafe { Box::from_raw(handle) });
+            }
+        })
+    }
+
+    /// `result_destroy`.
+    ///
+    /// # Safety
+    /// `result` must be null or an output from `poll`, `try_poll` or `wait`, not freed yet.
+    pub unsafe fn result_destroy<T>(result: *mut T) {
+        guard((), || {
+            if !result.is_null() {
+                // SAFETY: `boxed` made it with `Box::into_raw`; the caller gives it up.
+                drop(unsafe { Box::from_raw(result) });
+            }
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! The process-wide pool of blocking threads that runs background jobs' `Runnable`s.
+//!
+//! Threads are started on demand, up to [`MAX_THREADS`]; a thread that finds no work waits up
+//! to [`KEEP_ALIVE`] for more, then exits. Jobs are taken in FIFO order.
+//!
+//! The pool uses std's `Mutex` and `Condvar` directly, not `crate::sync`: it is not part of any
+//! loom model (the models give jobs to their own threads with `TaskHandle::spawn_on`).
+
+use alloc::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+
+use crate::Runnable;
+
+/// The most threads the pool runs at once; further jobs wait in the queue.
+const MAX_THREADS: usize = 512;
+/// How long an idle thread waits for work before it exits.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// The schedule function of every job spawned with `TaskHandle::spawn`.
+pub(super) fn schedule(runnable: Runnable) {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(Pool::new).push(runnable);
+}
+
+struct Pool {
+    shared: Mutex<Shared>,
+    /// Signalled (once per job) when a job is queued and a thread is idle.
+    available: Condvar,
+}
+
+struct Shared {
+    queue: VecDeque<Runnable>,
+    /// Threads alive (running a job, looking for one, or idle).
+    threads: usize,
+    /// Threads waiting on `available`.
+    idle: usize,
+    /// Signals sent to idle threads and not yet consumed; never more than `idle`.
+    notified: usize,
+    /// Number for the next thread's name.
+    next_id: usize,
+}
+
+impl Pool {
+    fn new() -> Pool {
+        Pool {
+            shared: Mutex::new(Shared {
+                queue: VecDeque::new(),
+                threads: 0,
+                idle: 0,
+                notified: 0,
+                next_id: 0,
+            }),
+            available: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // Nothing panics while the lock is held (jobs run outside it).
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&'static self, runnable: Runnable) {
+        let mut shared = self.lock();
+        shared.queue.push_back(runnable);
+        if shared.notified < shared.idle {
+            shared.notified += 1;
+            drop(shared);
+            self.available.notify_one();
+            return;
+        }
+        if shared.threads >= MAX_THREADS {
+            // A running thread takes it when done.
+            return;
+        }
+        shared.threads += 1;
+        let id = shared.next_id;
+        shared.next_id += 1;
+        drop(shared);
+        let started = std::thread::Builder::new()
+            .name(alloc::format!("rawtask-blocking-{id}"))
+            .spawn(move || self.work());
+        if started.is_err() {
+            let mut shared = self.lock();
+            shared.threads -= 1;
+            if shared.threads == 0 {
+                // No thread will ever pick the queue up: run it here rather than lose it.
+                while let Some(runnable) = shared.queue.pop_front() {
+                    drop(shared);
+                    run(runnable);
+                    shared = self.lock();
+                }
+            }
+        }
+    }
+
+    /// A pool thread's loop.
+    fn work(&self) {
+        let mut shared = self.lock();
+        loop {
+            if let Some(runnable) = shared.queue.pop_front() {
+                drop(shared);
+                run(runnable);
+                shared = self.lock();
+                continue;
+            }
+            shared.idle += 1;
+            loop {
+                let (guard, wait) = self
+                    .available
+                    .wait_timeout(shared, KEEP_ALIVE)
+                    .unwrap_or_else(PoisonError::into_inner);
+                shared = guard;
+                if shared.notified > 0 {
+                    shared.notified -= 1;
+                    shared.idle -= 1;
+                    break;
+                }
+                if !shared.queue.is_empty() {
+                    shared.idle -= 1;
+                    break;
+                }
+                if wait.timed_out() {
+                    shared.idle -= 1;
+                    shared.threads -= 1;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one job; a panic (which the job future already catches) cannot kill the thread.
+fn run(runnable: Runnable) {
+    let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+}

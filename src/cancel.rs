@@ -1,0 +1,852 @@
+//! [`CancellationToken`]: one cancellation signal for blocking code and async code alike.
+//!
+//! A token is a cheap, cloneable handle to a shared flag. Blocking code checks it with
+//! [`cancelled`](CancellationToken::cancelled) (one atomic load, no allocation, no lock) or sleeps
+//! on it with [`wait_timeout`](CancellationToken::wait_timeout); async code awaits
+//! [`wait_cancelled`](CancellationToken::wait_cancelled) or wraps a future in
+//! [`run_until_cancelled`](CancellationToken::run_until_cancelled).
+//!
+//! ```
+//! use rawtask::CancellationToken;
+//!
+//! let token = CancellationToken::new();
+//! let worker = {
+//!     let token = token.clone();
+//!     std::thread::spawn(move || {
+//!         let mut rounds = 0u32;
+//!         while !token.cancelled() {
+//!             rounds += 1;
+//!             token.wait_timeout(std::time::Duration::from_millis(1));
+//!         }
+//!         rounds
+//!     })
+//! };
+//! token.cancel();
+//! worker.join().unwrap();
+//! ```
+//!
+//! # The tree
+//!
+//! [`child_token`](CancellationToken::child_token) makes a token that is cancelled whenever its
+//! parent is (and so, transitively, whenever any ancestor is), but whose own cancellation does
+//! not reach its parent or siblings. A parent keeps its live children in a list; when the last
+//! clone of a child is dropped and the child has no live children of its own, it leaves its
+//! parent's list, so a long-lived parent that hands out short-lived children does not grow.
+//! A child whose clones are all dropped but which still has live descendants stays in the tree
+//! (as a bare node without waiters) until those descendants are gone, so that cancelling the
+//! parent still reaches them.
+//!
+//! Cancelling a tree is not atomic: [`cancel`](CancellationToken::cancel) marks the token, then
+//! walks its descendants one by one, so another thread can briefly see a parent cancelled and a
+//! child not yet. Once `cancel` has returned, every descendant is cancelled, including those
+//! created concurrently with it (a child created from a cancelled parent is born cancelled).
+//!
+//! # Memory ordering
+//!
+//! Whatever a thread did before calling `cancel` happens-before whatever another thread does
+//! after it observed the cancellation (through `cancelled() == true`, `is_done()` failing, or a
+//! completed `wait_cancelled`).
+//!
+//! # Compared with the crates it replaces
+//!
+//! - ffi_helpers 0.3's token: the same `new`, `cancel`, `cancelled`, `is_done` and [`Cancelled`].
+//! - tokio-util 0.7's token: the same `child_token`, `drop_guard`, `drop_guard_ref`,
+//!   `is_cancelled` and `run_until_cancelled(_owned)`; tokio-util's `cancelled()` future is named
+//!   [`wait_cancelled`](CancellationToken::wait_cancelled) here, because `cancelled()` is
+//!   ffi_helpers' check. `is_cancelled` is one atomic load instead of a mutex lock.
+//!
+//! This module needs the `std` feature.
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::{poll_fn, Future};
+use core::pin::{pin, Pin};
+use core::task::{Context, Poll, Waker};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{lock, Arc, Mutex};
+
+/// A shareable signal that tells blocking jobs and futures to stop early.
+///
+/// Cloning a token gives another handle to the same signal; [`child_token`](Self::child_token)
+/// gives a new signal that follows this one. See the [module documentation](self) for the tree
+/// and ordering rules.
+///
+/// ```
+/// use rawtask::CancellationToken;
+///
+/// let token = CancellationToken::new();
+/// let clone = token.clone();
+/// assert!(!clone.cancelled());
+/// token.cancel();
+/// assert!(clone.cancelled());
+/// assert!(clone.is_done().is_err());
+/// ```
+pub struct CancellationToken {
+    node: Arc<Node>,
+}
+
+/// One signal of the tree, shared by all clones of a token.
+struct Node {
+    /// Set once, under `inner`'s lock, together with taking the waiters and children.
+    cancelled: AtomicBool,
+    /// The number of `CancellationToken` handles to this node (clones, guards, owned futures).
+    handles: AtomicUsize,
+    /// The node whose cancellation reaches this one. Never changes.
+    parent: Option<Arc<Node>>,
+    /// This node's index in `parent.inner.children`; read and written under the parent's lock.
+    slot: AtomicUsize,
+    inner: Mutex<Inner>,
+}
+
+/// The part of a node guarded by its lock.
+struct Inner {
+    /// Live children; taken (left empty for good) when the node is cancelled.
+    children: Vec<Arc<Node>>,
+    /// Wakers of pending `wait_cancelled` futures; taken when the node is cancelled.
+    waiters: Waiters,
+    /// Set once the node has decided to leave its parent's list (it then never re-enters).
+    removed: bool,
+}
+
+impl Node {
+    fn new(parent: Option<Arc<Node>>) -> Node {
+        Node {
+            cancelled: AtomicBool::new(false),
+            handles: AtomicUsize::new(1),
+            parent,
+            slot: AtomicUsize::new(0),
+            inner: Mutex::new(Inner {
+                children: Vec::new(),
+                waiters: Waiters::new(),
+                removed: false,
+            }),
+        }
+    }
+
+    #[inline(always)]
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // Freeing a node releases its parent, which may free the parent, and so on: unlink the
+        // chain iteratively, or a long chain of children would overflow the stack.
+        let mut parent = self.parent.take();
+        while let Some(node) = parent {
+            parent = match Arc::try_unwrap(node) {
+                Ok(mut node) => node.parent.take(),
+                Err(_) => None,
+            };
+        }
+    }
+}
+
+impl Inner {
+    /// Whether `node` (whose lock this is) should leave its parent's list now: it has a parent,
+    /// no handles, no children, and has not left already. Marks it as leaving.
+    fn should_leave(&mut self, node: &Node) -> bool {
+        if self.removed
+            || node.parent.is_none()
+            || !self.children.is_empty()
+            || node.handles.load(Ordering::Acquire) != 0
+        {
+            return false;
+        }
+        self.removed = true;
+        true
+    }
+}
+
+impl CancellationToken {
+    /// Creates a token that is not cancelled.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// assert!(!token.cancelled());
+    /// ```
+    pub fn new() -> CancellationToken {
+        CancellationToken {
+            node: Arc::new(Node::new(None)),
+        }
+    }
+
+    /// Cancels this token and all its descendants, waking every task waiting on any of them.
+    /// Cancelling twice does nothing more.
+    ///
+    /// If a waker panics, the rest of the tree is still cancelled and woken, then the first
+    /// panic is re-raised.
+    ///
+    /// ```
+    /// let parent = rawtask::CancellationToken::new();
+    /// let child = parent.child_token();
+    /// parent.cancel();
+    /// assert!(child.cancelled());
+    /// ```
+    pub fn cancel(&self) {
+        let mut panic = None;
+        let Some(mut stack) = cancel_one(&self.node, &mut panic) else {
+            return;
+        };
+        while let Some(child) = stack.pop() {
+            if let Some(children) = cancel_one(&child, &mut panic) {
+                stack.extend(children);
+            }
+        }
+        if let Some(payload) = panic {
+            resume_unwind(payload);
+        }
+    }
+
+    /// Whether the token has been cancelled (ffi_helpers' name). One atomic load; it never
+    /// allocates nor locks.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// assert!(!token.cancelled());
+    /// token.cancel();
+    /// assert!(token.cancelled());
+    /// ```
+    #[inline]
+    pub fn cancelled(&self) -> bool {
+        self.node.is_cancelled()
+    }
+
+    /// Whether the token has been cancelled (tokio-util's name for
+    /// [`cancelled`](Self::cancelled)).
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// token.cancel();
+    /// assert!(token.is_cancelled());
+    /// ```
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.node.is_cancelled()
+    }
+
+    /// `Err(Cancelled)` once the token is cancelled, `Ok(())` before: handy with `?` in a job.
+    ///
+    /// ```
+    /// use rawtask::cancel::{CancellationToken, Cancelled};
+    ///
+    /// fn step(token: &CancellationToken) -> Result<u32, Cancelled> {
+    ///     token.is_done()?;
+    ///     Ok(1)
+    /// }
+    /// let token = CancellationToken::new();
+    /// assert_eq!(step(&token), Ok(1));
+    /// token.cancel();
+    /// assert_eq!(step(&token), Err(Cancelled));
+    /// ```
+    #[inline]
+    pub fn is_done(&self) -> Result<(), Cancelled> {
+        if self.cancelled() {
+            Err(Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Creates a child token: cancelled whenever this token is, while cancelling the child
+    /// affects neither this token nor its other children. A child of a cancelled token is born
+    /// cancelled.
+    ///
+    /// Dropping the child's last handle removes it from this token's list of children.
+    ///
+    /// ```
+    /// let parent = rawtask::CancellationToken::new();
+    /// let child = parent.child_token();
+    /// child.cancel();
+    /// assert!(!parent.cancelled());
+    /// let other = parent.child_token();
+    /// parent.cancel();
+    /// assert!(other.cancelled());
+    /// assert!(parent.child_token().cancelled());
+    /// ```
+    pub fn child_token(&self) -> CancellationToken {
+        let parent = &self.node;
+        // Allocate outside the lock.
+        let child = Arc::new(Node::new(Some(parent.clone())));
+        {
+            let mut inner = lock(&parent.inner);
+            if parent.cancelled.load(Ordering::Relaxed) {
+                // Born cancelled, and never in the parent's (taken) list.
+                child.cancelled.store(true, Ordering::Relaxed);
+            } else {
+                child.slot.store(inner.children.len(), Ordering::Relaxed);
+                inner.children.push(child.clone());
+            }
+        }
+        CancellationToken { node: child }
+    }
+
+    /// Returns a future that completes once the token is cancelled (tokio-util's `cancelled`).
+    ///
+    /// It is cancel-safe: dropping it before it completes only unregisters its waker. Every
+    /// pending future of a token is woken when the token (or an ancestor) is cancelled.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// let waiter = {
+    ///     let token = token.clone();
+    ///     std::thread::spawn(move || futures_lite::future::block_on(token.wait_cancelled()))
+    /// };
+    /// token.cancel();
+    /// waiter.join().unwrap();
+    /// ```
+    pub fn wait_cancelled(&self) -> WaitForCancellationFuture<'_> {
+        WaitForCancellationFuture {
+            token: self,
+            key: None,
+        }
+    }
+
+    /// Like [`wait_cancelled`](Self::wait_cancelled), but the future owns its token (so it is
+    /// `'static`).
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// let future = token.clone().wait_cancelled_owned();
+    /// token.cancel();
+    /// futures_lite::future::block_on(future);
+    /// ```
+    pub fn wait_cancelled_owned(self) -> WaitForCancellationFutureOwned {
+        WaitForCancellationFutureOwned {
+            token: self,
+            key: None,
+        }
+    }
+
+    /// Returns a guard that cancels the token when dropped, unless
+    /// [disarmed](DropGuard::disarm).
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// let guard = token.clone().drop_guard();
+    /// drop(guard);
+    /// assert!(token.cancelled());
+    /// ```
+    pub fn drop_guard(self) -> DropGuard {
+        DropGuard { token: Some(self) }
+    }
+
+    /// Like [`drop_guard`](Self::drop_guard), borrowing the token instead of owning it.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// {
+    ///     let _guard = token.drop_guard_ref();
+    /// }
+    /// assert!(token.cancelled());
+    /// ```
+    pub fn drop_guard_ref(&self) -> DropGuardRef<'_> {
+        DropGuardRef { token: Some(self) }
+    }
+
+    /// Runs `future` until it completes (`Some(output)`) or the token is cancelled (`None`,
+    /// and the future is dropped). If the token is already cancelled, the future is not polled.
+    ///
+    /// ```
+    /// use futures_lite::future::{block_on, pending};
+    ///
+    /// let token = rawtask::CancellationToken::new();
+    /// assert_eq!(block_on(token.run_until_cancelled(async { 5 })), Some(5));
+    /// token.cancel();
+    /// assert_eq!(block_on(token.run_until_cancelled(pending::<()>())), None);
+    /// ```
+    pub async fn run_until_cancelled<F: Future>(&self, future: F) -> Option<F::Output> {
+        let mut future = pin!(future);
+        let mut cancelled = self.wait_cancelled();
+        poll_fn(|cx| {
+            if Pin::new(&mut cancelled).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            future.as_mut().poll(cx).map(Some)
+        })
+        .await
+    }
+
+    /// Like [`run_until_cancelled`](Self::run_until_cancelled), owning the token.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// let run = token.clone().run_until_cancelled_owned(async { "done" });
+    /// assert_eq!(futures_lite::future::block_on(run), Some("done"));
+    /// ```
+    pub async fn run_until_cancelled_owned<F: Future>(self, future: F) -> Option<F::Output> {
+        self.run_until_cancelled(future).await
+    }
+
+    /// Blocks the current thread until the token is cancelled.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// let waiter = {
+    ///     let token = token.clone();
+    ///     std::thread::spawn(move || token.wait_blocking())
+    /// };
+    /// token.cancel();
+    /// waiter.join().unwrap();
+    /// ```
+    #[cfg(not(loom))]
+    pub fn wait_blocking(&self) {
+        self.block(None);
+    }
+
+    /// Blocks the current thread until the token is cancelled or `timeout` has passed; returns
+    /// whether the token is cancelled. A job that would otherwise `sleep` between checks can
+    /// call this instead and react to a cancellation at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let token = rawtask::CancellationToken::new();
+    /// assert!(!token.wait_timeout(Duration::from_millis(1)));
+    /// token.cancel();
+    /// assert!(token.wait_timeout(Duration::from_secs(60))); // returns at once
+    /// ```
+    #[cfg(not(loom))]
+    pub fn wait_timeout(&self, timeout: std::time::Duration) -> bool {
+        self.block(std::time::Instant::now().checked_add(timeout))
+    }
+
+    #[cfg(not(loom))]
+    fn block(&self, deadline: Option<std::time::Instant>) -> bool {
+        if self.cancelled() {
+            return true;
+        }
+        let waker = Waker::from(std::sync::Arc::new(Unparker(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = self.wait_cancelled();
+        loop {
+            if Pin::new(&mut future).poll(&mut cx).is_ready() {
+                return true;
+            }
+            match deadline {
+                None => std::thread::park(),
+                Some(deadline) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return self.cancelled();
+                    }
+                    std::thread::park_timeout(deadline - now);
+                }
+            }
+        }
+    }
+}
+
+/// Wakes a thread blocked in `CancellationToken::block`.
+#[cfg(not(loom))]
+struct Unparker(std::thread::Thread);
+
+#[cfg(not(loom))]
+impl std::task::Wake for Unparker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+type PanicPayload = std::boxed::Box<dyn core::any::Any + Send + 'static>;
+
+/// Cancels one node: marks it, takes its children and waiters, and wakes the waiters (keeping
+/// the first panic of a waker in `panic`). Returns `None` if it was already cancelled, else its
+/// children, to be cancelled next.
+fn cancel_one(node: &Node, panic: &mut Option<PanicPayload>) -> Option<Vec<Arc<Node>>> {
+    if node.is_cancelled() {
+        return None;
+    }
+    let (waiters, children) = {
+        let mut inner = lock(&node.inner);
+        if node.cancelled.load(Ordering::Relaxed) {
+            return None;
+        }
+        node.cancelled.store(true, Ordering::Release);
+        (
+            core::mem::take(&mut inner.waiters),
+            core::mem::take(&mut inner.children),
+        )
+    };
+    waiters.wake_all(panic);
+    Some(children)
+}
+
+impl Default for CancellationToken {
+    /// Same as [`CancellationToken::new`].
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::default();
+    /// assert!(!token.cancelled());
+    /// ```
+    fn default() -> CancellationToken {
+        CancellationToken::new()
+    }
+}
+
+impl Clone for CancellationToken {
+    /// Another handle to the same signal.
+    ///
+    /// ```
+    /// let a = rawtask::CancellationToken::new();
+    /// let b = a.clone();
+    /// b.cancel();
+    /// assert!(a.cancelled());
+    /// ```
+    fn clone(&self) -> CancellationToken {
+        // A handle exists (ours), so the count cannot be zero and the node cannot be leaving.
+        self.node.handles.fetch_add(1, Ordering::Relaxed);
+        CancellationToken {
+            node: self.node.clone(),
+        }
+    }
+}
+
+impl Drop for CancellationToken {
+    fn drop(&mut self) {
+        if self.node.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            leave_tree(&self.node);
+        }
+    }
+}
+
+/// Called when `node` lost its last handle: removes it from its parent's list if it has no
+/// children, then does the same for the parent if that left it without handles or children,
+/// and so on up the tree.
+///
+/// Locks are taken one at a time (never a child's while holding its parent's), so there is no
+/// lock order to respect. A node leaves at most once: the decision is taken under its own lock
+/// with the `removed` flag.
+fn leave_tree(node: &Node) {
+    if !lock(&node.inner).should_leave(node) {
+        return;
+    }
+    let mut node = node;
+    // Every node on the way up is kept alive by the `parent` field of the one below it, and the
+    // first by the handle being dropped.
+    while let Some(parent) = node.parent.as_deref() {
+        let mut inner = lock(&parent.inner);
+        if parent.cancelled.load(Ordering::Relaxed) {
+            // The parent's list was taken when it was cancelled (or `node` was born cancelled
+            // and never entered it).
+            return;
+        }
+        let slot = node.slot.load(Ordering::Relaxed);
+        let removed = inner.children.swap_remove(slot);
+        debug_assert!(core::ptr::eq::<Node>(&*removed, node));
+        if let Some(moved) = inner.children.get(slot) {
+            moved.slot.store(slot, Ordering::Relaxed);
+        }
+        let parent_leaves = inner.should_leave(parent);
+        drop(inner);
+        drop(removed);
+        if !parent_leaves {
+            return;
+        }
+        node = parent;
+    }
+}
+
+impl fmt::Debug for CancellationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancellationToken")
+            .field("is_cancelled", &self.cancelled())
+            .finish()
+    }
+}
+
+/// The error a job returns when it stops because its token was cancelled; see
+/// [`CancellationToken::is_done`].
+///
+/// ```
+/// let token = rawtask::CancellationToken::new();
+/// token.cancel();
+/// let error = token.is_done().unwrap_err();
+/// assert_eq!(error.to_string(), "The task was cancelled");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Cancelled;
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("The task was cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// Registers the waker of a pending wait future under `key`; `Ready` once cancelled.
+fn poll_wait(node: &Node, key: &mut Option<usize>, waker: &Waker) -> Poll<()> {
+    if node.is_cancelled() {
+        return Poll::Ready(());
+    }
+    let mut inner = lock(&node.inner);
+    if node.cancelled.load(Ordering::Relaxed) {
+        return Poll::Ready(());
+    }
+    match *key {
+        Some(key) => inner.waiters.update(key, waker),
+        None => *key = Some(inner.waiters.insert(waker.clone())),
+    }
+    Poll::Pending
+}
+
+/// Unregisters a wait future's waker, unless cancellation already took it.
+fn drop_wait(node: &Node, key: Option<usize>) {
+    let Some(key) = key else { return };
+    if node.is_cancelled() {
+        return;
+    }
+    let mut inner = lock(&node.inner);
+    if !node.cancelled.load(Ordering::Relaxed) {
+        let waker = inner.waiters.remove(key);
+        drop(inner);
+        drop(waker);
+    }
+}
+
+/// The future returned by [`CancellationToken::wait_cancelled`].
+///
+/// ```
+/// let token = rawtask::CancellationToken::new();
+/// let future: rawtask::cancel::WaitForCancellationFuture<'_> = token.wait_cancelled();
+/// token.cancel();
+/// futures_lite::future::block_on(future);
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct WaitForCancellationFuture<'a> {
+    token: &'a CancellationToken,
+    key: Option<usize>,
+}
+
+impl Future for WaitForCancellationFuture<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        poll_wait(&this.token.node, &mut this.key, cx.waker())
+    }
+}
+
+impl Drop for WaitForCancellationFuture<'_> {
+    fn drop(&mut self) {
+        drop_wait(&self.token.node, self.key);
+    }
+}
+
+impl fmt::Debug for WaitForCancellationFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForCancellationFuture")
+            .field("token", self.token)
+            .finish()
+    }
+}
+
+/// The future returned by [`CancellationToken::wait_cancelled_owned`].
+///
+/// ```
+/// let token = rawtask::CancellationToken::new();
+/// let future: rawtask::cancel::WaitForCancellationFutureOwned = token.clone().wait_cancelled_owned();
+/// token.cancel();
+/// futures_lite::future::block_on(future);
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct WaitForCancellationFutureOwned {
+    token: CancellationToken,
+    key: Option<usize>,
+}
+
+impl Future for WaitForCancellationFutureOwned {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        poll_wait(&this.token.node, &mut this.key, cx.waker())
+    }
+}
+
+impl Drop for WaitForCancellationFutureOwned {
+    fn drop(&mut self) {
+        drop_wait(&self.token.node, self.key);
+    }
+}
+
+impl fmt::Debug for WaitForCancellationFutureOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForCancellationFutureOwned")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// Cancels its token when dropped, unless [disarmed](Self::disarm); from
+/// [`CancellationToken::drop_guard`].
+///
+/// ```
+/// let token = rawtask::CancellationToken::new();
+/// let guard = token.clone().drop_guard();
+/// let token_again = guard.disarm();
+/// assert!(!token.cancelled());
+/// drop(token_again);
+/// ```
+#[must_use = "the token is cancelled at once if the guard is not kept"]
+pub struct DropGuard {
+    token: Option<CancellationToken>,
+}
+
+impl DropGuard {
+    /// Gives the token back without cancelling it.
+    ///
+    /// ```
+    /// let guard = rawtask::CancellationToken::new().drop_guard();
+    /// let token = guard.disarm();
+    /// assert!(!token.cancelled());
+    /// ```
+    pub fn disarm(mut self) -> CancellationToken {
+        self.token.take().expect("a DropGuard holds its token until dropped")
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            token.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for DropGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DropGuard")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// Cancels the borrowed token when dropped, unless [disarmed](Self::disarm); from
+/// [`CancellationToken::drop_guard_ref`].
+///
+/// ```
+/// let token = rawtask::CancellationToken::new();
+/// let guard = token.drop_guard_ref();
+/// guard.disarm();
+/// assert!(!token.cancelled());
+/// ```
+#[must_use = "the token is cancelled at once if the guard is not kept"]
+pub struct DropGuardRef<'a> {
+    token: Option<&'a CancellationToken>,
+}
+
+impl<'a> DropGuardRef<'a> {
+    /// Gives the token back without cancelling it.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// let same = token.drop_guard_ref().disarm();
+    /// assert!(!same.cancelled());
+    /// ```
+    pub fn disarm(mut self) -> &'a CancellationToken {
+        self.token.take().expect("a DropGuardRef holds its token until dropped")
+    }
+}
+
+impl Drop for DropGuardRef<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            token.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for DropGuardRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DropGuardRef")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// A slab of wakers: `insert` returns a key that stays valid until `remove`, freed slots are
+/// reused (so a token whose waiters come and go does not grow), and cancellation takes the
+/// whole slab at once.
+#[derive(Default)]
+struct Waiters {
+    slots: Vec<Slot>,
+    /// Head of the free list threaded through `Slot::Free`, or `NONE`.
+    free: usize,
+    /// Number of `Slot::Waiting` entries.
+    len: usize,
+}
+
+enum Slot {
+    Waiting(Waker),
+    Free(usize),
+}
+
+const NONE: usize = usize::MAX;
+
+impl Waiters {
+    const fn new() -> Waiters {
+        Waiters {
+            slots: Vec::new(),
+            free: NONE,
+            len: 0,
+        }
+    }
+
+    fn insert(&mut self, waker: Waker) -> usize {
+        self.len += 1;
+        if self.free == NONE {
+            self.slots.push(Slot::Waiting(waker));
+            return self.slots.len() - 1;
+        }
+        let key = self.free;
+        match core::mem::replace(&mut self.slots[key], Slot::Waiting(waker)) {
+            Slot::Free(next) => self.free = next,
+            Slot::Waiting(_) => unreachable!("the free list points at a used slot"),
+        }
+        key
+    }
+
+    fn update(&mut self, key: usize, waker: &Waker) {
+        match &mut self.slots[key] {
+            Slot::Waiting(old) => old.clone_from(waker),
+            Slot::Free(_) => unreachable!("a waiter's key points at a free slot"),
+        }
+    }
+
+    /// Removes the waker under `key` and returns it (to be dropped outside the lock).
+    fn remove(&mut self, key: usize) -> Option<Waker> {
+        let old = core::mem::replace(&mut self.slots[key], Slot::Free(self.free));
+        self.free = key;
+        self.len -= 1;
+        if self.len == 0 {
+            // No waiter left: start over (keeping the capacity).
+            self.slots.clear();
+            self.free = NONE;
+        }
+        match old {
+            Slot::Waiting(waker) => Some(waker),
+            Slot::Free(_) => unreachable!("a waiter's key points at a free slot"),
+        }
+    }
+
+    /// Wakes every waiter; a panicking waker does not stop the others.
+    fn wake_all(self, panic: &mut Option<PanicPayload>) {
+        for slot in self.slots {
+            if let Slot::Waiting(waker) = slot {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                    // Later payloads are dropped; the panic hook already reported them.
+                    panic.get_or_insert(payload);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Local tasks (`spawn_local`, `spawn_local_with`, `Builder::spawn_local`): non-`Send`
+//! futures that must be polled and dropped on the thread that spawned them, while their
+//! `Runnable`s and wakers may travel.
+//!
+//! Running a local task's `Runnable` on another thread is a bug in the executor. rawtask
+//! turns it into a panic with a clear message on that thread (never an abort), and since the
+//! non-`Send` future cannot be dropped on the wrong thread either, it is leaked: its
+//! destructor never runs. The task is closed, so its `Task` resolves as cancelled.
+//!
+//! Whether the task's allocation itself is freed in that case is left open by these tests
+//! (freeing the memory of a pinned future whose destructor did not run is at odds with
+//! `Pin`'s drop guarantee; keeping the memory is the conservative choice), so the tasks of
+//! the wrong-thread tests are allocated untracked by the leak check.
+
+mod common;
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::task::Poll;
+use std::thread::{self, ThreadId};
+
+use common::{block_on, catch_quietly, check_leaks, panic_message, spawn_tracked, Queue};
+use rawtask::Builder;
+
+#[test]
+fn local_task_runs_on_its_thread() {
+    let _g = check_leaks();
+    let queue = Queue::new();
+    let shared = Rc::new(RefCell::new(Vec::new()));
+    let s = shared.clone();
+    let (runnable, task) = rawtask::spawn_local(
+        async move {
+            s.borrow_mut().push(1);
+            common::yield_now().await;
+            s.borrow_mut().push(2);
+            s
+        },
+        queue.schedule(),
+    );
+    assert!(runnable.run());
+    queue.run_all();
+    let out = block_on(task);
+    assert!(Rc::ptr_eq(&out, &shared));
+    assert_eq!(*shared.borrow(), [1, 2]);
+}
+
+#[test]
+fn spawn_local_with_data() {
+    let _g = check_leaks();
+    let queue = Queue::new();
+    let (runnable, task) = rawtask::spawn_local_with(
+        async { Rc::new(5u8) },
+        queue.schedule(),
+        String::from("local data"),
+    );
+    assert_eq!(runnable.data(), "local data");
+    assert_eq!(task.metadata(), "local data");
+    runnable.run();
+    assert_eq!(*block_on(task), 5);
+}
+
+#[test]
+fn builder_spawn_local_with_metadata() {
+    let _g = check_leaks();
+    let queue = Queue::new();
+    let (runnable, task) = Builder::new().metadata(3usize).spawn_local(
+        |m: &usize| {
+            let n = Rc::new(*m);
+            async move { *n + 1 }
+        },
+        queue.schedule(),
+    );
+    assert_eq!(*runnable.metadata(), 3);
+    runnable.run();
+    assert_eq!(block_on(task), 4);
+}
+
+#[test]
+fn local_task_woken_from_another_thread() {
+    let _g = check_leaks();
+    let queue = Queue::new();
+    let (waker_tx, waker_rx) = flume::bounded(1);
+    let mut first = true;
+    let not_send = Rc::new(());
+    let (runnable, task) = rawtask::spawn_local(
+        poll_fn(move |cx| {
+            let _keep = &not_send;
+            if first {
+                first = false;
+                waker_tx.send(cx.waker().clone()).unwrap();
+                Poll::Pending
+            } else {
+                Poll::Ready(thread::current().id())
+            }
+        }),
+        queue.schedule(),
+    );
+    runnable.run();
+    let waker = waker_rx.recv().unwrap();
+    spawn_tracked(move || waker.wake()).join().unwrap();
+    assert_eq!(queue.scheduled(), 1);
+    queue.pop().unwrap().run();
+    assert_eq!(block_on(task), thread::current().id());
+}
+
+#[test]
+fn local_runnable_may_travel_and_come_back() {
+    let _g = check_leaks();
+    let queue = Queue::new();
+    let (runnable, task) = rawtask::spawn_local(async { Rc::new(1) }, queue.schedule());
+    let runnable = spawn_tracked(move || runnable).join().unwrap();
+    runnable.run();
+    assert_eq!(*block_on(task), 1);
+}
+
+/// Counts drops of [`NotSend`] values and remembers the thread that dropped the last one.
+static NOT_SEND_DROPS: AtomicUsize = AtomicUsize::new(0);
+static NOT_SEND_POLLS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static DROPPED_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A non-`Send` value that owns no heap memory (so leaking it leaks nothing else) and
+/// records its drops.
+struct NotSend(PhantomData<*const ()>);
+
+impl Drop for NotSend {
+    fn drop(&mut self) {
+        NOT_SEND_DROPS.fetch_add(1, SeqCst);
+        DROPPED_HERE.with(|d| d.set(d.get() + 1));
+    }
+}
+
+/// A non-`Send` future that is pending forever and owns no heap memory.
+fn pending_not_send() -> impl std::future::Future<Output = ()> + 'static {
+    let value = NotSend(PhantomData);
+    poll_fn(move |_| {
+        let _keep = &value;
+        NOT_SEND_POLLS.fetch_add(1, SeqCst);
+        Poll::Pending
+    })
+}
+
+/// Resets the statics above (the tests using them are serialised by their leak-check guard).
+fn statics_reset() {
+    NOT_SEND_DROPS.store(0, SeqCst);
+    NOT_SEND_POLLS.store(0, SeqCst);
+}
+
+/// A local task (and the queue its schedule function holds) allocated untracked: see the
+/// module documentation.
+fn untracked_local_task() -> (Queue, (rawtask::Runnable, rawtask::Task<()>)) {
+    common::untracked(|| {
+        let queue = Queue::new();
+        let spawned = rawtask::spawn_local(pending_not_send(), queue.schedule());
+        (queue, spawned)
+    })
+}
+
+#[test]
+fn running_a_local_task_on_another_thread_panics_and_leaks_the_future() {
+    let _g = check_leaks();
+    statics_reset();
+    let (queue, (runnable, task)) = untracked_local_task();
+
+    let result = spawn_tracked(move || catch_quietly(move || runnable.run()))
+        .join()
+        .expect("the wrong thread must get a panic it can catch, not an abort");
+    let payload = result.expect_err("running a local task on another thread must panic");
+    let message = panic_message(&*payload);
+    assert!(
+        message.contains("spawn_local") || message.contains("thread"),
+        "the message should explain the mistake, got {message:?}"
+    );
+    assert_eq!(
+        NOT_SEND_POLLS.load(SeqCst),
+        0,
+        "the future was not polled on the wrong thread"
+    );
+    assert_eq!(
+        NOT_SEND_DROPS.load(SeqCst),
+        0,
+        "the non-Send future must not be dropped on the wrong thread (it is leaked)"
+    );
+
+    // The task is closed: its handle resolves as cancelled, on the spawning thread.
+    assert!(task.is_finished());
+    assert_eq!(block_on(task.fallible()), None);
+    assert_eq!(
+        NOT_SEND_DROPS.load(SeqCst),
+        0,
+        "leaked, not dropped later either"
+    );
+    assert_eq!(queue.scheduled(), 0);
+}
+
+#[test]
+fn awaiting_a_local_task_that_ran_on_the_wrong_thread_panics() {
+    let _g = check_leaks();
+    statics_reset();
+    let (_queue, (runnable, task)) = untracked_local_task();
+    let result = spawn_tracked(move || catch_quietly(move || runnable.run()))
+        .join()
+        .unwrap();
+    assert!(result.is_err());
+    common::expect_panic(move || block_on(task));
+    assert_eq!(NOT_SEND_DROPS.load(SeqCst), 0);
+}
+
+#[test]
+fn dropping_a_local_runnable_on_another_thread_does_not_drop_the_future() {
+    let _g = check_leaks();
+    statics_reset();
+    let (queue, (runnable, task)) = untracked_local_task();
+    // Whether this panics is rawtask's choice; it must not abort, and must not drop the
+    // non-Send future on this thread.
+    let _ = spawn_tracked(move || catch_quietly(move || drop(runnable)))
+        .join()
+        .expect("no abort");
+    assert_eq!(NOT_SEND_DROPS.load(SeqCst), 0);
+    assert_eq!(NOT_SEND_POLLS.load(SeqCst), 0);
+    drop(task);
+    assert_eq!(NOT_SEND_DROPS.load(SeqCst), 0);
+    assert_eq!(queue.scheduled(), 0);
+}
+
+#[test]
+fn cancelled_local_task_drops_its_future_on_the_spawning_thread() {
+    let _g = check_leaks();
+    statics_reset();
+    let queue = Queue::new();
+    let (runnable, task) = rawtask::spawn_local(pending_not_send(), queue.schedule());
+    runnable.run();
+    // Drop the Task while the task is idle: it is scheduled one final time, and this
+    // thread's executor drops the future.
+    drop(task);
+    assert_eq!(queue.scheduled(), 1);
+    let before = DROPPED_HERE.with(|d| d.get());
+    queue.pop().unwrap().run();
+    assert_eq!(NOT_SEND_DROPS.load(SeqCst), 1);
+    assert_eq!(
+        DROPPED_HERE.with(|d| d.get()),
+        before + 1,
+        "dropped on this thread"
+    );
+}
+
+#[test]
+fn detached_local_task_whose_last_waker_dies_elsewhere() {
+    let _g = check_leaks();
+    statics_reset();
+    let queue = Queue::new();
+    let (waker_tx, waker_rx) = flume::bounded(1);
+    let (runnable, task) = rawtask::spawn_local(
+        async move {
+            let waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+            waker_tx.send(waker).unwrap();
+            pending_not_send().await
+        },
+        queue.schedule(),
+    );
+    task.detach();
+    runnable.run();
+    let waker = waker_rx.recv().unwrap();
+    // The last waker is dropped on another thread: the task is scheduled one final time
+    // (the schedule function runs there), but the future is not dropped there.
+    spawn_tracked(move || drop(waker)).join().unwrap();
+    assert_eq!(NOT_SEND_DROPS.load(SeqCst), 0);
+    assert_eq!(queue.scheduled(), 1);
+    let before = DROPPED_HERE.with(|d| d.get());
+    queue.pop().unwrap().run();
+    assert_eq!(NOT_SEND_DROPS.load(SeqCst), 1);
+    assert_eq!(DROPPED_HERE.with(|d| d.get()), before + 1);
+}
+
+#[test]
+fn local_task_ids_are_per_thread() {
+    // Spawning a local task on one thread and running it on that same thread works on
+    // any thread, not only the main one.
+    let _g = check_leaks();
+    let ids: Vec<ThreadId> = (0..3)
+        .map(|_| {
+            spawn_tracked(|| {
+                let queue = Queue::new();
+                let (runnable, task) = rawtask::spawn_local(
+                    async { Rc::new(thread::current().id()) },
+                    queue.schedule(),
+                );
+                runnable.run();
+                *block_on(task)
+            })
+            .join()
+            .unwrap()
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+}
