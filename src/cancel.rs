@@ -89,38 +89,47 @@ pub struct CancellationToken {
 
 /// One signal of the tree, shared by all clones of a token.
 struct Node {
-    /// Set once, under `inner`'s lock, together with taking the waiters and children.
+    /// Set once, under `inner`'s lock, together with taking the waiters.
     cancelled: AtomicBool,
-    /// The number of `CancellationToken` handles to this node (clones, guards, owned futures).
-    handles: AtomicUsize,
+    /// Set once a `cancel` has cancelled this node's whole subtree, so that later calls return
+    /// at once while a concurrent one still helps (see `CancellationToken::cancel`).
+    walked: AtomicBool,
+    /// What keeps the node in its parent's list: the number of `CancellationToken` handles to
+    /// it (clones, guards, owned futures) plus the number of children in its own list. Once
+    /// it reaches zero it never grows again (only a handle can add either), and whoever brought
+    /// it there removes the node from its parent's list.
+    live: AtomicUsize,
     /// The node whose cancellation reaches this one. Never changes.
     parent: Option<Arc<Node>>,
-    /// This node's index in `parent.inner.children`; read and written under the parent's lock.
+    /// This node's index in `parent.inner.children`, or `UNLISTED` for a child born cancelled;
+    /// read and written under the parent's lock.
     slot: AtomicUsize,
     inner: Mutex<Inner>,
 }
 
+/// `Node::slot` of a node that is in no list.
+const UNLISTED: usize = usize::MAX;
+
 /// The part of a node guarded by its lock.
 struct Inner {
-    /// Live children; taken (left empty for good) when the node is cancelled.
+    /// Live children (each leaves when its last handle is gone and it has no children). Once
+    /// the node is cancelled, no child joins any more.
     children: Vec<Arc<Node>>,
     /// Wakers of pending `wait_cancelled` futures; taken when the node is cancelled.
     waiters: Waiters,
-    /// Set once the node has decided to leave its parent's list (it then never re-enters).
-    removed: bool,
 }
 
 impl Node {
     fn new(parent: Option<Arc<Node>>) -> Node {
         Node {
             cancelled: AtomicBool::new(false),
-            handles: AtomicUsize::new(1),
+            walked: AtomicBool::new(false),
+            live: AtomicUsize::new(1),
             parent,
-            slot: AtomicUsize::new(0),
+            slot: AtomicUsize::new(UNLISTED),
             inner: Mutex::new(Inner {
                 children: Vec::new(),
                 waiters: Waiters::new(),
-                removed: false,
             }),
         }
     }
@@ -137,27 +146,15 @@ impl Drop for Node {
         // chain iteratively, or a long chain of children would overflow the stack.
         let mut parent = self.parent.take();
         while let Some(node) = parent {
+            if Arc::strong_count(&node) != 1 {
+                // Not the last reference (the usual case): a plain decrement, no CAS.
+                break;
+            }
             parent = match Arc::try_unwrap(node) {
                 Ok(mut node) => node.parent.take(),
                 Err(_) => None,
             };
         }
-    }
-}
-
-impl Inner {
-    /// Whether `node` (whose lock this is) should leave its parent's list now: it has a parent,
-    /// no handles, no children, and has not left already. Marks it as leaving.
-    fn should_leave(&mut self, node: &Node) -> bool {
-        if self.removed
-            || node.parent.is_none()
-            || !self.children.is_empty()
-            || node.handles.load(Ordering::Acquire) != 0
-        {
-            return false;
-        }
-        self.removed = true;
-        true
     }
 }
 
@@ -187,15 +184,29 @@ impl CancellationToken {
     /// assert!(child.cancelled());
     /// ```
     pub fn cancel(&self) {
-        let mut panic = None;
-        let Some(mut stack) = cancel_one(&self.node, &mut panic) else {
+        let root = &self.node;
+        if root.walked.load(Ordering::Acquire) {
             return;
-        };
-        while let Some(child) = stack.pop() {
-            if let Some(children) = cancel_one(&child, &mut panic) {
-                stack.extend(children);
+        }
+        // The walk is an iterative post-order traversal, so a deep chain cannot overflow the
+        // stack: a node is marked `walked` once all its descendants are cancelled. A concurrent
+        // `cancel` of an overlapping subtree walks it too (each node is cancelled once, under
+        // its lock, whoever gets there first), so that every call returns only once the whole
+        // subtree is cancelled.
+        let mut panic = None;
+        let mut stack: Vec<(Arc<Node>, bool)> = Vec::new();
+        if cancel_one(root, &mut stack, &mut panic) {
+            // Descendants were pushed: walk them, then mark the root.
+            while let Some((node, expanded)) = stack.pop() {
+                if expanded {
+                    node.walked.store(true, Ordering::Release);
+                } else if !node.walked.load(Ordering::Acquire) {
+                    stack.push((node.clone(), true));
+                    cancel_one(&node, &mut stack, &mut panic);
+                }
             }
         }
+        root.walked.store(true, Ordering::Release);
         if let Some(payload) = panic {
             resume_unwind(payload);
         }
@@ -274,11 +285,14 @@ impl CancellationToken {
         {
             let mut inner = lock(&parent.inner);
             if parent.cancelled.load(Ordering::Relaxed) {
-                // Born cancelled, and never in the parent's (taken) list.
+                // Born cancelled (and walked: it has no children), and in no list.
                 child.cancelled.store(true, Ordering::Relaxed);
+                child.walked.store(true, Ordering::Relaxed);
             } else {
                 child.slot.store(inner.children.len(), Ordering::Relaxed);
                 inner.children.push(child.clone());
+                // We hold a handle, so `live` is not zero and the parent is not leaving.
+                parent.live.fetch_add(1, Ordering::Relaxed);
             }
         }
         CancellationToken { node: child }
@@ -457,26 +471,25 @@ impl std::task::Wake for Unparker {
 
 type PanicPayload = std::boxed::Box<dyn core::any::Any + Send + 'static>;
 
-/// Cancels one node: marks it, takes its children and waiters, and wakes the waiters (keeping
-/// the first panic of a waker in `panic`). Returns `None` if it was already cancelled, else its
-/// children, to be cancelled next.
-fn cancel_one(node: &Node, panic: &mut Option<PanicPayload>) -> Option<Vec<Arc<Node>>> {
-    if node.is_cancelled() {
-        return None;
+/// Cancels one node (unless it already was): marks it, takes and wakes its waiters (keeping
+/// the first panic of a waker in `panic`). Pushes its children onto `stack` either way and
+/// returns whether there were any.
+fn cancel_one(
+    node: &Node,
+    stack: &mut Vec<(Arc<Node>, bool)>,
+    panic: &mut Option<PanicPayload>,
+) -> bool {
+    let mut inner = lock(&node.inner);
+    stack.extend(inner.children.iter().map(|child| (child.clone(), false)));
+    let has_children = !inner.children.is_empty();
+    if node.cancelled.load(Ordering::Relaxed) {
+        return has_children;
     }
-    let (waiters, children) = {
-        let mut inner = lock(&node.inner);
-        if node.cancelled.load(Ordering::Relaxed) {
-            return None;
-        }
-        node.cancelled.store(true, Ordering::Release);
-        (
-            core::mem::take(&mut inner.waiters),
-            core::mem::take(&mut inner.children),
-        )
-    };
+    node.cancelled.store(true, Ordering::Release);
+    let waiters = core::mem::take(&mut inner.waiters);
+    drop(inner);
     waiters.wake_all(panic);
-    Some(children)
+    has_children
 }
 
 impl Default for CancellationToken {
@@ -502,7 +515,7 @@ impl Clone for CancellationToken {
     /// ```
     fn clone(&self) -> CancellationToken {
         // A handle exists (ours), so the count cannot be zero and the node cannot be leaving.
-        self.node.handles.fetch_add(1, Ordering::Relaxed);
+        self.node.live.fetch_add(1, Ordering::Relaxed);
         CancellationToken {
             node: self.node.clone(),
         }
@@ -511,43 +524,34 @@ impl Clone for CancellationToken {
 
 impl Drop for CancellationToken {
     fn drop(&mut self) {
-        if self.node.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.node.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             leave_tree(&self.node);
         }
     }
 }
 
-/// Called when `node` lost its last handle: removes it from its parent's list if it has no
-/// children, then does the same for the parent if that left it without handles or children,
-/// and so on up the tree.
-///
-/// Locks are taken one at a time (never a child's while holding its parent's), so there is no
-/// lock order to respect. A node leaves at most once: the decision is taken under its own lock
-/// with the `removed` flag.
+/// Called when `node`'s `live` count reached zero (no handle, no child): removes it from its
+/// parent's list, then does the same for the parent if that brought its count to zero, and so
+/// on up the tree. Only the parent's lock is taken, one at a time.
 fn leave_tree(node: &Node) {
-    if !lock(&node.inner).should_leave(node) {
-        return;
-    }
     let mut node = node;
     // Every node on the way up is kept alive by the `parent` field of the one below it, and the
     // first by the handle being dropped.
     while let Some(parent) = node.parent.as_deref() {
         let mut inner = lock(&parent.inner);
-        if parent.cancelled.load(Ordering::Relaxed) {
-            // The parent's list was taken when it was cancelled (or `node` was born cancelled
-            // and never entered it).
+        let slot = node.slot.load(Ordering::Relaxed);
+        if slot == UNLISTED {
+            // Born cancelled: never in the list (and never counted in the parent's `live`).
             return;
         }
-        let slot = node.slot.load(Ordering::Relaxed);
         let removed = inner.children.swap_remove(slot);
         debug_assert!(core::ptr::eq::<Node>(&*removed, node));
         if let Some(moved) = inner.children.get(slot) {
             moved.slot.store(slot, Ordering::Relaxed);
         }
-        let parent_leaves = inner.should_leave(parent);
         drop(inner);
         drop(removed);
-        if !parent_leaves {
+        if parent.live.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
         node = parent;
@@ -710,7 +714,9 @@ impl DropGuard {
     /// assert!(!token.cancelled());
     /// ```
     pub fn disarm(mut self) -> CancellationToken {
-        self.token.take().expect("a DropGuard holds its token until dropped")
+        self.token
+            .take()
+            .expect("a DropGuard holds its token until dropped")
     }
 }
 
@@ -753,7 +759,9 @@ impl<'a> DropGuardRef<'a> {
     /// assert!(!same.cancelled());
     /// ```
     pub fn disarm(mut self) -> &'a CancellationToken {
-        self.token.take().expect("a DropGuardRef holds its token until dropped")
+        self.token
+            .take()
+            .expect("a DropGuardRef holds its token until dropped")
     }
 }
 

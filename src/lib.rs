@@ -34,8 +34,9 @@
 //!
 //! # Features
 //!
-//! - `std` (default): [`spawn_local`], panic propagation. Without it the crate is `no_std` and
-//!   needs only `alloc`.
+//! - `std` (default): [`spawn_local`], panic propagation, [`ffi`]. Without it the crate is
+//!   `no_std` and needs only `alloc`.
+//! - `macros`: the `#[async_ffi]` attribute, as `rawtask::ffi::async_ffi`.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -52,6 +53,8 @@ mod builder;
 pub mod cancel;
 #[cfg(feature = "std")]
 pub mod capi;
+#[cfg(feature = "std")]
+pub mod ffi;
 mod raw;
 mod runnable;
 mod schedule;
@@ -60,9 +63,9 @@ mod task;
 
 pub use crate::builder::{spawn, spawn_unchecked, spawn_unchecked_with, spawn_with, Builder};
 #[cfg(feature = "std")]
-pub use crate::cancel::CancellationToken;
-#[cfg(feature = "std")]
 pub use crate::builder::{spawn_local, spawn_local_with};
+#[cfg(feature = "std")]
+pub use crate::cancel::CancellationToken;
 pub use crate::runnable::Runnable;
 pub use crate::schedule::{Schedule, ScheduleInfo, WithInfo};
 pub use crate::task::{FallibleTask, Task};

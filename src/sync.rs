@@ -25,7 +25,9 @@ pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 /// half-updated across a call that could panic.
 #[cfg(feature = "std")]
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Parking and identity of threads, for the blocking waits of the std-only layers.

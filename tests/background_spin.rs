@@ -45,6 +45,8 @@ fn the_seed_spin_example() {
     // create our `Spin` task
     let s = Spin;
 
+    // SAFETY: `s` outlives the call to `spin_spawn`, and the handle and result are used only
+    // until they are freed.
     unsafe {
         // spawn the task in the background and get a handle to it
         let handle = spin_spawn(&s);
@@ -94,6 +96,7 @@ fn the_seed_spin_example() {
 #[test]
 fn destroying_the_handle_cancels_the_spin() {
     let s = Spin;
+    // SAFETY: the handle is freed once.
     unsafe {
         let handle = spin_spawn(&s);
         spin_handle_destroy(handle);

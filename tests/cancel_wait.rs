@@ -203,12 +203,16 @@ fn run_until_cancelled_stops_and_drops_the_future() {
     let (waker, wakes) = counting_waker();
     {
         let mut run = pin!(token.run_until_cancelled(probe.future(())));
-        assert!(run.as_mut().poll(&mut std::task::Context::from_waker(&waker)).is_pending());
+        assert!(run
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&waker))
+            .is_pending());
         assert_eq!(probe.polls(), 1);
         token.cancel();
         assert_eq!(wakes.get(), 1);
         assert_eq!(
-            run.as_mut().poll(&mut std::task::Context::from_waker(&waker)),
+            run.as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker)),
             Poll::Ready(None)
         );
         // No further poll of the inner future once cancelled.

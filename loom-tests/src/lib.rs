@@ -603,12 +603,24 @@ impl H {
         assert_eq!(get(&c.data_drops), 1, "data slot drops: {c:?}");
         assert!(self.flags.data_dropped.get());
         let sched_drops = usize::from(spawn.counted_schedule);
-        assert_eq!(get(&c.schedule_fn_drops), sched_drops, "schedule fn drops: {c:?}");
+        assert_eq!(
+            get(&c.schedule_fn_drops),
+            sched_drops,
+            "schedule fn drops: {c:?}"
+        );
         assert!(get(&c.outputs_made) <= 1, "{c:?}");
-        assert_eq!(get(&c.output_drops), get(&c.outputs_made), "output drops: {c:?}");
+        assert_eq!(
+            get(&c.output_drops),
+            get(&c.outputs_made),
+            "output drops: {c:?}"
+        );
         assert!(get(&c.outputs_received) <= get(&c.outputs_made), "{c:?}");
         assert!(get(&c.panics_made) <= 1, "{c:?}");
-        assert_eq!(get(&c.panic_drops), get(&c.panics_made), "panic payload drops: {c:?}");
+        assert_eq!(
+            get(&c.panic_drops),
+            get(&c.panics_made),
+            "panic payload drops: {c:?}"
+        );
         assert!(get(&c.panics_received) <= get(&c.panics_made), "{c:?}");
         assert!(get(&c.outputs_made) + get(&c.panics_made) <= 1, "{c:?}");
         if !spawn.propagate_panic {
@@ -734,7 +746,10 @@ pub enum Actor {
 
 impl Actor {
     fn wants_waker(self) -> bool {
-        matches!(self, Actor::WakeByValue | Actor::WakeByRef | Actor::CloneDrop)
+        matches!(
+            self,
+            Actor::WakeByValue | Actor::WakeByRef | Actor::CloneDrop
+        )
     }
 
     fn wants_runnable(self) -> bool {

@@ -30,7 +30,11 @@ impl Future for LocalFuture {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        assert_eq!(thread::current().id(), self.home, "polled off its home thread");
+        assert_eq!(
+            thread::current().id(),
+            self.home,
+            "polled off its home thread"
+        );
         self.polls += 1;
         if self.polls == 1 {
             Poll::Pending
@@ -86,17 +90,21 @@ fn drain(queue: &Queue) {
 /// the future is dropped on the home thread when the executor runs it.
 #[test]
 fn local_last_waker_drop_on_foreign_thread_vs_detach() {
-    model("local_last_waker_drop_on_foreign_thread_vs_detach", None, || {
-        let (r, t, queue, drops) = spawn_local();
-        let w = r.waker();
-        assert!(!r.run());
-        let a = thread::spawn(move || drop(w));
-        t.detach();
-        a.join().unwrap();
-        assert_eq!(drops.load(SeqCst), 0);
-        drain(&queue);
-        assert_eq!(drops.load(SeqCst), 1);
-    });
+    model(
+        "local_last_waker_drop_on_foreign_thread_vs_detach",
+        None,
+        || {
+            let (r, t, queue, drops) = spawn_local();
+            let w = r.waker();
+            assert!(!r.run());
+            let a = thread::spawn(move || drop(w));
+            t.detach();
+            a.join().unwrap();
+            assert_eq!(drops.load(SeqCst), 0);
+            drain(&queue);
+            assert_eq!(drops.load(SeqCst), 1);
+        },
+    );
 }
 
 /// The `Task` of an idle local task is dropped on a foreign thread while the home thread wakes
@@ -130,6 +138,10 @@ fn local_run_on_foreign_thread_vs_task_drop() {
         drop(t);
         a.join().unwrap();
         drain(&queue);
-        assert_eq!(drops.load(SeqCst), 0, "the future must be leaked, not dropped");
+        assert_eq!(
+            drops.load(SeqCst),
+            0,
+            "the future must be leaked, not dropped"
+        );
     });
 }

@@ -76,7 +76,11 @@ fn task_detach_vs_last_waker_drop() {
         a.join().unwrap();
         b.join().unwrap();
         assert_eq!(get(&h.c.schedules), 1);
-        assert_eq!(get(&h.c.future_drops), 0, "the future was dropped off the executor");
+        assert_eq!(
+            get(&h.c.future_drops),
+            0,
+            "the future was dropped off the executor"
+        );
         h.finish(None);
     });
 }
@@ -94,7 +98,11 @@ fn task_drop_vs_last_waker_drop() {
         a.join().unwrap();
         b.join().unwrap();
         assert_eq!(get(&h.c.schedules), 1);
-        assert_eq!(get(&h.c.future_drops), 0, "the future was dropped off the executor");
+        assert_eq!(
+            get(&h.c.future_drops),
+            0,
+            "the future was dropped off the executor"
+        );
         h.finish(None);
     });
 }

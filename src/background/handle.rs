@@ -286,12 +286,15 @@ fn block_on<R>(mut task: FallibleTask<R>) -> Option<R> {
     }
     if task.is_finished() {
         // The common case after spinning: no waker to allocate.
-        if let Poll::Ready(output) = Pin::new(&mut task).poll(&mut Context::from_waker(Waker::noop()))
+        if let Poll::Ready(output) =
+            Pin::new(&mut task).poll(&mut Context::from_waker(Waker::noop()))
         {
             return output;
         }
     }
-    let waker = Waker::from(std::sync::Arc::new(Unparker(crate::sync::thread::current())));
+    let waker = Waker::from(std::sync::Arc::new(
+        Unparker(crate::sync::thread::current()),
+    ));
     let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(output) = Pin::new(&mut task).poll(&mut cx) {

@@ -65,10 +65,9 @@ pub use self::error::{
     take_last_error, update_last_error, Error,
 };
 pub use self::runnable::{
-    rawtask_runnable_data, rawtask_runnable_data_size, rawtask_runnable_drop,
-    rawtask_runnable_run, rawtask_runnable_schedule, rawtask_runnable_waker, rawtask_waker_clone,
-    rawtask_waker_drop, rawtask_waker_wake, rawtask_waker_wake_by_ref, RawtaskRunnable,
-    RawtaskWaker,
+    rawtask_runnable_data, rawtask_runnable_data_size, rawtask_runnable_drop, rawtask_runnable_run,
+    rawtask_runnable_schedule, rawtask_runnable_waker, rawtask_waker_clone, rawtask_waker_drop,
+    rawtask_waker_wake, rawtask_waker_wake_by_ref, RawtaskRunnable, RawtaskWaker,
 };
 pub use self::schedule::{RawtaskSchedule, RawtaskScheduleFn};
 pub use self::status::{guard, Failure, RawtaskStatus};

@@ -168,12 +168,15 @@ pub unsafe extern "C" fn rawtask_runnable_schedule(
         return null("rawtask_runnable_schedule", "runnable");
     };
     let ptr = ptr.cast::<()>();
-    catching("rawtask_runnable_schedule: the schedule function panicked", || {
-        // SAFETY: the caller's runnable (reference and SCHEDULED bit) passes to the schedule
-        // function's new `Runnable`, as in `Runnable::schedule`.
-        unsafe { (prefix(ptr).vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
-        RawtaskStatus::Ok
-    })
+    catching(
+        "rawtask_runnable_schedule: the schedule function panicked",
+        || {
+            // SAFETY: the caller's runnable (reference and SCHEDULED bit) passes to the schedule
+            // function's new `Runnable`, as in `Runnable::schedule`.
+            unsafe { (prefix(ptr).vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
+            RawtaskStatus::Ok
+        },
+    )
 }
 
 /// Drops the runnable without running it, which cancels the task: its future is dropped now,

@@ -60,8 +60,11 @@ pub type RawtaskScheduleFn =
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct RawtaskSchedule {
-    /// The callback; never null in a schedule used to spawn a task.
-    pub(super) schedule: Option<RawtaskScheduleFn>,
+    /// The callback (a `RawtaskScheduleFn`, spelled out for cbindgen); never null in a
+    /// schedule used to spawn a task.
+    pub(super) schedule: Option<
+        unsafe extern "C" fn(context: *mut c_void, runnable: *mut RawtaskRunnable, flags: u32),
+    >,
     /// Passed to every call of `schedule`.
     pub(super) context: *mut c_void,
 }
@@ -191,6 +194,9 @@ impl<M> Builder<M> {
             ));
         }
         let (runnable, task) = self.spawn(future, schedule);
-        Ok((RawtaskRunnable::from_runnable(runnable), RawtaskTask::new(task)))
+        Ok((
+            RawtaskRunnable::from_runnable(runnable),
+            RawtaskTask::new(task),
+        ))
     }
 }

@@ -397,10 +397,9 @@ fn perform(release: Release, held: Held) -> RawtaskStatus {
     }));
     match result {
         Ok(()) => RawtaskStatus::Ok,
-        Err(payload) => super::status::panicked(
-            "freeing a task: the schedule function panicked",
-            payload,
-        ),
+        Err(payload) => {
+            super::status::panicked("freeing a task: the schedule function panicked", payload)
+        }
     }
 }
 

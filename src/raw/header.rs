@@ -10,7 +10,15 @@ use crate::sync::UnsafeCell;
 use crate::ScheduleInfo;
 
 /// The per-type functions of a task, reached from the type-erased handles.
+///
+/// `repr(C)` with the [`FfiWakerVTable`] first: the task pointer starts with a pointer to this
+/// table (the header's `vtable` field), so the task pointer is also an FFI waker
+/// ([`FfiWakerBase`], async-ffi's layout) whose vtable is [`FFI_WAKER_VTABLE`]. C and foreign
+/// Rust code can clone, wake and drop a task's waker through it without any allocation.
+#[repr(C)]
 pub(crate) struct TaskVTable {
+    /// The FFI waker functions of the task pointer; the same four functions for every task.
+    pub(crate) ffi_waker: FfiWakerVTable,
     /// Hands a `Runnable` (whose reference the caller owns) to the schedule function.
     pub(crate) schedule: unsafe fn(NonNull<()>, ScheduleInfo),
     /// Polls the future once; see [`super::RawTask::run`].
@@ -30,8 +38,66 @@ pub(crate) struct TaskVTable {
     pub(crate) data_size: usize,
 }
 
+/// async-ffi 0.5.1's FFI waker vtable: four C functions that take the waker (a pointer to its
+/// [`FfiWakerBase`]). `clone` returns a new owned waker, `wake` and `drop` consume an owned one,
+/// `wake_by_ref` borrows.
+///
+/// See [`crate::ffi`] for the whole ABI; in C this is `RawtaskFfiWakerVTable`.
+///
+/// ```
+/// use rawtask::ffi::{FfiWakerBase, FfiWakerVTable};
+/// // A waker that does nothing, as a C host might write it.
+/// unsafe extern "C" fn clone(w: *const FfiWakerBase) -> *const FfiWakerBase { w }
+/// unsafe extern "C" fn noop(_: *const FfiWakerBase) {}
+/// static VTABLE: FfiWakerVTable =
+///     FfiWakerVTable { clone, wake: noop, wake_by_ref: noop, drop: noop };
+/// static WAKER: FfiWakerBase = FfiWakerBase { vtable: &VTABLE };
+/// ```
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FfiWakerVTable {
+    /// Returns a new owned waker that wakes the same task.
+    pub clone: unsafe extern "C" fn(*const FfiWakerBase) -> *const FfiWakerBase,
+    /// Wakes the task and releases the (owned) waker.
+    pub wake: unsafe extern "C" fn(*const FfiWakerBase),
+    /// Wakes the task; the waker stays valid.
+    pub wake_by_ref: unsafe extern "C" fn(*const FfiWakerBase),
+    /// Releases the (owned) waker without waking.
+    pub drop: unsafe extern "C" fn(*const FfiWakerBase),
+}
+
+/// async-ffi 0.5.1's FFI waker: the first field of every FFI waker, a pointer to its vtable.
+/// A waker is passed around as a pointer to this base; whatever follows it in memory belongs
+/// to the waker's implementation. A rawtask task pointer is such a waker.
+///
+/// In C this is `RawtaskFfiWaker`.
+///
+/// ```
+/// use rawtask::ffi::{FfiWakerBase, FfiWakerVTable};
+/// unsafe extern "C" fn clone(w: *const FfiWakerBase) -> *const FfiWakerBase { w }
+/// unsafe extern "C" fn noop(_: *const FfiWakerBase) {}
+/// static VTABLE: FfiWakerVTable =
+///     FfiWakerVTable { clone, wake: noop, wake_by_ref: noop, drop: noop };
+/// static WAKER: FfiWakerBase = FfiWakerBase { vtable: &VTABLE };
+/// // SAFETY: the waker's functions are valid for a static waker.
+/// unsafe { ((*WAKER.vtable).wake_by_ref)(&WAKER) };
+/// ```
+#[repr(C)]
+#[derive(Debug)]
+pub struct FfiWakerBase {
+    /// The waker's functions.
+    pub vtable: *const FfiWakerVTable,
+}
+
+// SAFETY: the base is a pointer to an immutable table of thread-safe functions: FFI wakers are
+// `Send + Sync` by contract, as Rust wakers are.
+unsafe impl Sync for FfiWakerBase {}
+// SAFETY: as above.
+unsafe impl Send for FfiWakerBase {}
+
 /// The start of every task allocation. `repr(C)` so that the data slot sits at an offset that
-/// depends only on `M` (see [`crate::data_offset`]).
+/// depends only on `M` (see [`crate::data_offset`]), and so that the task pointer, which points
+/// to `vtable`, is an [`FfiWakerBase`].
 #[repr(C)]
 pub(crate) struct Header<M> {
     pub(crate) vtable: &'static TaskVTable,
@@ -182,6 +248,65 @@ unsafe fn wake_by_ref(data: *const ()) {
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: the dropped waker owns a reference.
     unsafe { release_waker_ref(task_ptr(data)) }
+}
+
+// ----- the same wakers for FFI: the task pointer is an async-ffi `FfiWakerBase` -----
+
+/// The FFI waker vtable at the start of every [`TaskVTable`]: the same logic as
+/// [`RAW_WAKER_VTABLE`] behind C functions, which abort (instead of unwinding into foreign code)
+/// if the schedule function or a destructor panics.
+pub(crate) const FFI_WAKER_VTABLE: FfiWakerVTable = FfiWakerVTable {
+    clone: ffi_clone,
+    wake: ffi_wake,
+    wake_by_ref: ffi_wake_by_ref,
+    drop: ffi_drop,
+};
+
+/// Whether `vtable` is the FFI vtable of a task of this copy of rawtask, i.e. whether an FFI
+/// waker with this vtable is a task pointer that [`RAW_WAKER_VTABLE`] can wrap directly.
+///
+/// Compares function addresses only (no read beyond the four entries every FFI vtable has). A
+/// `false` for a task of this copy (if the linker duplicated a function) only costs speed.
+#[inline]
+pub(crate) fn is_task_ffi_vtable(vtable: &FfiWakerVTable) -> bool {
+    core::ptr::fn_addr_eq(
+        vtable.wake_by_ref,
+        ffi_wake_by_ref as unsafe extern "C" fn(*const FfiWakerBase),
+    ) && core::ptr::fn_addr_eq(
+        vtable.clone,
+        ffi_clone as unsafe extern "C" fn(*const FfiWakerBase) -> *const FfiWakerBase,
+    )
+}
+
+unsafe extern "C" fn ffi_clone(waker: *const FfiWakerBase) -> *const FfiWakerBase {
+    // SAFETY: the caller passes a live FFI waker whose vtable is `FFI_WAKER_VTABLE`, so it is
+    // a task pointer that holds (or borrows) a reference, which keeps the task alive.
+    unsafe { prefix(task_ptr(waker.cast())) }.state.add_ref();
+    waker
+}
+
+unsafe extern "C" fn ffi_wake(waker: *const FfiWakerBase) {
+    abort_on_panic("rawtask: a task's schedule function panicked in an FFI waker's wake", || {
+        // SAFETY: the caller gives up an owned FFI waker of a task, i.e. one reference.
+        unsafe { wake(waker.cast()) }
+    })
+}
+
+unsafe extern "C" fn ffi_wake_by_ref(waker: *const FfiWakerBase) {
+    abort_on_panic(
+        "rawtask: a task's schedule function panicked in an FFI waker's wake_by_ref",
+        || {
+            // SAFETY: the caller lends a live FFI waker of a task.
+            unsafe { wake_by_ref(waker.cast()) }
+        },
+    )
+}
+
+unsafe extern "C" fn ffi_drop(waker: *const FfiWakerBase) {
+    abort_on_panic("rawtask: a task's schedule function panicked in an FFI waker's drop", || {
+        // SAFETY: the caller gives up an owned FFI waker of a task, i.e. one reference.
+        unsafe { drop_waker(waker.cast()) }
+    })
 }
 
 /// Releases a waker's reference. If it was the last owner of a task whose future still lives,

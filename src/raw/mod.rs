@@ -11,6 +11,16 @@
 //! then                          stage: union { future F, output T, panic payload (1 word) }
 //! ```
 //!
+//! The `vtable` pointer points to a `repr(C)` `TaskVTable` whose first four words are an
+//! [`FfiWakerVTable`](crate::ffi::FfiWakerVTable) (clone, wake, wake_by_ref, drop as C
+//! functions), the same for every task. So the task pointer is, besides the data pointer of the
+//! task's Rust wakers, an async-ffi FFI waker ([`FfiWakerBase`](crate::ffi::FfiWakerBase): a
+//! struct whose first field points to its vtable): [`crate::ffi`] hands it to foreign futures
+//! as their waker, and cloning it there is one reference count increment, as for a Rust
+//! waker. The allocation is unchanged by this; only the per-type static `TaskVTable` is four
+//! words longer, and its other entries sit four words further in (the same single load on the
+//! hot paths).
+//!
 //! The data slot comes right after the fixed-size part of the header, so its offset depends on
 //! `M` alone and C code can find it from the task pointer ([`crate::DATA_OFFSET`]). The future
 //! and its output share one union, and a propagated panic is stored as one thin pointer in the
@@ -62,7 +72,9 @@
 //!    `woken_while_running` and returns `true`. A wake of a scheduled task changes nothing but
 //!    publishes the waker's memory to the runner.
 //! 6. Every call of the schedule function holds a reference for its whole duration when the
-//!    function has captured state, so the function is never freed while it runs.
+//!    function has captured state, so the function is never freed while it runs; a schedule
+//!    function that is plain data (the C API's `RawtaskSchedule`) is instead copied onto the
+//!    stack and the copy called (`c-tests`: `misuse.c` and `event_loop.c` under valgrind).
 //! 7. A waker that drops the last reference of a task whose future still lives schedules it one
 //!    last time (closed), so the executor drops the future on its own thread.
 //! 8. `spawn_local` tasks never drop their future, output or data slot on another thread: a
@@ -159,6 +171,7 @@ where
     L: Locality,
 {
     const VTABLE: TaskVTable = TaskVTable {
+        ffi_waker: header::FFI_WAKER_VTABLE,
         schedule: Self::schedule,
         run: Self::run,
         drop_future: Self::drop_future,
@@ -243,6 +256,19 @@ where
     /// SCHEDULED bit), which the `Runnable` takes over.
     unsafe fn schedule(ptr: NonNull<()>, info: ScheduleInfo) {
         let cell = Self::cell(ptr);
+
+        if <S as crate::schedule::sealed::Sealed<M>>::PLAIN_DATA {
+            // A schedule function that is plain data (the C API's callback and context) is
+            // copied out before the call, so nothing needs the allocation during it (rule 6).
+            // SAFETY: the caller's reference keeps the task alive for the read; `PLAIN_DATA`
+            // says a bitwise copy is an equivalent value that owns nothing, and `ManuallyDrop`
+            // keeps the copy from being dropped.
+            let schedule = ManuallyDrop::new(unsafe { ptr::read(addr_of!((*cell).schedule)) });
+            // SAFETY: the caller's reference and SCHEDULED bit become the `Runnable`'s.
+            let runnable = unsafe { Runnable::<M>::from_raw(ptr) };
+            schedule.schedule(runnable, info);
+            return;
+        }
 
         /// Keeps the task, and so the schedule function, alive during the call (rule 6).
         struct Hold(NonNull<()>);

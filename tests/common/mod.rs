@@ -1,7 +1,7 @@
 //! Shared support for the integration tests.
 //!
-//! * A **leak-checking global allocator.** Every allocation carries a small hidden prefix
-//!   that records whether it was made by a *tracked* thread. [`check_leaks`] returns a guard
+//! * A **leak-checking global allocator.** It forwards to `System` and remembers, in a side
+//!   table, which live allocations were made by a *tracked* thread. [`check_leaks`] returns a guard
 //!   that serialises the tests of one binary, marks the current thread as tracked, and, when
 //!   dropped (unless the test is already failing), asserts that every tracked allocation made
 //!   since it was created has been freed. Threads spawned by a test are tracked when spawned
@@ -45,11 +45,6 @@ pub const N: usize = if cfg!(miri) { 10 } else { 1000 };
 // The leak-checking allocator
 // ---------------------------------------------------------------------------------------
 
-/// Tag stored in the prefix of an allocation made by a tracked thread.
-const TAG_TRACKED: usize = 0x7261_7774_6173_6b31;
-/// Tag stored in the prefix of an allocation made by an untracked thread.
-const TAG_UNTRACKED: usize = 0x7261_7774_6173_6b30;
-
 /// Tracked allocations currently live.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
@@ -67,19 +62,6 @@ struct LeakCheckingAllocator;
 #[global_allocator]
 static ALLOCATOR: LeakCheckingAllocator = LeakCheckingAllocator;
 
-/// Size of the hidden prefix: at least 16 bytes, and a multiple of the alignment so the
-/// returned pointer stays aligned.
-fn prefix_len(layout: Layout) -> usize {
-    layout.align().max(16)
-}
-
-/// Layout of the real block (prefix + user block), or `None` on overflow.
-fn outer_layout(layout: Layout) -> Option<Layout> {
-    let prefix = prefix_len(layout);
-    let size = layout.size().checked_add(prefix)?;
-    Layout::from_size_align(size, prefix).ok()
-}
-
 fn is_tracked() -> bool {
     TRACKED.try_with(Cell::get).unwrap_or(false)
 }
@@ -89,42 +71,94 @@ fn set_tracked(on: bool) -> bool {
     TRACKED.try_with(|t| t.replace(on)).unwrap_or(false)
 }
 
+/// The addresses of the live tracked allocations: a lock-free open-addressing hash set.
+///
+/// The set lives beside the blocks rather than in a hidden header in front of them: Miri's
+/// Stacked Borrows forbids reading such a header through the pointer handed to `dealloc`,
+/// whose tag only covers the block itself.
+///
+/// Slots go from `EMPTY` to an address, and from an address to `TOMBSTONE`, which insertion
+/// may reuse; a slot never becomes `EMPTY` again, so a lookup may stop at the first `EMPTY`
+/// slot. An address is inserted after `System` returned it and removed before it is given
+/// back to `System`, so it is never in the set twice.
+mod tracked_set {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    const BITS: u32 = 17;
+    const CAPACITY: usize = 1 << BITS;
+    const EMPTY: usize = 0;
+    const TOMBSTONE: usize = 1;
+
+    static SLOTS: [AtomicUsize; CAPACITY] = [const { AtomicUsize::new(EMPTY) }; CAPACITY];
+
+    fn home(addr: usize) -> usize {
+        let h = (addr as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> (64 - BITS)) as usize
+    }
+
+    pub(super) fn insert(addr: usize) {
+        let mut i = home(addr);
+        for _ in 0..CAPACITY {
+            let slot = &SLOTS[i];
+            let current = slot.load(SeqCst);
+            if (current == EMPTY || current == TOMBSTONE)
+                && slot.compare_exchange(current, addr, SeqCst, SeqCst).is_ok()
+            {
+                return;
+            }
+            i = (i + 1) % CAPACITY;
+        }
+        // Too many live tracked allocations for the table: the test suite needs a bigger one.
+        std::process::abort();
+    }
+
+    /// Removes `addr` if present; returns whether it was.
+    pub(super) fn remove(addr: usize) -> bool {
+        let mut i = home(addr);
+        for _ in 0..CAPACITY {
+            let slot = &SLOTS[i];
+            let current = slot.load(SeqCst);
+            if current == EMPTY {
+                return false;
+            }
+            if current == addr {
+                // Only the owner of the block removes its address: this cannot fail.
+                return slot
+                    .compare_exchange(addr, TOMBSTONE, SeqCst, SeqCst)
+                    .is_ok();
+            }
+            i = (i + 1) % CAPACITY;
+        }
+        false
+    }
+}
+
 impl LeakCheckingAllocator {
     /// # Safety
     /// As `GlobalAlloc::alloc`.
     unsafe fn allocate(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        let Some(outer) = outer_layout(layout) else {
-            return std::ptr::null_mut();
-        };
-        // SAFETY: `outer` has a non-zero size (it includes the prefix).
-        let base = unsafe {
+        // SAFETY: forwarded contract.
+        let ptr = unsafe {
             if zeroed {
-                System.alloc_zeroed(outer)
+                System.alloc_zeroed(layout)
             } else {
-                System.alloc(outer)
+                System.alloc(layout)
             }
         };
-        if base.is_null() {
-            return base;
+        if ptr.is_null() {
+            return ptr;
         }
         let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        let tracked = is_tracked();
-        if tracked {
+        if is_tracked() {
             LIVE.fetch_add(1, SeqCst);
+            tracked_set::insert(ptr.addr());
         }
-        let tag = if tracked { TAG_TRACKED } else { TAG_UNTRACKED };
-        // SAFETY: the prefix is at least 16 bytes long and a multiple of 16, so both the
-        // user pointer and the tag word just before it are in bounds and aligned.
-        unsafe {
-            let user = base.add(prefix_len(layout));
-            user.sub(size_of::<usize>()).cast::<usize>().write(tag);
-            user
-        }
+        ptr
     }
 }
 
-// SAFETY: every block handed out is a block of `System` offset by the prefix length, which
-// depends only on the layout, so `dealloc`/`realloc` recover the original block exactly.
+// SAFETY: every call is forwarded to `System` unchanged; the bookkeeping only stores
+// addresses in a side table.
 unsafe impl GlobalAlloc for LeakCheckingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded contract.
@@ -137,43 +171,27 @@ unsafe impl GlobalAlloc for LeakCheckingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let prefix = prefix_len(layout);
-        // SAFETY: `ptr` came from `allocate` with this layout, so the tag and the base are
-        // inside the block.
-        unsafe {
-            match ptr.sub(size_of::<usize>()).cast::<usize>().read() {
-                TAG_TRACKED => {
-                    LIVE.fetch_sub(1, SeqCst);
-                }
-                TAG_UNTRACKED => {}
-                // A block we did not hand out, or a corrupted one: nothing sane to do.
-                _ => std::process::abort(),
-            }
-            let outer = Layout::from_size_align_unchecked(layout.size() + prefix, prefix);
-            System.dealloc(ptr.sub(prefix), outer);
+        if tracked_set::remove(ptr.addr()) {
+            LIVE.fetch_sub(1, SeqCst);
         }
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // The block keeps its tag: it is still the same logical allocation.
-        let prefix = prefix_len(layout);
-        let Some(new_outer) = new_size.checked_add(prefix) else {
-            return std::ptr::null_mut();
-        };
-        if Layout::from_size_align(new_outer, prefix).is_err() {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: `ptr` came from `allocate` with `layout`; the new size is valid for the
-        // same alignment (checked above).
-        unsafe {
-            let outer = Layout::from_size_align_unchecked(layout.size() + prefix, prefix);
-            let base = System.realloc(ptr.sub(prefix), outer, new_outer);
-            if base.is_null() {
-                base
+        // A reallocated block stays tracked or untracked: it is the same logical allocation.
+        let was_tracked = tracked_set::remove(ptr.addr());
+        // SAFETY: forwarded contract.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if was_tracked {
+            // On failure the old block is still live.
+            tracked_set::insert(if new.is_null() {
+                ptr.addr()
             } else {
-                base.add(prefix)
-            }
+                new.addr()
+            });
         }
+        new
     }
 }
 

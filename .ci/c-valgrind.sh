@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every C program of the C harness (tests/c/*.c and the examples/c executor, as listed in
+# c-tests/tests/c_programs.rs) under valgrind memcheck:
+#
+#     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite PROGRAM
+#
+# so any memory error or definite leak fails the run. The last line printed is the summary:
+# `valgrind-c: N programs clean`, or a line starting with `SKIPPED:` if valgrind cannot be had.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v valgrind >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    (apt-get install -y -qq valgrind >/dev/null 2>&1 ||
+        { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq valgrind >/dev/null 2>&1; }) || true
+fi
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "SKIPPED: valgrind-c: valgrind is not installed and could not be installed"
+    exit 0
+fi
+
+mkdir -p target
+log=target/c-valgrind.log
+RAWTASK_C_VALGRIND=1 RUST_BACKTRACE=0 cargo test -p rawtask-c-tests --test c_programs \
+    -- --nocapture --test-threads=1 2>&1 | tee "$log"
+
+programs=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+clean=$(grep -c '^valgrind-clean: ' "$log" || true)
+if [ "$programs" -eq 0 ] || [ "$clean" -ne "$programs" ]; then
+    echo "valgrind-c: FAILED: $clean of $programs programs reported clean"
+    exit 1
+fi
+echo "valgrind-c: $clean programs clean"

@@ -1,0 +1,26 @@
+//! Compiles the C programs of `tests/c/` against rawtask's C API (plus the fixtures of this
+//! crate) and runs them. One test per program; see `harness` for how, and the crate docs for
+//! how to add a program.
+
+mod harness;
+
+/// A priority event loop in C driving 10,000 Rust tasks (timers, channels, yields).
+#[test]
+fn event_loop() {
+    harness::run_c_program("event_loop");
+}
+
+/// Every detectable misuse of the C API gets a defined status and message, never a crash.
+#[test]
+fn misuse() {
+    harness::run_c_program("misuse");
+}
+
+/// The C executor example of `examples/c/`, against the example's own static library, as
+/// `examples/c/build.sh` builds it.
+#[test]
+fn example_executor() {
+    let source = harness::workspace_root().join("examples/c/executor.c");
+    let exe = harness::build_c_program("executor", &source, "rawtask_c_example", &[]);
+    harness::run("executor", &exe);
+}

@@ -1,0 +1,250 @@
+//! The C view of the FFI future ABI: the raw poll result, the panic note, the constants and
+//! the concrete future types that `include/rawtask.h` declares.
+//!
+//! Rust code rarely needs this module: [`FfiFuture`](super::FfiFuture) and friends use it
+//! internally. It is public so that the C header can be generated from it and so that Rust
+//! code talking to hand-written C (or testing the ABI) can name the raw types.
+//!
+//! A C plugin that returns a future and a C host that awaits one use nothing but these
+//! declarations and their doc comments: see `ffi-tests/c/` for both.
+//!
+//! ```
+//! use rawtask::ffi::abi::{RawtaskFfiPoll, RAWTASK_FFI_POLL_READY};
+//! use rawtask::ffi::FfiPoll;
+//!
+//! let raw = RawtaskFfiPoll::from(FfiPoll::Ready(5u64));
+//! assert_eq!(raw.tag, RAWTASK_FFI_POLL_READY);
+//! assert_eq!(raw.into_ffi_poll(), Ok(FfiPoll::Ready(5)));
+//! ```
+
+use core::ffi::{c_char, c_void};
+use core::fmt;
+use core::mem::ManuallyDrop;
+
+use super::{FfiFuture, FfiPoll, FfiWakerBase};
+
+/// The tag of a ready poll result: the payload holds the output.
+///
+/// ```
+/// assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_POLL_READY, 0);
+/// ```
+pub const RAWTASK_FFI_POLL_READY: u8 = 0;
+
+/// The tag of a pending poll result: the future will wake the context's waker.
+///
+/// ```
+/// assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_POLL_PENDING, 1);
+/// ```
+pub const RAWTASK_FFI_POLL_PENDING: u8 = 1;
+
+/// The tag of a poll result whose `poll` panicked. If the context's waker changed during the
+/// call, it may be a [`RawtaskFfiPanicNote`] carrying the message.
+///
+/// ```
+/// assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_POLL_PANICKED, 2);
+/// ```
+pub const RAWTASK_FFI_POLL_PANICKED: u8 = 2;
+
+/// The FFI future ABI version, [`ABI_VERSION`](super::ABI_VERSION) (async-ffi's): a plugin and
+/// its host exchange futures only when theirs are equal.
+///
+/// ```
+/// assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_ABI_VERSION, rawtask::ffi::ABI_VERSION);
+/// ```
+pub const RAWTASK_FFI_ABI_VERSION: u32 = super::ABI_VERSION;
+
+/// The `magic` of a [`RawtaskFfiPanicNote`]: the bytes `rtpanic1` read as a big-endian
+/// integer. A future version of the note gets a new magic.
+///
+/// ```
+/// assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_PANIC_NOTE_MAGIC.to_be_bytes(), *b"rtpanic1");
+/// ```
+pub const RAWTASK_FFI_PANIC_NOTE_MAGIC: u64 = 0x7274_7061_6e69_6331;
+
+/// A poll result as it crosses the boundary: [`FfiPoll<T>`](FfiPoll)'s exact layout (a `u8`
+/// tag, then a union that holds the output when the tag is [`RAWTASK_FFI_POLL_READY`]), but a
+/// plain struct, so that any tag a foreign function returns is a valid value to inspect.
+///
+/// rawtask calls every `poll_fn` as a function returning this type.
+///
+/// ```
+/// use rawtask::ffi::abi::{RawtaskFfiPoll, RawtaskFfiPollPayload};
+///
+/// // What a C function returning tag 7 gives: rejected, not transmuted.
+/// let raw = RawtaskFfiPoll::<u32> { tag: 7, payload: RawtaskFfiPollPayload { empty: () } };
+/// assert_eq!(raw.into_ffi_poll(), Err(7));
+/// ```
+#[repr(C)]
+pub struct RawtaskFfiPoll<T> {
+    /// [`RAWTASK_FFI_POLL_READY`], [`RAWTASK_FFI_POLL_PENDING`] or
+    /// [`RAWTASK_FFI_POLL_PANICKED`]; any other value is invalid.
+    pub tag: u8,
+    /// The output, initialised only when `tag` is [`RAWTASK_FFI_POLL_READY`].
+    pub payload: RawtaskFfiPollPayload<T>,
+}
+
+/// The payload of a [`RawtaskFfiPoll`]: the output of a ready future.
+///
+/// ```
+/// use rawtask::ffi::abi::RawtaskFfiPollPayload;
+/// use std::mem::ManuallyDrop;
+/// let payload = RawtaskFfiPollPayload { ready: ManuallyDrop::new(3u8) };
+/// // SAFETY: `ready` was just written.
+/// assert_eq!(*unsafe { payload.ready }, 3);
+/// ```
+#[repr(C)]
+pub union RawtaskFfiPollPayload<T> {
+    /// The output (tag [`RAWTASK_FFI_POLL_READY`]).
+    pub ready: ManuallyDrop<T>,
+    /// Nothing (any other tag).
+    pub empty: (),
+}
+
+impl<T> RawtaskFfiPoll<T> {
+    /// A ready result.
+    #[inline]
+    pub(crate) fn ready(output: T) -> Self {
+        RawtaskFfiPoll {
+            tag: RAWTASK_FFI_POLL_READY,
+            payload: RawtaskFfiPollPayload {
+                ready: ManuallyDrop::new(output),
+            },
+        }
+    }
+
+    /// A result without payload.
+    #[inline]
+    pub(crate) fn empty(tag: u8) -> Self {
+        RawtaskFfiPoll {
+            tag,
+            payload: RawtaskFfiPollPayload { empty: () },
+        }
+    }
+
+    /// Checks the tag and converts into an [`FfiPoll`]; an invalid tag is returned as the
+    /// error, and the payload is then not read (an output in it would be leaked).
+    ///
+    /// ```
+    /// use rawtask::ffi::{abi::RawtaskFfiPoll, FfiPoll};
+    /// assert_eq!(RawtaskFfiPoll::from(FfiPoll::<u8>::Pending).into_ffi_poll(), Ok(FfiPoll::Pending));
+    /// ```
+    pub fn into_ffi_poll(self) -> Result<FfiPoll<T>, u8> {
+        match self.tag {
+            RAWTASK_FFI_POLL_READY => {
+                // SAFETY: a ready result holds the output, which we take over (the union never
+                // drops it).
+                Ok(FfiPoll::Ready(ManuallyDrop::into_inner(unsafe {
+                    self.payload.ready
+                })))
+            }
+            RAWTASK_FFI_POLL_PENDING => Ok(FfiPoll::Pending),
+            RAWTASK_FFI_POLL_PANICKED => Ok(FfiPoll::Panicked),
+            tag => Err(tag),
+        }
+    }
+}
+
+impl<T> From<FfiPoll<T>> for RawtaskFfiPoll<T> {
+    /// The raw form of a poll result, as a poll function returns it.
+    fn from(poll: FfiPoll<T>) -> Self {
+        match poll {
+            FfiPoll::Ready(output) => RawtaskFfiPoll::ready(output),
+            FfiPoll::Pending => RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PENDING),
+            FfiPoll::Panicked => RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PANICKED),
+        }
+    }
+}
+
+impl<T> fmt::Debug for RawtaskFfiPoll<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawtaskFfiPoll")
+            .field("tag", &self.tag)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for RawtaskFfiPollPayload<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawtaskFfiPollPayload")
+    }
+}
+
+// The layout promise, checked against the enum it mirrors.
+const _: () = {
+    assert!(size_of::<RawtaskFfiPoll<u64>>() == size_of::<FfiPoll<u64>>());
+    assert!(size_of::<RawtaskFfiPoll<u8>>() == size_of::<FfiPoll<u8>>());
+    assert!(size_of::<RawtaskFfiPoll<()>>() == size_of::<FfiPoll<()>>());
+    assert!(size_of::<RawtaskFfiPoll<[u8; 3]>>() == size_of::<FfiPoll<[u8; 3]>>());
+    assert!(align_of::<RawtaskFfiPoll<u64>>() == align_of::<FfiPoll<u64>>());
+    assert!(size_of::<FfiFuture<u64>>() == 3 * size_of::<usize>());
+};
+
+/// How a rawtask future hands its panic message to the awaiting side (see the
+/// [module docs](super#panics)): an FFI waker that a panicking poll function stores in the
+/// context (`cx->waker = &note->waker`) before returning [`RAWTASK_FFI_POLL_PANICKED`].
+///
+/// To read it, the awaiting side, after a `Panicked` result, checks that the context's waker
+/// differs from the waker `w` it passed in, that `magic` is [`RAWTASK_FFI_PANIC_NOTE_MAGIC`]
+/// and that `original == w`; it may then read `message`, and must then call
+/// `note->release(note)` once and stop using the note (restoring `cx->waker = w` if it keeps
+/// the context). A host that never looks leaks the note, which stays a valid waker that
+/// forwards `clone` and `wake_by_ref` to `original`, so the context remains usable.
+///
+/// Only rawtask writes notes; a foreign poll function must leave the context alone.
+///
+/// ```
+/// use rawtask::ffi::{abi::RawtaskFfiPanicNote, FutureExt};
+/// use std::task::{Context, Waker};
+/// // Rust code never touches notes: `try_poll` (or awaiting) reads them.
+/// let mut f = async { panic!("the message") }.into_ffi();
+/// let err = f.try_poll(&mut Context::from_waker(Waker::noop())).unwrap_err();
+/// assert_eq!(err.message(), Some("the message"));
+/// # let _ = std::mem::size_of::<RawtaskFfiPanicNote>();
+/// ```
+#[repr(C)]
+pub struct RawtaskFfiPanicNote {
+    /// The note is an FFI waker: its vtable forwards `clone` and `wake_by_ref` to `original`
+    /// (`wake` and `drop` abort: the context's waker is only ever borrowed).
+    pub waker: FfiWakerBase,
+    /// [`RAWTASK_FFI_PANIC_NOTE_MAGIC`].
+    pub magic: u64,
+    /// The waker the context held before the note replaced it.
+    pub original: *const FfiWakerBase,
+    /// The panic message: UTF-8, `message_len` bytes, followed by a NUL (not counted).
+    pub message: *const c_char,
+    /// The length of `message` in bytes, without the NUL.
+    pub message_len: usize,
+    /// Frees the note (and its message) with the allocator of the library that made it.
+    pub release: unsafe extern "C" fn(note: *mut RawtaskFfiPanicNote),
+}
+
+impl fmt::Debug for RawtaskFfiPanicNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawtaskFfiPanicNote")
+            .field("magic", &self.magic)
+            .field("original", &self.original)
+            .field("message_len", &self.message_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An [`FfiFuture`] whose output is a `uint64_t`, the future type of the C examples and tests.
+/// In C: `RawtaskFfiFutureU64`, whose `poll_fn` returns a `RawtaskFfiPoll_u64`.
+///
+/// ```
+/// use rawtask::ffi::{abi::RawtaskFfiFutureU64, FutureExt};
+/// let f: RawtaskFfiFutureU64 = async { 7u64 }.into_ffi();
+/// assert_eq!(futures_lite::future::block_on(f), 7);
+/// ```
+pub type RawtaskFfiFutureU64 = FfiFuture<u64>;
+
+/// An [`FfiFuture`] whose output is a pointer (`void *` in C), for outputs that C frees or
+/// hands back. In C: `RawtaskFfiFuturePtr`, whose `poll_fn` returns a `RawtaskFfiPoll_____c_void`
+/// (cbindgen's name for the pointer instance).
+///
+/// ```
+/// use rawtask::ffi::{abi::RawtaskFfiFuturePtr, FutureExt};
+/// let f: RawtaskFfiFuturePtr = async { std::ptr::null_mut() }.into_ffi();
+/// assert!(futures_lite::future::block_on(f).is_null());
+/// ```
+pub type RawtaskFfiFuturePtr = FfiFuture<*mut c_void>;

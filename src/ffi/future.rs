@@ -1,0 +1,366 @@
+//! The FFI future types and the conversion of Rust futures into them.
+
+use core::fmt;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::boxed::Box;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::abi::{
+    RawtaskFfiPoll, RAWTASK_FFI_POLL_PANICKED, RAWTASK_FFI_POLL_PENDING, RAWTASK_FFI_POLL_READY,
+};
+use super::panic::{leave_note, payload_message, take_note};
+use super::waker::with_ffi_waker;
+use super::{FfiContext, PollPanicked};
+use crate::abort::abort_on_panic;
+
+/// The message of a poll after completion, on either side of the boundary.
+const POLLED_AFTER_COMPLETION: &str =
+    "rawtask::ffi: an FFI future was polled after it completed (returned Ready or panicked)";
+
+/// The FFI-safe counterpart of `Pin<Box<dyn Future<Output = T> + 'a>>` (neither `Send` nor
+/// `'static`): the base type of all four variants, which share its layout.
+///
+/// `repr(C)`: three pointers, `fut_ptr`, `poll_fn` and `drop_fn` (see the
+/// [module docs](super#the-abi)). In C: `RawtaskFfiFuture_T` for an output type `T`.
+///
+/// ```
+/// use rawtask::ffi::{FutureExt, LocalFfiFuture};
+/// use std::rc::Rc;
+///
+/// let shared = Rc::new(5); // not Send
+/// let future: LocalFfiFuture<i32> = async move { *shared + 1 }.into_local_ffi();
+/// assert_eq!(futures_lite::future::block_on(future), 6);
+/// ```
+#[repr(C)]
+pub struct LocalBorrowingFfiFuture<'a, T> {
+    fut_ptr: *mut (),
+    poll_fn: unsafe extern "C" fn(
+        fut_ptr: *mut (),
+        context_ptr: *mut FfiContext<'_>,
+    ) -> RawtaskFfiPoll<T>,
+    drop_fn: unsafe extern "C" fn(fut_ptr: *mut ()),
+    _marker: PhantomData<&'a ()>,
+}
+
+/// [`LocalBorrowingFfiFuture`] for `'static` futures: the FFI-safe
+/// `Pin<Box<dyn Future<Output = T>>>`.
+///
+/// ```
+/// use rawtask::ffi::{FutureExt, LocalFfiFuture};
+/// let future: LocalFfiFuture<u8> = async { 1 }.into_local_ffi();
+/// assert_eq!(futures_lite::future::block_on(future), 1);
+/// ```
+pub type LocalFfiFuture<T> = LocalBorrowingFfiFuture<'static, T>;
+
+/// The FFI-safe counterpart of `Pin<Box<dyn Future<Output = T> + Send + 'a>>`: a
+/// [`LocalBorrowingFfiFuture`] made from a `Send` future, and so `Send` itself.
+///
+/// ```
+/// use rawtask::ffi::{BorrowingFfiFuture, FutureExt};
+///
+/// fn sum<'a>(numbers: &'a [u32]) -> BorrowingFfiFuture<'a, u32> {
+///     async move { numbers.iter().sum() }.into_ffi()
+/// }
+/// let numbers = vec![1, 2, 3];
+/// assert_eq!(futures_lite::future::block_on(sum(&numbers)), 6);
+/// ```
+#[repr(transparent)]
+pub struct BorrowingFfiFuture<'a, T>(LocalBorrowingFfiFuture<'a, T>);
+
+/// [`BorrowingFfiFuture`] for `'static` futures: the FFI-safe
+/// `Pin<Box<dyn Future<Output = T> + Send>>`, what plugins usually return.
+///
+/// ```
+/// use rawtask::ffi::{FfiFuture, FutureExt};
+/// let future: FfiFuture<u8> = async { 2 }.into_ffi();
+/// let handle = std::thread::spawn(move || futures_lite::future::block_on(future));
+/// assert_eq!(handle.join().unwrap(), 2);
+/// ```
+pub type FfiFuture<T> = BorrowingFfiFuture<'static, T>;
+
+// SAFETY: a `BorrowingFfiFuture` is only ever made from a `Send` future (`new`), or received
+// from foreign code that promised the same through the type of its function; its poll and
+// drop functions may then run on any thread. It is not `Sync`: polling needs `&mut`.
+unsafe impl<T> Send for BorrowingFfiFuture<'_, T> {}
+
+impl<'a, T> LocalBorrowingFfiFuture<'a, T> {
+    /// Boxes `future` (one allocation) behind the FFI poll and drop functions.
+    ///
+    /// The poll function catches panics (see the [module docs](super#panics)) and drops the
+    /// future as soon as it returns `Ready` or panics.
+    ///
+    /// ```
+    /// use rawtask::ffi::LocalBorrowingFfiFuture;
+    /// let text = String::from("borrowed");
+    /// let future = LocalBorrowingFfiFuture::new(async { text.len() });
+    /// assert_eq!(futures_lite::future::block_on(future), 8);
+    /// ```
+    pub fn new<F: Future<Output = T> + 'a>(future: F) -> Self {
+        LocalBorrowingFfiFuture {
+            fut_ptr: Box::into_raw(Box::new(Some(future))).cast(),
+            poll_fn: poll_boxed::<F>,
+            drop_fn: drop_boxed::<F>,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Polls the future, returning a panic on its side as an error instead of raising it.
+    ///
+    /// `Future::poll` is this followed by [`PollPanicked::resume`] on error. After `Ready` or
+    /// an error, the foreign poll function is never called again: every later call returns an
+    /// error.
+    ///
+    /// ```
+    /// use rawtask::ffi::FutureExt;
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let mut ok = async { 3 }.into_local_ffi();
+    /// assert_eq!(ok.try_poll(&mut cx).unwrap(), Poll::Ready(3));
+    /// assert!(ok.try_poll(&mut cx).is_err()); // polled after completion
+    ///
+    /// let mut bad = async { panic!("no") }.into_local_ffi();
+    /// assert_eq!(bad.try_poll(&mut cx).unwrap_err().message(), Some("no"));
+    /// ```
+    pub fn try_poll(&mut self, cx: &mut Context<'_>) -> Result<Poll<T>, PollPanicked> {
+        let poll_fn = self.poll_fn;
+        let fut_ptr = self.fut_ptr;
+        let (raw, message) = with_ffi_waker(cx.waker(), |waker| {
+            // SAFETY: `with_ffi_waker` lends a valid FFI waker for the duration of the call.
+            let mut ffi_cx = unsafe { FfiContext::from_raw(waker) };
+            // SAFETY: `fut_ptr` and `poll_fn` belong together (`new`, or the foreign function
+            // that returned this future by the ABI); `&mut self` rules out concurrent calls,
+            // and `drop_fn` was not called yet.
+            let raw = unsafe { poll_fn(fut_ptr, &mut ffi_cx) };
+            let message = if raw.tag == RAWTASK_FFI_POLL_PANICKED {
+                // SAFETY: `ffi_cx` is the context `poll_fn` was just called with and `waker`
+                // what it held; by the ABI, only a note replaces it.
+                unsafe { take_note(&mut ffi_cx, waker) }
+            } else {
+                None
+            };
+            (raw, message)
+        });
+        match raw.tag {
+            RAWTASK_FFI_POLL_READY => {
+                self.poll_fn = poll_completed::<T>;
+                // SAFETY: a ready result holds the output, which we take over.
+                Ok(Poll::Ready(ManuallyDrop::into_inner(unsafe {
+                    raw.payload.ready
+                })))
+            }
+            RAWTASK_FFI_POLL_PENDING => Ok(Poll::Pending),
+            RAWTASK_FFI_POLL_PANICKED => {
+                self.poll_fn = poll_completed::<T>;
+                Err(PollPanicked::new(message))
+            }
+            tag => {
+                self.poll_fn = poll_completed::<T>;
+                Err(PollPanicked::new(Some(std::format!(
+                    "rawtask::ffi: an FFI future's poll function returned the invalid tag {tag} \
+                     (0 = Ready, 1 = Pending, 2 = Panicked); the result was rejected"
+                ))))
+            }
+        }
+    }
+}
+
+impl<'a, T> BorrowingFfiFuture<'a, T> {
+    /// Boxes a `Send` future (one allocation) behind the FFI poll and drop functions; see
+    /// [`LocalBorrowingFfiFuture::new`].
+    ///
+    /// ```
+    /// use rawtask::ffi::BorrowingFfiFuture;
+    /// let n = 4;
+    /// let future = BorrowingFfiFuture::new(async { n * n });
+    /// assert_eq!(futures_lite::future::block_on(future), 16);
+    /// ```
+    pub fn new<F: Future<Output = T> + Send + 'a>(future: F) -> Self {
+        BorrowingFfiFuture(LocalBorrowingFfiFuture::new(future))
+    }
+
+    /// Polls the future, returning a panic on its side as an error; see
+    /// [`LocalBorrowingFfiFuture::try_poll`].
+    ///
+    /// ```
+    /// use rawtask::ffi::FutureExt;
+    /// use std::task::{Context, Poll, Waker};
+    /// let mut f = async { 3 }.into_ffi();
+    /// assert_eq!(f.try_poll(&mut Context::from_waker(Waker::noop())).unwrap(), Poll::Ready(3));
+    /// ```
+    pub fn try_poll(&mut self, cx: &mut Context<'_>) -> Result<Poll<T>, PollPanicked> {
+        self.0.try_poll(cx)
+    }
+}
+
+impl<T> Future for LocalBorrowingFfiFuture<'_, T> {
+    type Output = T;
+
+    /// Polls the foreign future. A panic on its side is raised here, with its message when it
+    /// crossed (rawtask sends it; async-ffi and C usually do not: "FFI future panicked").
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.try_poll(cx) {
+            Ok(poll) => poll,
+            Err(panicked) => panicked.resume(),
+        }
+    }
+}
+
+impl<T> Future for BorrowingFfiFuture<'_, T> {
+    type Output = T;
+
+    /// See [`LocalBorrowingFfiFuture`]'s `poll`.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for LocalBorrowingFfiFuture<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: `drop_fn` belongs to `fut_ptr` and is called exactly once, here.
+        unsafe { (self.drop_fn)(self.fut_ptr) }
+    }
+}
+
+impl<T> fmt::Debug for LocalBorrowingFfiFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalBorrowingFfiFuture")
+            .field("fut_ptr", &self.fut_ptr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for BorrowingFfiFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BorrowingFfiFuture").field(&self.0).finish()
+    }
+}
+
+/// Converts futures into FFI futures (async-ffi's extension trait, implemented for every
+/// future).
+///
+/// ```
+/// use rawtask::ffi::FutureExt;
+/// let future = async { "converted" }.into_ffi();
+/// assert_eq!(futures_lite::future::block_on(future), "converted");
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Converts a `Send` future into a [`BorrowingFfiFuture`] (an [`FfiFuture`] when it is
+    /// `'static`).
+    ///
+    /// ```
+    /// use rawtask::ffi::{FfiFuture, FutureExt};
+    /// let future: FfiFuture<u8> = async { 9 }.into_ffi();
+    /// assert_eq!(futures_lite::future::block_on(future), 9);
+    /// ```
+    fn into_ffi<'a>(self) -> BorrowingFfiFuture<'a, Self::Output>
+    where
+        Self: Send + 'a,
+    {
+        BorrowingFfiFuture::new(self)
+    }
+
+    /// Converts any future into a [`LocalBorrowingFfiFuture`] (a [`LocalFfiFuture`] when it is
+    /// `'static`).
+    ///
+    /// ```
+    /// use rawtask::ffi::{FutureExt, LocalFfiFuture};
+    /// let cell = std::rc::Rc::new(std::cell::Cell::new(0));
+    /// let future: LocalFfiFuture<()> = { let c = cell.clone(); async move { c.set(1) } }.into_local_ffi();
+    /// futures_lite::future::block_on(future);
+    /// assert_eq!(cell.get(), 1);
+    /// ```
+    fn into_local_ffi<'a>(self) -> LocalBorrowingFfiFuture<'a, Self::Output>
+    where
+        Self: 'a,
+    {
+        LocalBorrowingFfiFuture::new(self)
+    }
+}
+
+impl<F> FutureExt for F where F: Future + Sized {}
+
+// ----- the poll and drop functions of rawtask's own FFI futures -----
+
+/// The poll function of a future boxed by `new`: `fut_ptr` is a `Box<Option<F>>`, `None` once
+/// the future completed or panicked.
+unsafe extern "C" fn poll_boxed<F: Future>(
+    fut_ptr: *mut (),
+    cx: *mut FfiContext<'_>,
+) -> RawtaskFfiPoll<F::Output> {
+    let slot = fut_ptr.cast::<Option<F>>();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `fut_ptr` is the live box made by `new` (the ABI: `drop_fn` was not called,
+        // and calls never overlap, so this is the only reference).
+        let Some(future) = (unsafe { &mut *slot }) else {
+            return None;
+        };
+        // SAFETY: the future is never moved out of its box, so it may be pinned.
+        let future = unsafe { Pin::new_unchecked(future) };
+        // SAFETY: the caller lends a live context for the call.
+        Some(unsafe { (*cx).with_context(|cx| future.poll(cx)) })
+    }));
+    match result {
+        Ok(Some(Poll::Ready(output))) => {
+            // SAFETY: as above; the future finished and nothing borrows it any more.
+            unsafe { finish(slot) };
+            RawtaskFfiPoll::ready(output)
+        }
+        Ok(Some(Poll::Pending)) => RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PENDING),
+        Ok(None) => {
+            // SAFETY: the caller's context is live.
+            unsafe { leave_note(cx, POLLED_AFTER_COMPLETION) };
+            RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PANICKED)
+        }
+        Err(payload) => {
+            let message = payload_message(&*payload);
+            abort_on_panic(
+                "rawtask::ffi: dropping the payload of a panic in an FFI future's poll panicked",
+                || drop(payload),
+            );
+            // SAFETY: as above: the future unwound and nothing borrows it any more (the
+            // closure that did is gone); the caller's context is live.
+            unsafe {
+                finish(slot);
+                leave_note(cx, &message);
+            }
+            RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PANICKED)
+        }
+    }
+}
+
+/// Drops the future inside a box made by `new`, leaving `None`.
+///
+/// # Safety
+/// `slot` is the live box of a `new` future and nothing else uses it during the call.
+#[inline]
+unsafe fn finish<F>(slot: *mut Option<F>) {
+    abort_on_panic("rawtask::ffi: an FFI future's destructor panicked", || {
+        // SAFETY: the caller guarantees exclusive access; dropping a pinned future in place
+        // is allowed.
+        unsafe { *slot = None }
+    })
+}
+
+/// The drop function of a future boxed by `new`.
+unsafe extern "C" fn drop_boxed<F>(fut_ptr: *mut ()) {
+    abort_on_panic(
+        "rawtask::ffi: an FFI future's destructor panicked (in its drop_fn)",
+        || {
+            // SAFETY: `fut_ptr` is the box made by `new`, released once (the ABI).
+            drop(unsafe { Box::from_raw(fut_ptr.cast::<Option<F>>()) })
+        },
+    )
+}
+
+/// The poll function an `FfiFuture` switches to once its own returned `Ready`, `Panicked` or
+/// an invalid tag: the foreign future is never polled again.
+unsafe extern "C" fn poll_completed<T>(_: *mut (), cx: *mut FfiContext<'_>) -> RawtaskFfiPoll<T> {
+    // SAFETY: the caller's context is live.
+    unsafe { leave_note(cx, POLLED_AFTER_COMPLETION) };
+    RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PANICKED)
+}

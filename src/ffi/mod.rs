@@ -1,0 +1,171 @@
+//! FFI-safe futures: a superset of [async-ffi 0.5.1](https://docs.rs/async-ffi/0.5.1) with the
+//! same `repr(C)` layout, so that futures cross a dynamic-library or C boundary in both
+//! directions — between two copies of rawtask, between rawtask and async-ffi, and between
+//! either and C — without relying on Rust's unstable ABI.
+//!
+//! ```
+//! use rawtask::ffi::{FfiFuture, FutureExt};
+//!
+//! // The plugin side (usually in a `cdylib`): any `Send + 'static` future becomes an `FfiFuture`.
+//! extern "C" fn work(arg: u32) -> FfiFuture<u32> {
+//!     async move { arg * 2 }.into_ffi()
+//! }
+//!
+//! // The host side: an `FfiFuture` is a `Future`.
+//! assert_eq!(futures_lite::future::block_on(work(21)), 42);
+//! ```
+//!
+//! Switching from async-ffi means changing `async_ffi::` to `rawtask::ffi::`: the names,
+//! signatures and the `#[async_ffi]` attribute (feature `macros`) are the same. What differs:
+//!
+//! | | async-ffi 0.5.1 | `rawtask::ffi` |
+//! |---|---|---|
+//! | cloning the waker of a rawtask task inside an FFI future | allocates a box | one reference count increment: the task pointer *is* the FFI waker |
+//! | cloning any other waker | one allocation | one allocation |
+//! | a panic in `poll` | `Panicked`, the awaiting side panics with "FFI future panicked" | the same, plus the panic message crosses and is re-raised (see [Panics](#panics)) |
+//! | polling again after `Ready` | polls the inner future again | defined: a panic with a clear message, the inner future is not touched |
+//! | a poll function returning a tag other than 0, 1, 2 | undefined behaviour (transmuted) | rejected: the awaiting side panics with a clear message |
+//! | a panic in `drop` or in a waker function | abort | abort, with a message on stderr naming what panicked |
+//!
+//! # The ABI
+//!
+//! Every type below is `repr(C)` and is laid out exactly as async-ffi 0.5.1 lays it out;
+//! [`ABI_VERSION`] is async-ffi's (2). In C the types are declared in `include/rawtask.h` under
+//! the names in brackets. Sizes are for any platform whose pointers and `size_t` have the same
+//! width.
+//!
+//! ```text
+//! FfiFuture<T>            [RawtaskFfiFuture_T]   3 pointers, the same for all four Rust variants
+//!   fut_ptr   *mut ()                            the future's state, owned by the FfiFuture
+//!   poll_fn   extern "C" fn(fut_ptr, *mut FfiContext) -> FfiPoll<T>
+//!   drop_fn   extern "C" fn(fut_ptr)             frees fut_ptr; called exactly once
+//!
+//! FfiPoll<T>              [RawtaskFfiPoll_T]     repr(C, u8) tagged union
+//!   tag       u8                                 0 Ready, 1 Pending, 2 Panicked
+//!   payload   union { T ready }                  initialised only when tag == 0
+//!
+//! FfiContext<'a>          [RawtaskFfiContext]    1 pointer, borrowed for one call of poll_fn
+//!   waker     *const FfiWakerBase
+//!
+//! FfiWakerBase            [RawtaskFfiWaker]      the first field of every FFI waker
+//!   vtable    *const FfiWakerVTable
+//!
+//! FfiWakerVTable          [RawtaskFfiWakerVTable] 4 pointers
+//!   clone       extern "C" fn(*const FfiWakerBase) -> *const FfiWakerBase
+//!   wake        extern "C" fn(*const FfiWakerBase)
+//!   wake_by_ref extern "C" fn(*const FfiWakerBase)
+//!   drop        extern "C" fn(*const FfiWakerBase)
+//! ```
+//!
+//! # Ownership: who frees what
+//!
+//! - **The future.** Whoever holds the `FfiFuture` value owns `fut_ptr` and calls `drop_fn`
+//!   exactly once (the Rust types do it in `Drop`); `drop_fn` frees everything `fut_ptr` owns,
+//!   with the allocator of the library that made the future. `poll_fn` is called with the
+//!   same `fut_ptr`, never concurrently with itself or with `drop_fn`, from any thread for a
+//!   `FfiFuture`/`BorrowingFfiFuture`, only from the creating thread for the `Local` variants.
+//! - **The context.** The caller of `poll_fn` owns the `FfiContext` and the waker it points to;
+//!   both are borrowed for the duration of the call only. The poll function must not call `wake`
+//!   or `drop` on that waker (rawtask aborts with a message if it does), and must not write to
+//!   the context, with one exception: rawtask's panic note, below.
+//! - **Wakers.** `clone` returns a new *owned* waker; every owned waker must be consumed exactly
+//!   once, by `wake` or `drop`, from any thread. `wake_by_ref` may be called on any live waker.
+//!   A waker that a rawtask task lends is the task pointer itself: `clone` increments the
+//!   task's reference count and returns the same pointer, `wake`/`drop` release that reference.
+//!   A Rust waker of anything else is lent as a small struct on the caller's stack, and `clone`
+//!   makes one heap allocation, which `wake`/`drop` free.
+//!
+//! # Panics
+//!
+//! Unwinding across `extern "C"` is not allowed, so every function rawtask puts in the ABI
+//! catches panics:
+//!
+//! - A panic in the future's `poll` is caught; `poll_fn` returns `Panicked`, and the awaiting
+//!   side re-raises a panic with the same message (its payload is the message, a `String`).
+//!   [`LocalBorrowingFfiFuture::try_poll`] returns it as a [`PollPanicked`] instead. The future
+//!   is dropped right away; polling it again yields `Panicked` again.
+//! - A panic in `drop_fn`, in a waker function, or while dropping a panic payload aborts the
+//!   process, after printing which function panicked to stderr.
+//!
+//! The message crosses through a **panic note**, a rawtask extension that needs no change to
+//! async-ffi's layout. When a rawtask `poll_fn` catches a panic, it allocates a
+//! [`RawtaskFfiPanicNote`](abi::RawtaskFfiPanicNote), whose first field is an FFI waker that
+//! forwards to the context's waker, and stores the note's address in the context's `waker`
+//! field before returning `Panicked`. After a `Panicked` result, the awaiting side compares the
+//! context's waker with the waker it passed in: if it changed and the new one carries the note
+//! magic and points back to the original, it copies the message and calls the note's `release`
+//! function, which frees the note with the allocator that made it. A host that does not know
+//! about notes (async-ffi, or a C host that ignores them) sees a valid waker in its context
+//! either way; the note is then leaked — a few dozen bytes plus the message, once per panic
+//! that crosses into such a host. This is why a foreign poll function must not write to the
+//! context: rawtask would take any other change for a note.
+//!
+//! # Polling after completion
+//!
+//! rawtask's side is fused in both roles:
+//!
+//! - A future made by [`FutureExt::into_ffi`] (or the `new` functions) drops its inner future
+//!   as soon as it returns `Ready` or panics; a later call of its `poll_fn` returns `Panicked`
+//!   with the message "rawtask::ffi: an FFI future was polled after it completed".
+//! - An `FfiFuture` that got `Ready`, `Panicked` or an invalid tag from a (possibly foreign)
+//!   `poll_fn` never calls it again: a later poll panics with that message. The foreign future
+//!   is still dropped by `drop_fn` when the `FfiFuture` is dropped.
+//!
+//! # Invalid tags
+//!
+//! The result of a foreign `poll_fn` is read as a raw tag and a payload
+//! ([`RawtaskFfiPoll`](abi::RawtaskFfiPoll)), never transmuted to the Rust enum. A tag other than
+//! 0, 1 or 2 makes the awaiting side panic with a message naming the tag; the payload is not
+//! read, and the future is not polled again.
+//!
+//! # Costs
+//!
+//! Converting a future (`into_ffi`) boxes it, once, as async-ffi does. Polling lends the
+//! caller's waker without allocating. Inside the future, a waker clone costs a reference count
+//! increment when the awaiting side is a rawtask task (through any number of FFI layers, in the
+//! same copy of rawtask or in another one), and one allocation otherwise.
+
+mod future;
+mod panic;
+mod poll;
+mod waker;
+
+pub mod abi;
+
+pub use self::future::{
+    BorrowingFfiFuture, FfiFuture, FutureExt, LocalBorrowingFfiFuture, LocalFfiFuture,
+};
+pub use self::poll::{FfiPoll, PollPanicked};
+pub use self::waker::{ContextExt, FfiContext};
+pub use crate::raw::header::{FfiWakerBase, FfiWakerVTable};
+
+/// Turns an `async fn` into a function returning an [`FfiFuture`] (async-ffi's attribute).
+///
+/// `#[async_ffi]` returns [`FfiFuture<T>`], `#[async_ffi(?Send)]` [`LocalFfiFuture<T>`],
+/// `#[async_ffi('a)]` [`BorrowingFfiFuture<'a, T>`] and `#[async_ffi('a, ?Send)]`
+/// [`LocalBorrowingFfiFuture<'a, T>`]. The arguments are moved into the future and dropped in
+/// the order an `async fn` drops them. Methods with a `self` receiver are rejected.
+///
+/// ```
+/// use rawtask::ffi::async_ffi;
+///
+/// #[async_ffi]
+/// #[no_mangle]
+/// pub async extern "C" fn add(a: u32, b: u32) -> u32 {
+///     a + b
+/// }
+///
+/// assert_eq!(futures_lite::future::block_on(add(1, 2)), 3);
+/// ```
+#[cfg(feature = "macros")]
+pub use rawtask_macros::async_ffi;
+
+/// The version of the FFI future ABI: async-ffi 0.5.1's, whose layout rawtask shares.
+///
+/// Two libraries can exchange futures when their `ABI_VERSION`s are equal; a plugin system
+/// usually exports a function returning it and checks it before anything else.
+///
+/// ```
+/// assert_eq!(rawtask::ffi::ABI_VERSION, 2);
+/// ```
+pub const ABI_VERSION: u32 = 2;

@@ -1,0 +1,141 @@
+//! [`FfiPoll`], the FFI-safe `Poll`, and [`PollPanicked`].
+
+use core::fmt;
+use core::task::Poll;
+use std::string::String;
+
+/// The FFI-safe counterpart of [`Poll`], plus `Panicked` for a `poll` that panicked.
+///
+/// `repr(C, u8)`: a `u8` tag (`Ready` = 0, `Pending` = 1, `Panicked` = 2) followed by a union
+/// holding the output for `Ready`. rawtask never transmutes a foreign poll result into this
+/// enum: it reads the raw tag first ([`RawtaskFfiPoll`](super::abi::RawtaskFfiPoll)), so a tag
+/// outside `0..=2` from C is rejected instead of being undefined behaviour.
+///
+/// ```
+/// use rawtask::ffi::FfiPoll;
+/// use std::task::Poll;
+///
+/// let p: FfiPoll<u8> = Poll::Ready(7).into();
+/// assert_eq!(p, FfiPoll::Ready(7));
+/// assert_eq!(p.try_into_poll().unwrap(), Poll::Ready(7));
+/// assert!(FfiPoll::<u8>::Panicked.try_into_poll().is_err());
+/// ```
+#[repr(C, u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FfiPoll<T> {
+    /// The future finished with this output.
+    Ready(T),
+    /// The future is not finished; it will wake the context's waker when it can progress.
+    Pending,
+    /// The future's `poll` panicked (the panic was caught at the FFI boundary).
+    Panicked,
+}
+
+impl<T> FfiPoll<T> {
+    /// Converts a [`Poll`] (never `Panicked`).
+    ///
+    /// ```
+    /// use rawtask::ffi::FfiPoll;
+    /// assert_eq!(FfiPoll::from_poll(std::task::Poll::<u8>::Pending), FfiPoll::Pending);
+    /// ```
+    pub fn from_poll(poll: Poll<T>) -> Self {
+        match poll {
+            Poll::Ready(output) => FfiPoll::Ready(output),
+            Poll::Pending => FfiPoll::Pending,
+        }
+    }
+
+    /// Converts back into a [`Poll`]; `Panicked` becomes an error (without a message: the
+    /// message travels in the context, see the [module docs](super#panics)).
+    ///
+    /// ```
+    /// use rawtask::ffi::FfiPoll;
+    /// assert_eq!(FfiPoll::Ready(1).try_into_poll().unwrap(), std::task::Poll::Ready(1));
+    /// ```
+    pub fn try_into_poll(self) -> Result<Poll<T>, PollPanicked> {
+        match self {
+            FfiPoll::Ready(output) => Ok(Poll::Ready(output)),
+            FfiPoll::Pending => Ok(Poll::Pending),
+            FfiPoll::Panicked => Err(PollPanicked::new(None)),
+        }
+    }
+}
+
+impl<T> From<Poll<T>> for FfiPoll<T> {
+    /// See [`FfiPoll::from_poll`].
+    fn from(poll: Poll<T>) -> Self {
+        FfiPoll::from_poll(poll)
+    }
+}
+
+impl<T> TryFrom<FfiPoll<T>> for Poll<T> {
+    type Error = PollPanicked;
+
+    /// See [`FfiPoll::try_into_poll`].
+    fn try_from(poll: FfiPoll<T>) -> Result<Self, PollPanicked> {
+        poll.try_into_poll()
+    }
+}
+
+/// The error of an FFI future whose `poll` panicked, with the panic's message when it crossed
+/// the boundary (see the [module docs](super#panics)).
+///
+/// ```
+/// use rawtask::ffi::FutureExt;
+/// use std::task::{Context, Waker};
+///
+/// let mut future = async { panic!("out of cheese") }.into_ffi();
+/// let err = future.try_poll(&mut Context::from_waker(Waker::noop())).unwrap_err();
+/// assert_eq!(err.message(), Some("out of cheese"));
+/// assert_eq!(err.to_string(), "FFI poll function panicked: out of cheese");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollPanicked {
+    message: Option<String>,
+}
+
+impl PollPanicked {
+    pub(crate) fn new(message: Option<String>) -> PollPanicked {
+        PollPanicked { message }
+    }
+
+    /// The panic message, if the future's side sent one (rawtask does; async-ffi and most C
+    /// code do not).
+    ///
+    /// ```
+    /// use rawtask::ffi::FfiPoll;
+    /// let err = FfiPoll::<()>::Panicked.try_into_poll().unwrap_err();
+    /// assert_eq!(err.message(), None);
+    /// ```
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Raises the panic on this side: with the message as payload (a `String`) when there is
+    /// one, else with async-ffi's "FFI future panicked".
+    ///
+    /// ```should_panic
+    /// use rawtask::ffi::FfiPoll;
+    /// FfiPoll::<()>::Panicked.try_into_poll().unwrap_err().resume();
+    /// ```
+    #[cold]
+    #[track_caller]
+    pub fn resume(self) -> ! {
+        match self.message {
+            Some(message) => std::panic::panic_any(message),
+            None => panic!("FFI future panicked"),
+        }
+    }
+}
+
+impl fmt::Display for PollPanicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FFI poll function panicked")?;
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PollPanicked {}
