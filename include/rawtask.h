@@ -61,29 +61,29 @@
  * [`try_poll`](crate::export_task)'s status: the job finished and `*result` holds its output.
  *
  * ```
- * assert_eq!(rawtask::background::POLL_READY, 0);
+ * assert_eq!(rawtask::background::RAWTASK_BACKGROUND_READY, 0);
  * ```
  */
-#define POLL_READY 0
+#define RAWTASK_BACKGROUND_READY 0
 
 /**
  * [`try_poll`](crate::export_task)'s status: the job is still running; `*result` is null.
  *
  * ```
- * assert_eq!(rawtask::background::POLL_PENDING, 1);
+ * assert_eq!(rawtask::background::RAWTASK_BACKGROUND_PENDING, 1);
  * ```
  */
-#define POLL_PENDING 1
+#define RAWTASK_BACKGROUND_PENDING 1
 
 /**
  * [`try_poll`](crate::export_task)'s status: the job failed, its result was already taken, or
  * an argument was null; the last error says which, and `*result` is null.
  *
  * ```
- * assert_eq!(rawtask::background::POLL_ERROR, -1);
+ * assert_eq!(rawtask::background::RAWTASK_BACKGROUND_ERROR, -1);
  * ```
  */
-#define POLL_ERROR -1
+#define RAWTASK_BACKGROUND_ERROR -1
 
 /**
  * The version of rawtask's C ABI. It changes whenever a function signature, a type's layout
@@ -117,6 +117,66 @@
  * ```
  */
 #define RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING 1
+
+/**
+ * The version of the FFI future ABI: async-ffi 0.5.1's, whose layout rawtask shares.
+ *
+ * Two libraries can exchange futures when their `ABI_VERSION`s are equal; a plugin system
+ * usually exports a function returning it and checks it before anything else.
+ *
+ * ```
+ * assert_eq!(rawtask::ffi::ABI_VERSION, 2);
+ * ```
+ */
+#define ABI_VERSION 2
+
+/**
+ * The tag of a ready poll result: the payload holds the output.
+ *
+ * ```
+ * assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_POLL_READY, 0);
+ * ```
+ */
+#define RAWTASK_FFI_POLL_READY 0
+
+/**
+ * The tag of a pending poll result: the future will wake the context's waker.
+ *
+ * ```
+ * assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_POLL_PENDING, 1);
+ * ```
+ */
+#define RAWTASK_FFI_POLL_PENDING 1
+
+/**
+ * The tag of a poll result whose `poll` panicked. If the context's waker changed during the
+ * call, it may be a [`RawtaskFfiPanicNote`] carrying the message.
+ *
+ * ```
+ * assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_POLL_PANICKED, 2);
+ * ```
+ */
+#define RAWTASK_FFI_POLL_PANICKED 2
+
+/**
+ * The FFI future ABI version, [`ABI_VERSION`](super::ABI_VERSION) (async-ffi's): a plugin and
+ * its host exchange futures only when theirs are equal.
+ *
+ * ```
+ * assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_ABI_VERSION, rawtask::ffi::ABI_VERSION);
+ * ```
+ */
+#define RAWTASK_FFI_ABI_VERSION 2
+
+/**
+ * The `magic` of a [`RawtaskFfiPanicNote`]: the bytes `rtpanic1` read as a big-endian
+ * integer. A future version of the note gets a new magic.
+ *
+ * ```
+ * assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_PANIC_NOTE_MAGIC.to_be_bytes(), *b"rtpanic1");
+ * ```
+ */
+#define RAWTASK_FFI_PANIC_NOTE_MAGIC 8247340381388759857
 
 /**
  * What a call of the C API did.
@@ -340,6 +400,280 @@ typedef struct RawtaskSchedule {
  * ```
  */
 typedef void (*RawtaskScheduleFn)(void *context, struct RawtaskRunnable *runnable, uint32_t flags);
+
+/**
+ * async-ffi 0.5.1's FFI waker vtable: four C functions that take the waker (a pointer to its
+ * [`FfiWakerBase`]). `clone` returns a new owned waker, `wake` and `drop` consume an owned one,
+ * `wake_by_ref` borrows.
+ *
+ * See [`crate::ffi`] for the whole ABI; in C this is `RawtaskFfiWakerVTable`.
+ *
+ * ```
+ * use rawtask::ffi::{FfiWakerBase, FfiWakerVTable};
+ * // A waker that does nothing, as a C host might write it.
+ * unsafe extern "C" fn clone(w: *const FfiWakerBase) -> *const FfiWakerBase { w }
+ * unsafe extern "C" fn noop(_: *const FfiWakerBase) {}
+ * static VTABLE: FfiWakerVTable =
+ *     FfiWakerVTable { clone, wake: noop, wake_by_ref: noop, drop: noop };
+ * static WAKER: FfiWakerBase = FfiWakerBase { vtable: &VTABLE };
+ * ```
+ */
+typedef struct RawtaskFfiWakerVTable {
+    /**
+     * Returns a new owned waker that wakes the same task.
+     */
+    const struct RawtaskFfiWaker *(*clone)(const struct RawtaskFfiWaker*);
+    /**
+     * Wakes the task and releases the (owned) waker.
+     */
+    void (*wake)(const struct RawtaskFfiWaker*);
+    /**
+     * Wakes the task; the waker stays valid.
+     */
+    void (*wake_by_ref)(const struct RawtaskFfiWaker*);
+    /**
+     * Releases the (owned) waker without waking.
+     */
+    void (*drop)(const struct RawtaskFfiWaker*);
+} RawtaskFfiWakerVTable;
+
+/**
+ * async-ffi 0.5.1's FFI waker: the first field of every FFI waker, a pointer to its vtable.
+ * A waker is passed around as a pointer to this base; whatever follows it in memory belongs
+ * to the waker's implementation. A rawtask task pointer is such a waker.
+ *
+ * In C this is `RawtaskFfiWaker`.
+ *
+ * ```
+ * use rawtask::ffi::{FfiWakerBase, FfiWakerVTable};
+ * unsafe extern "C" fn clone(w: *const FfiWakerBase) -> *const FfiWakerBase { w }
+ * unsafe extern "C" fn noop(_: *const FfiWakerBase) {}
+ * static VTABLE: FfiWakerVTable =
+ *     FfiWakerVTable { clone, wake: noop, wake_by_ref: noop, drop: noop };
+ * static WAKER: FfiWakerBase = FfiWakerBase { vtable: &VTABLE };
+ * // SAFETY: the waker's functions are valid for a static waker.
+ * unsafe { ((*WAKER.vtable).wake_by_ref)(&WAKER) };
+ * ```
+ */
+typedef struct RawtaskFfiWaker {
+    /**
+     * The waker's functions.
+     */
+    const struct RawtaskFfiWakerVTable *vtable;
+} RawtaskFfiWaker;
+
+/**
+ * How a rawtask future hands its panic message to the awaiting side (see the
+ * [module docs](super#panics)): an FFI waker that a panicking poll function stores in the
+ * context (`cx->waker = &note->waker`) before returning [`RAWTASK_FFI_POLL_PANICKED`].
+ *
+ * To read it, the awaiting side, after a `Panicked` result, checks that the context's waker
+ * differs from the waker `w` it passed in, that `magic` is [`RAWTASK_FFI_PANIC_NOTE_MAGIC`]
+ * and that `original == w`; it may then read `message`, and must then call
+ * `note->release(note)` once and stop using the note (restoring `cx->waker = w` if it keeps
+ * the context). A host that never looks leaks the note, which stays a valid waker that
+ * forwards `clone` and `wake_by_ref` to `original`, so the context remains usable.
+ *
+ * Only rawtask writes notes; a foreign poll function must leave the context alone.
+ *
+ * ```
+ * use rawtask::ffi::{abi::RawtaskFfiPanicNote, FutureExt};
+ * use std::task::{Context, Waker};
+ * // Rust code never touches notes: `try_poll` (or awaiting) reads them.
+ * let mut f = async { panic!("the message") }.into_ffi();
+ * let err = f.try_poll(&mut Context::from_waker(Waker::noop())).unwrap_err();
+ * assert_eq!(err.message(), Some("the message"));
+ * # let _ = std::mem::size_of::<RawtaskFfiPanicNote>();
+ * ```
+ */
+typedef struct RawtaskFfiPanicNote {
+    /**
+     * The note is an FFI waker: its vtable forwards `clone` and `wake_by_ref` to `original`
+     * (`wake` and `drop` abort: the context's waker is only ever borrowed).
+     */
+    struct RawtaskFfiWaker waker;
+    /**
+     * [`RAWTASK_FFI_PANIC_NOTE_MAGIC`].
+     */
+    uint64_t magic;
+    /**
+     * The waker the context held before the note replaced it.
+     */
+    const struct RawtaskFfiWaker *original;
+    /**
+     * The panic message: UTF-8, `message_len` bytes, followed by a NUL (not counted).
+     */
+    const char *message;
+    /**
+     * The length of `message` in bytes, without the NUL.
+     */
+    size_t message_len;
+    /**
+     * Frees the note (and its message) with the allocator of the library that made it.
+     */
+    void (*release)(struct RawtaskFfiPanicNote *note);
+} RawtaskFfiPanicNote;
+
+/**
+ * The C view of [`FfiPoll<u64>`](FfiPoll): what the `poll_fn` of a
+ * [`RawtaskFfiFutureU64`] returns.
+ *
+ * ```
+ * use rawtask::ffi::abi::{RawtaskFfiPollU64, RAWTASK_FFI_POLL_READY};
+ * let ready = RawtaskFfiPollU64 { tag: RAWTASK_FFI_POLL_READY, ready: 42 };
+ * assert_eq!(std::mem::size_of_val(&ready), 16);
+ * ```
+ */
+typedef struct RawtaskFfiPollU64 {
+    /**
+     * [`RAWTASK_FFI_POLL_READY`], [`RAWTASK_FFI_POLL_PENDING`] or
+     * [`RAWTASK_FFI_POLL_PANICKED`]; any other value is rejected.
+     */
+    uint8_t tag;
+    /**
+     * The output, meaningful only when `tag` is [`RAWTASK_FFI_POLL_READY`].
+     */
+    uint64_t ready;
+} RawtaskFfiPollU64;
+
+/**
+ * The FFI-safe counterpart of [`Context`]: a borrowed FFI waker, passed by pointer to a
+ * future's `poll_fn` for the duration of one call.
+ *
+ * `repr(C)`: a single pointer to an [`FfiWakerBase`]. In C this is `RawtaskFfiContext`.
+ *
+ * ```
+ * use rawtask::ffi::ContextExt;
+ * use std::task::{Context, Waker};
+ *
+ * let mut cx = Context::from_waker(Waker::noop());
+ * // Lend the waker to foreign code, then use it again as a Rust context.
+ * cx.with_ffi_context(|ffi_cx| ffi_cx.with_context(|cx| cx.waker().wake_by_ref()));
+ * ```
+ */
+typedef struct RawtaskFfiContext {
+    const struct RawtaskFfiWaker *waker;
+} RawtaskFfiContext;
+
+/**
+ * The C view of [`FfiFuture<u64>`](FfiFuture) (any of the four variants): a future whose
+ * output is a `uint64_t`. Rust declares functions with `FfiFuture<u64>`, C with this.
+ *
+ * ```
+ * use rawtask::ffi::{abi::RawtaskFfiFutureU64, FfiFuture};
+ * assert_eq!(std::mem::size_of::<RawtaskFfiFutureU64>(), std::mem::size_of::<FfiFuture<u64>>());
+ * ```
+ */
+typedef struct RawtaskFfiFutureU64 {
+    /**
+     * The future's state, owned by whoever holds this struct; passed to `poll_fn` and
+     * `drop_fn`.
+     */
+    void *fut_ptr;
+    /**
+     * Polls the future once with a borrowed context (see [`FfiContext`]). Never called
+     * concurrently with itself or with `drop_fn`, nor after `drop_fn`.
+     */
+    struct RawtaskFfiPollU64 (*poll_fn)(void *fut_ptr, struct RawtaskFfiContext *cx);
+    /**
+     * Frees the future's state, with the allocator of the library that made it. Called
+     * exactly once.
+     */
+    void (*drop_fn)(void *fut_ptr);
+} RawtaskFfiFutureU64;
+
+/**
+ * The C view of [`FfiPoll<*mut c_void>`](FfiPoll): what the `poll_fn` of a
+ * [`RawtaskFfiFuturePtr`] returns.
+ *
+ * ```
+ * use rawtask::ffi::abi::{RawtaskFfiPollPtr, RAWTASK_FFI_POLL_PENDING};
+ * let pending = RawtaskFfiPollPtr { tag: RAWTASK_FFI_POLL_PENDING, ready: std::ptr::null_mut() };
+ * assert_eq!(pending.tag, 1);
+ * ```
+ */
+typedef struct RawtaskFfiPollPtr {
+    /**
+     * [`RAWTASK_FFI_POLL_READY`], [`RAWTASK_FFI_POLL_PENDING`] or
+     * [`RAWTASK_FFI_POLL_PANICKED`]; any other value is rejected.
+     */
+    uint8_t tag;
+    /**
+     * The output, meaningful only when `tag` is [`RAWTASK_FFI_POLL_READY`].
+     */
+    void *ready;
+} RawtaskFfiPollPtr;
+
+/**
+ * The C view of [`FfiFuture<*mut c_void>`](FfiFuture): a future whose output is a pointer
+ * (whose ownership the two sides agree on).
+ *
+ * ```
+ * use rawtask::ffi::{abi::RawtaskFfiFuturePtr, FfiFuture};
+ * use std::ffi::c_void;
+ * assert_eq!(std::mem::size_of::<RawtaskFfiFuturePtr>(), std::mem::size_of::<FfiFuture<*mut c_void>>());
+ * ```
+ */
+typedef struct RawtaskFfiFuturePtr {
+    /**
+     * The future's state, owned by whoever holds this struct; passed to `poll_fn` and
+     * `drop_fn`.
+     */
+    void *fut_ptr;
+    /**
+     * Polls the future once with a borrowed context (see [`FfiContext`]). Never called
+     * concurrently with itself or with `drop_fn`, nor after `drop_fn`.
+     */
+    struct RawtaskFfiPollPtr (*poll_fn)(void *fut_ptr, struct RawtaskFfiContext *cx);
+    /**
+     * Frees the future's state, with the allocator of the library that made it. Called
+     * exactly once.
+     */
+    void (*drop_fn)(void *fut_ptr);
+} RawtaskFfiFuturePtr;
+
+/**
+ * The C view of [`FfiPoll<()>`](FfiPoll): a tag alone, what the `poll_fn` of a
+ * [`RawtaskFfiFutureVoid`] returns.
+ *
+ * ```
+ * use rawtask::ffi::abi::RawtaskFfiPollVoid;
+ * assert_eq!(std::mem::size_of::<RawtaskFfiPollVoid>(), 1);
+ * ```
+ */
+typedef struct RawtaskFfiPollVoid {
+    /**
+     * [`RAWTASK_FFI_POLL_READY`], [`RAWTASK_FFI_POLL_PENDING`] or
+     * [`RAWTASK_FFI_POLL_PANICKED`]; any other value is rejected.
+     */
+    uint8_t tag;
+} RawtaskFfiPollVoid;
+
+/**
+ * The C view of [`FfiFuture<()>`](FfiFuture): a future without output.
+ *
+ * ```
+ * use rawtask::ffi::{abi::RawtaskFfiFutureVoid, FfiFuture};
+ * assert_eq!(std::mem::size_of::<RawtaskFfiFutureVoid>(), std::mem::size_of::<FfiFuture<()>>());
+ * ```
+ */
+typedef struct RawtaskFfiFutureVoid {
+    /**
+     * The future's state, owned by whoever holds this struct; passed to `poll_fn` and
+     * `drop_fn`.
+     */
+    void *fut_ptr;
+    /**
+     * Polls the future once with a borrowed context (see [`FfiContext`]). Never called
+     * concurrently with itself or with `drop_fn`, nor after `drop_fn`.
+     */
+    struct RawtaskFfiPollVoid (*poll_fn)(void *fut_ptr, struct RawtaskFfiContext *cx);
+    /**
+     * Frees the future's state, with the allocator of the library that made it. Called
+     * exactly once.
+     */
+    void (*drop_fn)(void *fut_ptr);
+} RawtaskFfiFutureVoid;
 
 #ifdef __cplusplus
 extern "C" {

@@ -38,14 +38,16 @@
 //!
 //! Cancelling a tree is not atomic: [`cancel`](CancellationToken::cancel) marks the token, then
 //! walks its descendants one by one, so another thread can briefly see a parent cancelled and a
-//! child not yet. Once `cancel` has returned, every descendant is cancelled, including those
-//! created concurrently with it (a child created from a cancelled parent is born cancelled).
+//! child not yet. But once a call of `cancel` has returned, every descendant is cancelled:
+//! those created concurrently with it too (a child created from a cancelled parent is born
+//! cancelled), and also when another thread's `cancel` of the same tree is still walking it
+//! (the second call walks the part not yet finished as well instead of returning early).
 //!
 //! # Memory ordering
 //!
-//! Whatever a thread did before calling `cancel` happens-before whatever another thread does
-//! after it observed the cancellation (through `cancelled() == true`, `is_done()` failing, or a
-//! completed `wait_cancelled`).
+//! Whatever a thread did before the `cancel` that cancelled a token happens-before whatever
+//! another thread does after it observed that token's cancellation (through
+//! `cancelled() == true`, `is_done()` failing, or a completed `wait_cancelled`).
 //!
 //! # Compared with the crates it replaces
 //!

@@ -5,7 +5,10 @@ use std::ffi::{c_char, CStr};
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
-use rawtask::background::{CancellationToken, Error, Task, POLL_ERROR, POLL_PENDING, POLL_READY};
+use rawtask::background::{
+    CancellationToken, Error, Task, RAWTASK_BACKGROUND_ERROR, RAWTASK_BACKGROUND_PENDING,
+    RAWTASK_BACKGROUND_READY,
+};
 use rawtask::capi::{clear_last_error, error_message_utf8, last_error_length};
 
 /// Adds up to `n`, or fails when `n` is zero.
@@ -140,17 +143,17 @@ fn try_poll_tells_pending_ready_and_error_apart() {
         let mut out: *mut u64 = 0xdead as *mut u64;
         let status = loop {
             let status = sum_try_poll(handle, &mut out);
-            if status != POLL_PENDING {
+            if status != RAWTASK_BACKGROUND_PENDING {
                 break status;
             }
             assert!(out.is_null());
             std::thread::yield_now();
         };
-        assert_eq!(status, POLL_READY);
+        assert_eq!(status, RAWTASK_BACKGROUND_READY);
         assert_eq!(*out, 55);
         sum_result_destroy(out);
 
-        assert_eq!(sum_try_poll(handle, &mut out), POLL_ERROR);
+        assert_eq!(sum_try_poll(handle, &mut out), RAWTASK_BACKGROUND_ERROR);
         assert!(out.is_null());
         assert_eq!(last_error(), "the task's result has already been taken");
         sum_handle_destroy(handle);
@@ -158,12 +161,12 @@ fn try_poll_tells_pending_ready_and_error_apart() {
         let failing = sum_spawn(&Sum { n: 0 });
         let status = loop {
             let status = sum_try_poll(failing, &mut out);
-            if status != POLL_PENDING {
+            if status != RAWTASK_BACKGROUND_PENDING {
                 break status;
             }
             std::thread::yield_now();
         };
-        assert_eq!(status, POLL_ERROR);
+        assert_eq!(status, RAWTASK_BACKGROUND_ERROR);
         assert_eq!(last_error(), "nothing to add");
         sum_handle_destroy(failing);
     }
@@ -216,10 +219,10 @@ fn null_pointers_are_errors_not_crashes() {
         assert_eq!(sum_cancelled(null_mut()), -1);
         assert_eq!(last_error(), "a null pointer was passed as `handle`");
         let mut out = null_mut();
-        assert_eq!(sum_try_poll(null_mut(), &mut out), POLL_ERROR);
+        assert_eq!(sum_try_poll(null_mut(), &mut out), RAWTASK_BACKGROUND_ERROR);
         assert_eq!(last_error(), "a null pointer was passed as `handle`");
         let handle = sum_spawn(&Sum { n: 1 });
-        assert_eq!(sum_try_poll(handle, null_mut()), POLL_ERROR);
+        assert_eq!(sum_try_poll(handle, null_mut()), RAWTASK_BACKGROUND_ERROR);
         assert_eq!(last_error(), "a null pointer was passed as `result`");
         sum_handle_destroy(handle);
         // Destructors accept null, like `free`, and leave the last error alone.

@@ -70,7 +70,10 @@ fn c_slot_schedule() -> RawtaskSchedule {
 }
 
 fn c_queue_schedule() -> RawtaskSchedule {
-    let context = C_QUEUE.with(|queue| queue as *const RefCell<_>).cast_mut().cast();
+    let context = C_QUEUE
+        .with(|queue| queue as *const RefCell<_>)
+        .cast_mut()
+        .cast();
     // SAFETY: as in `c_slot_schedule`.
     unsafe { RawtaskSchedule::new(c_to_queue, context) }
 }

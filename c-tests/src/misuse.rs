@@ -5,9 +5,7 @@ use std::ffi::c_void;
 use std::future::Future;
 use std::task::Poll;
 
-use rawtask::capi::{
-    guard, Failure, RawtaskRunnable, RawtaskSchedule, RawtaskStatus, RawtaskTask,
-};
+use rawtask::capi::{guard, Failure, RawtaskRunnable, RawtaskSchedule, RawtaskStatus, RawtaskTask};
 use rawtask::Builder;
 
 use crate::{spawn_for_c, SendPtr, Tracked};
@@ -48,7 +46,16 @@ pub unsafe extern "C" fn fixture_spawn_value(
     out_task: *mut RawtaskTask,
 ) -> RawtaskStatus {
     // SAFETY: forwarded from the caller.
-    unsafe { spawn_u64(tag, true, async move { value }, schedule, out_runnable, out_task) }
+    unsafe {
+        spawn_u64(
+            tag,
+            true,
+            async move { value },
+            schedule,
+            out_runnable,
+            out_task,
+        )
+    }
 }
 
 /// A task that never finishes and never wakes itself: after one run it is idle.
@@ -129,16 +136,7 @@ pub unsafe extern "C" fn fixture_spawn_panicking(
         0
     };
     // SAFETY: forwarded from the caller.
-    unsafe {
-        spawn_u64(
-            0,
-            propagate_panic,
-            future,
-            schedule,
-            out_runnable,
-            out_task,
-        )
-    }
+    unsafe { spawn_u64(0, propagate_panic, future, schedule, out_runnable, out_task) }
 }
 
 /// A task that calls `callback(context)` from inside its first poll, then returns 7 if
@@ -199,9 +197,7 @@ pub unsafe extern "C" fn fixture_spawn_with_panicking_schedule(
         let future = Tracked::new(async { 1u64 });
         let (runnable, task) = Builder::new().metadata(0u64).spawn(
             move |_| future,
-            |_runnable: rawtask::Runnable<u64>| {
-                panic!("fixture: the schedule function panicked")
-            },
+            |_runnable: rawtask::Runnable<u64>| panic!("fixture: the schedule function panicked"),
         );
         // SAFETY: both checked for null; the C program passes writable out-parameters.
         unsafe {

@@ -1,8 +1,8 @@
 //! A minimal timer service for the fixtures: one background thread that wakes [`Sleep`]
 //! futures at their deadlines, so that C event loops get woken from a thread of their own.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -10,6 +10,12 @@ fn event_loop() {
     harness::run_c_program("event_loop");
 }
 
+/// Background jobs from C through the functions `export_task!` generates (issue 6).
+#[test]
+fn background() {
+    harness::run_c_program("background");
+}
+
 /// Every detectable misuse of the C API gets a defined status and message, never a crash.
 #[test]
 fn misuse() {

@@ -882,11 +882,10 @@ pub fn race(name: &str, a: Actor, b: Actor, how: Spawn, bound: Option<usize>) {
         let exec_a = blocking && !a.blocks();
         let exec_b = blocking && !b.blocks();
 
-        let ha = h.clone();
-        let ta = loom::thread::spawn(move || act(&ha, a, kit_a, exec_a));
+        // `b` on a new thread, `a` on the model's main thread: two threads in all.
         let hb = h.clone();
         let tb = loom::thread::spawn(move || act(&hb, b, kit_b, exec_b));
-        ta.join().unwrap();
+        act(&h, a, kit_a, exec_a);
         tb.join().unwrap();
         h.finish(t);
     });

@@ -34,8 +34,11 @@ fn cancel_idle_vs_wake() {
         let got = a.join().unwrap();
         b.join().unwrap();
         assert_eq!(get(&h.c.schedules), 1, "exactly one Runnable");
-        // `cancel` returns the output only if the wake's run completed the task first.
-        assert_eq!(got.is_some(), get(&h.c.outputs_made) == 1);
+        // `cancel` returns the output only if the wake's run completed the task first; closed
+        // while running, the output is made and dropped by `run` (rule 3).
+        if got.is_some() {
+            assert_eq!(get(&h.c.outputs_made), 1);
+        }
         h.finish(None);
     });
 }
@@ -305,15 +308,14 @@ fn run_vs_wake_vs_task_poll() {
         r.schedule();
         let h1 = h.clone();
         let a = thread::spawn(move || h1.executor_loop());
-        let b = thread::spawn(move || w.wake());
         let h3 = h.clone();
         let c = thread::spawn(move || {
             let got = h3.await_task(t);
             h3.exec.set_done();
             got
         });
+        w.wake(); // on the main thread: three threads in all
         a.join().unwrap();
-        b.join().unwrap();
         assert_eq!(c.join().unwrap(), Some(VALUE));
         h.finish(None);
     });
@@ -330,20 +332,21 @@ fn cancel_vs_run_vs_wake() {
         r.schedule();
         let h1 = h.clone();
         let a = thread::spawn(move || h1.executor_loop());
-        let b = thread::spawn(move || {
-            w.wake_by_ref();
-            drop(w);
-        });
         let h3 = h.clone();
         let c = thread::spawn(move || {
             let got = h3.cancel_task(t);
             h3.exec.set_done();
             got
         });
+        w.wake_by_ref(); // on the main thread: three threads in all
+        drop(w);
         a.join().unwrap();
-        b.join().unwrap();
         let got = c.join().unwrap();
-        assert_eq!(got.is_some(), get(&h.c.outputs_made) == 1);
+        // The output is returned only if the task completed before `cancel` closed it; closed
+        // while running, the output is made and dropped by `run` (rule 3).
+        if got.is_some() {
+            assert_eq!(get(&h.c.outputs_made), 1);
+        }
         h.finish(None);
     });
 }

@@ -5,24 +5,24 @@ use core::ffi::c_int;
 /// [`try_poll`](crate::export_task)'s status: the job finished and `*result` holds its output.
 ///
 /// ```
-/// assert_eq!(rawtask::background::POLL_READY, 0);
+/// assert_eq!(rawtask::background::RAWTASK_BACKGROUND_READY, 0);
 /// ```
-pub const POLL_READY: c_int = 0;
+pub const RAWTASK_BACKGROUND_READY: c_int = 0;
 
 /// [`try_poll`](crate::export_task)'s status: the job is still running; `*result` is null.
 ///
 /// ```
-/// assert_eq!(rawtask::background::POLL_PENDING, 1);
+/// assert_eq!(rawtask::background::RAWTASK_BACKGROUND_PENDING, 1);
 /// ```
-pub const POLL_PENDING: c_int = 1;
+pub const RAWTASK_BACKGROUND_PENDING: c_int = 1;
 
 /// [`try_poll`](crate::export_task)'s status: the job failed, its result was already taken, or
 /// an argument was null; the last error says which, and `*result` is null.
 ///
 /// ```
-/// assert_eq!(rawtask::background::POLL_ERROR, -1);
+/// assert_eq!(rawtask::background::RAWTASK_BACKGROUND_ERROR, -1);
 /// ```
-pub const POLL_ERROR: c_int = -1;
+pub const RAWTASK_BACKGROUND_ERROR: c_int = -1;
 
 /// Generates the `extern "C"` functions that spawn and manage a [`Task`](crate::background::Task)
 /// type from C, as ffi_helpers 0.3's macro of the same name does.
@@ -38,7 +38,7 @@ pub const POLL_ERROR: c_int = -1;
 /// | `cancelled` | `int cancelled(H *handle)` | 1 if `cancel` was called, 0 if not, -1 (and an error) for a null handle |
 /// | `handle_destroy` | `void handle_destroy(H *handle)` | frees the handle, cancelling the job; `NULL` is ignored |
 /// | `result_destroy` | `void result_destroy(O *result)` | frees an output; `NULL` is ignored |
-/// | `try_poll` (optional extra) | `int try_poll(H *handle, O **result)` | [`POLL_READY`] (0, `*result` set), [`POLL_PENDING`] (1) or [`POLL_ERROR`] (-1, last error set) |
+/// | `try_poll` (optional extra) | `int try_poll(H *handle, O **result)` | [`RAWTASK_BACKGROUND_READY`] (0, `*result` set), [`RAWTASK_BACKGROUND_PENDING`] (1) or [`RAWTASK_BACKGROUND_ERROR`] (-1, last error set) |
 ///
 /// Errors (a failed job, a panic, a null argument, a result already taken) are stored as the
 /// thread's last error, read with the functions of [`crate::capi`] (export them from your
@@ -105,7 +105,7 @@ pub const POLL_ERROR: c_int = -1;
 ///     assert!(ret.is_null(), "The task should still be running");
 ///
 ///     let mut out = std::ptr::null_mut();
-///     assert_eq!(spin_try_poll(handle, &mut out), rawtask::background::POLL_PENDING);
+///     assert_eq!(spin_try_poll(handle, &mut out), rawtask::background::RAWTASK_BACKGROUND_PENDING);
 ///
 ///     spin_cancel(handle);
 ///     let got = spin_wait(handle); // frees the handle
@@ -278,7 +278,7 @@ pub mod __private {
     use core::ptr::null_mut;
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
-    use super::{POLL_ERROR, POLL_PENDING, POLL_READY};
+    use super::{RAWTASK_BACKGROUND_ERROR, RAWTASK_BACKGROUND_PENDING, RAWTASK_BACKGROUND_READY};
     use crate::background::{NullPointer, Panicked, Task, TaskHandle};
     use crate::capi::update_last_error;
 
@@ -347,28 +347,28 @@ pub mod __private {
     /// # Safety
     /// `handle` must be null or a live handle from `spawn`; `result` null or writable.
     pub unsafe fn try_poll<T: Send>(handle: *mut TaskHandle<T>, result: *mut *mut T) -> c_int {
-        guard(POLL_ERROR, || {
+        guard(RAWTASK_BACKGROUND_ERROR, || {
             if result.is_null() {
                 update_last_error(NullPointer::new("result"));
-                return POLL_ERROR;
+                return RAWTASK_BACKGROUND_ERROR;
             }
             // SAFETY: non-null, and writable by the caller's contract.
             unsafe { result.write(null_mut()) };
             if handle.is_null() {
                 update_last_error(NullPointer::new("handle"));
-                return POLL_ERROR;
+                return RAWTASK_BACKGROUND_ERROR;
             }
             // SAFETY: non-null, and live by the caller's contract.
             match unsafe { (*handle).poll() } {
-                None => POLL_PENDING,
+                None => RAWTASK_BACKGROUND_PENDING,
                 Some(Ok(value)) => {
                     // SAFETY: as above.
                     unsafe { result.write(boxed(value)) };
-                    POLL_READY
+                    RAWTASK_BACKGROUND_READY
                 }
                 Some(Err(error)) => {
                     update_last_error(error);
-                    POLL_ERROR
+                    RAWTASK_BACKGROUND_ERROR
                 }
             }
         })

@@ -62,7 +62,9 @@ mod pool;
 
 #[doc(hidden)]
 pub use self::export::__private;
-pub use self::export::{POLL_ERROR, POLL_PENDING, POLL_READY};
+pub use self::export::{
+    RAWTASK_BACKGROUND_ERROR, RAWTASK_BACKGROUND_PENDING, RAWTASK_BACKGROUND_READY,
+};
 pub use self::handle::TaskHandle;
 pub use crate::cancel::{CancellationToken, Cancelled};
 pub use crate::capi::Error;

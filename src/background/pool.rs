@@ -1,13 +1,15 @@
 //! The process-wide pool of blocking threads that runs background jobs' `Runnable`s.
 //!
-//! Threads are started on demand, up to [`MAX_THREADS`]; a thread that finds no work waits up
-//! to [`KEEP_ALIVE`] for more, then exits. Jobs are taken in FIFO order.
+//! Threads are started on demand, up to [`MAX_THREADS`]; a thread that finds no work spins
+//! briefly (so that back-to-back jobs cost no wake-up), then sleeps up to [`KEEP_ALIVE`] for
+//! more, then exits. Jobs are taken in FIFO order.
 //!
 //! The pool uses std's `Mutex` and `Condvar` directly, not `crate::sync`: it is not part of any
 //! loom model (the models give jobs to their own threads with `TaskHandle::spawn_on`).
 
 use alloc::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -26,21 +28,31 @@ pub(super) fn schedule(runnable: Runnable) {
 
 struct Pool {
     shared: Mutex<Shared>,
-    /// Signalled (once per job) when a job is queued and a thread is idle.
+    /// Signalled when a job is queued for a sleeping thread.
     available: Condvar,
+    /// A copy of `Shared::notified`, written under the lock, that spinning threads watch
+    /// without taking it.
+    notified_hint: AtomicUsize,
 }
 
 struct Shared {
     queue: VecDeque<Runnable>,
     /// Threads alive (running a job, looking for one, or idle).
     threads: usize,
-    /// Threads waiting on `available`.
+    /// Threads without a job: spinning, or sleeping on `available`.
     idle: usize,
-    /// Signals sent to idle threads and not yet consumed; never more than `idle`.
+    /// The idle threads that sleep on `available` (the others spin).
+    sleeping: usize,
+    /// Jobs handed to idle threads and not yet claimed; never more than `idle`.
     notified: usize,
     /// Number for the next thread's name.
     next_id: usize,
 }
+
+/// Rounds a thread that ran out of work checks for a new job before it sleeps: the first half
+/// busy-wait, the second half yield the CPU. Back-to-back jobs then cost no wake-up.
+const SPIN_ROUNDS: u32 = 64;
+const SPINS_PER_ROUND: u32 = 64;
 
 impl Pool {
     fn new() -> Pool {
@@ -49,10 +61,12 @@ impl Pool {
                 queue: VecDeque::new(),
                 threads: 0,
                 idle: 0,
+                sleeping: 0,
                 notified: 0,
                 next_id: 0,
             }),
             available: Condvar::new(),
+            notified_hint: AtomicUsize::new(0),
         }
     }
 
@@ -65,9 +79,15 @@ impl Pool {
         let mut shared = self.lock();
         shared.queue.push_back(runnable);
         if shared.notified < shared.idle {
+            // An idle thread will claim it: a spinning one sees the hint, and if there are more
+            // notifications than spinners, a sleeping one is woken.
             shared.notified += 1;
+            self.notified_hint.store(shared.notified, Ordering::Relaxed);
+            let wake = shared.notified > shared.idle - shared.sleeping;
             drop(shared);
-            self.available.notify_one();
+            if wake {
+                self.available.notify_one();
+            }
             return;
         }
         if shared.threads >= MAX_THREADS {
@@ -105,15 +125,27 @@ impl Pool {
                 shared = self.lock();
                 continue;
             }
+            // Idle: spin for a while, then sleep.
             shared.idle += 1;
+            drop(shared);
+            for round in 0..SPIN_ROUNDS {
+                if self.notified_hint.load(Ordering::Relaxed) > 0 {
+                    break;
+                }
+                if round < SPIN_ROUNDS / 2 {
+                    for _ in 0..SPINS_PER_ROUND {
+                        core::hint::spin_loop();
+                    }
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            shared = self.lock();
+            let mut timed_out = false;
             loop {
-                let (guard, wait) = self
-                    .available
-                    .wait_timeout(shared, KEEP_ALIVE)
-                    .unwrap_or_else(PoisonError::into_inner);
-                shared = guard;
                 if shared.notified > 0 {
                     shared.notified -= 1;
+                    self.notified_hint.store(shared.notified, Ordering::Relaxed);
                     shared.idle -= 1;
                     break;
                 }
@@ -121,11 +153,19 @@ impl Pool {
                     shared.idle -= 1;
                     break;
                 }
-                if wait.timed_out() {
+                if timed_out {
                     shared.idle -= 1;
                     shared.threads -= 1;
                     return;
                 }
+                shared.sleeping += 1;
+                let (guard, wait) = self
+                    .available
+                    .wait_timeout(shared, KEEP_ALIVE)
+                    .unwrap_or_else(PoisonError::into_inner);
+                shared = guard;
+                shared.sleeping -= 1;
+                timed_out = wait.timed_out();
             }
         }
     }

@@ -20,12 +20,12 @@
 //! ```
 //! use rawtask::capi::*;
 //! use std::ffi::c_void;
-//! use std::sync::Mutex;
+//! use std::sync::atomic::{AtomicPtr, Ordering};
 //!
-//! // The C side, written in Rust for the example: a queue of runnables.
-//! static QUEUE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+//! // The C side, written in Rust for the example: a one-runnable queue.
+//! static QUEUE: AtomicPtr<RawtaskRunnable> = AtomicPtr::new(std::ptr::null_mut());
 //! unsafe extern "C" fn push(_: *mut c_void, runnable: *mut RawtaskRunnable, _flags: u32) {
-//!     QUEUE.lock().unwrap().push(runnable as usize);
+//!     QUEUE.store(runnable, Ordering::Release);
 //! }
 //!
 //! // SAFETY: `push` is thread-safe and needs no context.
@@ -36,7 +36,7 @@
 //!     .unwrap();
 //! unsafe {
 //!     rawtask_runnable_schedule(runnable.as_ptr());
-//!     let next = QUEUE.lock().unwrap().pop().unwrap() as *mut RawtaskRunnable;
+//!     let next = QUEUE.swap(std::ptr::null_mut(), Ordering::Acquire);
 //!     let priority = *next.cast::<u8>().add(rawtask::DATA_OFFSET).cast::<u32>();
 //!     assert_eq!(priority, 3);
 //!     assert_eq!(rawtask_runnable_run(next), RawtaskStatus::Ok);

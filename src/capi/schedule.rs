@@ -42,18 +42,21 @@ pub type RawtaskScheduleFn =
 /// ```
 /// use rawtask::capi::{RawtaskRunnable, RawtaskSchedule};
 /// use std::ffi::c_void;
+/// use std::sync::atomic::{AtomicPtr, Ordering};
 ///
-/// // A C executor's queue, written in Rust for the example.
+/// // A C executor's (one-runnable) queue, written in Rust for the example.
 /// unsafe extern "C" fn push(context: *mut c_void, runnable: *mut RawtaskRunnable, _flags: u32) {
-///     let queue = unsafe { &*context.cast::<std::sync::Mutex<Vec<usize>>>() };
-///     queue.lock().unwrap().push(runnable as usize);
+///     let queue = unsafe { &*context.cast::<AtomicPtr<RawtaskRunnable>>() };
+///     queue.store(runnable, Ordering::Release);
 /// }
-/// let queue = Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+/// let queue: &'static AtomicPtr<RawtaskRunnable> =
+///     Box::leak(Box::new(AtomicPtr::new(std::ptr::null_mut())));
+/// let context = (queue as *const AtomicPtr<RawtaskRunnable>).cast_mut().cast();
 /// // SAFETY: `push` may be called from any thread with this context, which lives forever.
-/// let schedule = unsafe { RawtaskSchedule::new(push, (queue as *const std::sync::Mutex<Vec<usize>>).cast_mut().cast()) };
+/// let schedule = unsafe { RawtaskSchedule::new(push, context) };
 /// let (runnable, task) = rawtask::spawn(async { 40 + 2 }, schedule);
 /// runnable.schedule();
-/// let ptr = queue.lock().unwrap().pop().unwrap() as *mut RawtaskRunnable;
+/// let ptr = queue.swap(std::ptr::null_mut(), Ordering::Acquire);
 /// unsafe { rawtask::capi::rawtask_runnable_run(ptr) };
 /// assert_eq!(futures_lite::future::block_on(task), 42);
 /// ```
@@ -116,8 +119,10 @@ impl RawtaskSchedule {
     /// ```
     /// # use rawtask::capi::{RawtaskRunnable, RawtaskSchedule};
     /// # unsafe extern "C" fn f(_: *mut std::ffi::c_void, _: *mut RawtaskRunnable, _: u32) {}
-    /// let s = unsafe { RawtaskSchedule::new(f, 8 as *mut std::ffi::c_void) };
-    /// assert_eq!(s.context() as usize, 8);
+    /// let mut state = 0u8;
+    /// let context = (&raw mut state).cast::<std::ffi::c_void>();
+    /// let s = unsafe { RawtaskSchedule::new(f, context) };
+    /// assert_eq!(s.context(), context);
     /// ```
     pub fn context(&self) -> *mut c_void {
         self.context

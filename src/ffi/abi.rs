@@ -21,7 +21,7 @@ use core::ffi::{c_char, c_void};
 use core::fmt;
 use core::mem::ManuallyDrop;
 
-use super::{FfiFuture, FfiPoll, FfiWakerBase};
+use super::{FfiContext, FfiFuture, FfiPoll, FfiWakerBase};
 
 /// The tag of a ready poll result: the payload holds the output.
 ///
@@ -51,7 +51,9 @@ pub const RAWTASK_FFI_POLL_PANICKED: u8 = 2;
 /// ```
 /// assert_eq!(rawtask::ffi::abi::RAWTASK_FFI_ABI_VERSION, rawtask::ffi::ABI_VERSION);
 /// ```
-pub const RAWTASK_FFI_ABI_VERSION: u32 = super::ABI_VERSION;
+pub const RAWTASK_FFI_ABI_VERSION: u32 = 2;
+
+const _: () = assert!(RAWTASK_FFI_ABI_VERSION == super::ABI_VERSION);
 
 /// The `magic` of a [`RawtaskFfiPanicNote`]: the bytes `rtpanic1` read as a big-endian
 /// integer. A future version of the note gets a new magic.
@@ -228,23 +230,157 @@ impl fmt::Debug for RawtaskFfiPanicNote {
     }
 }
 
-/// An [`FfiFuture`] whose output is a `uint64_t`, the future type of the C examples and tests.
-/// In C: `RawtaskFfiFutureU64`, whose `poll_fn` returns a `RawtaskFfiPoll_u64`.
-///
-/// ```
-/// use rawtask::ffi::{abi::RawtaskFfiFutureU64, FutureExt};
-/// let f: RawtaskFfiFutureU64 = async { 7u64 }.into_ffi();
-/// assert_eq!(futures_lite::future::block_on(f), 7);
-/// ```
-pub type RawtaskFfiFutureU64 = FfiFuture<u64>;
+// ----- the C view of three common instances -----
+//
+// C has no generics: the header declares one future type and one poll type per output type.
+// These are those declarations for outputs `uint64_t`, `void *` and none (Rust's `()`); for
+// another output `T`, C declares `struct { uint8_t tag; T ready; }` and a future whose
+// `poll_fn` returns it, in the same way. Rust code uses `FfiFuture<T>` itself, whose layout
+// these mirror exactly (checked at compile time below, and by the C tests at run time).
 
-/// An [`FfiFuture`] whose output is a pointer (`void *` in C), for outputs that C frees or
-/// hands back. In C: `RawtaskFfiFuturePtr`, whose `poll_fn` returns a `RawtaskFfiPoll_____c_void`
-/// (cbindgen's name for the pointer instance).
+/// The C view of [`FfiPoll<u64>`](FfiPoll): what the `poll_fn` of a
+/// [`RawtaskFfiFutureU64`] returns.
 ///
 /// ```
-/// use rawtask::ffi::{abi::RawtaskFfiFuturePtr, FutureExt};
-/// let f: RawtaskFfiFuturePtr = async { std::ptr::null_mut() }.into_ffi();
-/// assert!(futures_lite::future::block_on(f).is_null());
+/// use rawtask::ffi::abi::{RawtaskFfiPollU64, RAWTASK_FFI_POLL_READY};
+/// let ready = RawtaskFfiPollU64 { tag: RAWTASK_FFI_POLL_READY, ready: 42 };
+/// assert_eq!(std::mem::size_of_val(&ready), 16);
 /// ```
-pub type RawtaskFfiFuturePtr = FfiFuture<*mut c_void>;
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawtaskFfiPollU64 {
+    /// [`RAWTASK_FFI_POLL_READY`], [`RAWTASK_FFI_POLL_PENDING`] or
+    /// [`RAWTASK_FFI_POLL_PANICKED`]; any other value is rejected.
+    pub tag: u8,
+    /// The output, meaningful only when `tag` is [`RAWTASK_FFI_POLL_READY`].
+    pub ready: u64,
+}
+
+/// The C view of [`FfiFuture<u64>`](FfiFuture) (any of the four variants): a future whose
+/// output is a `uint64_t`. Rust declares functions with `FfiFuture<u64>`, C with this.
+///
+/// ```
+/// use rawtask::ffi::{abi::RawtaskFfiFutureU64, FfiFuture};
+/// assert_eq!(std::mem::size_of::<RawtaskFfiFutureU64>(), std::mem::size_of::<FfiFuture<u64>>());
+/// ```
+#[repr(C)]
+#[derive(Debug)]
+pub struct RawtaskFfiFutureU64 {
+    /// The future's state, owned by whoever holds this struct; passed to `poll_fn` and
+    /// `drop_fn`.
+    pub fut_ptr: *mut c_void,
+    /// Polls the future once with a borrowed context (see [`FfiContext`]). Never called
+    /// concurrently with itself or with `drop_fn`, nor after `drop_fn`.
+    pub poll_fn:
+        unsafe extern "C" fn(fut_ptr: *mut c_void, cx: *mut FfiContext<'_>) -> RawtaskFfiPollU64,
+    /// Frees the future's state, with the allocator of the library that made it. Called
+    /// exactly once.
+    pub drop_fn: unsafe extern "C" fn(fut_ptr: *mut c_void),
+}
+
+const _: () = {
+    assert!(size_of::<RawtaskFfiPollU64>() == size_of::<FfiPoll<u64>>());
+    assert!(align_of::<RawtaskFfiPollU64>() == align_of::<FfiPoll<u64>>());
+    assert!(size_of::<RawtaskFfiFutureU64>() == size_of::<FfiFuture<u64>>());
+    assert!(align_of::<RawtaskFfiFutureU64>() == align_of::<FfiFuture<u64>>());
+    assert!(core::mem::offset_of!(RawtaskFfiFutureU64, fut_ptr) == 0);
+    assert!(core::mem::offset_of!(RawtaskFfiFutureU64, poll_fn) == size_of::<usize>());
+    assert!(core::mem::offset_of!(RawtaskFfiFutureU64, drop_fn) == 2 * size_of::<usize>());
+};
+
+/// The C view of [`FfiPoll<*mut c_void>`](FfiPoll): what the `poll_fn` of a
+/// [`RawtaskFfiFuturePtr`] returns.
+///
+/// ```
+/// use rawtask::ffi::abi::{RawtaskFfiPollPtr, RAWTASK_FFI_POLL_PENDING};
+/// let pending = RawtaskFfiPollPtr { tag: RAWTASK_FFI_POLL_PENDING, ready: std::ptr::null_mut() };
+/// assert_eq!(pending.tag, 1);
+/// ```
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawtaskFfiPollPtr {
+    /// [`RAWTASK_FFI_POLL_READY`], [`RAWTASK_FFI_POLL_PENDING`] or
+    /// [`RAWTASK_FFI_POLL_PANICKED`]; any other value is rejected.
+    pub tag: u8,
+    /// The output, meaningful only when `tag` is [`RAWTASK_FFI_POLL_READY`].
+    pub ready: *mut c_void,
+}
+
+/// The C view of [`FfiFuture<*mut c_void>`](FfiFuture): a future whose output is a pointer
+/// (whose ownership the two sides agree on).
+///
+/// ```
+/// use rawtask::ffi::{abi::RawtaskFfiFuturePtr, FfiFuture};
+/// use std::ffi::c_void;
+/// assert_eq!(std::mem::size_of::<RawtaskFfiFuturePtr>(), std::mem::size_of::<FfiFuture<*mut c_void>>());
+/// ```
+#[repr(C)]
+#[derive(Debug)]
+pub struct RawtaskFfiFuturePtr {
+    /// The future's state, owned by whoever holds this struct; passed to `poll_fn` and
+    /// `drop_fn`.
+    pub fut_ptr: *mut c_void,
+    /// Polls the future once with a borrowed context (see [`FfiContext`]). Never called
+    /// concurrently with itself or with `drop_fn`, nor after `drop_fn`.
+    pub poll_fn:
+        unsafe extern "C" fn(fut_ptr: *mut c_void, cx: *mut FfiContext<'_>) -> RawtaskFfiPollPtr,
+    /// Frees the future's state, with the allocator of the library that made it. Called
+    /// exactly once.
+    pub drop_fn: unsafe extern "C" fn(fut_ptr: *mut c_void),
+}
+
+const _: () = {
+    assert!(size_of::<RawtaskFfiPollPtr>() == size_of::<FfiPoll<*mut c_void>>());
+    assert!(align_of::<RawtaskFfiPollPtr>() == align_of::<FfiPoll<*mut c_void>>());
+    assert!(size_of::<RawtaskFfiFuturePtr>() == size_of::<FfiFuture<*mut c_void>>());
+    assert!(align_of::<RawtaskFfiFuturePtr>() == align_of::<FfiFuture<*mut c_void>>());
+    assert!(core::mem::offset_of!(RawtaskFfiFuturePtr, fut_ptr) == 0);
+    assert!(core::mem::offset_of!(RawtaskFfiFuturePtr, poll_fn) == size_of::<usize>());
+    assert!(core::mem::offset_of!(RawtaskFfiFuturePtr, drop_fn) == 2 * size_of::<usize>());
+};
+
+/// The C view of [`FfiPoll<()>`](FfiPoll): a tag alone, what the `poll_fn` of a
+/// [`RawtaskFfiFutureVoid`] returns.
+///
+/// ```
+/// use rawtask::ffi::abi::RawtaskFfiPollVoid;
+/// assert_eq!(std::mem::size_of::<RawtaskFfiPollVoid>(), 1);
+/// ```
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawtaskFfiPollVoid {
+    /// [`RAWTASK_FFI_POLL_READY`], [`RAWTASK_FFI_POLL_PENDING`] or
+    /// [`RAWTASK_FFI_POLL_PANICKED`]; any other value is rejected.
+    pub tag: u8,
+}
+
+/// The C view of [`FfiFuture<()>`](FfiFuture): a future without output.
+///
+/// ```
+/// use rawtask::ffi::{abi::RawtaskFfiFutureVoid, FfiFuture};
+/// assert_eq!(std::mem::size_of::<RawtaskFfiFutureVoid>(), std::mem::size_of::<FfiFuture<()>>());
+/// ```
+#[repr(C)]
+#[derive(Debug)]
+pub struct RawtaskFfiFutureVoid {
+    /// The future's state, owned by whoever holds this struct; passed to `poll_fn` and
+    /// `drop_fn`.
+    pub fut_ptr: *mut c_void,
+    /// Polls the future once with a borrowed context (see [`FfiContext`]). Never called
+    /// concurrently with itself or with `drop_fn`, nor after `drop_fn`.
+    pub poll_fn:
+        unsafe extern "C" fn(fut_ptr: *mut c_void, cx: *mut FfiContext<'_>) -> RawtaskFfiPollVoid,
+    /// Frees the future's state, with the allocator of the library that made it. Called
+    /// exactly once.
+    pub drop_fn: unsafe extern "C" fn(fut_ptr: *mut c_void),
+}
+
+const _: () = {
+    assert!(size_of::<RawtaskFfiPollVoid>() == size_of::<FfiPoll<()>>());
+    assert!(align_of::<RawtaskFfiPollVoid>() == align_of::<FfiPoll<()>>());
+    assert!(size_of::<RawtaskFfiFutureVoid>() == size_of::<FfiFuture<()>>());
+    assert!(align_of::<RawtaskFfiFutureVoid>() == align_of::<FfiFuture<()>>());
+    assert!(core::mem::offset_of!(RawtaskFfiFutureVoid, fut_ptr) == 0);
+    assert!(core::mem::offset_of!(RawtaskFfiFutureVoid, poll_fn) == size_of::<usize>());
+    assert!(core::mem::offset_of!(RawtaskFfiFutureVoid, drop_fn) == 2 * size_of::<usize>());
+};

@@ -247,17 +247,23 @@ static OWNED_VTABLE: FfiWakerVTable = FfiWakerVTable {
 };
 
 unsafe extern "C" fn borrowed_clone(waker: *const FfiWakerBase) -> *const FfiWakerBase {
-    abort_on_panic("rawtask::ffi: a Rust waker's clone panicked in an FFI waker's clone", || {
-        // SAFETY: a waker with this vtable is a live `BorrowedRustWaker`.
-        new_owned(unsafe { (*waker.cast::<BorrowedRustWaker<'_>>()).waker }.clone())
-    })
+    abort_on_panic(
+        "rawtask::ffi: a Rust waker's clone panicked in an FFI waker's clone",
+        || {
+            // SAFETY: a waker with this vtable is a live `BorrowedRustWaker`.
+            new_owned(unsafe { (*waker.cast::<BorrowedRustWaker<'_>>()).waker }.clone())
+        },
+    )
 }
 
 unsafe extern "C" fn borrowed_wake_by_ref(waker: *const FfiWakerBase) {
-    abort_on_panic("rawtask::ffi: a Rust waker's wake_by_ref panicked in an FFI waker", || {
-        // SAFETY: a waker with this vtable is a live `BorrowedRustWaker`.
-        unsafe { (*waker.cast::<BorrowedRustWaker<'_>>()).waker }.wake_by_ref()
-    })
+    abort_on_panic(
+        "rawtask::ffi: a Rust waker's wake_by_ref panicked in an FFI waker",
+        || {
+            // SAFETY: a waker with this vtable is a live `BorrowedRustWaker`.
+            unsafe { (*waker.cast::<BorrowedRustWaker<'_>>()).waker }.wake_by_ref()
+        },
+    )
 }
 
 unsafe extern "C" fn borrowed_consumed(_: *const FfiWakerBase) {
@@ -268,42 +274,58 @@ unsafe extern "C" fn borrowed_consumed(_: *const FfiWakerBase) {
 }
 
 unsafe extern "C" fn owned_clone(waker: *const FfiWakerBase) -> *const FfiWakerBase {
-    abort_on_panic("rawtask::ffi: a Rust waker's clone panicked in an FFI waker's clone", || {
-        // SAFETY: a waker with this vtable is a live `OwnedRustWaker`.
-        new_owned(unsafe { &(*waker.cast::<OwnedRustWaker>()).waker }.clone())
-    })
+    abort_on_panic(
+        "rawtask::ffi: a Rust waker's clone panicked in an FFI waker's clone",
+        || {
+            // SAFETY: a waker with this vtable is a live `OwnedRustWaker`.
+            new_owned(unsafe { &(*waker.cast::<OwnedRustWaker>()).waker }.clone())
+        },
+    )
 }
 
 unsafe extern "C" fn owned_wake(waker: *const FfiWakerBase) {
-    abort_on_panic("rawtask::ffi: a Rust waker's wake panicked in an FFI waker's wake", || {
-        // SAFETY: a waker with this vtable is an `OwnedRustWaker` from `new_owned`, which the
-        // caller gives up.
-        let owned = unsafe { Box::from_raw(waker.cast::<OwnedRustWaker>().cast_mut()) };
-        owned.waker.wake()
-    })
+    abort_on_panic(
+        "rawtask::ffi: a Rust waker's wake panicked in an FFI waker's wake",
+        || {
+            // SAFETY: a waker with this vtable is an `OwnedRustWaker` from `new_owned`, which the
+            // caller gives up.
+            let owned = unsafe { Box::from_raw(waker.cast::<OwnedRustWaker>().cast_mut()) };
+            owned.waker.wake()
+        },
+    )
 }
 
 unsafe extern "C" fn owned_wake_by_ref(waker: *const FfiWakerBase) {
-    abort_on_panic("rawtask::ffi: a Rust waker's wake_by_ref panicked in an FFI waker", || {
-        // SAFETY: a waker with this vtable is a live `OwnedRustWaker`.
-        unsafe { &(*waker.cast::<OwnedRustWaker>()).waker }.wake_by_ref()
-    })
+    abort_on_panic(
+        "rawtask::ffi: a Rust waker's wake_by_ref panicked in an FFI waker",
+        || {
+            // SAFETY: a waker with this vtable is a live `OwnedRustWaker`.
+            unsafe { &(*waker.cast::<OwnedRustWaker>()).waker }.wake_by_ref()
+        },
+    )
 }
 
 unsafe extern "C" fn owned_drop(waker: *const FfiWakerBase) {
-    abort_on_panic("rawtask::ffi: a Rust waker's drop panicked in an FFI waker's drop", || {
-        // SAFETY: a waker with this vtable is an `OwnedRustWaker` from `new_owned`, which the
-        // caller gives up.
-        drop(unsafe { Box::from_raw(waker.cast::<OwnedRustWaker>().cast_mut()) })
-    })
+    abort_on_panic(
+        "rawtask::ffi: a Rust waker's drop panicked in an FFI waker's drop",
+        || {
+            // SAFETY: a waker with this vtable is an `OwnedRustWaker` from `new_owned`, which the
+            // caller gives up.
+            drop(unsafe { Box::from_raw(waker.cast::<OwnedRustWaker>().cast_mut()) })
+        },
+    )
 }
 
 // ----- FFI wakers as Rust wakers -----
 
 /// The vtable of a Rust waker whose data pointer is an FFI waker it owns (or, in
 /// `with_context`, borrows).
-static FFI_RUST_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(ffi_rust_clone, ffi_rust_wake, ffi_rust_wake_by_ref, ffi_rust_drop);
+static FFI_RUST_VTABLE: RawWakerVTable = RawWakerVTable::new(
+    ffi_rust_clone,
+    ffi_rust_wake,
+    ffi_rust_wake_by_ref,
+    ffi_rust_drop,
+);
 
 unsafe fn ffi_rust_clone(data: *const ()) -> RawWaker {
     let waker = data.cast::<FfiWakerBase>();

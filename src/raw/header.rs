@@ -286,10 +286,13 @@ unsafe extern "C" fn ffi_clone(waker: *const FfiWakerBase) -> *const FfiWakerBas
 }
 
 unsafe extern "C" fn ffi_wake(waker: *const FfiWakerBase) {
-    abort_on_panic("rawtask: a task's schedule function panicked in an FFI waker's wake", || {
-        // SAFETY: the caller gives up an owned FFI waker of a task, i.e. one reference.
-        unsafe { wake(waker.cast()) }
-    })
+    abort_on_panic(
+        "rawtask: a task's schedule function panicked in an FFI waker's wake",
+        || {
+            // SAFETY: the caller gives up an owned FFI waker of a task, i.e. one reference.
+            unsafe { wake(waker.cast()) }
+        },
+    )
 }
 
 unsafe extern "C" fn ffi_wake_by_ref(waker: *const FfiWakerBase) {
@@ -303,10 +306,13 @@ unsafe extern "C" fn ffi_wake_by_ref(waker: *const FfiWakerBase) {
 }
 
 unsafe extern "C" fn ffi_drop(waker: *const FfiWakerBase) {
-    abort_on_panic("rawtask: a task's schedule function panicked in an FFI waker's drop", || {
-        // SAFETY: the caller gives up an owned FFI waker of a task, i.e. one reference.
-        unsafe { drop_waker(waker.cast()) }
-    })
+    abort_on_panic(
+        "rawtask: a task's schedule function panicked in an FFI waker's drop",
+        || {
+            // SAFETY: the caller gives up an owned FFI waker of a task, i.e. one reference.
+            unsafe { drop_waker(waker.cast()) }
+        },
+    )
 }
 
 /// Releases a waker's reference. If it was the last owner of a task whose future still lives,

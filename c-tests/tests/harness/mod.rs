@@ -66,7 +66,15 @@ fn system_libs() -> &'static [&'static str] {
     if cfg!(target_os = "macos") {
         &["-lSystem", "-lc", "-lm"]
     } else {
-        &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
+        &[
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ]
     }
 }
 
