@@ -356,18 +356,21 @@ typedef struct RawtaskTask {
  * ```
  * use rawtask::capi::{RawtaskRunnable, RawtaskSchedule};
  * use std::ffi::c_void;
+ * use std::sync::atomic::{AtomicPtr, Ordering};
  *
- * // A C executor's queue, written in Rust for the example.
+ * // A C executor's (one-runnable) queue, written in Rust for the example.
  * unsafe extern "C" fn push(context: *mut c_void, runnable: *mut RawtaskRunnable, _flags: u32) {
- *     let queue = unsafe { &*context.cast::<std::sync::Mutex<Vec<usize>>>() };
- *     queue.lock().unwrap().push(runnable as usize);
+ *     let queue = unsafe { &*context.cast::<AtomicPtr<RawtaskRunnable>>() };
+ *     queue.store(runnable, Ordering::Release);
  * }
- * let queue = Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+ * static QUEUE: AtomicPtr<RawtaskRunnable> = AtomicPtr::new(std::ptr::null_mut());
+ * let queue = &QUEUE;
+ * let context = (queue as *const AtomicPtr<RawtaskRunnable>).cast_mut().cast();
  * // SAFETY: `push` may be called from any thread with this context, which lives forever.
- * let schedule = unsafe { RawtaskSchedule::new(push, (queue as *const std::sync::Mutex<Vec<usize>>).cast_mut().cast()) };
+ * let schedule = unsafe { RawtaskSchedule::new(push, context) };
  * let (runnable, task) = rawtask::spawn(async { 40 + 2 }, schedule);
  * runnable.schedule();
- * let ptr = queue.lock().unwrap().pop().unwrap() as *mut RawtaskRunnable;
+ * let ptr = queue.swap(std::ptr::null_mut(), Ordering::Acquire);
  * unsafe { rawtask::capi::rawtask_runnable_run(ptr) };
  * assert_eq!(futures_lite::future::block_on(task), 42);
  * ```
@@ -1041,9 +1044,6 @@ RawtaskStatus rawtask_task_poll(struct RawtaskTask task,
  * Returns `OK`, `INVALID_ARGUMENT`, `INVALID_HANDLE`, `BUSY`, or `PANICKED` if a Rust
  * schedule function panicked.
  *
- * # Safety
- * None beyond the contract of the schedule callback; the function is `unsafe` for symmetry.
- *
  * ```
  * use rawtask::capi::*;
  * let (runnable, task) = rawtask::spawn(std::future::pending::<u8>(), |_| {});
@@ -1069,17 +1069,12 @@ RawtaskStatus rawtask_task_cancel(struct RawtaskTask task);
  * or `PANICKED` if a Rust schedule function panicked. If another call is using the handle
  * right now, the detach happens when that call returns (and this returns `OK`).
  *
- * # Safety
- * None beyond the contract of the schedule callback; the function is `unsafe` for symmetry.
- *
  * ```
  * use rawtask::capi::*;
  * let (runnable, task) = rawtask::spawn(async { 1u8 }, |_| {});
  * let handle = RawtaskTask::new(task);
- * unsafe {
- *     assert_eq!(rawtask_task_detach(handle), RawtaskStatus::Ok);
- *     assert_eq!(rawtask_task_free(handle), RawtaskStatus::InvalidHandle);
- * }
+ * assert_eq!(rawtask_task_detach(handle), RawtaskStatus::Ok);
+ * assert_eq!(rawtask_task_free(handle), RawtaskStatus::InvalidHandle);
  * runnable.run(); // still runs
  * ```
  */
@@ -1095,18 +1090,13 @@ RawtaskStatus rawtask_task_detach(struct RawtaskTask task);
  * double free), or `PANICKED` if a Rust schedule function panicked. If another call is using
  * the handle right now, the free happens when that call returns (and this returns `OK`).
  *
- * # Safety
- * None beyond the contract of the schedule callback; the function is `unsafe` for symmetry.
- *
  * ```
  * use rawtask::capi::*;
  * let (_runnable, task) = rawtask::spawn(async { 1u8 }, |_| {});
  * let handle = RawtaskTask::new(task);
- * unsafe {
- *     assert_eq!(rawtask_task_free(handle), RawtaskStatus::Ok);
- *     assert_eq!(rawtask_task_free(handle), RawtaskStatus::InvalidHandle);
- *     assert_eq!(rawtask_task_free(RawtaskTask::NULL), RawtaskStatus::InvalidArgument);
- * }
+ * assert_eq!(rawtask_task_free(handle), RawtaskStatus::Ok);
+ * assert_eq!(rawtask_task_free(handle), RawtaskStatus::InvalidHandle);
+ * assert_eq!(rawtask_task_free(RawtaskTask::NULL), RawtaskStatus::InvalidArgument);
  * ```
  */
 RawtaskStatus rawtask_task_free(struct RawtaskTask task);

@@ -12,7 +12,9 @@
 //!    on success, and prints what failed otherwise.
 //! 2. If it needs Rust fixtures, add a module here (`src/NAME.rs`, declared below) with
 //!    `#[no_mangle] pub extern "C"` functions; regenerate `tests/c/fixtures.h` with
-//!    `RAWTASK_BLESS=1 cargo test -p rawtask-c-tests --test header`.
+//!    `RAWTASK_BLESS=1 cargo test -p rawtask-c-tests --test header`. cbindgen does not
+//!    expand macros: declare functions that a macro writes (`export_task!`, say) in the C
+//!    program itself, or in a hand-written header beside it.
 //! 3. Add one test to `c-tests/tests/c_programs.rs`:
 //!    `#[test] fn name() { harness::run_c_program("NAME"); }`.
 //!

@@ -660,6 +660,18 @@ pub struct SendTaskPtr(pub *mut ());
 // SAFETY: as for `SendPtr`.
 unsafe impl Send for SendTaskPtr {}
 
+/// The preemption bound of the models whose state space is small enough to explore one
+/// level deeper than `LOOM_MAX_PREEMPTIONS` (2 when unset) within seconds: that bound plus one.
+/// The heavy models (a `Task` awaited in `block_on` while an executor loop runs, and the
+/// three-thread models) pass `None` and take the environment's bound as is.
+pub fn deep() -> Option<usize> {
+    let base = std::env::var("LOOM_MAX_PREEMPTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    Some(base + 1)
+}
+
 /// Runs `f` as a loom model with the preemption bound from `LOOM_MAX_PREEMPTIONS` (or
 /// `bound`, if given), and prints how many executions it explored.
 pub fn model<F>(name: &str, bound: Option<usize>, f: F)

@@ -17,7 +17,32 @@ use loom_tests::Flag;
 use rawtask::background::{AlreadyTaken, Cancelled, Error, Task, TaskHandle};
 use rawtask::{CancellationToken, Runnable};
 
-use loom::model;
+/// Runs `f` under loom with a preemption bound of at least 3 (more if `LOOM_MAX_PREEMPTIONS`
+/// says so): these models are small enough to afford it, and a bound of 2 leaves out
+/// interleavings of the three-thread models.
+fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(3, |bound| bound.max(3)));
+    builder.check(f);
+}
+
+/// `loom::thread::spawn`, then a yield: a branch point at which loom also lets the new thread
+/// run first. Without it, loom 0.7 misses the interleavings in which a thread that takes a
+/// token's lock before its store runs entirely before the spawner's next lock-free load (the
+/// store is not found to race with that load), and models whose assertions depend on that
+/// load would check only one order.
+fn spawn<F, T>(f: F) -> thread::JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    let handle = thread::spawn(f);
+    thread::yield_now();
+    handle
+}
 
 // ---------------------------------------------------------------------------------------
 // CancellationToken
@@ -31,7 +56,7 @@ fn cancel_vs_child_creation() {
         let root = CancellationToken::new();
         let creator = {
             let root = root.clone();
-            thread::spawn(move || root.child_token())
+            spawn(move || root.child_token())
         };
         root.cancel();
         let child = creator.join().unwrap();
@@ -46,7 +71,7 @@ fn cancel_vs_grandchild_creation() {
     model(|| {
         let root = CancellationToken::new();
         let child = root.child_token();
-        let creator = thread::spawn(move || child.child_token());
+        let creator = spawn(move || child.child_token());
         root.cancel();
         let grandchild = creator.join().unwrap();
         assert!(grandchild.cancelled());
@@ -60,7 +85,7 @@ fn cancel_vs_child_drop() {
         let root = CancellationToken::new();
         let child = root.child_token();
         let keep = root.child_token();
-        let dropper = thread::spawn(move || drop(child));
+        let dropper = spawn(move || drop(child));
         root.cancel();
         dropper.join().unwrap();
         assert!(keep.cancelled());
@@ -76,7 +101,7 @@ fn sibling_drops_race() {
         let a = root.child_token();
         let b = root.child_token();
         let c = root.child_token();
-        let t = thread::spawn(move || drop(a));
+        let t = spawn(move || drop(a));
         drop(b);
         t.join().unwrap();
         root.cancel();
@@ -92,7 +117,7 @@ fn middle_and_leaf_drop_race() {
         let root = CancellationToken::new();
         let middle = root.child_token();
         let leaf = middle.child_token();
-        let t = thread::spawn(move || drop(leaf));
+        let t = spawn(move || drop(leaf));
         drop(middle);
         t.join().unwrap();
         // Nothing of the chain is left in the root (loom would report the leaked nodes).
@@ -106,7 +131,7 @@ fn child_drop_vs_grandchild_creation() {
         let root = CancellationToken::new();
         let child = root.child_token();
         let clone = child.clone();
-        let t = thread::spawn(move || clone.child_token());
+        let t = spawn(move || clone.child_token());
         drop(child);
         let grandchild = t.join().unwrap();
         root.cancel();
@@ -121,7 +146,7 @@ fn cancel_vs_waiter_registration() {
         let token = CancellationToken::new();
         let waiter = {
             let token = token.clone();
-            thread::spawn(move || block_on(token.wait_cancelled()))
+            spawn(move || block_on(token.wait_cancelled()))
         };
         token.cancel();
         waiter.join().unwrap();
@@ -134,7 +159,7 @@ fn parent_cancel_vs_child_waiter() {
     model(|| {
         let root = CancellationToken::new();
         let child = root.child_token();
-        let waiter = thread::spawn(move || block_on(child.wait_cancelled_owned()));
+        let waiter = spawn(move || block_on(child.wait_cancelled_owned()));
         root.cancel();
         waiter.join().unwrap();
     });
@@ -146,7 +171,7 @@ fn cancel_vs_waiter_drop() {
     model(|| {
         let token = CancellationToken::new();
         let remote = token.clone();
-        let t = thread::spawn(move || {
+        let t = spawn(move || {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             let mut future = remote.wait_cancelled();
             let _ = std::future::Future::poll(std::pin::Pin::new(&mut future), &mut cx);
@@ -165,7 +190,7 @@ fn cancel_vs_cancel() {
         let child = root.child_token();
         let t = {
             let root = root.clone();
-            thread::spawn(move || root.cancel())
+            spawn(move || root.cancel())
         };
         root.cancel();
         assert!(child.cancelled());
@@ -180,7 +205,7 @@ fn drop_guard_vs_waiter() {
         let token = CancellationToken::new();
         let child = token.child_token();
         let guard = token.drop_guard();
-        let waiter = thread::spawn(move || block_on(child.wait_cancelled_owned()));
+        let waiter = spawn(move || block_on(child.wait_cancelled_owned()));
         drop(guard);
         waiter.join().unwrap();
     });
@@ -194,7 +219,7 @@ fn disarm_vs_parent_cancel() {
         let guard = root.child_token().drop_guard();
         let t = {
             let root = root.clone();
-            thread::spawn(move || root.cancel())
+            spawn(move || root.cancel())
         };
         let token = guard.disarm();
         t.join().unwrap();
@@ -210,7 +235,7 @@ fn cancel_publishes_prior_writes() {
         let flag = StdArc::new(Flag::new());
         let t = {
             let (token, flag) = (token.clone(), flag.clone());
-            thread::spawn(move || {
+            spawn(move || {
                 flag.set();
                 token.cancel();
             })
@@ -266,7 +291,7 @@ fn poll_vs_completion() {
     model(|| {
         let drops = StdArc::new(AtomicUsize::new(0));
         let (handle, runnable) = spawn_job(&drops);
-        let runner = thread::spawn(move || {
+        let runner = spawn(move || {
             runnable.run();
         });
         let first = handle.poll();
@@ -292,12 +317,12 @@ fn poll_vs_poll_vs_completion() {
         let drops = StdArc::new(AtomicUsize::new(0));
         let (handle, runnable) = spawn_job(&drops);
         let handle = Arc::new(handle);
-        let runner = thread::spawn(move || {
+        let runner = spawn(move || {
             runnable.run();
         });
         let poller = {
             let handle = handle.clone();
-            thread::spawn(move || {
+            spawn(move || {
                 handle
                     .poll()
                     .map(|r| r.map(|o| o.0).map_err(|e| e.to_string()))
@@ -327,15 +352,16 @@ fn cancel_vs_run_then_wait() {
     model(|| {
         let drops = StdArc::new(AtomicUsize::new(0));
         let (handle, runnable) = spawn_job(&drops);
-        let runner = thread::spawn(move || {
+        let runner = spawn(move || {
             runnable.run();
         });
         handle.cancel();
-        match handle.wait() {
+        let waiter = spawn(move || match handle.wait() {
             Ok(output) => assert_eq!(output.0, 7),
             Err(error) => assert!(error.is::<Cancelled>()),
-        }
+        });
         runner.join().unwrap();
+        waiter.join().unwrap();
         assert!(drops.load(SeqCst) <= 1);
     });
 }
@@ -347,7 +373,7 @@ fn drop_vs_run() {
     model(|| {
         let drops = StdArc::new(AtomicUsize::new(0));
         let (handle, runnable) = spawn_job(&drops);
-        let runner = thread::spawn(move || {
+        let runner = spawn(move || {
             runnable.run();
         });
         drop(handle);
@@ -356,17 +382,21 @@ fn drop_vs_run() {
     });
 }
 
-/// `wait` parks until another thread's run completes.
+/// `wait` parks until another thread's run completes. (The waiting is done on a thread of
+/// its own, not on the thread that joins the runner: loom 0.7 aborts a model when a thread
+/// blocked in `join` is unparked, tokio-rs/loom#249, which std allows and which the waker of a
+/// finished `wait` may do.)
 #[test]
 fn wait_vs_run() {
     model(|| {
         let drops = StdArc::new(AtomicUsize::new(0));
         let (handle, runnable) = spawn_job(&drops);
-        let runner = thread::spawn(move || {
+        let waiter = spawn(move || handle.wait().unwrap().0);
+        let runner = spawn(move || {
             runnable.run();
         });
-        assert_eq!(handle.wait().unwrap().0, 7);
         runner.join().unwrap();
+        assert_eq!(waiter.join().unwrap(), 7);
         assert_eq!(drops.load(SeqCst), 1);
     });
 }
@@ -379,12 +409,12 @@ fn poll_vs_cancel_vs_run() {
         let drops = StdArc::new(AtomicUsize::new(0));
         let (handle, runnable) = spawn_job(&drops);
         let handle = Arc::new(handle);
-        let runner = thread::spawn(move || {
+        let runner = spawn(move || {
             runnable.run();
         });
         let canceller = {
             let handle = handle.clone();
-            thread::spawn(move || handle.cancel())
+            spawn(move || handle.cancel())
         };
         let first = handle.poll();
         runner.join().unwrap();

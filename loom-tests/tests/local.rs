@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use loom::sync::Mutex;
 use loom::thread;
-use loom_tests::{loom, model, quiet_test_panics};
+use loom_tests::{deep, loom, model, quiet_test_panics};
 use rawtask::Runnable;
 
 /// Pending on the first poll (keeping no waker), ready on the second.
@@ -111,7 +111,7 @@ fn local_last_waker_drop_on_foreign_thread_vs_detach() {
 /// it: the cancellation's final run happens at home, which drops the future there.
 #[test]
 fn local_task_drop_on_foreign_thread_vs_wake() {
-    model("local_task_drop_on_foreign_thread_vs_wake", None, || {
+    model("local_task_drop_on_foreign_thread_vs_wake", deep(), || {
         let (r, t, queue, drops) = spawn_local();
         let w = r.waker();
         assert!(!r.run());
@@ -129,7 +129,7 @@ fn local_task_drop_on_foreign_thread_vs_wake() {
 /// the allocation is still freed (loom's leak check) by whichever side is last.
 #[test]
 fn local_run_on_foreign_thread_vs_task_drop() {
-    model("local_run_on_foreign_thread_vs_task_drop", None, || {
+    model("local_run_on_foreign_thread_vs_task_drop", deep(), || {
         let (r, t, queue, drops) = spawn_local();
         let a = thread::spawn(move || {
             let res = catch_unwind(AssertUnwindSafe(|| r.run()));

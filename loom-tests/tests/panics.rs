@@ -5,7 +5,7 @@
 //! the `Task`, and dropped exactly once by whoever ends up with it.
 #![cfg(loom)]
 
-use loom_tests::{race, Actor::*, Kind, Spawn};
+use loom_tests::{deep, race, Actor::*, Kind, Spawn};
 
 const PANIC: Spawn = Spawn::new(Kind::Panic1);
 const PROPAGATE: Spawn = Spawn::new(Kind::Panic1).propagate();
@@ -14,7 +14,7 @@ macro_rules! races {
     ($($name:ident: $a:ident vs $b:ident, $how:expr;)*) => {$(
         #[test]
         fn $name() {
-            race(stringify!($name), $a, $b, $how, None);
+            race(stringify!($name), $a, $b, $how, deep());
         }
     )*};
 }

@@ -10,7 +10,7 @@ use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Waker};
 
 use loom::thread;
-use loom_tests::{get, loom, model, Flag, Kind, SendTaskPtr, Spawn, H, R, VALUE};
+use loom_tests::{deep, get, loom, model, Flag, Kind, SendTaskPtr, Spawn, H, R, VALUE};
 use rawtask::{Builder, Task};
 
 /// Rules 2 and 4: cancelling an idle task schedules it one last time, so the executor (not the
@@ -18,7 +18,7 @@ use rawtask::{Builder, Task};
 /// wake yields exactly one `Runnable` in every interleaving.
 #[test]
 fn cancel_idle_vs_wake() {
-    model("cancel_idle_vs_wake", None, || {
+    model("cancel_idle_vs_wake", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let w = r.waker();
@@ -48,7 +48,7 @@ fn cancel_idle_vs_wake() {
 /// a waker's thread.
 #[test]
 fn last_waker_drop_vs_last_waker_drop() {
-    model("last_waker_drop_vs_last_waker_drop", None, || {
+    model("last_waker_drop_vs_last_waker_drop", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let (w1, w2) = (r.waker(), r.waker());
@@ -69,7 +69,7 @@ fn last_waker_drop_vs_last_waker_drop() {
 /// only waker of an idle task race; whichever is last schedules the final run.
 #[test]
 fn task_detach_vs_last_waker_drop() {
-    model("task_detach_vs_last_waker_drop", None, || {
+    model("task_detach_vs_last_waker_drop", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let w = r.waker();
@@ -91,7 +91,7 @@ fn task_detach_vs_last_waker_drop() {
 /// Rules 2 and 7: dropping the `Task` (cancel, then detach) against dropping the last waker.
 #[test]
 fn task_drop_vs_last_waker_drop() {
-    model("task_drop_vs_last_waker_drop", None, || {
+    model("task_drop_vs_last_waker_drop", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let w = r.waker();
@@ -115,7 +115,7 @@ fn task_drop_vs_last_waker_drop() {
 /// `woken_while_running`.
 #[test]
 fn yield_vs_wake_by_ref_with_info() {
-    model("yield_vs_wake_by_ref_with_info", None, || {
+    model("yield_vs_wake_by_ref_with_info", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
         let w = r.waker();
@@ -138,7 +138,7 @@ fn yield_vs_wake_by_ref_with_info() {
 /// already scheduled (the wake then only sets SCHEDULED again) or running.
 #[test]
 fn wake_publishes_memory_to_next_poll() {
-    model("wake_publishes_memory_to_next_poll", None, || {
+    model("wake_publishes_memory_to_next_poll", deep(), || {
         let mut h = H::new();
         let msg = StdArc::new(Flag::new());
         // Not seen by loom: whether the wake call has returned, in this execution's order.
@@ -172,7 +172,7 @@ fn wake_publishes_memory_to_next_poll() {
 /// asserts it after every push).
 #[test]
 fn schedule_fn_outlives_its_call() {
-    model("schedule_fn_outlives_its_call", None, || {
+    model("schedule_fn_outlives_its_call", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let w = r.waker();
@@ -197,7 +197,7 @@ fn schedule_fn_outlives_its_call() {
 /// once, the `Task` resolves as cancelled.
 #[test]
 fn dropping_scheduler_wake_vs_wake_by_ref() {
-    model("dropping_scheduler_wake_vs_wake_by_ref", None, || {
+    model("dropping_scheduler_wake_vs_wake_by_ref", deep(), || {
         let mut h = H::new();
         h.adopt(Spawn::new(Kind::PendingOnce).custom_schedule());
         let future = h.future(Kind::PendingOnce);
@@ -225,7 +225,7 @@ fn dropping_scheduler_wake_vs_wake_by_ref() {
 /// output arrives exactly once and no notification is lost (a lost one deadlocks the model).
 #[test]
 fn awaiter_reregistration_vs_run() {
-    model("awaiter_reregistration_vs_run", None, || {
+    model("awaiter_reregistration_vs_run", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let h1 = h.clone();
@@ -252,7 +252,7 @@ fn awaiter_reregistration_vs_run() {
 /// ordered after both (loom checks the slot's cell).
 #[test]
 fn data_mut_vs_task_metadata() {
-    model("data_mut_vs_task_metadata", None, || {
+    model("data_mut_vs_task_metadata", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let a = thread::spawn(move || {
@@ -278,7 +278,7 @@ fn data_mut_vs_task_metadata() {
 /// rebuilt `Task` receives the output exactly once.
 #[test]
 fn task_raw_handoff_vs_run() {
-    model("task_raw_handoff_vs_run", None, || {
+    model("task_raw_handoff_vs_run", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let p = SendTaskPtr(t.into_raw());
@@ -354,7 +354,7 @@ fn cancel_vs_run_vs_wake() {
 /// Rule 9 / panic propagation: the stored panic reaches the `Task` holder exactly once.
 #[test]
 fn propagated_panic_reaches_task_poll() {
-    model("propagated_panic_reaches_task_poll", None, || {
+    model("propagated_panic_reaches_task_poll", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Panic1).propagate());
         let h1 = h.clone();
@@ -372,7 +372,7 @@ fn propagated_panic_reaches_task_poll() {
 /// cancelled, after the future was dropped.
 #[test]
 fn panic_cancels_task_poll() {
-    model("panic_cancels_task_poll", None, || {
+    model("panic_cancels_task_poll", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Panic1));
         let h1 = h.clone();
@@ -390,7 +390,7 @@ fn panic_cancels_task_poll() {
 /// exactly once, by `run` or by the detaching thread.
 #[test]
 fn output_dropped_once_run_vs_task_detach() {
-    model("output_dropped_once_run_vs_task_detach", None, || {
+    model("output_dropped_once_run_vs_task_detach", deep(), || {
         let mut h = H::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let h1 = h.clone();

@@ -49,8 +49,8 @@ pub type RawtaskScheduleFn =
 ///     let queue = unsafe { &*context.cast::<AtomicPtr<RawtaskRunnable>>() };
 ///     queue.store(runnable, Ordering::Release);
 /// }
-/// let queue: &'static AtomicPtr<RawtaskRunnable> =
-///     Box::leak(Box::new(AtomicPtr::new(std::ptr::null_mut())));
+/// static QUEUE: AtomicPtr<RawtaskRunnable> = AtomicPtr::new(std::ptr::null_mut());
+/// let queue = &QUEUE;
 /// let context = (queue as *const AtomicPtr<RawtaskRunnable>).cast_mut().cast();
 /// // SAFETY: `push` may be called from any thread with this context, which lives forever.
 /// let schedule = unsafe { RawtaskSchedule::new(push, context) };

@@ -74,7 +74,7 @@ impl RawtaskTask {
     /// let handle = rawtask::capi::RawtaskTask::new(task);
     /// assert!(!handle.is_null());
     /// drop(runnable);
-    /// assert_eq!(unsafe { rawtask::capi::rawtask_task_free(handle) }, rawtask::capi::RawtaskStatus::Ok);
+    /// assert_eq!(rawtask::capi::rawtask_task_free(handle), rawtask::capi::RawtaskStatus::Ok);
     /// ```
     pub fn new<T, M>(task: Task<T, M>) -> RawtaskTask
     where
@@ -502,9 +502,6 @@ pub unsafe extern "C" fn rawtask_task_poll(
 /// Returns `OK`, `INVALID_ARGUMENT`, `INVALID_HANDLE`, `BUSY`, or `PANICKED` if a Rust
 /// schedule function panicked.
 ///
-/// # Safety
-/// None beyond the contract of the schedule callback; the function is `unsafe` for symmetry.
-///
 /// ```
 /// use rawtask::capi::*;
 /// let (runnable, task) = rawtask::spawn(std::future::pending::<u8>(), |_| {});
@@ -520,7 +517,7 @@ pub unsafe extern "C" fn rawtask_task_poll(
 /// }
 /// ```
 #[no_mangle]
-pub unsafe extern "C" fn rawtask_task_cancel(task: RawtaskTask) -> RawtaskStatus {
+pub extern "C" fn rawtask_task_cancel(task: RawtaskTask) -> RawtaskStatus {
     guard(|| {
         let checkout = lock().checkout("rawtask_task_cancel", task)?;
         // SAFETY: the handle is checked out.
@@ -536,21 +533,16 @@ pub unsafe extern "C" fn rawtask_task_cancel(task: RawtaskTask) -> RawtaskStatus
 /// or `PANICKED` if a Rust schedule function panicked. If another call is using the handle
 /// right now, the detach happens when that call returns (and this returns `OK`).
 ///
-/// # Safety
-/// None beyond the contract of the schedule callback; the function is `unsafe` for symmetry.
-///
 /// ```
 /// use rawtask::capi::*;
 /// let (runnable, task) = rawtask::spawn(async { 1u8 }, |_| {});
 /// let handle = RawtaskTask::new(task);
-/// unsafe {
-///     assert_eq!(rawtask_task_detach(handle), RawtaskStatus::Ok);
-///     assert_eq!(rawtask_task_free(handle), RawtaskStatus::InvalidHandle);
-/// }
+/// assert_eq!(rawtask_task_detach(handle), RawtaskStatus::Ok);
+/// assert_eq!(rawtask_task_free(handle), RawtaskStatus::InvalidHandle);
 /// runnable.run(); // still runs
 /// ```
 #[no_mangle]
-pub unsafe extern "C" fn rawtask_task_detach(task: RawtaskTask) -> RawtaskStatus {
+pub extern "C" fn rawtask_task_detach(task: RawtaskTask) -> RawtaskStatus {
     release("rawtask_task_detach", task, Release::Detach)
 }
 
@@ -563,21 +555,16 @@ pub unsafe extern "C" fn rawtask_task_detach(task: RawtaskTask) -> RawtaskStatus
 /// double free), or `PANICKED` if a Rust schedule function panicked. If another call is using
 /// the handle right now, the free happens when that call returns (and this returns `OK`).
 ///
-/// # Safety
-/// None beyond the contract of the schedule callback; the function is `unsafe` for symmetry.
-///
 /// ```
 /// use rawtask::capi::*;
 /// let (_runnable, task) = rawtask::spawn(async { 1u8 }, |_| {});
 /// let handle = RawtaskTask::new(task);
-/// unsafe {
-///     assert_eq!(rawtask_task_free(handle), RawtaskStatus::Ok);
-///     assert_eq!(rawtask_task_free(handle), RawtaskStatus::InvalidHandle);
-///     assert_eq!(rawtask_task_free(RawtaskTask::NULL), RawtaskStatus::InvalidArgument);
-/// }
+/// assert_eq!(rawtask_task_free(handle), RawtaskStatus::Ok);
+/// assert_eq!(rawtask_task_free(handle), RawtaskStatus::InvalidHandle);
+/// assert_eq!(rawtask_task_free(RawtaskTask::NULL), RawtaskStatus::InvalidArgument);
 /// ```
 #[no_mangle]
-pub unsafe extern "C" fn rawtask_task_free(task: RawtaskTask) -> RawtaskStatus {
+pub extern "C" fn rawtask_task_free(task: RawtaskTask) -> RawtaskStatus {
     release("rawtask_task_free", task, Release::Free)
 }
 
@@ -682,8 +669,7 @@ mod tests {
     fn stale_ids_are_rejected_after_the_slot_is_reused() {
         let (r1, a) = spawn_ready(1);
         drop(r1);
-        // SAFETY: no pointers involved.
-        assert_eq!(unsafe { rawtask_task_free(a) }, RawtaskStatus::Ok);
+        assert_eq!(rawtask_task_free(a), RawtaskStatus::Ok);
         let (r2, b) = spawn_ready(2);
         // The slot may be reused, but never with the same id.
         assert_ne!(a, b);
@@ -708,8 +694,7 @@ mod tests {
     #[test]
     fn forged_ids_are_rejected() {
         for id in [1, u64::MAX, 0xFFFF_FFFF_0000_0000, 0x1_0000_0000] {
-            // SAFETY: no pointers involved.
-            let status = unsafe { rawtask_task_free(RawtaskTask { id }) };
+            let status = rawtask_task_free(RawtaskTask { id });
             assert_eq!(status, RawtaskStatus::InvalidHandle, "id {id:#x}");
         }
     }
@@ -718,12 +703,9 @@ mod tests {
     fn a_free_during_a_checkout_is_deferred() {
         let (runnable, task) = spawn_ready(3);
         let checkout = lock().checkout("test", task).unwrap();
-        // SAFETY: no pointers involved.
-        unsafe {
-            assert_eq!(rawtask_task_cancel(task), RawtaskStatus::Busy);
-            assert_eq!(rawtask_task_free(task), RawtaskStatus::Ok);
-            assert_eq!(rawtask_task_free(task), RawtaskStatus::InvalidHandle);
-        }
+        assert_eq!(rawtask_task_cancel(task), RawtaskStatus::Busy);
+        assert_eq!(rawtask_task_free(task), RawtaskStatus::Ok);
+        assert_eq!(rawtask_task_free(task), RawtaskStatus::InvalidHandle);
         drop(checkout); // performs the free: the task is cancelled
         drop(runnable);
     }

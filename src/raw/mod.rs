@@ -53,7 +53,7 @@
 //! | awaiter | the `Task` holder | under REGISTERING |
 //! | awaiter | anyone notifying | under NOTIFYING without REGISTERING |
 //! | data slot | everyone holding a handle | shared reads only; `Runnable::data_mut` once TASK is clear |
-//! | schedule fn | whoever holds a reference | reads only; a reference is held across every call |
+//! | schedule fn | whoever holds a reference | reads only; a reference is held across every call (a plain-data one, the C API's, is copied out before the call instead) |
 //! | the allocation | whoever sees zero references and no TASK | frees it |
 //!
 //! # Rules
