@@ -34,8 +34,8 @@
 //!
 //! # Features
 //!
-//! - `std` (default): [`spawn_local`], panic propagation, [`ffi`]. Without it the crate is
-//!   `no_std` and needs only `alloc`.
+//! - `std` (default): [`spawn_local`], panic propagation, [`ffi`], [`CancellationToken`],
+//!   [`background`] jobs for C. Without it the crate is `no_std` and needs only `alloc`.
 //! - `macros`: the `#[async_ffi]` attribute, as `rawtask::ffi::async_ffi`.
 
 #![no_std]

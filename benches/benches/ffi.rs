@@ -11,6 +11,9 @@
 //!   on every poll, clones its waker, wakes the clone and stays pending. With rawtask the
 //!   clone is a reference count increment (the task pointer is the FFI waker); with async-ffi
 //!   it is a box.
+//! - `ffi_clone_store_pending`: one poll, with the waker of a (idle) rawtask task, of an FFI
+//!   future that clones its waker on every poll and keeps the clone instead of the previous
+//!   one: the waker bridge alone, without the run of the task around it.
 //! - `ffi_into_ffi`: converting a small future into an FFI future (the drop is not measured).
 
 use std::cell::Cell;
@@ -35,6 +38,36 @@ impl Future for CloneWake {
         black_box(cx.waker().clone()).wake();
         Poll::Pending
     }
+}
+
+/// Pending forever; every poll clones the waker and keeps the clone in place of the previous
+/// one (which is dropped), as a future waiting on an event source does.
+struct CloneStore(Option<Waker>);
+
+impl Future for CloneStore {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0 = Some(black_box(cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+/// Polls `future` `iters` times with the waker of an idle rawtask task.
+fn poll_with_task_waker(mut future: impl Future<Output = ()> + Unpin, iters: u64) -> Duration {
+    let (runnable, task) = rawtask::spawn(std::future::pending::<()>(), |_| {});
+    let waker = runnable.waker();
+    runnable.run(); // the task is idle: the clones never wake it
+    let mut cx = Context::from_waker(&waker);
+    let start = Instant::now();
+    for _ in 0..iters {
+        let _ = black_box(Pin::new(&mut future).poll(&mut cx));
+    }
+    let elapsed = start.elapsed();
+    drop(future);
+    drop(waker);
+    drop(task);
+    elapsed
 }
 
 thread_local! {
@@ -109,11 +142,13 @@ macro_rules! poll_ready {
     ($krate:ident) => {
         |iters| {
             use $krate::FutureExt;
-            let mut futures: Vec<_> = (0..iters).map(|_| async { black_box(7u64) }.into_ffi()).collect();
+            let mut futures: Vec<_> = (0..iters)
+                .map(|_| async { black_box(7u64) }.into_ffi())
+                .collect();
             let mut cx = Context::from_waker(Waker::noop());
             let start = Instant::now();
             for future in &mut futures {
-                black_box(Pin::new(future).poll(&mut cx));
+                let _ = black_box(Pin::new(future).poll(&mut cx));
             }
             let elapsed = start.elapsed();
             drop(futures);
@@ -144,7 +179,10 @@ fn benches(c: &mut Criterion) {
     group(
         c,
         "ffi_poll_ready",
-        Peers { rawtask: poll_ready!(rawtask_ffi), async_ffi: poll_ready!(async_ffi) },
+        Peers {
+            rawtask: poll_ready!(rawtask_ffi),
+            async_ffi: poll_ready!(async_ffi),
+        },
     );
     group(
         c,
@@ -156,8 +194,23 @@ fn benches(c: &mut Criterion) {
     );
     group(
         c,
+        "ffi_clone_store_pending",
+        Peers {
+            rawtask: |iters| {
+                poll_with_task_waker(rawtask::ffi::FutureExt::into_ffi(CloneStore(None)), iters)
+            },
+            async_ffi: |iters| {
+                poll_with_task_waker(async_ffi::FutureExt::into_ffi(CloneStore(None)), iters)
+            },
+        },
+    );
+    group(
+        c,
         "ffi_into_ffi",
-        Peers { rawtask: into_ffi!(rawtask_ffi), async_ffi: into_ffi!(async_ffi) },
+        Peers {
+            rawtask: into_ffi!(rawtask_ffi),
+            async_ffi: into_ffi!(async_ffi),
+        },
     );
 }
 

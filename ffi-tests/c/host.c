@@ -249,12 +249,13 @@ int main(int argc, char **argv) {
     note->release(note);
     cx.waker = &WAKER.base;
     if (!is_c) {
-        /* rawtask's future is fused: polled again, it reports a panic (with a new note). */
+        /* Polled again, rawtask's future polls the panicked async block again, whose panic
+         * crosses too. */
         p = panicking.poll_fn(panicking.fut_ptr, &cx);
         CHECK(p.tag == RAWTASK_FFI_POLL_PANICKED);
         note = (RawtaskFfiPanicNote *)cx.waker;
         CHECK(note->magic == RAWTASK_FFI_PANIC_NOTE_MAGIC);
-        CHECK(strstr(note->message, "polled after it completed") != NULL);
+        CHECK(strstr(note->message, "resumed after panicking") != NULL);
         note->release(note);
         cx.waker = &WAKER.base;
     }

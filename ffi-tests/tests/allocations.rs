@@ -75,6 +75,7 @@ fn async_ffi_future_in_a_rawtask_task() {
 #[test]
 fn two_rawtask_layers_in_a_rawtask_task() {
     let inner = CloneEveryPoll(0).into_ffi();
+    #[allow(clippy::redundant_async_block)] // two FFI layers on purpose
     let future = async move { inner.await }.into_ffi();
     assert_eq!(allocations_while_running(future), 0);
 }

@@ -9,6 +9,8 @@
 //! and ready; with outputs of several shapes, which checks the return ABI of the poll
 //! function (`FfiPoll<T>` against rawtask's raw tag and payload).
 #![allow(improper_ctypes_definitions, improper_ctypes)]
+// The "plugin" functions take ownership of a leaked box through a pointer, as C would.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod common;
 
@@ -206,9 +208,7 @@ fn futures_nest_both_ways() {
         });
         assert_eq!(value, 21);
         // Three boundaries: rawtask → async-ffi → rawtask → async-ffi.
-        let value = with_both_wakers(|| {
-            af_add_one_rt(rt_add_one_af(af_timer(30)).into_ffi_af())
-        });
+        let value = with_both_wakers(|| af_add_one_rt(rt_add_one_af(af_timer(30)).into_ffi_af()));
         assert_eq!(value, 32);
     }
 }
@@ -223,7 +223,9 @@ impl IntoAsyncFfi for async_ffi::FfiFuture<u64> {
     fn into_ffi_af(self) -> rawtask::ffi::FfiFuture<u64> {
         // SAFETY: the two types have the same layout (the claim under test), and ownership
         // of the future moves with the bits.
-        unsafe { std::mem::transmute::<async_ffi::FfiFuture<u64>, rawtask::ffi::FfiFuture<u64>>(self) }
+        unsafe {
+            std::mem::transmute::<async_ffi::FfiFuture<u64>, rawtask::ffi::FfiFuture<u64>>(self)
+        }
     }
 }
 
@@ -254,17 +256,38 @@ fn panics_cross_both_ways() {
 #[test]
 fn the_layouts_match() {
     use std::mem::{align_of, size_of};
-    assert_eq!(size_of::<rawtask::ffi::FfiFuture<u64>>(), size_of::<async_ffi::FfiFuture<u64>>());
-    assert_eq!(size_of::<rawtask::ffi::LocalBorrowingFfiFuture<'_, Big>>(), size_of::<async_ffi::LocalBorrowingFfiFuture<'_, Big>>());
-    assert_eq!(size_of::<rawtask::ffi::FfiContext<'_>>(), size_of::<async_ffi::FfiContext<'_>>());
-    assert_eq!(size_of::<rawtask::ffi::FfiPoll<Mixed>>(), size_of::<async_ffi::FfiPoll<Mixed>>());
-    assert_eq!(align_of::<rawtask::ffi::FfiPoll<Mixed>>(), align_of::<async_ffi::FfiPoll<Mixed>>());
+    assert_eq!(
+        size_of::<rawtask::ffi::FfiFuture<u64>>(),
+        size_of::<async_ffi::FfiFuture<u64>>()
+    );
+    assert_eq!(
+        size_of::<rawtask::ffi::LocalBorrowingFfiFuture<'_, Big>>(),
+        size_of::<async_ffi::LocalBorrowingFfiFuture<'_, Big>>()
+    );
+    assert_eq!(
+        size_of::<rawtask::ffi::FfiContext<'_>>(),
+        size_of::<async_ffi::FfiContext<'_>>()
+    );
+    assert_eq!(
+        size_of::<rawtask::ffi::FfiPoll<Mixed>>(),
+        size_of::<async_ffi::FfiPoll<Mixed>>()
+    );
+    assert_eq!(
+        align_of::<rawtask::ffi::FfiPoll<Mixed>>(),
+        align_of::<async_ffi::FfiPoll<Mixed>>()
+    );
     assert_eq!(rawtask::ffi::ABI_VERSION, async_ffi::ABI_VERSION);
     // The enum's tags.
     for (ours, theirs) in [
-        (rawtask::ffi::FfiPoll::Ready(9u8), async_ffi::FfiPoll::Ready(9u8)),
+        (
+            rawtask::ffi::FfiPoll::Ready(9u8),
+            async_ffi::FfiPoll::Ready(9u8),
+        ),
         (rawtask::ffi::FfiPoll::Pending, async_ffi::FfiPoll::Pending),
-        (rawtask::ffi::FfiPoll::Panicked, async_ffi::FfiPoll::Panicked),
+        (
+            rawtask::ffi::FfiPoll::Panicked,
+            async_ffi::FfiPoll::Panicked,
+        ),
     ] {
         // SAFETY: both start with an initialised `u8` tag.
         let (ours, theirs) = unsafe {

@@ -18,7 +18,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn out_dir() -> PathBuf {
@@ -45,7 +48,15 @@ fn cc(args: &[&str]) {
     let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
     let include = workspace_root().join("include");
     let status = Command::new(&compiler)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-g",
+            "-O1",
+        ])
         .arg("-I")
         .arg(&include)
         .args(args)
@@ -89,7 +100,13 @@ fn c_host() -> &'static Path {
     static HOST: OnceLock<PathBuf> = OnceLock::new();
     HOST.get_or_init(|| {
         let out = out_dir().join("rawtask_ffi_c_host");
-        cc(&[&c_source("host.c"), "-o", out.to_str().unwrap(), "-ldl", "-lpthread"]);
+        cc(&[
+            &c_source("host.c"),
+            "-o",
+            out.to_str().unwrap(),
+            "-ldl",
+            "-lpthread",
+        ]);
         out
     })
 }

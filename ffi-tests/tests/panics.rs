@@ -41,12 +41,14 @@ fn the_message_crosses_and_is_reraised() {
     // In a rawtask task, through two FFI layers.
     let payload = catch_unwind(|| {
         let inner = async { panic!("deep") }.into_ffi();
+        #[allow(clippy::redundant_async_block)] // two FFI layers on purpose
         run_task(async move { inner.await }.into_ffi())
     })
     .unwrap_err();
     assert_eq!(message(&*payload), "deep");
     // A payload that is not a string.
-    let payload = catch_unwind(|| block_on(async { std::panic::panic_any(5u8) }.into_ffi())).unwrap_err();
+    let payload =
+        catch_unwind(|| block_on(async { std::panic::panic_any(5u8) }.into_ffi())).unwrap_err();
     assert_eq!(message(&*payload), "Box<dyn Any>");
 }
 
@@ -65,7 +67,13 @@ fn try_poll_returns_the_panic() {
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     // Fused: the poll function is not called again.
     let again = future.try_poll(&mut noop_cx()).unwrap_err();
-    assert!(again.message().unwrap().contains("polled after it completed"), "{again}");
+    assert!(
+        again
+            .message()
+            .unwrap()
+            .contains("polled after it completed"),
+        "{again}"
+    );
     drop(future);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
@@ -86,7 +94,10 @@ fn polling_after_ready_is_defined() {
         err.message(),
         Some("rawtask::ffi: an FFI future was polled after it completed (returned Ready or panicked)")
     );
-    let payload = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut future).poll(&mut noop_cx()))).unwrap_err();
+    let payload = catch_unwind(AssertUnwindSafe(|| {
+        Pin::new(&mut future).poll(&mut noop_cx())
+    }))
+    .unwrap_err();
     assert!(message(&*payload).contains("polled after it completed"));
     drop(future);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
@@ -106,7 +117,10 @@ fn polling_after_ready_from_a_foreign_host_is_defined() {
     let mut future: async_ffi::FfiFuture<u64> = unsafe { std::mem::transmute(future) };
     assert_eq!(Pin::new(&mut future).poll(&mut noop_cx()), Poll::Ready(4));
     assert_eq!(drops.load(Ordering::SeqCst), 1);
-    let payload = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut future).poll(&mut noop_cx()))).unwrap_err();
+    let payload = catch_unwind(AssertUnwindSafe(|| {
+        Pin::new(&mut future).poll(&mut noop_cx())
+    }))
+    .unwrap_err();
     assert_eq!(message(&*payload), "FFI future panicked");
     drop(future);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
@@ -118,7 +132,10 @@ unsafe extern "C" fn bad_tag_poll(_: *mut c_void, _: *mut FfiContext<'_>) -> Raw
     RawtaskFfiPollU64 { tag: 7, ready: 0 }
 }
 
-unsafe extern "C" fn pending_then_bad(state: *mut c_void, cx: *mut FfiContext<'_>) -> RawtaskFfiPollU64 {
+unsafe extern "C" fn pending_then_bad(
+    state: *mut c_void,
+    cx: *mut FfiContext<'_>,
+) -> RawtaskFfiPollU64 {
     // SAFETY: the state is the `u8` counter below.
     let polls = unsafe { &mut *state.cast::<u8>() };
     *polls += 1;
@@ -129,10 +146,16 @@ unsafe extern "C" fn pending_then_bad(state: *mut c_void, cx: *mut FfiContext<'_
                 let waker = (*cx).raw_waker();
                 ((*(*waker).vtable).wake_by_ref)(waker);
             }
-            RawtaskFfiPollU64 { tag: RAWTASK_FFI_POLL_PENDING, ready: 0 }
+            RawtaskFfiPollU64 {
+                tag: RAWTASK_FFI_POLL_PENDING,
+                ready: 0,
+            }
         }
         2 => RawtaskFfiPollU64 { tag: 200, ready: 0 },
-        _ => RawtaskFfiPollU64 { tag: RAWTASK_FFI_POLL_READY, ready: 1 },
+        _ => RawtaskFfiPollU64 {
+            tag: RAWTASK_FFI_POLL_READY,
+            ready: 1,
+        },
     }
 }
 
@@ -143,7 +166,9 @@ unsafe extern "C" fn count_drop(state: *mut c_void) {
 }
 
 /// A future "from C" whose poll function returns an invalid tag.
-fn foreign(poll_fn: unsafe extern "C" fn(*mut c_void, *mut FfiContext<'_>) -> RawtaskFfiPollU64) -> FfiFuture<u64> {
+fn foreign(
+    poll_fn: unsafe extern "C" fn(*mut c_void, *mut FfiContext<'_>) -> RawtaskFfiPollU64,
+) -> FfiFuture<u64> {
     let raw = RawtaskFfiFutureU64 {
         fut_ptr: Box::into_raw(Box::new(0u8)).cast(),
         poll_fn,
@@ -162,7 +187,10 @@ fn invalid_tags_are_rejected() {
     assert!(err.message().unwrap().contains("invalid tag 7"), "{err}");
     // Not polled again.
     let err = future.try_poll(&mut noop_cx()).unwrap_err();
-    assert!(err.message().unwrap().contains("polled after it completed"), "{err}");
+    assert!(
+        err.message().unwrap().contains("polled after it completed"),
+        "{err}"
+    );
     drop(future);
     assert_eq!(BAD_DROPS.load(Ordering::SeqCst), 1);
 
@@ -189,16 +217,26 @@ fn expect_abort(name: &str, expected: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(output.status.signal(), Some(6), "{name}: not SIGABRT: {}\n{stderr}", output.status);
+        assert_eq!(
+            output.status.signal(),
+            Some(6),
+            "{name}: not SIGABRT: {}\n{stderr}",
+            output.status
+        );
     }
     assert!(!output.status.success(), "{name} did not abort");
-    assert!(stderr.contains(expected), "{name}: stderr lacks {expected:?}:\n{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "{name}: stderr lacks {expected:?}:\n{stderr}"
+    );
 }
 
 /// The child side of `expect_abort`: does nothing unless a scenario is set.
 #[test]
 fn abort_child() {
-    let Ok(name) = std::env::var(SCENARIO) else { return };
+    let Ok(name) = std::env::var(SCENARIO) else {
+        return;
+    };
     match name.as_str() {
         "drop_fn" => {
             struct PanicOnDrop;
@@ -264,6 +302,7 @@ fn abort_child() {
                 }
             }
             let waker = Waker::from(std::sync::Arc::new(Panicky));
+            #[allow(clippy::waker_clone_wake)] // the clone is the point: a boxed Rust waker
             let future = async_ffi::FutureExt::into_ffi(std::future::poll_fn(|cx| {
                 cx.waker().clone().wake();
                 Poll::<()>::Pending
@@ -280,12 +319,18 @@ fn abort_child() {
 
 #[test]
 fn a_panic_in_drop_fn_aborts() {
-    expect_abort("drop_fn", "rawtask::ffi: an FFI future's destructor panicked (in its drop_fn)");
+    expect_abort(
+        "drop_fn",
+        "rawtask::ffi: an FFI future's destructor panicked (in its drop_fn)",
+    );
 }
 
 #[test]
 fn a_panic_while_dropping_a_ready_future_aborts() {
-    expect_abort("drop_at_ready", "rawtask::ffi: an FFI future's destructor panicked");
+    expect_abort(
+        "drop_at_ready",
+        "rawtask::ffi: an FFI future's destructor panicked",
+    );
 }
 
 #[test]

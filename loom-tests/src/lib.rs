@@ -252,6 +252,8 @@ impl Drop for TestFuture {
 pub struct Exec {
     state: Mutex<ExecState>,
     cv: Condvar,
+    /// Never written: its loads are scheduling points.
+    probe: loom::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -271,6 +273,7 @@ impl Exec {
         Exec {
             state: Mutex::new(ExecState::default()),
             cv: Condvar::new(),
+            probe: loom::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -350,6 +353,10 @@ impl Sched {
             bump(&self.c.woken_while_running);
         }
         self.exec.push(r);
+        // A scheduling point right after the push, so that loom lets another thread pop and
+        // run the task to completion before this call returns. (A relaxed load of an atomic
+        // nobody writes: it orders nothing, so it hides no missing synchronisation.)
+        let _ = self.exec.probe.load(loom::sync::atomic::Ordering::Relaxed);
         // Rule 6: the task (and so this closure) must still be alive after the push, even if
         // another thread already ran the task to completion meanwhile.
         assert_eq!(

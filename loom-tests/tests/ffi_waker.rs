@@ -17,7 +17,9 @@ use std::task::{Context, Poll};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
-use rawtask::ffi::abi::{RawtaskFfiFutureU64, RawtaskFfiPollU64, RAWTASK_FFI_POLL_PENDING, RAWTASK_FFI_POLL_READY};
+use rawtask::ffi::abi::{
+    RawtaskFfiFutureU64, RawtaskFfiPollU64, RAWTASK_FFI_POLL_PENDING, RAWTASK_FFI_POLL_READY,
+};
 use rawtask::ffi::{ContextExt, FfiContext, FfiFuture, FfiWakerBase};
 use rawtask::{Runnable, Task};
 
@@ -98,15 +100,30 @@ fn setup() -> Setup {
     let drops = Arc::new(AtomicUsize::new(0));
     let q = queue.clone();
     let (runnable, task) = rawtask::spawn(
-        StashFfi { stash: stash.clone(), fired: fired.clone(), polls: 0, drops: drops.clone() },
+        StashFfi {
+            stash: stash.clone(),
+            fired: fired.clone(),
+            polls: 0,
+            drops: drops.clone(),
+        },
         move |r| q.lock().unwrap().push_back(r),
     );
     runnable.run();
-    Setup { queue, stash, fired, drops, task }
+    Setup {
+        queue,
+        stash,
+        fired,
+        drops,
+        task,
+    }
 }
 
 fn take(stash: &Stash) -> SendWaker {
-    stash.lock().unwrap().take().expect("the first poll stashed a clone")
+    stash
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the first poll stashed a clone")
 }
 
 /// Runs queued runnables until the queue is empty.
@@ -242,11 +259,17 @@ struct Foreign {
     fired: Arc<AtomicBool>,
 }
 
-unsafe extern "C" fn foreign_poll(state: *mut c_void, cx: *mut FfiContext<'_>) -> RawtaskFfiPollU64 {
+unsafe extern "C" fn foreign_poll(
+    state: *mut c_void,
+    cx: *mut FfiContext<'_>,
+) -> RawtaskFfiPollU64 {
     // SAFETY: the state is the `Foreign` box made below; polls never overlap.
     let state = unsafe { &mut *state.cast::<Foreign>() };
     if state.fired.load(Ordering::Acquire) {
-        return RawtaskFfiPollU64 { tag: RAWTASK_FFI_POLL_READY, ready: 7 };
+        return RawtaskFfiPollU64 {
+            tag: RAWTASK_FFI_POLL_READY,
+            ready: 7,
+        };
     }
     if !state.started {
         state.started = true;
@@ -261,7 +284,10 @@ unsafe extern "C" fn foreign_poll(state: *mut c_void, cx: *mut FfiContext<'_>) -
             clone.wake();
         });
     }
-    RawtaskFfiPollU64 { tag: RAWTASK_FFI_POLL_PENDING, ready: 0 }
+    RawtaskFfiPollU64 {
+        tag: RAWTASK_FFI_POLL_PENDING,
+        ready: 0,
+    }
 }
 
 unsafe extern "C" fn foreign_drop(state: *mut c_void) {
@@ -275,7 +301,10 @@ unsafe extern "C" fn foreign_drop(state: *mut c_void) {
 #[test]
 fn foreign_rust_waker_clone_wake_vs_poll() {
     loom::model(|| {
-        let state = Box::new(Foreign { started: false, fired: Arc::new(AtomicBool::new(false)) });
+        let state = Box::new(Foreign {
+            started: false,
+            fired: Arc::new(AtomicBool::new(false)),
+        });
         let raw = RawtaskFfiFutureU64 {
             fut_ptr: Box::into_raw(state).cast(),
             poll_fn: foreign_poll,

@@ -312,6 +312,7 @@ fn transform(
                     #[allow(unused_mut)]
                     let mut #name = #name;
                     #(#param_attrs)*
+                    #[allow(clippy::toplevel_ref_arg)]
                     let #pattern = #name;
                 });
                 *typed.pat = syn::parse_quote!(#name);
@@ -323,7 +324,7 @@ fn transform(
         #future::new(async move {
             #bindings
             // The body's temporaries are dropped before the arguments, as in an `async fn`.
-            #[allow(clippy::let_and_return)]
+            #[allow(clippy::let_and_return, clippy::let_unit_value)]
             let __rawtask_output = #block;
             __rawtask_output
         })

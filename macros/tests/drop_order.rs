@@ -38,7 +38,7 @@ impl Future for YieldOnce {
 
 macro_rules! pair {
     ($native:ident, $ffi:ident, ($($params:tt)*) $body:block) => {
-        #[allow(unused_variables, clippy::unused_async)]
+        #[allow(unused_variables, clippy::unused_async, clippy::toplevel_ref_arg)]
         async fn $native($($params)*) -> usize $body
 
         #[async_ffi(?Send)]
@@ -116,8 +116,16 @@ fn dropped_before_the_first_poll() {
     );
     assert_eq!(ffi, native);
     // The arguments live in the future until it is dropped.
-    assert_eq!(native.first().map(String::as_str), Some("made"), "{native:?}");
-    assert_eq!(native.last().map(String::as_str), Some("dropped"), "{native:?}");
+    assert_eq!(
+        native.first().map(String::as_str),
+        Some("made"),
+        "{native:?}"
+    );
+    assert_eq!(
+        native.last().map(String::as_str),
+        Some("dropped"),
+        "{native:?}"
+    );
     assert_eq!(native.len(), 8, "{native:?}");
 }
 
@@ -216,7 +224,8 @@ mod declared {
 #[test]
 fn every_form_works() {
     use futures_lite::future::block_on;
-    let _: rawtask::ffi::FfiFuture<u32> = sendable(1);
+    let future: rawtask::ffi::FfiFuture<u32> = sendable(1);
+    drop(future);
     assert_eq!(block_on(sendable(1)), 2);
     assert_eq!(block_on(borrowing("ab", "c")), 3);
     assert_eq!(block_on(both(&Rc::new(7))), 7);

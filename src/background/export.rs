@@ -1,4 +1,5 @@
-//! [`export_task!`](crate::export_task): the `extern "C"` functions for one [`Task`] type.
+//! [`export_task!`](crate::export_task): the `extern "C"` functions for one
+//! [`Task`](super::Task) type.
 
 use core::ffi::c_int;
 

@@ -14,7 +14,7 @@ use super::abi::{
 };
 use super::panic::{leave_note, payload_message, take_note};
 use super::waker::with_ffi_waker;
-use super::{FfiContext, PollPanicked};
+use super::{FfiContext, FfiWakerBase, PollPanicked};
 use crate::abort::abort_on_panic;
 
 /// The message of a poll after completion, on either side of the boundary.
@@ -90,8 +90,8 @@ unsafe impl<T> Send for BorrowingFfiFuture<'_, T> {}
 impl<'a, T> LocalBorrowingFfiFuture<'a, T> {
     /// Boxes `future` (one allocation) behind the FFI poll and drop functions.
     ///
-    /// The poll function catches panics (see the [module docs](super#panics)) and drops the
-    /// future as soon as it returns `Ready` or panics.
+    /// The poll function catches panics (see the [module docs](super#panics)); the drop
+    /// function drops the future.
     ///
     /// ```
     /// use rawtask::ffi::LocalBorrowingFfiFuture;
@@ -101,7 +101,7 @@ impl<'a, T> LocalBorrowingFfiFuture<'a, T> {
     /// ```
     pub fn new<F: Future<Output = T> + 'a>(future: F) -> Self {
         LocalBorrowingFfiFuture {
-            fut_ptr: Box::into_raw(Box::new(Some(future))).cast(),
+            fut_ptr: Box::into_raw(Box::new(future)).cast(),
             poll_fn: poll_boxed::<F>,
             drop_fn: drop_boxed::<F>,
             _marker: PhantomData,
@@ -126,24 +126,18 @@ impl<'a, T> LocalBorrowingFfiFuture<'a, T> {
     /// let mut bad = async { panic!("no") }.into_local_ffi();
     /// assert_eq!(bad.try_poll(&mut cx).unwrap_err().message(), Some("no"));
     /// ```
+    #[inline]
     pub fn try_poll(&mut self, cx: &mut Context<'_>) -> Result<Poll<T>, PollPanicked> {
         let poll_fn = self.poll_fn;
         let fut_ptr = self.fut_ptr;
-        let (raw, message) = with_ffi_waker(cx.waker(), |waker| {
+        let (raw, lent, now) = with_ffi_waker(cx.waker(), |waker| {
             // SAFETY: `with_ffi_waker` lends a valid FFI waker for the duration of the call.
             let mut ffi_cx = unsafe { FfiContext::from_raw(waker) };
             // SAFETY: `fut_ptr` and `poll_fn` belong together (`new`, or the foreign function
             // that returned this future by the ABI); `&mut self` rules out concurrent calls,
             // and `drop_fn` was not called yet.
             let raw = unsafe { poll_fn(fut_ptr, &mut ffi_cx) };
-            let message = if raw.tag == RAWTASK_FFI_POLL_PANICKED {
-                // SAFETY: `ffi_cx` is the context `poll_fn` was just called with and `waker`
-                // what it held; by the ABI, only a note replaces it.
-                unsafe { take_note(&mut ffi_cx, waker) }
-            } else {
-                None
-            };
-            (raw, message)
+            (raw, waker, ffi_cx.raw_waker())
         });
         match raw.tag {
             RAWTASK_FFI_POLL_READY => {
@@ -154,17 +148,35 @@ impl<'a, T> LocalBorrowingFfiFuture<'a, T> {
                 })))
             }
             RAWTASK_FFI_POLL_PENDING => Ok(Poll::Pending),
-            RAWTASK_FFI_POLL_PANICKED => {
-                self.poll_fn = poll_completed::<T>;
-                Err(PollPanicked::new(message))
-            }
-            tag => {
-                self.poll_fn = poll_completed::<T>;
-                Err(PollPanicked::new(Some(std::format!(
-                    "rawtask::ffi: an FFI future's poll function returned the invalid tag {tag} \
-                     (0 = Ready, 1 = Pending, 2 = Panicked); the result was rejected"
-                ))))
-            }
+            // SAFETY: `now` is the context's waker after the call, `lent` before it.
+            tag => Err(unsafe { self.failed(tag, lent, now) }),
+        }
+    }
+
+    /// The poll function returned `Panicked` or an invalid tag: fuses the future and builds
+    /// the error, taking the message out of a panic note if the poll function left one.
+    ///
+    /// # Safety
+    /// `lent` is the waker the context held when `poll_fn` was called, `now` the one it held
+    /// when it returned; a note in `now` was not released yet.
+    #[cold]
+    #[inline(never)]
+    unsafe fn failed(
+        &mut self,
+        tag: u8,
+        lent: *const FfiWakerBase,
+        now: *const FfiWakerBase,
+    ) -> PollPanicked {
+        self.poll_fn = poll_completed::<T>;
+        if tag == RAWTASK_FFI_POLL_PANICKED {
+            // SAFETY: the context is gone but the note (heap memory owned by whoever made it)
+            // is not released yet; by the ABI only a note replaces the context's waker.
+            PollPanicked::new(unsafe { take_note(lent, now) })
+        } else {
+            PollPanicked::new(Some(std::format!(
+                "rawtask::ffi: an FFI future's poll function returned the invalid tag {tag} \
+                 (0 = Ready, 1 = Pending, 2 = Panicked); the result was rejected"
+            )))
         }
     }
 }
@@ -192,6 +204,7 @@ impl<'a, T> BorrowingFfiFuture<'a, T> {
     /// let mut f = async { 3 }.into_ffi();
     /// assert_eq!(f.try_poll(&mut Context::from_waker(Waker::noop())).unwrap(), Poll::Ready(3));
     /// ```
+    #[inline]
     pub fn try_poll(&mut self, cx: &mut Context<'_>) -> Result<Poll<T>, PollPanicked> {
         self.0.try_poll(cx)
     }
@@ -202,6 +215,7 @@ impl<T> Future for LocalBorrowingFfiFuture<'_, T> {
 
     /// Polls the foreign future. A panic on its side is raised here, with its message when it
     /// crossed (rawtask sends it; async-ffi and C usually do not: "FFI future panicked").
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match self.try_poll(cx) {
             Ok(poll) => poll,
@@ -214,6 +228,7 @@ impl<T> Future for BorrowingFfiFuture<'_, T> {
     type Output = T;
 
     /// See [`LocalBorrowingFfiFuture`]'s `poll`.
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         Pin::new(&mut self.0).poll(cx)
     }
@@ -286,64 +301,37 @@ impl<F> FutureExt for F where F: Future + Sized {}
 
 // ----- the poll and drop functions of rawtask's own FFI futures -----
 
-/// The poll function of a future boxed by `new`: `fut_ptr` is a `Box<Option<F>>`, `None` once
-/// the future completed or panicked.
+/// The poll function of a future boxed by `new`: `fut_ptr` is a `Box<F>`.
+///
+/// Like async-ffi's, it does not fuse: called again after `Ready` (or a panic), it polls the
+/// future again, and whatever that does is caught (an `async` block panics: "`async fn`
+/// resumed after completion"). rawtask's awaiting side never does that (see `poll_completed`).
 unsafe extern "C" fn poll_boxed<F: Future>(
     fut_ptr: *mut (),
     cx: *mut FfiContext<'_>,
 ) -> RawtaskFfiPoll<F::Output> {
-    let slot = fut_ptr.cast::<Option<F>>();
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `fut_ptr` is the live box made by `new` (the ABI: `drop_fn` was not called,
-        // and calls never overlap, so this is the only reference).
-        let Some(future) = (unsafe { &mut *slot }) else {
-            return None;
-        };
-        // SAFETY: the future is never moved out of its box, so it may be pinned.
-        let future = unsafe { Pin::new_unchecked(future) };
+        // and calls never overlap, so this is the only reference); the future is never moved
+        // out of it, so it may be pinned.
+        let future = unsafe { Pin::new_unchecked(&mut *fut_ptr.cast::<F>()) };
         // SAFETY: the caller lends a live context for the call.
-        Some(unsafe { (*cx).with_context(|cx| future.poll(cx)) })
+        unsafe { (*cx).with_context(|cx| future.poll(cx)) }
     }));
     match result {
-        Ok(Some(Poll::Ready(output))) => {
-            // SAFETY: as above; the future finished and nothing borrows it any more.
-            unsafe { finish(slot) };
-            RawtaskFfiPoll::ready(output)
-        }
-        Ok(Some(Poll::Pending)) => RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PENDING),
-        Ok(None) => {
-            // SAFETY: the caller's context is live.
-            unsafe { leave_note(cx, POLLED_AFTER_COMPLETION) };
-            RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PANICKED)
-        }
+        Ok(Poll::Ready(output)) => RawtaskFfiPoll::ready(output),
+        Ok(Poll::Pending) => RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PENDING),
         Err(payload) => {
             let message = payload_message(&*payload);
             abort_on_panic(
                 "rawtask::ffi: dropping the payload of a panic in an FFI future's poll panicked",
                 || drop(payload),
             );
-            // SAFETY: as above: the future unwound and nothing borrows it any more (the
-            // closure that did is gone); the caller's context is live.
-            unsafe {
-                finish(slot);
-                leave_note(cx, &message);
-            }
+            // SAFETY: the caller's context is live.
+            unsafe { leave_note(cx, &message) };
             RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PANICKED)
         }
     }
-}
-
-/// Drops the future inside a box made by `new`, leaving `None`.
-///
-/// # Safety
-/// `slot` is the live box of a `new` future and nothing else uses it during the call.
-#[inline]
-unsafe fn finish<F>(slot: *mut Option<F>) {
-    abort_on_panic("rawtask::ffi: an FFI future's destructor panicked", || {
-        // SAFETY: the caller guarantees exclusive access; dropping a pinned future in place
-        // is allowed.
-        unsafe { *slot = None }
-    })
 }
 
 /// The drop function of a future boxed by `new`.
@@ -352,7 +340,7 @@ unsafe extern "C" fn drop_boxed<F>(fut_ptr: *mut ()) {
         "rawtask::ffi: an FFI future's destructor panicked (in its drop_fn)",
         || {
             // SAFETY: `fut_ptr` is the box made by `new`, released once (the ABI).
-            drop(unsafe { Box::from_raw(fut_ptr.cast::<Option<F>>()) })
+            drop(unsafe { Box::from_raw(fut_ptr.cast::<F>()) })
         },
     )
 }

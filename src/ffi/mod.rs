@@ -23,7 +23,7 @@
 //! | cloning the waker of a rawtask task inside an FFI future | allocates a box | one reference count increment: the task pointer *is* the FFI waker |
 //! | cloning any other waker | one allocation | one allocation |
 //! | a panic in `poll` | `Panicked`, the awaiting side panics with "FFI future panicked" | the same, plus the panic message crosses and is re-raised (see [Panics](#panics)) |
-//! | polling again after `Ready` | polls the inner future again | defined: a panic with a clear message, the inner future is not touched |
+//! | polling again after `Ready` | polls the inner future again | the awaiting side never calls `poll_fn` again: a panic with a clear message |
 //! | a poll function returning a tag other than 0, 1, 2 | undefined behaviour (transmuted) | rejected: the awaiting side panics with a clear message |
 //! | a panic in `drop` or in a waker function | abort | abort, with a message on stderr naming what panicked |
 //!
@@ -82,8 +82,7 @@
 //!
 //! - A panic in the future's `poll` is caught; `poll_fn` returns `Panicked`, and the awaiting
 //!   side re-raises a panic with the same message (its payload is the message, a `String`).
-//!   [`LocalBorrowingFfiFuture::try_poll`] returns it as a [`PollPanicked`] instead. The future
-//!   is dropped right away; polling it again yields `Panicked` again.
+//!   [`LocalBorrowingFfiFuture::try_poll`] returns it as a [`PollPanicked`] instead.
 //! - A panic in `drop_fn`, in a waker function, or while dropping a panic payload aborts the
 //!   process, after printing which function panicked to stderr.
 //!
@@ -102,14 +101,17 @@
 //!
 //! # Polling after completion
 //!
-//! rawtask's side is fused in both roles:
-//!
-//! - A future made by [`FutureExt::into_ffi`] (or the `new` functions) drops its inner future
-//!   as soon as it returns `Ready` or panics; a later call of its `poll_fn` returns `Panicked`
-//!   with the message "rawtask::ffi: an FFI future was polled after it completed".
-//! - An `FfiFuture` that got `Ready`, `Panicked` or an invalid tag from a (possibly foreign)
-//!   `poll_fn` never calls it again: a later poll panics with that message. The foreign future
-//!   is still dropped by `drop_fn` when the `FfiFuture` is dropped.
+//! - An `FfiFuture` that got `Ready`, `Panicked` or an invalid tag from its (possibly
+//!   foreign) `poll_fn` never calls it again: a later poll panics with the message
+//!   "rawtask::ffi: an FFI future was polled after it completed (returned Ready or
+//!   panicked)", whatever the future's side is. The future is still dropped by `drop_fn` when
+//!   the `FfiFuture` is dropped.
+//! - The `poll_fn` of a future made by [`FutureExt::into_ffi`] (or the `new` functions),
+//!   called again after `Ready` by a foreign host, polls the inner future again, as
+//!   async-ffi's does: safe Rust cannot make that undefined behaviour, and a panic it causes
+//!   (an `async` block panics with "`async fn` resumed after completion") crosses as
+//!   `Panicked` with that message. Keeping no "done" flag keeps the poll as cheap as
+//!   async-ffi's.
 //!
 //! # Invalid tags
 //!

@@ -104,32 +104,30 @@ pub(crate) unsafe fn leave_note(cx: *mut FfiContext<'_>, message: &str) {
     }
 }
 
-/// After a `Panicked` result: takes the message out of the note a rawtask poll function left in
-/// `cx` (if the context's waker is no longer `original`), frees the note and restores the
-/// context's waker.
+/// After a `Panicked` result: takes the message out of the note a rawtask poll function left
+/// in the context (if the context's waker went from `lent` to `now`) and frees the note.
 ///
 /// # Safety
-/// `cx` is the context `poll_fn` was just called with, and `original` the waker it held then.
-/// The poll function follows the ABI: it changed the context's waker only to leave a note.
+/// `lent` and `now` are the context's waker before and after the poll function's call, and a
+/// note in `now` was not released yet. The poll function follows the ABI: it changed the
+/// context's waker only to leave a note.
 pub(crate) unsafe fn take_note(
-    cx: &mut FfiContext<'_>,
-    original: *const FfiWakerBase,
+    lent: *const FfiWakerBase,
+    now: *const FfiWakerBase,
 ) -> Option<String> {
-    let now = cx.raw_waker();
-    if ptr::eq(now, original) {
+    if ptr::eq(now, lent) {
         return None;
     }
     let note = now.cast::<RawtaskFfiPanicNote>().cast_mut();
     // SAFETY: by the ABI, a changed waker is a note, whose fields we check before trusting it;
     // its message is `message_len` readable bytes until we release it, which we do once.
     unsafe {
-        if (*note).magic != RAWTASK_FFI_PANIC_NOTE_MAGIC || !ptr::eq((*note).original, original) {
+        if (*note).magic != RAWTASK_FFI_PANIC_NOTE_MAGIC || !ptr::eq((*note).original, lent) {
             return None;
         }
         let bytes = core::slice::from_raw_parts((*note).message.cast::<u8>(), (*note).message_len);
         let message = String::from_utf8_lossy(bytes).into_owned();
         ((*note).release)(note);
-        cx.set_raw_waker(original);
         Some(message)
     }
 }

@@ -103,6 +103,7 @@ impl<'a> FfiContext<'a> {
     ///     ffi_cx.with_context(|cx| assert!(cx.waker().will_wake(waker)));
     /// });
     /// ```
+    #[inline]
     pub fn with_context<T, F: FnOnce(&mut Context<'_>) -> T>(&mut self, closure: F) -> T {
         let base = self.waker;
         // SAFETY: an `FfiContext`'s waker is a valid FFI waker for `'a` (`from_raw`'s

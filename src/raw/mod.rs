@@ -81,6 +81,11 @@
 //!    poll there panics (after closing the task), and drops there leak instead.
 //! 9. User code that runs mid-transition (destructors, wakers) aborts the process if it
 //!    panics; a panic in `poll` closes the task (or becomes its output with propagation).
+//! 10. The task pointer is an FFI waker (see Layout): its FFI `clone`, `wake`, `wake_by_ref`
+//!     and `drop` do exactly what the Rust waker's functions do on the same reference count,
+//!     and abort with a message instead of unwinding into foreign code if the schedule function
+//!     panics (`loom-tests/tests/ffi_waker.rs`; `ffi-tests/tests/panics.rs`,
+//!     `ffi-tests/tests/allocations.rs`).
 
 pub(crate) mod header;
 pub(crate) mod state;

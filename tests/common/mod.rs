@@ -71,65 +71,65 @@ fn set_tracked(on: bool) -> bool {
     TRACKED.try_with(|t| t.replace(on)).unwrap_or(false)
 }
 
-/// The addresses of the live tracked allocations: a lock-free open-addressing hash set.
+/// The addresses of the live tracked allocations: a lock-free hash set.
 ///
 /// The set lives beside the blocks rather than in a hidden header in front of them: Miri's
-/// Stacked Borrows forbids reading such a header through the pointer handed to `dealloc`,
+/// Stacked Borrows forbids touching such a header through the pointer handed to `dealloc`,
 /// whose tag only covers the block itself.
 ///
-/// Slots go from `EMPTY` to an address, and from an address to `TOMBSTONE`, which insertion
-/// may reuse; a slot never becomes `EMPTY` again, so a lookup may stop at the first `EMPTY`
-/// slot. An address is inserted after `System` returned it and removed before it is given
-/// back to `System`, so it is never in the set twice.
+/// An address hashes to a bucket of `WAYS` slots and takes any empty one; there is no
+/// probing into other buckets, so removal simply empties the slot again. An address is
+/// inserted after `System` returned it and removed before it is given back to `System`, so
+/// it is never in the set twice. The table is small under Miri, where a large static is
+/// slow to set up.
 mod tracked_set {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-    const BITS: u32 = 17;
-    const CAPACITY: usize = 1 << BITS;
+    const BUCKET_BITS: u32 = if cfg!(miri) { 8 } else { 13 };
+    const BUCKETS: usize = 1 << BUCKET_BITS;
+    const WAYS: usize = 16;
     const EMPTY: usize = 0;
-    const TOMBSTONE: usize = 1;
 
-    static SLOTS: [AtomicUsize; CAPACITY] = [const { AtomicUsize::new(EMPTY) }; CAPACITY];
+    static SLOTS: [AtomicUsize; WAYS * BUCKETS] =
+        [const { AtomicUsize::new(EMPTY) }; WAYS * BUCKETS];
+    /// Addresses per bucket: lets the (frequent) removal of an untracked address skip the
+    /// scan of an empty bucket, which matters under Miri.
+    static COUNTS: [AtomicUsize; BUCKETS] = [const { AtomicUsize::new(0) }; BUCKETS];
 
-    fn home(addr: usize) -> usize {
+    fn bucket(addr: usize) -> usize {
         let h = (addr as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (h >> (64 - BITS)) as usize
+        (h >> (64 - BUCKET_BITS)) as usize
+    }
+
+    fn slots(bucket: usize) -> &'static [AtomicUsize] {
+        &SLOTS[bucket * WAYS..(bucket + 1) * WAYS]
     }
 
     pub(super) fn insert(addr: usize) {
-        let mut i = home(addr);
-        for _ in 0..CAPACITY {
-            let slot = &SLOTS[i];
-            let current = slot.load(SeqCst);
-            if (current == EMPTY || current == TOMBSTONE)
-                && slot.compare_exchange(current, addr, SeqCst, SeqCst).is_ok()
-            {
+        let b = bucket(addr);
+        COUNTS[b].fetch_add(1, SeqCst);
+        for slot in slots(b) {
+            if slot.compare_exchange(EMPTY, addr, SeqCst, SeqCst).is_ok() {
                 return;
             }
-            i = (i + 1) % CAPACITY;
         }
-        // Too many live tracked allocations for the table: the test suite needs a bigger one.
+        // A full bucket: far more live tracked allocations than the table is sized for.
         std::process::abort();
     }
 
     /// Removes `addr` if present; returns whether it was.
     pub(super) fn remove(addr: usize) -> bool {
-        let mut i = home(addr);
-        for _ in 0..CAPACITY {
-            let slot = &SLOTS[i];
-            let current = slot.load(SeqCst);
-            if current == EMPTY {
-                return false;
-            }
-            if current == addr {
-                // Only the owner of the block removes its address: this cannot fail.
-                return slot
-                    .compare_exchange(addr, TOMBSTONE, SeqCst, SeqCst)
-                    .is_ok();
-            }
-            i = (i + 1) % CAPACITY;
+        let b = bucket(addr);
+        if COUNTS[b].load(SeqCst) == 0 {
+            return false;
         }
-        false
+        let found = slots(b).iter().any(|slot| {
+            slot.load(SeqCst) == addr && slot.compare_exchange(addr, EMPTY, SeqCst, SeqCst).is_ok()
+        });
+        if found {
+            COUNTS[b].fetch_sub(1, SeqCst);
+        }
+        found
     }
 }
 

@@ -37,7 +37,11 @@ pub async extern "C" fn plugin_add(a: u64, b: u64) -> u64 {
 /// future increments `*polls` (owned by the host, which must keep it alive until the future is
 /// dropped).
 #[no_mangle]
-pub extern "C" fn plugin_sleep(delay_ms: u64, value: u64, polls: *const AtomicU64) -> FfiFuture<u64> {
+pub extern "C" fn plugin_sleep(
+    delay_ms: u64,
+    value: u64,
+    polls: *const AtomicU64,
+) -> FfiFuture<u64> {
     let polls = SendPtr(polls);
     async move {
         let polls = polls;

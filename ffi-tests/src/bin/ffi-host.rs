@@ -109,7 +109,11 @@ fn main() {
     // SAFETY: as above, for every symbol.
     unsafe {
         let abi_version: Symbol<AbiVersionFn> = library.get(b"plugin_abi_version").unwrap();
-        assert_eq!(abi_version(), rawtask::ffi::ABI_VERSION, "ABI version mismatch");
+        assert_eq!(
+            abi_version(),
+            rawtask::ffi::ABI_VERSION,
+            "ABI version mismatch"
+        );
         let name: Symbol<NameFn> = library.get(b"plugin_name").unwrap();
         let name = CStr::from_ptr(name()).to_str().unwrap().to_owned();
         let is_c = name == "c-plugin";
@@ -129,7 +133,10 @@ fn main() {
         let (value, stats) = run(future);
         assert_eq!(value, 7);
         assert!(start.elapsed() >= Duration::from_millis(50));
-        assert_eq!(stats.runs, 2, "the plugin's future was polled without a wake");
+        assert_eq!(
+            stats.runs, 2,
+            "the plugin's future was polled without a wake"
+        );
         assert_eq!(plugin_polls.load(Ordering::SeqCst), 2);
 
         // A host future awaited inside the plugin's future: futures cross both ways, and the
@@ -150,7 +157,11 @@ fn main() {
         let panic: Symbol<PanicFn> = library.get(b"plugin_panic").unwrap();
         let future = panic(9);
         let payload = catch_unwind(AssertUnwindSafe(|| run(future))).unwrap_err();
-        let expected = if is_c { "c plugin panic: 9" } else { "plugin panic: 9" };
+        let expected = if is_c {
+            "c plugin panic: 9"
+        } else {
+            "plugin panic: 9"
+        };
         assert_eq!(panic_message(&*payload), expected);
 
         // The same through the plugin awaiting a panicking host future.

@@ -85,7 +85,12 @@ pub struct Timer<T> {
 
 impl<T> Timer<T> {
     pub fn new(value: T, delay: Duration) -> Timer<T> {
-        Timer { value: Some(value), delay, done: Arc::default(), started: false }
+        Timer {
+            value: Some(value),
+            delay,
+            done: Arc::default(),
+            started: false,
+        }
     }
 }
 
