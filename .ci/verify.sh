@@ -100,7 +100,7 @@ step_miri() {
 
     # 1. The whole core test suite: unit tests, integration tests, doctests. Leaks are errors
     #    (miri's default: -Zmiri-ignore-leaks is not set).
-    MIRIFLAGS="$base" logged "$log" cargo +nightly miri test -p rawtask ||
+    MIRIFLAGS="$base" logged "$log" cargo +nightly miri test -p rawtask --no-fail-fast ||
         fail miri "$log" "the test suite failed under miri"
     local all
     all=$(count_passed "$log")
@@ -113,13 +113,13 @@ step_miri() {
         local slog=$LOG_DIR/miri-seeds.log
         : >"$slog"
         MIRIFLAGS="$base -Zmiri-many-seeds=0..8" \
-            logged "$slog" cargo +nightly miri test -p rawtask "${args[@]}" ||
+            logged "$slog" cargo +nightly miri test -p rawtask --no-fail-fast "${args[@]}" ||
             fail miri "$slog" "a concurrency test failed under one of miri's seeds 0..8"
         seeds=$(count_passed "$slog")
         local tlog=$LOG_DIR/miri-tree-borrows.log
         : >"$tlog"
         MIRIFLAGS="$base -Zmiri-tree-borrows" \
-            logged "$tlog" cargo +nightly miri test -p rawtask "${args[@]}" ||
+            logged "$tlog" cargo +nightly miri test -p rawtask --no-fail-fast "${args[@]}" ||
             fail miri "$tlog" "a concurrency test failed under tree borrows"
         tb=$(count_passed "$tlog")
     else
@@ -137,7 +137,7 @@ step_asan() {
     fi
     if ! RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS="detect_leaks=1" \
         CARGO_TARGET_DIR=target/asan \
-        logged "$log" cargo +nightly test -p rawtask --target "$TARGET" --tests; then
+        logged "$log" cargo +nightly test -p rawtask --no-fail-fast --target "$TARGET" --tests; then
         fail asan "$log" "AddressSanitizer (or a test) failed"
     fi
     echo "asan: $(count_passed "$log") tests passed (AddressSanitizer, leak detection on)"
@@ -154,7 +154,7 @@ step_tsan() {
     # own synchronisation as races.
     if ! RUSTFLAGS="-Zsanitizer=thread" TSAN_OPTIONS="halt_on_error=1" \
         CARGO_TARGET_DIR=target/tsan \
-        logged "$log" cargo +nightly test -Zbuild-std --target "$TARGET" -p rawtask --tests; then
+        logged "$log" cargo +nightly test -Zbuild-std --target "$TARGET" -p rawtask --no-fail-fast --tests; then
         fail tsan "$log" "ThreadSanitizer (or a test) failed"
     fi
     echo "tsan: $(count_passed "$log") tests passed (ThreadSanitizer, -Zbuild-std)"

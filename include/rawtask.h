@@ -562,6 +562,26 @@ typedef struct RawtaskFfiContext {
  * The C view of [`FfiFuture<u64>`](FfiFuture) (any of the four variants): a future whose
  * output is a `uint64_t`. Rust declares functions with `FfiFuture<u64>`, C with this.
  *
+ * The FFI future ABI (async-ffi 0.5.1's, `RAWTASK_FFI_ABI_VERSION`), for every output type:
+ *
+ * - Ownership: whoever holds the struct owns `fut_ptr`; it calls `drop_fn(fut_ptr)` exactly
+ *   once, which frees the future with the allocator of the library that made it. A future
+ *   is moved by copying the struct and forgetting the original.
+ * - Polling: `poll_fn(fut_ptr, cx)`, never concurrently with itself or `drop_fn`. It returns
+ *   a tag (`RAWTASK_FFI_POLL_READY`, `_PENDING` or `_PANICKED`) and, for READY, the output,
+ *   which the caller now owns. Pending: the future has arranged for `cx`'s waker (or a clone)
+ *   to be woken. Do not poll again after READY or PANICKED (rawtask's awaiting side never
+ *   does): a future made by rawtask then polls its Rust future again, which for an `async`
+ *   block panics and so returns PANICKED with a note; other implementations may do anything.
+ * - The context (`RawtaskFfiContext`) and its waker are the caller's, lent for the call: the
+ *   future may call `wake_by_ref` and `clone` on that waker, never `wake` or `drop`, and must
+ *   not write to the context, except a rawtask future leaving a `RawtaskFfiPanicNote`.
+ * - Wakers: a waker is a `RawtaskFfiWaker *` whose first field points to its vtable. `clone`
+ *   returns a new owned waker; each owned waker is consumed exactly once, by `wake` or
+ *   `drop`, on any thread. A rawtask task lends its task pointer as its waker (clone = a
+ *   reference count increment, no allocation).
+ * - Nothing may unwind across these functions (no C++ exceptions, no `longjmp`).
+ *
  * ```
  * use rawtask::ffi::{abi::RawtaskFfiFutureU64, FfiFuture};
  * assert_eq!(std::mem::size_of::<RawtaskFfiFutureU64>(), std::mem::size_of::<FfiFuture<u64>>());

@@ -143,16 +143,6 @@ fn spawn_run_join(c: &mut Criterion) {
             poll_ready(task)
         })
     });
-    group.bench_function("rust_closure_again", |b| {
-        b.iter(|| {
-            let (runnable, task) = rawtask::spawn(SelfWake::new(YIELDS), rust_to_queue);
-            runnable.schedule();
-            while let Some(runnable) = RUST_QUEUE.with_borrow_mut(VecDeque::pop_front) {
-                black_box(runnable.run());
-            }
-            poll_ready(task)
-        })
-    });
     group.bench_function("c_handle", |b| {
         let schedule = c_queue_schedule();
         b.iter(|| {

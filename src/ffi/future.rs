@@ -25,7 +25,8 @@ const POLLED_AFTER_COMPLETION: &str =
 /// `'static`): the base type of all four variants, which share its layout.
 ///
 /// `repr(C)`: three pointers, `fut_ptr`, `poll_fn` and `drop_fn` (see the
-/// [module docs](super#the-abi)). In C: `RawtaskFfiFuture_T` for an output type `T`.
+/// [module docs](super#the-abi)). In C: `RawtaskFfiFutureU64` and the other C views of
+/// [`abi`](super::abi).
 ///
 /// ```
 /// use rawtask::ffi::{FutureExt, LocalFfiFuture};

@@ -31,16 +31,17 @@
 //!
 //! Every type below is `repr(C)` and is laid out exactly as async-ffi 0.5.1 lays it out;
 //! [`ABI_VERSION`] is async-ffi's (2). In C the types are declared in `include/rawtask.h` under
-//! the names in brackets. Sizes are for any platform whose pointers and `size_t` have the same
-//! width.
+//! the names in brackets; C has no generics, so the header declares the future and poll types
+//! for three outputs (`uint64_t`: `RawtaskFfiFutureU64`, `void *`: `RawtaskFfiFuturePtr`, none:
+//! `RawtaskFfiFutureVoid`), and C code declares others the same way (see [`abi`]).
 //!
 //! ```text
-//! FfiFuture<T>            [RawtaskFfiFuture_T]   3 pointers, the same for all four Rust variants
+//! FfiFuture<T>            [RawtaskFfiFutureU64]  3 pointers, the same for all four Rust variants
 //!   fut_ptr   *mut ()                            the future's state, owned by the FfiFuture
 //!   poll_fn   extern "C" fn(fut_ptr, *mut FfiContext) -> FfiPoll<T>
 //!   drop_fn   extern "C" fn(fut_ptr)             frees fut_ptr; called exactly once
 //!
-//! FfiPoll<T>              [RawtaskFfiPoll_T]     repr(C, u8) tagged union
+//! FfiPoll<T>              [RawtaskFfiPollU64]    repr(C, u8) tagged union
 //!   tag       u8                                 0 Ready, 1 Pending, 2 Panicked
 //!   payload   union { T ready }                  initialised only when tag == 0
 //!
@@ -73,7 +74,9 @@
 //!   A waker that a rawtask task lends is the task pointer itself: `clone` increments the
 //!   task's reference count and returns the same pointer, `wake`/`drop` release that reference.
 //!   A Rust waker of anything else is lent as a small struct on the caller's stack, and `clone`
-//!   makes one heap allocation, which `wake`/`drop` free.
+//!   makes one heap allocation, which `wake`/`drop` free. The `RawtaskWaker *` of the C API
+//!   ([`rawtask_runnable_waker`](crate::capi::rawtask_runnable_waker)) is the task pointer too,
+//!   so a C executor can lend it as a context's waker as it is.
 //!
 //! # Panics
 //!

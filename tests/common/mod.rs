@@ -1,10 +1,10 @@
 //! Shared support for the integration tests.
 //!
 //! * A **leak-checking global allocator.** It forwards to `System` and remembers, in a side
-//!   table, which live allocations were made by a *tracked* thread. [`check_leaks`] returns a guard
-//!   that serialises the tests of one binary, marks the current thread as tracked, and, when
-//!   dropped (unless the test is already failing), asserts that every tracked allocation made
-//!   since it was created has been freed. Threads spawned by a test are tracked when spawned
+//!   table, which live allocations were made by a *tracked* thread. [`check_leaks`] returns
+//!   a guard that serialises the tests of one binary, marks the current thread as tracked,
+//!   and, when dropped (unless the test is already failing), asserts that every tracked
+//!   allocation made since it was created has been freed. Threads spawned by a test are tracked when spawned
 //!   with [`spawn_tracked`] (or when their body runs inside [`tracked`]). Allocations made by
 //!   libtest or by other untracked threads are ignored, so the check is exact even though the
 //!   harness allocates on its own threads.

@@ -85,6 +85,10 @@ pub fn build_c_program(name: &str, source: &Path, lib: &str, extra_sources: &[Pa
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-programs");
     std::fs::create_dir_all(&out_dir).unwrap();
     let exe = out_dir.join(name);
+    // Link to a name of our own, then rename: another test process building the same program
+    // at the same time (a shared target directory) never executes a half-written file, and
+    // never makes our exec fail with "text file busy".
+    let tmp = out_dir.join(format!(".{name}.{}", std::process::id()));
 
     let target = env!("RAWTASK_C_TESTS_TARGET");
     let compiler = cc::Build::new()
@@ -110,7 +114,7 @@ pub fn build_c_program(name: &str, source: &Path, lib: &str, extra_sources: &[Pa
         .arg(static_library(lib))
         .args(system_libs())
         .arg("-o")
-        .arg(&exe);
+        .arg(&tmp);
     match env!("RAWTASK_C_TESTS_SANITIZER") {
         "" => {}
         sanitizer => {
@@ -127,6 +131,7 @@ pub fn build_c_program(name: &str, source: &Path, lib: &str, extra_sources: &[Pa
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    std::fs::rename(&tmp, &exe).unwrap();
     exe
 }
 
