@@ -140,7 +140,7 @@ fn try_poll_tells_pending_ready_and_error_apart() {
     // not freed yet.
     unsafe {
         let handle = sum_spawn(&Sum { n: 10 });
-        let mut out: *mut u64 = 0xdead as *mut u64;
+        let mut out: *mut u64 = std::ptr::dangling_mut();
         let status = loop {
             let status = sum_try_poll(handle, &mut out);
             if status != RAWTASK_BACKGROUND_PENDING {

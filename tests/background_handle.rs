@@ -103,7 +103,10 @@ fn wait_returns_the_result() {
 
 #[test]
 fn the_pool_runs_jobs() {
-    let handles: Vec<_> = (0..100).map(|i| TaskHandle::spawn(Value::new(i))).collect();
+    let jobs = if cfg!(miri) { 4 } else { 100 };
+    let handles: Vec<_> = (0..jobs)
+        .map(|i| TaskHandle::spawn(Value::new(i)))
+        .collect();
     for (i, handle) in handles.into_iter().enumerate() {
         if i % 2 == 0 {
             assert_eq!(handle.wait().unwrap(), i as u64);
@@ -246,7 +249,7 @@ fn a_dropped_runnable_is_reported_as_abandoned() {
 #[test]
 fn concurrent_polls_hand_the_result_out_once() {
     let _g = common::check_leaks();
-    for _ in 0..200 {
+    for _ in 0..if cfg!(miri) { 5 } else { 200 } {
         let queue = common::Queue::new();
         let handle = Arc::new(TaskHandle::spawn_on(Value::new(5), queue.schedule()));
         let pollers: Vec<_> = (0..2)

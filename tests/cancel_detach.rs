@@ -325,3 +325,64 @@ fn cancel_and_detach_from_many_threads() {
         assert_eq!(probe.drops(), 1);
     }
 }
+
+/// Executors whose queue is closed drop the runnables they are handed (for example a
+/// failed `send`); the task is then cancelled from inside the schedule function.
+#[test]
+fn schedule_function_that_drops_the_runnable() {
+    let _g = check_leaks();
+    let probe = Probe::new();
+    let scheduled = Counter::new();
+    let s = scheduled.clone();
+    let (runnable, task) = rawtask::spawn(probe.future(()), move |r: rawtask::Runnable| {
+        s.inc();
+        drop(r);
+    });
+    runnable.run();
+    let waker = probe.take_waker().unwrap();
+    waker.wake_by_ref();
+    assert_eq!(scheduled.get(), 1);
+    assert_eq!(probe.drops(), 1, "dropped inside the wake call");
+    assert!(task.is_finished());
+    waker.wake();
+    assert_eq!(scheduled.get(), 1);
+    assert_eq!(block_on(task.fallible()), None);
+}
+
+#[test]
+fn schedule_function_that_drops_the_runnable_of_a_self_waking_task() {
+    let _g = check_leaks();
+    let drops = Counter::new();
+    let probe = DropProbe::new(&drops);
+    let (runnable, task) = rawtask::spawn(
+        async move {
+            let _keep = probe;
+            loop {
+                common::yield_now().await;
+            }
+        },
+        |r: rawtask::Runnable| drop(r),
+    );
+    assert!(
+        runnable.run(),
+        "woken while running: handed to the schedule function"
+    );
+    assert_eq!(drops.get(), 1, "which dropped it");
+    assert_eq!(block_on(task.fallible()), None::<()>);
+}
+
+#[test]
+fn explicit_schedule_into_a_closed_queue() {
+    let _g = check_leaks();
+    let probe = Probe::new();
+    let (tx, rx) = flume::unbounded::<rawtask::Runnable>();
+    drop(rx);
+    let (runnable, task) = rawtask::spawn(probe.future(()), move |r: rawtask::Runnable| {
+        // The send fails and hands the runnable back; dropping it cancels the task.
+        let _ = tx.send(r);
+    });
+    runnable.schedule();
+    assert_eq!(probe.drops(), 1);
+    assert_eq!(probe.polls(), 0);
+    assert_eq!(block_on(task.fallible()), None);
+}

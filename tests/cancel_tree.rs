@@ -5,6 +5,9 @@ mod common;
 
 use rawtask::CancellationToken;
 
+/// Loop counts: small under Miri, which runs some thousand times slower.
+const MANY: usize = if cfg!(miri) { 50 } else { 10_000 };
+
 #[test]
 fn cancelling_a_parent_cancels_every_descendant() {
     let _g = common::check_leaks();
@@ -63,7 +66,7 @@ fn a_deep_chain_is_cancelled_without_recursion() {
     let _g = common::check_leaks();
     let root = CancellationToken::new();
     let mut tokens = vec![root.child_token()];
-    for _ in 0..20_000 {
+    for _ in 0..2 * MANY {
         let next = tokens.last().unwrap().child_token();
         tokens.push(next);
     }
@@ -78,7 +81,7 @@ fn dropping_a_deep_uncancelled_chain_frees_it() {
     let _g = common::check_leaks();
     let root = CancellationToken::new();
     let mut tokens = vec![root.child_token()];
-    for _ in 0..10_000 {
+    for _ in 0..MANY {
         let next = tokens.last().unwrap().child_token();
         tokens.push(next);
     }
@@ -98,7 +101,7 @@ fn a_long_lived_parent_does_not_grow() {
     let warm: Vec<_> = (0..4).map(|_| root.child_token()).collect();
     drop(warm);
     let _g = common::check_leaks();
-    for _ in 0..10_000 {
+    for _ in 0..MANY {
         let child = root.child_token();
         let grandchild = child.child_token();
         let clone = child.clone();
@@ -130,14 +133,14 @@ fn dropped_children_are_not_cancelled_later_and_leave_no_trace() {
 #[test]
 fn children_created_and_dropped_concurrently_with_cancel() {
     let _g = common::check_leaks();
-    for _ in 0..50 {
+    for _ in 0..if cfg!(miri) { 3 } else { 50 } {
         let root = CancellationToken::new();
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 let root = root.clone();
                 common::spawn_tracked(move || {
                     let mut kept = Vec::new();
-                    for i in 0..200 {
+                    for i in 0..if cfg!(miri) { 10 } else { 200 } {
                         let child = root.child_token();
                         if i % 3 == 0 {
                             kept.push(child);

@@ -16,18 +16,18 @@ fn every_waiter_is_woken_once() {
     let _g = common::check_leaks();
     let token = CancellationToken::new();
     let (waker, wakes) = counting_waker();
-    let mut futures: Vec<_> = (0..1000).map(|_| token.wait_cancelled()).collect();
+    let mut futures: Vec<_> = (0..common::N).map(|_| token.wait_cancelled()).collect();
     for future in &mut futures {
         assert!(poll_with(future, &waker).is_pending());
     }
     assert_eq!(wakes.get(), 0);
     token.cancel();
-    assert_eq!(wakes.get(), 1000);
+    assert_eq!(wakes.get(), common::N);
     for future in &mut futures {
         assert!(poll_with(future, &waker).is_ready());
     }
     token.cancel();
-    assert_eq!(wakes.get(), 1000);
+    assert_eq!(wakes.get(), common::N);
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn waiters_coming_and_going_do_not_grow_the_token() {
     let _g = common::check_leaks();
     let mut long_lived = token.wait_cancelled();
     assert!(poll_with(&mut long_lived, &waker).is_pending());
-    for _ in 0..10_000 {
+    for _ in 0..common::N {
         let mut future = token.wait_cancelled();
         assert!(poll_with(&mut future, &waker).is_pending());
     }

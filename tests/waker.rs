@@ -408,3 +408,28 @@ fn waker_clone_storm() {
     drop(all);
     t.join().unwrap();
 }
+
+#[test]
+fn wake_of_a_cancelled_task_still_in_the_queue() {
+    let _g = check_leaks();
+    let probe = Probe::new();
+    let queue = Queue::new();
+    let (runnable, task) = rawtask::spawn(probe.future(()), queue.schedule());
+    runnable.run();
+    let waker = probe.waker();
+    waker.wake_by_ref();
+    assert_eq!(queue.scheduled(), 1);
+    drop(task);
+    assert_eq!(
+        queue.scheduled(),
+        1,
+        "already scheduled: cancelling does not schedule again"
+    );
+    waker.wake_by_ref();
+    assert_eq!(queue.scheduled(), 1);
+    assert!(!queue.pop().unwrap().run());
+    assert_eq!(probe.polls(), 1);
+    assert_eq!(probe.drops(), 1);
+    waker.wake();
+    assert_eq!(queue.scheduled(), 1);
+}

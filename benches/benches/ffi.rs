@@ -104,7 +104,7 @@ struct Peers {
 /// Chunks per measurement: each peer's measurement is cut into this many chunks, interleaved
 /// with chunks of the other peer (whose time is thrown away), so that both peers run under
 /// the same background load on this shared machine. The ratio is what counts.
-const CHUNKS: u64 = 8;
+const CHUNKS: u64 = 32;
 
 fn interleaved(own: fn(u64) -> Duration, other: fn(u64) -> Duration, iters: u64) -> Duration {
     let chunk = iters.div_ceil(CHUNKS);

@@ -63,6 +63,10 @@ fn rawtask_ffi_future_in_a_rawtask_task() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "calls a function through a pointer to another crate's (layout-identical) type, which Miri rejects by its nominal ABI rules"
+)]
 fn async_ffi_future_in_a_rawtask_task() {
     // async-ffi's poll function wraps the FFI waker it is given (the task pointer) in a Rust
     // waker whose clone calls the task's FFI `clone`: a reference count increment.
@@ -104,6 +108,10 @@ fn poll_with(waker: &Waker, mut future: FfiFuture<usize>) -> (usize, usize) {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "calls a function through a pointer to another crate's (layout-identical) type, which Miri rejects by its nominal ABI rules"
+)]
 fn other_wakers_cost_one_allocation_per_clone() {
     // The future is made by another FFI library (async-ffi here; the Rust plugin of
     // tests/boundaries.rs behaves the same): the Rust waker is lent on the stack, and each
@@ -132,6 +140,10 @@ fn other_wakers_lent_to_this_copy_of_rawtask_are_used_as_they_are() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "calls a function through a pointer to another crate's (layout-identical) type, which Miri rejects by its nominal ABI rules"
+)]
 fn async_ffi_allocates_per_clone_even_for_rawtask_tasks() {
     // The comparison point: async-ffi's awaiting side lends the task's waker through a box
     // per clone.

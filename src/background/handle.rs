@@ -58,6 +58,9 @@ pub struct TaskHandle<T> {
     /// The raw task's handle: `Some` until the result is taken. Accessed by `poll` while it
     /// holds `POLLING`, and by `wait` and `drop`, which own the handle.
     task: UnsafeCell<Option<FallibleTask<Result<T, Error>>>>,
+    /// Under Miri only: the job's own thread, joined on drop (see `spawn`).
+    #[cfg(miri)]
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 // SAFETY: the handle owns the job's raw task, whose output `T` is moved to whichever thread
@@ -87,7 +90,21 @@ impl<T: Send + 'static> TaskHandle<T> {
     where
         K: Task<Output = T> + 'static,
     {
-        TaskHandle::spawn_on(task, pool::schedule)
+        #[cfg(not(miri))]
+        {
+            TaskHandle::spawn_on(task, pool::schedule)
+        }
+        // Miri reports every thread still running when `main` returns, and pool threads
+        // outlive the jobs they ran: under Miri each job gets a thread of its own instead,
+        // which the handle joins when it is dropped (after `wait`, or after cancelling).
+        #[cfg(miri)]
+        {
+            // The job's future completes on its first poll and nothing wakes it, so the
+            // schedule function is never called.
+            let (runnable, mut handle) = TaskHandle::new(task, |_| {});
+            handle.thread = Some(std::thread::spawn(move || pool::run(runnable)));
+            handle
+        }
     }
 
     /// Starts `task` as a raw task whose [`Runnable`](crate::Runnable) goes to `schedule` (once,
@@ -116,15 +133,28 @@ impl<T: Send + 'static> TaskHandle<T> {
         K: Task<Output = T> + 'static,
         S: Schedule + Send + Sync + 'static,
     {
+        let (runnable, handle) = TaskHandle::new(task, schedule);
+        runnable.schedule();
+        handle
+    }
+
+    /// The job's raw task, not yet scheduled, and its handle.
+    fn new<K, S>(task: K, schedule: S) -> (crate::Runnable, TaskHandle<T>)
+    where
+        K: Task<Output = T> + 'static,
+        S: Schedule + Send + Sync + 'static,
+    {
         let token = CancellationToken::new();
         let job_token = token.clone();
         let (runnable, raw) = crate::spawn(async move { run_job(task, job_token) }, schedule);
-        runnable.schedule();
-        TaskHandle {
+        let handle = TaskHandle {
             token,
             state: AtomicUsize::new(IDLE),
             task: UnsafeCell::new(Some(raw.fallible())),
-        }
+            #[cfg(miri)]
+            thread: None,
+        };
+        (runnable, handle)
     }
 }
 
@@ -326,6 +356,12 @@ impl<T> Drop for TaskHandle<T> {
         self.token.cancel();
         // The raw task's handle (if the result was not taken) drops with the cell: that
         // cancels a job that has not started and drops an output nobody took.
+        #[cfg(miri)]
+        if let Some(thread) = self.thread.take() {
+            // SAFETY: `&mut self`: nothing else can access the cell.
+            drop(self.task.with_mut(|task| unsafe { (*task).take() }));
+            let _ = thread.join();
+        }
     }
 }
 

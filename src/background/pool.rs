@@ -4,8 +4,13 @@
 //! briefly (so that back-to-back jobs cost no wake-up), then sleeps up to [`KEEP_ALIVE`] for
 //! more, then exits. Jobs are taken in FIFO order.
 //!
+//! Under Miri the pool is not used (`TaskHandle::spawn` gives each job a thread that its handle
+//! joins), because Miri rejects threads that outlive `main`.
+//!
 //! The pool uses std's `Mutex` and `Condvar` directly, not `crate::sync`: it is not part of any
 //! loom model (the models give jobs to their own threads with `TaskHandle::spawn_on`).
+
+#![cfg_attr(miri, allow(dead_code))] // see above: under Miri only `run` is used
 
 use alloc::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -170,6 +175,6 @@ impl Pool {
 }
 
 /// Runs one job; a panic (which the job future already catches) cannot kill the thread.
-fn run(runnable: Runnable) {
+pub(super) fn run(runnable: Runnable) {
     let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
 }

@@ -267,6 +267,7 @@ pub(crate) const FFI_WAKER_VTABLE: FfiWakerVTable = FfiWakerVTable {
 ///
 /// Compares function addresses only (no read beyond the four entries every FFI vtable has). A
 /// `false` for a task of this copy (if the linker duplicated a function) only costs speed.
+#[cfg(feature = "std")]
 #[inline]
 pub(crate) fn is_task_ffi_vtable(vtable: &FfiWakerVTable) -> bool {
     core::ptr::fn_addr_eq(
