@@ -136,7 +136,10 @@ fn propagated_panic_is_raised_by_the_task() {
     let (runnable, task) = Builder::new()
         .propagate_panic(true)
         .spawn(|()| panicking(&drops, false), queue.schedule());
-    assert!(!runnable.run(), "the panic is caught: run returns normally");
+    assert!(
+        !common::quietly(move || runnable.run()),
+        "the panic is caught: run returns normally"
+    );
     assert_eq!(drops.get(), 1, "the future was dropped");
     assert!(task.is_finished());
     let payload = expect_panic(move || block_on(task));
@@ -154,7 +157,7 @@ fn propagated_panic_wakes_the_awaiter() {
     let (waker, wakes) = counting_waker();
     assert!(poll_with(&mut task, &waker).is_pending());
     assert!(runnable.run());
-    assert!(!queue.pop().unwrap().run());
+    assert!(!common::quietly(|| queue.pop().unwrap().run()));
     assert_eq!(wakes.get(), 1);
     let payload = expect_panic(move || poll_with(&mut task, &waker));
     assert_eq!(panic_message(&*payload), "boom");
@@ -168,7 +171,7 @@ fn propagated_panic_is_raised_by_the_fallible_task_too() {
     let (runnable, task) = Builder::new()
         .propagate_panic(true)
         .spawn(|()| panicking(&drops, false), queue.schedule());
-    runnable.run();
+    common::quietly(move || runnable.run());
     let payload = expect_panic(move || block_on(task.fallible()));
     assert_eq!(panic_message(&*payload), "boom");
 }
@@ -182,7 +185,7 @@ fn propagated_panic_is_raised_on_the_joining_thread() {
         .propagate_panic(true)
         .spawn(|()| panicking(&drops, false), queue.schedule());
     let joiner = spawn_tracked(move || common::catch_quietly(move || block_on(task)));
-    runnable.run();
+    common::quietly(move || runnable.run());
     let payload = joiner.join().unwrap().unwrap_err();
     assert_eq!(panic_message(&*payload), "boom");
 }
@@ -222,7 +225,7 @@ fn propagated_panic_payload_is_freed_when_nobody_awaits() {
         queue.schedule(),
     );
     task.detach();
-    runnable.run();
+    common::quietly(move || runnable.run());
     assert_eq!(payload_drops.get(), 2);
 }
 
@@ -234,7 +237,7 @@ fn propagated_panic_and_cancel() {
     let (runnable, task) = Builder::new()
         .propagate_panic(true)
         .spawn(|()| panicking(&drops, false), queue.schedule());
-    runnable.run();
+    common::quietly(move || runnable.run());
     // The task completed (with a panic): cancelling it yields that result, re-raised.
     let payload = expect_panic(move || block_on(task.cancel()));
     assert_eq!(panic_message(&*payload), "boom");
@@ -280,7 +283,7 @@ fn panic_in_a_local_task_with_propagation() {
         },
         queue.schedule(),
     );
-    runnable.run();
+    common::quietly(move || runnable.run());
     let payload = expect_panic(move || block_on(task));
     assert_eq!(panic_message(&*payload), "local boom");
 }

@@ -9,11 +9,14 @@
 //! | a Rust waker around an FFI waker (this copy) | the FFI waker it wraps | that waker's clone |
 //! | any other Rust waker | a `BorrowedRustWaker` on the stack | one allocation (`OwnedRustWaker`) |
 //!
-//! | the FFI waker | as a Rust waker | its Rust clone |
-//! |---|---|---|
-//! | a `BorrowedRustWaker`/`OwnedRustWaker` (this copy) | the Rust waker inside | that waker's clone |
-//! | a rawtask task of this copy | the task's own Rust waker | reference count + 1 |
-//! | anything else (another rawtask copy's task, async-ffi, C) | a Rust waker around it | its FFI clone |
+//! An FFI waker is always lent to a Rust future as a Rust waker around it (building it reads
+//! nothing); its clone depends on what it wraps:
+//!
+//! | the FFI waker | its Rust clone |
+//! |---|---|
+//! | a `BorrowedRustWaker`/`OwnedRustWaker` (this copy) | the Rust waker inside, cloned |
+//! | a rawtask task of this copy | the task's own Rust waker: reference count + 1 |
+//! | anything else (another rawtask copy's task, async-ffi, C) | its FFI clone, wrapped |
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -24,7 +27,7 @@ use std::boxed::Box;
 
 use super::{FfiWakerBase, FfiWakerVTable};
 use crate::abort::{abort, abort_on_panic};
-use crate::raw::header::{is_task_ffi_vtable, RAW_WAKER_VTABLE};
+use crate::raw::header::{clone_waker, is_task_ffi_vtable, RAW_WAKER_VTABLE};
 
 /// The FFI-safe counterpart of [`Context`]: a borrowed FFI waker, passed by pointer to a
 /// future's `poll_fn` for the duration of one call.
@@ -89,51 +92,32 @@ impl<'a> FfiContext<'a> {
         self.waker = waker;
     }
 
-    /// Runs `closure` with a Rust [`Context`] whose waker is this context's FFI waker (or,
-    /// when the FFI waker is a rawtask task or a Rust waker lent by this copy of rawtask, that
-    /// task's or that Rust waker itself). Cloning the waker inside costs what the FFI waker's
-    /// `clone` costs: nothing but a reference count for a rawtask task.
+    /// Runs `closure` with a Rust [`Context`] whose waker is this context's FFI waker.
+    ///
+    /// Building the context reads nothing: the Rust waker only wraps the FFI pointer. What its
+    /// clone costs is decided when it is cloned: for a rawtask task (of this copy of rawtask)
+    /// a reference count increment, and the clone is the task's own Rust waker; for a Rust
+    /// waker that this copy of rawtask lent, that waker's own clone; otherwise the FFI
+    /// waker's `clone` (a reference count increment for a task of another copy of rawtask).
     ///
     /// ```
     /// use rawtask::ffi::ContextExt;
     /// use std::task::{Context, Waker};
     /// let waker = Waker::noop();
     /// Context::from_waker(waker).with_ffi_context(|ffi_cx| {
-    ///     // A Rust waker lent by rawtask comes back as itself.
-    ///     ffi_cx.with_context(|cx| assert!(cx.waker().will_wake(waker)));
+    ///     // A Rust waker lent by rawtask comes back as itself when cloned.
+    ///     ffi_cx.with_context(|cx| assert!(cx.waker().clone().will_wake(waker)));
     /// });
     /// ```
     #[inline]
     pub fn with_context<T, F: FnOnce(&mut Context<'_>) -> T>(&mut self, closure: F) -> T {
-        let base = self.waker;
-        // SAFETY: an `FfiContext`'s waker is a valid FFI waker for `'a` (`from_raw`'s
-        // contract; in the ABI, the caller of `poll_fn` lends it for the call), so its first
-        // field, the vtable pointer, may be read, and the vtable's four entries too.
-        let vtable = unsafe { (*base).vtable };
-        if ptr::eq(vtable, &BORROWED_VTABLE) {
-            // SAFETY: only `with_ffi_waker` makes wakers with this vtable, as a
-            // `BorrowedRustWaker` that outlives the context.
-            let waker = unsafe { (*base.cast::<BorrowedRustWaker<'_>>()).waker };
-            return closure(&mut Context::from_waker(waker));
-        }
-        if ptr::eq(vtable, &OWNED_VTABLE) {
-            // SAFETY: only `new_owned` makes wakers with this vtable, as an `OwnedRustWaker`,
-            // which the context borrows for `'a`.
-            let waker = unsafe { &(*base.cast::<OwnedRustWaker>()).waker };
-            return closure(&mut Context::from_waker(waker));
-        }
-        // SAFETY: as above, the vtable's entries are readable.
-        let raw_vtable = if is_task_ffi_vtable(unsafe { &*vtable }) {
-            // The task pointer of a task of this copy: its own Rust wakers take it as data.
-            &RAW_WAKER_VTABLE
-        } else {
-            &FFI_RUST_VTABLE
-        };
-        // SAFETY: both vtables implement the `RawWaker` contract for their data pointer (a
-        // task pointer, an FFI waker); `ManuallyDrop` keeps the borrowed waker from being
+        // SAFETY: `FFI_RUST_VTABLE` implements the `RawWaker` contract for a valid FFI waker,
+        // which the context lends for `'a` (`from_raw`'s contract; in the ABI, the caller of
+        // `poll_fn` lends it for the call); `ManuallyDrop` keeps the borrowed waker from being
         // released, and the waker does not outlive the borrow of `self`.
-        let waker =
-            ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(base.cast(), raw_vtable)) });
+        let waker = ManuallyDrop::new(unsafe {
+            Waker::from_raw(RawWaker::new(self.waker.cast(), &FFI_RUST_VTABLE))
+        });
         closure(&mut Context::from_waker(&waker))
     }
 }
@@ -330,10 +314,33 @@ static FFI_RUST_VTABLE: RawWakerVTable = RawWakerVTable::new(
 
 unsafe fn ffi_rust_clone(data: *const ()) -> RawWaker {
     let waker = data.cast::<FfiWakerBase>();
-    // SAFETY: the Rust waker being cloned owns or borrows this live FFI waker; its `clone`
-    // returns a new owned one.
-    let cloned = unsafe { ((*(*waker).vtable).clone)(waker) };
+    // SAFETY: the Rust waker being cloned owns or borrows this live FFI waker, so its vtable
+    // pointer and the vtable's four entries may be read.
+    let vtable = unsafe { (*waker).vtable };
+    if ptr::eq(vtable, &BORROWED_VTABLE) {
+        // SAFETY: only `with_ffi_waker` makes wakers with this vtable, as a live
+        // `BorrowedRustWaker`: the lent Rust waker clones itself.
+        return into_raw(unsafe { (*waker.cast::<BorrowedRustWaker<'_>>()).waker }.clone());
+    }
+    if ptr::eq(vtable, &OWNED_VTABLE) {
+        // SAFETY: only `new_owned` makes wakers with this vtable, as a live `OwnedRustWaker`.
+        return into_raw(unsafe { &(*waker.cast::<OwnedRustWaker>()).waker }.clone());
+    }
+    // SAFETY: as above, the vtable's entries are readable.
+    if is_task_ffi_vtable(unsafe { &*vtable }) {
+        // SAFETY: a task pointer of this copy, alive while the waker being cloned holds or
+        // borrows its reference: the clone is the task's own Rust waker.
+        return unsafe { clone_waker(data) };
+    }
+    // SAFETY: the FFI waker's `clone` returns a new owned waker, which the new Rust waker owns.
+    let cloned = unsafe { ((*vtable).clone)(waker) };
     RawWaker::new(cloned.cast(), &FFI_RUST_VTABLE)
+}
+
+/// Gives up a Rust waker for its raw parts (the new `RawWaker` owns what the waker owned).
+fn into_raw(waker: Waker) -> RawWaker {
+    let waker = ManuallyDrop::new(waker);
+    RawWaker::new(waker.data(), waker.vtable())
 }
 
 unsafe fn ffi_rust_wake(data: *const ()) {

@@ -214,7 +214,11 @@ fn task_ptr(data: *const ()) -> NonNull<()> {
     unsafe { NonNull::new_unchecked(data as *mut ()) }
 }
 
-unsafe fn clone_waker(data: *const ()) -> RawWaker {
+/// The clone function of [`RAW_WAKER_VTABLE`].
+///
+/// # Safety
+/// `data` is a task pointer whose reference the caller owns or borrows.
+pub(crate) unsafe fn clone_waker(data: *const ()) -> RawWaker {
     let ptr = task_ptr(data);
     // SAFETY: the waker being cloned holds a reference, so the task is alive.
     unsafe { prefix(ptr) }.state.add_ref();

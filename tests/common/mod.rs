@@ -45,8 +45,12 @@ pub const N: usize = if cfg!(miri) { 10 } else { 1000 };
 // The leak-checking allocator
 // ---------------------------------------------------------------------------------------
 
-/// Tracked allocations currently live.
+/// Live tracked allocations made during the current generation.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// The generation: bumped by every outermost [`check_leaks`] guard. A tracked allocation
+/// freed during a later generation (for instance the panic payload of a failed test, which
+/// libtest frees while the next test runs) does not disturb the count of the current one.
+static GENERATION: AtomicUsize = AtomicUsize::new(1);
 
 thread_local! {
     /// Whether allocations made by this thread are tracked.
@@ -92,6 +96,9 @@ mod tracked_set {
 
     static SLOTS: [AtomicUsize; WAYS * BUCKETS] =
         [const { AtomicUsize::new(EMPTY) }; WAYS * BUCKETS];
+    /// The generation each slot's allocation was made in.
+    static GENERATIONS: [AtomicUsize; WAYS * BUCKETS] =
+        [const { AtomicUsize::new(0) }; WAYS * BUCKETS];
     /// Addresses per bucket: lets the (frequent) removal of an untracked address skip the
     /// scan of an empty bucket, which matters under Miri.
     static COUNTS: [AtomicUsize; BUCKETS] = [const { AtomicUsize::new(0) }; BUCKETS];
@@ -101,15 +108,19 @@ mod tracked_set {
         (h >> (64 - BUCKET_BITS)) as usize
     }
 
-    fn slots(bucket: usize) -> &'static [AtomicUsize] {
-        &SLOTS[bucket * WAYS..(bucket + 1) * WAYS]
+    fn range(bucket: usize) -> std::ops::Range<usize> {
+        bucket * WAYS..(bucket + 1) * WAYS
     }
 
-    pub(super) fn insert(addr: usize) {
+    pub(super) fn insert(addr: usize, generation: usize) {
         let b = bucket(addr);
         COUNTS[b].fetch_add(1, SeqCst);
-        for slot in slots(b) {
-            if slot.compare_exchange(EMPTY, addr, SeqCst, SeqCst).is_ok() {
+        for i in range(b) {
+            if SLOTS[i]
+                .compare_exchange(EMPTY, addr, SeqCst, SeqCst)
+                .is_ok()
+            {
+                GENERATIONS[i].store(generation, SeqCst);
                 return;
             }
         }
@@ -117,19 +128,26 @@ mod tracked_set {
         std::process::abort();
     }
 
-    /// Removes `addr` if present; returns whether it was.
-    pub(super) fn remove(addr: usize) -> bool {
+    /// Removes `addr` if present; returns the generation it was inserted with.
+    pub(super) fn remove(addr: usize) -> Option<usize> {
         let b = bucket(addr);
         if COUNTS[b].load(SeqCst) == 0 {
-            return false;
+            return None;
         }
-        let found = slots(b).iter().any(|slot| {
-            slot.load(SeqCst) == addr && slot.compare_exchange(addr, EMPTY, SeqCst, SeqCst).is_ok()
-        });
-        if found {
-            COUNTS[b].fetch_sub(1, SeqCst);
+        for i in range(b) {
+            if SLOTS[i].load(SeqCst) == addr {
+                let generation = GENERATIONS[i].load(SeqCst);
+                // Only the owner of the block removes its address: this cannot fail.
+                if SLOTS[i]
+                    .compare_exchange(addr, EMPTY, SeqCst, SeqCst)
+                    .is_ok()
+                {
+                    COUNTS[b].fetch_sub(1, SeqCst);
+                    return Some(generation);
+                }
+            }
         }
-        found
+        None
     }
 }
 
@@ -150,8 +168,9 @@ impl LeakCheckingAllocator {
         }
         let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
         if is_tracked() {
+            let generation = GENERATION.load(SeqCst);
             LIVE.fetch_add(1, SeqCst);
-            tracked_set::insert(ptr.addr());
+            tracked_set::insert(ptr.addr(), generation);
         }
         ptr
     }
@@ -171,7 +190,7 @@ unsafe impl GlobalAlloc for LeakCheckingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if tracked_set::remove(ptr.addr()) {
+        if tracked_set::remove(ptr.addr()) == Some(GENERATION.load(SeqCst)) {
             LIVE.fetch_sub(1, SeqCst);
         }
         // SAFETY: forwarded contract.
@@ -180,16 +199,17 @@ unsafe impl GlobalAlloc for LeakCheckingAllocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // A reallocated block stays tracked or untracked: it is the same logical allocation.
-        let was_tracked = tracked_set::remove(ptr.addr());
+        let generation = tracked_set::remove(ptr.addr());
         // SAFETY: forwarded contract.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if was_tracked {
+        if let Some(generation) = generation {
             // On failure the old block is still live.
-            tracked_set::insert(if new.is_null() {
+            let addr = if new.is_null() {
                 ptr.addr()
             } else {
                 new.addr()
-            });
+            };
+            tracked_set::insert(addr, generation);
         }
         new
     }
@@ -222,7 +242,11 @@ pub fn check_leaks() -> LeakCheck {
     let serial = if HOLDS_SERIAL.with(|h| h.replace(true)) {
         None
     } else {
-        Some(SERIAL.lock().unwrap_or_else(PoisonError::into_inner))
+        let serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+        // A new test: whatever earlier tests left behind no longer counts.
+        GENERATION.fetch_add(1, SeqCst);
+        LIVE.store(0, SeqCst);
+        Some(serial)
     };
     let baseline = LIVE.load(SeqCst);
     let was_tracked = set_tracked(true);
@@ -316,11 +340,7 @@ fn install_panic_hook() {
             panic::set_hook(Box::new(move |info| {
                 let quiet = QUIET.try_with(Cell::get).unwrap_or(false);
                 if !quiet {
-                    // An unexpected panic fails the test: stop tracking this thread so that
-                    // the payload, which libtest frees later, does not disturb the leak
-                    // check of the next test. The guard restores the flag when dropped.
-                    set_tracked(false);
-                    previous(info);
+                    untracked(|| previous(info));
                 }
             }));
         });
@@ -338,6 +358,20 @@ pub fn expect_panic<R>(f: impl FnOnce() -> R) -> Box<dyn Any + Send> {
         Ok(_) => panic!("expected a panic, but the closure returned normally"),
         Err(payload) => payload,
     }
+}
+
+/// Runs `f` with the panics it raises and catches itself (or that rawtask catches, as with
+/// `propagate_panic`) not printed.
+pub fn quietly<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            QUIET.with(|q| q.set(self.0));
+        }
+    }
+    install_panic_hook();
+    let _restore = Restore(QUIET.with(|q| q.replace(true)));
+    f()
 }
 
 /// Runs `f` and returns `Err(payload)` if it panicked, without printing the panic.
