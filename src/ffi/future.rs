@@ -17,9 +17,9 @@ use super::waker::with_ffi_waker;
 use super::{FfiContext, FfiWakerBase, PollPanicked};
 use crate::abort::abort_on_panic;
 
-/// The message of a poll after completion, on either side of the boundary.
+/// The message of a poll after a panic or an invalid tag.
 const POLLED_AFTER_COMPLETION: &str =
-    "rawtask::ffi: an FFI future was polled after it completed (returned Ready or panicked)";
+    "rawtask::ffi: an FFI future was polled again after it panicked or returned an invalid tag";
 
 /// The FFI-safe counterpart of `Pin<Box<dyn Future<Output = T> + 'a>>` (neither `Send` nor
 /// `'static`): the base type of all four variants, which share its layout.
@@ -111,9 +111,10 @@ impl<'a, T> LocalBorrowingFfiFuture<'a, T> {
 
     /// Polls the future, returning a panic on its side as an error instead of raising it.
     ///
-    /// `Future::poll` is this followed by [`PollPanicked::resume`] on error. After `Ready` or
-    /// an error, the foreign poll function is never called again: every later call returns an
-    /// error.
+    /// `Future::poll` is this followed by [`PollPanicked::resume`] on error. After an error,
+    /// the poll function is never called again: every later call returns an error. After
+    /// `Ready`, a later call polls again, as async-ffi does (see the
+    /// [module docs](super#polling-after-completion)).
     ///
     /// ```
     /// use rawtask::ffi::FutureExt;
@@ -122,10 +123,13 @@ impl<'a, T> LocalBorrowingFfiFuture<'a, T> {
     /// let mut cx = Context::from_waker(Waker::noop());
     /// let mut ok = async { 3 }.into_local_ffi();
     /// assert_eq!(ok.try_poll(&mut cx).unwrap(), Poll::Ready(3));
-    /// assert!(ok.try_poll(&mut cx).is_err()); // polled after completion
+    /// // Polled after completion: the async block's own panic crosses.
+    /// let err = ok.try_poll(&mut cx).unwrap_err();
+    /// assert_eq!(err.message(), Some("`async fn` resumed after completion"));
     ///
     /// let mut bad = async { panic!("no") }.into_local_ffi();
     /// assert_eq!(bad.try_poll(&mut cx).unwrap_err().message(), Some("no"));
+    /// assert!(bad.try_poll(&mut cx).is_err()); // fused after a panic
     /// ```
     #[inline]
     pub fn try_poll(&mut self, cx: &mut Context<'_>) -> Result<Poll<T>, PollPanicked> {
@@ -142,7 +146,6 @@ impl<'a, T> LocalBorrowingFfiFuture<'a, T> {
         });
         match raw.tag {
             RAWTASK_FFI_POLL_READY => {
-                self.poll_fn = poll_completed::<T>;
                 // SAFETY: a ready result holds the output, which we take over.
                 Ok(Poll::Ready(ManuallyDrop::into_inner(unsafe {
                     raw.payload.ready
@@ -306,7 +309,7 @@ impl<F> FutureExt for F where F: Future + Sized {}
 ///
 /// Like async-ffi's, it does not fuse: called again after `Ready` (or a panic), it polls the
 /// future again, and whatever that does is caught (an `async` block panics: "`async fn`
-/// resumed after completion"). rawtask's awaiting side never does that (see `poll_completed`).
+/// resumed after completion"). Keeping no "done" flag keeps the poll as cheap as async-ffi's.
 unsafe extern "C" fn poll_boxed<F: Future>(
     fut_ptr: *mut (),
     cx: *mut FfiContext<'_>,
@@ -346,8 +349,8 @@ unsafe extern "C" fn drop_boxed<F>(fut_ptr: *mut ()) {
     )
 }
 
-/// The poll function an `FfiFuture` switches to once its own returned `Ready`, `Panicked` or
-/// an invalid tag: the foreign future is never polled again.
+/// The poll function an `FfiFuture` switches to once its own returned `Panicked` or an invalid
+/// tag: the future is never polled again.
 unsafe extern "C" fn poll_completed<T>(_: *mut (), cx: *mut FfiContext<'_>) -> RawtaskFfiPoll<T> {
     // SAFETY: the caller's context is live.
     unsafe { leave_note(cx, POLLED_AFTER_COMPLETION) };

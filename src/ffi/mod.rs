@@ -23,7 +23,7 @@
 //! | cloning the waker of a rawtask task inside an FFI future | allocates a box | one reference count increment: the task pointer *is* the FFI waker |
 //! | cloning any other waker | one allocation | one allocation |
 //! | a panic in `poll` | `Panicked`, the awaiting side panics with "FFI future panicked" | the same, plus the panic message crosses and is re-raised (see [Panics](#panics)) |
-//! | polling again after `Ready` | polls the inner future again | the awaiting side never calls `poll_fn` again: a panic with a clear message |
+//! | polling again after `Panicked` | calls the poll function again | never calls it again: a panic with a clear message |
 //! | a poll function returning a tag other than 0, 1, 2 | undefined behaviour (transmuted) | rejected: the awaiting side panics with a clear message |
 //! | a panic in `drop` or in a waker function | abort | abort, with a message on stderr naming what panicked |
 //!
@@ -104,18 +104,19 @@
 //!
 //! # Polling after completion
 //!
-//! - An `FfiFuture` that got `Ready`, `Panicked` or an invalid tag from its (possibly
-//!   foreign) `poll_fn` never calls it again: a later poll panics with the message
-//!   "rawtask::ffi: an FFI future was polled after it completed (returned Ready or
-//!   panicked)", whatever the future's side is. The future is still dropped by `drop_fn` when
-//!   the `FfiFuture` is dropped.
-//! - The `poll_fn` of a future made by [`FutureExt::into_ffi`] (or the `new` functions),
-//!   called again after `Ready` by a foreign host, polls the inner future again, as
-//!   async-ffi's does: safe Rust cannot make that undefined behaviour, and a panic it causes
-//!   (an `async` block panics with "`async fn` resumed after completion") crosses as
-//!   `Panicked` with that message. Keeping no "done" flag keeps the poll as cheap as
-//!   async-ffi's.
+//! Polling a future again after it returned `Ready` is a logic error, but never undefined
+//! behaviour here:
 //!
+//! - A future made by [`FutureExt::into_ffi`] (or the `new` functions) polls its Rust future
+//!   again, as async-ffi's does: safe Rust cannot make that undefined, and a panic it causes
+//!   crosses like any other. An `async` block panics, so the awaiting side raises "`async fn`
+//!   resumed after completion" (rawtask) or "FFI future panicked" (async-ffi). Neither side
+//!   keeps a "done" flag, which keeps a poll as cheap as async-ffi's.
+//! - After `Panicked` or an invalid tag, an `FfiFuture` never calls its `poll_fn` again: a
+//!   later poll panics with "rawtask::ffi: an FFI future was polled again after it panicked or
+//!   returned an invalid tag". The future is still dropped by `drop_fn` when the `FfiFuture`
+//!   is dropped.
+
 //! # Invalid tags
 //!
 //! The result of a foreign `poll_fn` is read as a raw tag and a payload
