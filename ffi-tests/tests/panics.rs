@@ -93,8 +93,10 @@ fn polling_after_ready_is_defined() {
     let err = future.try_poll(&mut noop_cx()).unwrap_err();
     assert_eq!(err.message(), Some("`async fn` resumed after completion"));
     // From then on the poll function is not called again.
-    let payload =
-        catch_unwind(AssertUnwindSafe(|| Pin::new(&mut future).poll(&mut noop_cx()))).unwrap_err();
+    let payload = catch_unwind(AssertUnwindSafe(|| {
+        Pin::new(&mut future).poll(&mut noop_cx())
+    }))
+    .unwrap_err();
     assert!(message(&*payload).contains("polled again after it panicked"));
     drop(future);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
@@ -194,7 +196,9 @@ fn invalid_tags_are_rejected() {
     // Not polled again.
     let err = future.try_poll(&mut noop_cx()).unwrap_err();
     assert!(
-        err.message().unwrap().contains("polled again after it panicked"),
+        err.message()
+            .unwrap()
+            .contains("polled again after it panicked"),
         "{err}"
     );
     drop(future);

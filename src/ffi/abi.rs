@@ -268,8 +268,9 @@ pub struct RawtaskFfiPollU64 {
 ///   a tag (`RAWTASK_FFI_POLL_READY`, `_PENDING` or `_PANICKED`) and, for READY, the output,
 ///   which the caller now owns. Pending: the future has arranged for `cx`'s waker (or a clone)
 ///   to be woken. Do not poll again after READY or PANICKED (rawtask's awaiting side never
-///   does): a future made by rawtask then polls its Rust future again, which for an `async`
-///   block panics and so returns PANICKED with a note; other implementations may do anything.
+///   calls `poll_fn` again after PANICKED): a future made by rawtask then polls its Rust future
+///   again, which for an `async` block panics and so returns PANICKED with a note; other
+///   implementations may do anything.
 /// - The context (`RawtaskFfiContext`) and its waker are the caller's, lent for the call: the
 ///   future may call `wake_by_ref` and `clone` on that waker, never `wake` or `drop`, and must
 ///   not write to the context, except a rawtask future leaving a `RawtaskFfiPanicNote`.

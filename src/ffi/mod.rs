@@ -116,7 +116,7 @@
 //!   later poll panics with "rawtask::ffi: an FFI future was polled again after it panicked or
 //!   returned an invalid tag". The future is still dropped by `drop_fn` when the `FfiFuture`
 //!   is dropped.
-
+//!
 //! # Invalid tags
 //!
 //! The result of a foreign `poll_fn` is read as a raw tag and a payload
