@@ -78,7 +78,8 @@
 //! 7. A waker that drops the last reference of a task whose future still lives schedules it one
 //!    last time (closed), so the executor drops the future on its own thread.
 //! 8. `spawn_local` tasks never drop their future, output or data slot on another thread: a
-//!    poll there panics (after closing the task), and drops there leak instead.
+//!    poll there panics (after closing the task), and drops there leak instead. A leaked future
+//!    stays pinned: its allocation is never freed (`tests/local.rs`).
 //! 9. User code that runs mid-transition (destructors, wakers) aborts the process if it
 //!    panics; a panic in `poll` closes the task (or becomes its output with propagation).
 //! 10. The task pointer is an FFI waker (see Layout): its FFI `clone`, `wake`, `wake_by_ref`
@@ -118,6 +119,14 @@ pub(crate) enum PanicPayload {}
 pub(crate) trait Locality {
     /// Whether the current thread may poll or drop the task's contents.
     fn is_home(&self) -> bool;
+
+    /// Records that the future was leaked (not dropped) on a foreign thread. A pinned future
+    /// whose destructor never ran must keep its memory forever (`Pin`'s drop guarantee), so the
+    /// allocation is then never freed.
+    fn leak_future(&self);
+
+    /// Whether `leak_future` was called: the allocation must be leaked too.
+    fn future_leaked(&self) -> bool;
 }
 
 /// Tasks made by `spawn`/`spawn_unchecked`: any thread will do.
@@ -128,16 +137,32 @@ impl Locality for AnyThread {
     fn is_home(&self) -> bool {
         true
     }
+
+    #[inline(always)]
+    fn leak_future(&self) {}
+
+    #[inline(always)]
+    fn future_leaked(&self) -> bool {
+        false
+    }
 }
 
 /// Tasks made by `spawn_local`: bound to the thread that spawned them.
 #[cfg(feature = "std")]
-pub(crate) struct HomeThread(crate::sync::ThreadId);
+pub(crate) struct HomeThread {
+    id: crate::sync::ThreadId,
+    /// Set by whoever had the right to drop the future but was on a foreign thread; read by the
+    /// task's last owner, after the reference count or state word synchronised the two.
+    leaked: crate::sync::atomic::AtomicBool,
+}
 
 #[cfg(feature = "std")]
 impl HomeThread {
     pub(crate) fn current() -> HomeThread {
-        HomeThread(crate::sync::current_thread_id())
+        HomeThread {
+            id: crate::sync::current_thread_id(),
+            leaked: crate::sync::atomic::AtomicBool::new(false),
+        }
     }
 }
 
@@ -145,8 +170,43 @@ impl HomeThread {
 impl Locality for HomeThread {
     #[inline]
     fn is_home(&self) -> bool {
-        crate::sync::current_thread_id() == self.0
+        crate::sync::current_thread_id() == self.id
     }
+
+    fn leak_future(&self) {
+        self.leaked
+            .store(true, crate::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn future_leaked(&self) -> bool {
+        self.leaked.load(crate::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Allocations that are never freed because a leaked future is pinned in them (rule 8). Keeping
+/// them in a static keeps them reachable, so that leak checkers (valgrind, LeakSanitizer, miri)
+/// see the deliberate leak of a misused `spawn_local` task rather than a lost block.
+#[cfg(feature = "std")]
+static PINNED_FOREVER: std::sync::Mutex<alloc::vec::Vec<PinnedForever>> =
+    std::sync::Mutex::new(alloc::vec::Vec::new());
+
+/// A task allocation kept alive forever.
+#[cfg(feature = "std")]
+struct PinnedForever(#[allow(dead_code)] NonNull<()>);
+
+// SAFETY: the pointer is never dereferenced again; it only keeps the allocation reachable.
+#[cfg(feature = "std")]
+unsafe impl Send for PinnedForever {}
+
+#[cold]
+fn keep_pinned_forever(ptr: NonNull<()>) {
+    #[cfg(feature = "std")]
+    PINNED_FOREVER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(PinnedForever(ptr));
+    #[cfg(not(feature = "std"))]
+    let _ = ptr;
 }
 
 /// The future, then its output.
@@ -306,7 +366,9 @@ where
     unsafe fn drop_future(ptr: NonNull<()>) {
         let cell = Self::cell(ptr);
         // SAFETY: the task is alive while the caller holds its reference.
-        if !unsafe { &(*cell).locality }.is_home() {
+        let locality = unsafe { &(*cell).locality };
+        if !locality.is_home() {
+            locality.leak_future();
             return;
         }
         abort_on_panic("rawtask: a future's destructor panicked", || {
@@ -363,16 +425,21 @@ where
     }
 
     /// Drops the header, the data slot (leaked on a foreign thread for local tasks) and the
-    /// schedule function, then frees the allocation.
+    /// schedule function, then frees the allocation — unless a local task's future was leaked,
+    /// in which case the memory it is pinned in is never freed (rule 8).
     ///
     /// # Safety
     /// The caller owns the allocation (rule 1), and the future and output are already gone.
     unsafe fn destroy(ptr: NonNull<()>) {
         let cell = Self::cell(ptr);
+        // SAFETY: we own the allocation; the acquire on the reference count or state word that
+        // made us its owner orders this read after any `leak_future`.
+        let keep_memory = unsafe { &(*cell).locality }.future_leaked();
         abort_on_panic(
             "rawtask: a destructor panicked while freeing a task",
             || {
-                // SAFETY: we own every field; each is dropped once and the stage is empty.
+                // SAFETY: we own every field; each is dropped once and the stage is empty (or
+                // holds a leaked future that is never touched again).
                 unsafe {
                     ptr::drop_in_place(addr_of_mut!((*cell).header.state));
                     ptr::drop_in_place(addr_of_mut!((*cell).header.awaiter));
@@ -384,6 +451,10 @@ where
                 }
             },
         );
+        if keep_memory {
+            keep_pinned_forever(ptr);
+            return;
+        }
         // SAFETY: the allocation was made in `allocate` with this very layout.
         unsafe { crate::sync::alloc::dealloc(ptr.as_ptr().cast(), Self::VTABLE.layout) }
     }
