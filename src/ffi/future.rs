@@ -144,17 +144,16 @@ impl<'a, T> LocalBorrowingFfiFuture<'a, T> {
             let raw = unsafe { poll_fn(fut_ptr, &mut ffi_cx) };
             (raw, waker, ffi_cx.raw_waker())
         });
-        match raw.tag {
-            RAWTASK_FFI_POLL_READY => {
-                // SAFETY: a ready result holds the output, which we take over.
-                Ok(Poll::Ready(ManuallyDrop::into_inner(unsafe {
-                    raw.payload.ready
-                })))
-            }
-            RAWTASK_FFI_POLL_PENDING => Ok(Poll::Pending),
+        if raw.tag > RAWTASK_FFI_POLL_PENDING {
             // SAFETY: `now` is the context's waker after the call, `lent` before it.
-            tag => Err(unsafe { self.failed(tag, lent, now) }),
+            return Err(unsafe { self.failed(raw.tag, lent, now) });
         }
+        Ok(if raw.tag == RAWTASK_FFI_POLL_READY {
+            // SAFETY: a ready result holds the output, which we take over.
+            Poll::Ready(ManuallyDrop::into_inner(unsafe { raw.payload.ready }))
+        } else {
+            Poll::Pending
+        })
     }
 
     /// The poll function returned `Panicked` or an invalid tag: fuses the future and builds

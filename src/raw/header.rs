@@ -328,12 +328,10 @@ unsafe extern "C" fn ffi_drop(waker: *const FfiWakerBase) {
 /// The caller owns one reference to a live task and gives it up.
 pub(crate) unsafe fn release_waker_ref(ptr: NonNull<()>) {
     // SAFETY: the caller's reference keeps the task alive until `release_ref`.
-    let header = unsafe { prefix(ptr) };
-    let vtable = header.vtable;
-    let new = header.state.release_ref();
+    let new = unsafe { prefix(ptr) }.state.release_ref();
     if new.is_unreferenced() {
         // SAFETY: no reference and no `Task` remain, so we own the allocation.
-        unsafe { release_last(ptr, new, vtable) }
+        unsafe { release_last(ptr, new) }
     }
 }
 
@@ -342,7 +340,9 @@ pub(crate) unsafe fn release_waker_ref(ptr: NonNull<()>) {
 /// # Safety
 /// The caller owns the allocation (`new.is_unreferenced()` was observed by it).
 #[cold]
-unsafe fn release_last(ptr: NonNull<()>, new: State, vtable: &'static TaskVTable) {
+unsafe fn release_last(ptr: NonNull<()>, new: State) {
+    // SAFETY: we own the allocation, so it is alive.
+    let vtable = unsafe { prefix(ptr) }.vtable;
     if new.is_done() {
         // SAFETY: the task is finished (its future and output are gone) and we own it.
         unsafe { (vtable.destroy)(ptr) }
