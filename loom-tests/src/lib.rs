@@ -252,8 +252,6 @@ impl Drop for TestFuture {
 pub struct Exec {
     state: Mutex<ExecState>,
     cv: Condvar,
-    /// Never written: its loads are scheduling points.
-    probe: loom::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -273,7 +271,6 @@ impl Exec {
         Exec {
             state: Mutex::new(ExecState::default()),
             cv: Condvar::new(),
-            probe: loom::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -344,6 +341,7 @@ impl Exec {
 struct Sched {
     c: StdArc<Counters>,
     exec: StdArc<Exec>,
+    dropped: Flag,
 }
 
 impl Sched {
@@ -353,22 +351,22 @@ impl Sched {
             bump(&self.c.woken_while_running);
         }
         self.exec.push(r);
-        // A scheduling point right after the push, so that loom lets another thread pop and
-        // run the task to completion before this call returns. (A relaxed load of an atomic
-        // nobody writes: it orders nothing, so it hides no missing synchronisation.)
-        let _ = self.exec.probe.load(loom::sync::atomic::Ordering::Relaxed);
         // Rule 6: the task (and so this closure) must still be alive after the push, even if
-        // another thread already ran the task to completion meanwhile.
-        assert_eq!(
-            get(&self.c.schedule_fn_drops),
-            0,
+        // another thread already ran the task to completion meanwhile. `dropped` is a loom
+        // cell, so loom sees this read conflict with the destructor's write and explores both
+        // orders (a check through the std counters alone would be pruned by loom's partial
+        // order reduction, which only reorders accesses it can see).
+        assert!(
+            !self.dropped.get(),
             "the schedule function was dropped during its own call"
         );
+        assert_eq!(get(&self.c.schedule_fn_drops), 0);
     }
 }
 
 impl Drop for Sched {
     fn drop(&mut self) {
+        self.dropped.set();
         bump(&self.c.schedule_fn_drops);
     }
 }
@@ -480,6 +478,7 @@ impl H {
         let sched = Sched {
             c: self.c.clone(),
             exec: self.exec.clone(),
+            dropped: Flag::new(),
         };
         if how.with_info {
             builder.spawn(
