@@ -60,28 +60,37 @@
 //!
 //! 1. A task is freed exactly once, by whoever observes the reference count at zero with TASK
 //!    clear, and only when the future and the output are gone (`loom-tests`: every model's leak
-//!    and double-free check; `tests/drops.rs`).
+//!    check, proven to fire by `leak_check_fires_on_forgotten_*`; `last_waker_drop_vs_last_waker_drop`,
+//!    `task_drop_vs_last_waker_drop`; `tests/drop_semantics.rs`, `tests/random_ops.rs`).
 //! 2. The future is dropped exactly once, on the executor's side: by `run`, by a dropped
 //!    `Runnable`, or by the last owner of an unreachable task. The `Task` holder never drops
-//!    it; cancelling an idle task schedules it one last time instead (`tests/cancel_detach.rs`).
+//!    it; cancelling an idle task schedules it one last time instead (`cancel_idle_vs_wake`,
+//!    `cancel_vs_run_vs_wake`; `tests/cancel_detach.rs`, `tests/random_ops.rs`).
 //! 3. The output is written only under RUNNING, read only by the `Task` holder after COMPLETED
-//!    and before CLOSED, and dropped by `run` if no `Task` can take it.
+//!    and before CLOSED, and dropped by `run` if no `Task` can take it
+//!    (`output_dropped_once_run_vs_task_detach`, `run_vs_wake_vs_task_poll`).
 //! 4. `Task::cancel` resolves only after the future was dropped: a closed task with SCHEDULED
-//!    or RUNNING still set keeps its awaiter registered until the `Runnable` clears them.
+//!    or RUNNING still set keeps its awaiter registered until the `Runnable` clears them
+//!    (`cancel_vs_run_vs_wake`, `awaiter_reregistration_vs_run`; `tests/cancel_detach.rs`).
 //! 5. A wake while RUNNING only sets SCHEDULED; `run` then schedules the task again with
 //!    `woken_while_running` and returns `true`. A wake of a scheduled task changes nothing but
-//!    publishes the waker's memory to the runner.
+//!    publishes the waker's memory to the runner (`yield_vs_wake_by_ref_with_info`,
+//!    `wake_publishes_memory_to_next_poll`; `tests/schedule_info.rs`).
 //! 6. Every call of the schedule function holds a reference for its whole duration when the
-//!    function has captured state, so the function is never freed while it runs; a schedule
+//!    function has captured state, so the function is never freed while it runs
+//!    (`schedule_fn_outlives_its_call`); a schedule
 //!    function that is plain data (the C API's `RawtaskSchedule`) is instead copied onto the
 //!    stack and the copy called (`c-tests`: `misuse.c` and `event_loop.c` under valgrind).
 //! 7. A waker that drops the last reference of a task whose future still lives schedules it one
-//!    last time (closed), so the executor drops the future on its own thread.
+//!    last time (closed), so the executor drops the future on its own thread
+//!    (`task_detach_vs_last_waker_drop`, `dropping_scheduler_wake_vs_wake_by_ref`).
 //! 8. `spawn_local` tasks never drop their future, output or data slot on another thread: a
 //!    poll there panics (after closing the task), and drops there leak instead. A leaked future
-//!    stays pinned: its allocation is never freed (`tests/local.rs`).
+//!    stays pinned: its allocation is never freed (`local_run_on_foreign_thread_vs_task_drop`,
+//!    `local_task_drop_on_foreign_thread_vs_wake`; `tests/local.rs`).
 //! 9. User code that runs mid-transition (destructors, wakers) aborts the process if it
-//!    panics; a panic in `poll` closes the task (or becomes its output with propagation).
+//!    panics; a panic in `poll` closes the task (or becomes its output with propagation)
+//!    (`propagated_panic_reaches_task_poll`, `panic_cancels_task_poll`; `tests/panic.rs`).
 //! 10. The task pointer is an FFI waker (see Layout): its FFI `clone`, `wake`, `wake_by_ref`
 //!     and `drop` do exactly what the Rust waker's functions do on the same reference count,
 //!     and abort with a message instead of unwinding into foreign code if the schedule function
