@@ -5,9 +5,9 @@
 //!
 //! # What every model checks
 //!
-//! A model spawns one task with [`H::spawn`], hands its `Runnable`, `Task` and wakers to two or
-//! three loom threads, joins them, and calls [`H::finish`], which runs whatever is still queued,
-//! resolves a `Task` the main thread kept, and asserts:
+//! A model spawns one task with [`H::spawn`], hands its `Runnable`, `Task` and wakers to the
+//! main thread and one or two spawned loom threads, joins them, and calls [`H::finish`], which
+//! runs whatever is still queued, resolves a `Task` the main thread kept, and asserts:
 //!
 //! - the future was dropped exactly once, the data slot exactly once, the schedule function
 //!   exactly once;
@@ -15,7 +15,10 @@
 //!   `Task` received it at most once (exactly once where the model says the `Task` must);
 //! - with a [`WithInfo`] schedule function, the number of schedules with
 //!   `woken_while_running` equals the number of `Runnable::run` calls that returned `true`;
-//! - the schedule function is never dropped while one of its calls is running (rule 6).
+//! - the schedule function is never dropped while one of its calls is running (rule 6: checked
+//!   inside every call, after the push);
+//! - whenever a `Task` resolves (output, cancellation or propagated panic), the future has
+//!   been dropped and that drop happens-before the resolution (rule 4).
 //!
 //! After the model closure returns, loom's allocation tracker reports any task allocation
 //! still live ("Allocation leaked") and panics on a double free ("pointer not tracked"): the
@@ -28,6 +31,22 @@
 //! future was dropped before `cancel` returned", "the data slot is not read while it is
 //! dropped" — it writes and reads a [`Flag`], a loom `UnsafeCell`, which panics with a
 //! causality violation when the two accesses are not ordered by happens-before.
+//!
+//! That distinction matters for more than noise: loom's partial order reduction only tries
+//! the interleavings that reorder accesses *it can see*. A use-after-free observable only
+//! through plain memory or `std` atomics is pruned away; one that touches a loom cell is not.
+//! (Removing rawtask's schedule-call reference, rule 6, went unnoticed until the schedule
+//! function's liveness check became a `Flag`.) Counts are fine as `std` atomics; orderings
+//! must go through loom.
+//!
+//! # Running
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+//!     cargo test -p loom-tests --release [-- --nocapture to see each model's execution count]
+//! ```
+//!
+//! Models whose state space allows it explore at `LOOM_MAX_PREEMPTIONS + 1` ([`deep`]).
 #![cfg(loom)]
 
 use std::collections::VecDeque;

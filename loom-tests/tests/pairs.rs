@@ -12,8 +12,8 @@ use loom_tests::{deep, race, Actor::*, Kind, Spawn};
 const STASH: Spawn = Spawn::new(Kind::Stash1);
 
 /// `name: A vs B [, spawn]` explores at preemption bound `deep()` (LOOM_MAX_PREEMPTIONS + 1);
-/// `shallow name: ...` at LOOM_MAX_PREEMPTIONS itself (the `Task`-poll pairs, whose
-/// `block_on` against an executor loop takes minutes one level deeper).
+/// `#[shallow] name: ...` at LOOM_MAX_PREEMPTIONS itself (three `Task`-poll pairs, whose
+/// `block_on` against an executor loop takes over a minute one level deeper).
 macro_rules! races {
     ($($(#[$shallow:ident])? $name:ident: $a:ident vs $b:ident $(, $how:expr)?;)*) => {$(
         #[test]
@@ -37,7 +37,7 @@ races! {
     run_vs_wake_by_value: Run vs WakeByValue;
     run_vs_wake_by_ref: Run vs WakeByRef;
     run_vs_waker_clone_drop: Run vs CloneDrop;
-    #[shallow] run_vs_task_poll: Run vs TaskPoll;
+    run_vs_task_poll: Run vs TaskPoll;
     run_vs_task_drop: Run vs TaskDrop;
     run_vs_task_cancel: Run vs TaskCancel;
     run_vs_task_detach: Run vs TaskDetach;
@@ -56,7 +56,7 @@ races! {
     runnable_drop_vs_wake_by_value: RunnableDrop vs WakeByValue;
     runnable_drop_vs_wake_by_ref: RunnableDrop vs WakeByRef;
     runnable_drop_vs_waker_clone_drop: RunnableDrop vs CloneDrop;
-    #[shallow] runnable_drop_vs_task_poll: RunnableDrop vs TaskPoll;
+    runnable_drop_vs_task_poll: RunnableDrop vs TaskPoll;
     runnable_drop_vs_task_drop: RunnableDrop vs TaskDrop;
     runnable_drop_vs_task_cancel: RunnableDrop vs TaskCancel;
     runnable_drop_vs_task_detach: RunnableDrop vs TaskDetach;
@@ -64,7 +64,7 @@ races! {
     raw_handoff_vs_wake_by_value: RawHandoff vs WakeByValue;
     raw_handoff_vs_wake_by_ref: RawHandoff vs WakeByRef;
     raw_handoff_vs_waker_clone_drop: RawHandoff vs CloneDrop;
-    #[shallow] raw_handoff_vs_task_poll: RawHandoff vs TaskPoll;
+    raw_handoff_vs_task_poll: RawHandoff vs TaskPoll;
     raw_handoff_vs_task_drop: RawHandoff vs TaskDrop;
     raw_handoff_vs_task_cancel: RawHandoff vs TaskCancel;
     raw_handoff_vs_task_detach: RawHandoff vs TaskDetach;
@@ -72,7 +72,7 @@ races! {
     wake_by_value_vs_wake_by_value: WakeByValue vs WakeByValue;
     wake_by_value_vs_wake_by_ref: WakeByValue vs WakeByRef;
     wake_by_value_vs_waker_clone_drop: WakeByValue vs CloneDrop;
-    #[shallow] wake_by_value_vs_task_poll: WakeByValue vs TaskPoll;
+    wake_by_value_vs_task_poll: WakeByValue vs TaskPoll;
     wake_by_value_vs_task_drop: WakeByValue vs TaskDrop;
     wake_by_value_vs_task_cancel: WakeByValue vs TaskCancel;
     wake_by_value_vs_task_detach: WakeByValue vs TaskDetach;

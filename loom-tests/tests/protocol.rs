@@ -71,7 +71,8 @@ fn last_waker_drop_vs_last_waker_drop() {
 fn task_detach_vs_last_waker_drop() {
     model("task_detach_vs_last_waker_drop", deep(), || {
         let mut h = H::new();
-        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
+        // A plain `Fn(Runnable)` schedule function (not `WithInfo`) for once.
+        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce).plain());
         let w = r.waker();
         h.run(r);
         let a = thread::spawn(move || t.detach());
