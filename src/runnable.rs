@@ -104,6 +104,8 @@ impl<M> Runnable<M> {
     /// let (runnable, _task) = rawtask::spawn(async {}, move |r| s.send(r).unwrap());
     /// runnable.schedule();
     /// assert_eq!(r.len(), 1);
+    /// // The queued Runnable holds the schedule fn, which holds the Sender: break the cycle.
+    /// drop(r.try_recv());
     /// ```
     #[inline]
     pub fn schedule(self) {
@@ -149,6 +151,8 @@ impl<M> Runnable<M> {
     /// runnable.run();
     /// waker.wake();
     /// assert_eq!(r.len(), 1);
+    /// // The queued Runnable holds the schedule fn, which holds the Sender: break the cycle.
+    /// drop(r.try_recv());
     /// ```
     #[inline]
     pub fn waker(&self) -> Waker {
