@@ -693,7 +693,10 @@ mod tests {
 
     #[test]
     fn forged_ids_are_rejected() {
-        for id in [1, u64::MAX, 0xFFFF_FFFF_0000_0000, 0x1_0000_0000] {
+        // Tests share the global table and run in parallel, so every id here must be one that no
+        // live handle can have: an index part of zero, or an index far past the
+        // table's end. (A small id such as 1 is a real handle while another test holds slot 0.)
+        for id in [u64::MAX, 0xFFFF_FFFF_0000_0000, 0x1_0000_0000, 0x7FFF_FFFF] {
             let status = rawtask_task_free(RawtaskTask { id });
             assert_eq!(status, RawtaskStatus::InvalidHandle, "id {id:#x}");
         }
