@@ -58,6 +58,8 @@ pub mod ffi;
 mod raw;
 mod runnable;
 mod schedule;
+#[cfg(feature = "std")]
+pub mod scope;
 mod sync;
 mod task;
 

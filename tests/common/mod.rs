@@ -47,6 +47,16 @@ pub const N: usize = if cfg!(miri) { 10 } else { 1000 };
 
 /// Live tracked allocations made during the current generation.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// Bytes currently allocated by every thread, tracked or not.
+static HEAP_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+/// Bytes currently allocated on the heap by the whole process (all threads, tracked or not).
+/// Meaningful in a test binary with a single test.
+#[allow(dead_code)]
+pub fn heap_bytes() -> isize {
+    HEAP_BYTES.load(SeqCst)
+}
+
 /// The generation: bumped by every outermost [`check_leaks`] guard. A tracked allocation
 /// freed during a later generation (for instance the panic payload of a failed test, which
 /// libtest frees while the next test runs) does not disturb the count of the current one.
@@ -167,6 +177,7 @@ impl LeakCheckingAllocator {
             return ptr;
         }
         let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        HEAP_BYTES.fetch_add(layout.size() as isize, SeqCst);
         if is_tracked() {
             let generation = GENERATION.load(SeqCst);
             LIVE.fetch_add(1, SeqCst);
@@ -193,6 +204,7 @@ unsafe impl GlobalAlloc for LeakCheckingAllocator {
         if tracked_set::remove(ptr.addr()) == Some(GENERATION.load(SeqCst)) {
             LIVE.fetch_sub(1, SeqCst);
         }
+        HEAP_BYTES.fetch_sub(layout.size() as isize, SeqCst);
         // SAFETY: forwarded contract.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -202,6 +214,9 @@ unsafe impl GlobalAlloc for LeakCheckingAllocator {
         let generation = tracked_set::remove(ptr.addr());
         // SAFETY: forwarded contract.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            HEAP_BYTES.fetch_add(new_size as isize - layout.size() as isize, SeqCst);
+        }
         if let Some(generation) = generation {
             // On failure the old block is still live.
             let addr = if new.is_null() {

@@ -1,0 +1,356 @@
+//! The low-level API: a scope's signals and its wrapped future, without the spawning.
+
+use alloc::boxed::Box;
+use core::any::Any;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use super::children::{run_tail, Children, Closed};
+use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender, DoneSignal};
+use super::{ChildSignals, ParentSignals, RawScopedSpawn, SignalReceiver, SignalSender};
+use crate::cancel::CancellationToken;
+use crate::sync::Arc;
+
+/// The scope of one task that is about to be spawned: hands out a spawner for the task's
+/// children, then [wraps](Self::wrap) the task's future so that it terminates in order.
+///
+/// ```
+/// use futures_lite::future::block_on;
+/// use rawtask::scope::{RawScopedSpawn, RemoteScope};
+///
+/// // A root spawner: its children are the top-level tasks.
+/// let root = RemoteScope::new().spawner();
+///
+/// // Everything a task needs, without spawning it: its signals and its wrapped future.
+/// let (parent, child) = root.spawn_raw_with_signal();
+/// let task = RemoteScope::new().wrap(child, async { println!("working") }, || println!("done"));
+///
+/// block_on(task); // any executor could run it
+/// block_on(parent.done_receiver);
+/// ```
+#[derive(Default)]
+pub struct RemoteScope {
+    children: Option<Arc<Children>>,
+}
+
+impl RemoteScope {
+    /// A scope without children yet.
+    pub fn new() -> RemoteScope {
+        RemoteScope { children: None }
+    }
+
+    /// A spawner for the children of this scope's task. The first call allocates the scope's
+    /// child registry; a task that never spawns does not pay for it.
+    pub fn spawner(&mut self) -> RemoteSpawner {
+        let children = self
+            .children
+            .get_or_insert_with(|| Arc::new(Children::new()));
+        RemoteSpawner {
+            children: children.clone(),
+        }
+    }
+
+    /// Wraps a task's future with its signals and done function into the future to spawn.
+    ///
+    /// The wrapped future terminates in the order of the [module documentation](super): it
+    /// runs `future` until it completes or `signals.cancel_receiver` fires, drops it, cancels
+    /// the children spawned through [`spawner`](Self::spawner), waits for them, calls `done`,
+    /// and drops `signals.done_sender`. The order holds if `future` or `done` panics (the
+    /// panic is resumed after the done signal is sent) and if the wrapped future is dropped
+    /// early (then the last child to terminate runs `done` and sends the done signal).
+    ///
+    /// Unlike scoped_spawn, `done` and the done sender must be `Send + 'static`, because a
+    /// dropped task may leave them to a child that terminates on another thread.
+    pub fn wrap<CancelRx, DoneTx, F, D>(
+        self,
+        signals: ChildSignals<CancelRx, DoneTx>,
+        future: F,
+        done: D,
+    ) -> Scoped<F, D, CancelRx, DoneTx>
+    where
+        CancelRx: SignalReceiver,
+        DoneTx: SignalSender + Send + 'static,
+        F: Future<Output = ()>,
+        D: FnOnce() + Send + 'static,
+    {
+        Scoped {
+            future: Some(future),
+            cancel: Some(signals.cancel_receiver),
+            children: self.children,
+            done: Some(done),
+            done_sender: Some(signals.done_sender),
+            panic: None,
+        }
+    }
+}
+
+impl fmt::Debug for RemoteScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteScope")
+            .field("has_spawner", &self.children.is_some())
+            .finish()
+    }
+}
+
+/// Registers children in one scope. Cloning it gives another handle to the same scope.
+///
+/// A spawner belongs to its task: handing it to a task outside the scope breaks the tree. If
+/// that happens anyway and the scope has already begun terminating,
+/// [`try_spawn_raw`](Self::try_spawn_raw) refuses, and [`spawn_raw`](RawScopedSpawn::spawn_raw)
+/// panics.
+#[derive(Clone)]
+pub struct RemoteSpawner {
+    children: Arc<Children>,
+}
+
+impl RemoteSpawner {
+    /// The token that this scope cancels when it terminates (step 3); cancelling it yourself
+    /// cancels every child of the scope, but not the scope's own task.
+    pub fn children_token(&self) -> &CancellationToken {
+        self.children.token()
+    }
+
+    /// Registers a child, or fails if the scope is already terminating.
+    pub fn try_spawn_raw(&self) -> Result<RemoteChildSignals, ScopeClosed> {
+        let token = self.children.register().map_err(|Closed| ScopeClosed)?;
+        Ok(ChildSignals {
+            cancel_receiver: CancelReceiver::new(token),
+            done_sender: DoneSender::new(self.children.clone(), None),
+        })
+    }
+
+    /// Registers a child with signals for its parent too, or fails if the scope is already
+    /// terminating.
+    pub fn try_spawn_raw_with_signal(
+        &self,
+    ) -> Result<(RemoteParentSignals, RemoteChildSignals), ScopeClosed> {
+        let token = self.children.register().map_err(|Closed| ScopeClosed)?;
+        let signal = Arc::new(DoneSignal::new());
+        let parent = ParentSignals {
+            cancel_sender: CancelSender::new(token.clone()),
+            done_receiver: DoneReceiver::new(signal.clone()),
+        };
+        let child = ChildSignals {
+            cancel_receiver: CancelReceiver::new(token),
+            done_sender: DoneSender::new(self.children.clone(), Some(signal)),
+        };
+        Ok((parent, child))
+    }
+}
+
+/// The parent's signals of a child of a [`RemoteSpawner`].
+pub type RemoteParentSignals = ParentSignals<CancelSender, DoneReceiver>;
+
+/// The child's signals of a child of a [`RemoteSpawner`].
+pub type RemoteChildSignals = ChildSignals<CancelReceiver, DoneSender>;
+
+const CLOSED: &str = "spawned into a scope that is terminating: a scoped spawner was used \
+                      outside the task it belongs to";
+
+impl RawScopedSpawn for RemoteSpawner {
+    type CancelReceiver = CancelReceiver;
+    type DoneSender = DoneSender;
+    type CancelSenderWithSignal = CancelSender;
+    type DoneReceiverWithSignal = DoneReceiver;
+    type CancelReceiverWithSignal = CancelReceiver;
+    type DoneSenderWithSignal = DoneSender;
+
+    /// # Panics
+    ///
+    /// If the scope is terminating (see [`RemoteSpawner`]).
+    fn spawn_raw(&self) -> RemoteChildSignals {
+        self.try_spawn_raw().expect(CLOSED)
+    }
+
+    /// # Panics
+    ///
+    /// If the scope is terminating (see [`RemoteSpawner`]).
+    fn spawn_raw_with_signal(&self) -> (RemoteParentSignals, RemoteChildSignals) {
+        self.try_spawn_raw_with_signal().expect(CLOSED)
+    }
+}
+
+impl fmt::Debug for RemoteSpawner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteSpawner")
+            .field("children_token", self.children.token())
+            .finish()
+    }
+}
+
+/// The error of spawning into a scope that has begun terminating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScopeClosed;
+
+impl fmt::Display for ScopeClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the scope is terminating and accepts no new children")
+    }
+}
+
+impl std::error::Error for ScopeClosed {}
+
+type Panic = Box<dyn Any + Send>;
+
+/// A scoped task's future, from [`RemoteScope::wrap`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Scoped<F, D, CancelRx, DoneTx>
+where
+    D: FnOnce() + Send + 'static,
+    DoneTx: Send + 'static,
+{
+    /// The task's future until termination begins (structurally pinned, dropped in place).
+    future: Option<F>,
+    /// The parent's cancel signal until termination begins (structurally pinned).
+    cancel: Option<CancelRx>,
+    /// This task's children, if it ever asked for a spawner.
+    children: Option<Arc<Children>>,
+    /// Taken by step 5.
+    done: Option<D>,
+    /// Dropped by step 6.
+    done_sender: Option<DoneTx>,
+    /// The first panic of the future or its drop, resumed after step 6.
+    panic: Option<Panic>,
+}
+
+impl<F, D, CancelRx, DoneTx> Scoped<F, D, CancelRx, DoneTx>
+where
+    F: Future<Output = ()>,
+    CancelRx: SignalReceiver,
+    D: FnOnce() + Send + 'static,
+    DoneTx: Send + 'static,
+{
+    /// Steps 2 and 3.
+    fn begin_termination(&mut self) {
+        // Step 2. Assigning drops the future in place, which pinning allows.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.future = None)) {
+            self.panic.get_or_insert(payload);
+        }
+        self.cancel = None;
+        // Step 3.
+        if let Some(children) = &self.children {
+            children.close();
+        }
+    }
+
+    /// Steps 5 and 6; then resumes a panic of the future or of `done`.
+    fn finish(&mut self) {
+        let done = self.done.take();
+        let result = catch_unwind(AssertUnwindSafe(|| done.map(|done| done())));
+        drop(self.done_sender.take());
+        let panic = self.panic.take().or(result.err());
+        if let Some(payload) = panic {
+            resume_unwind(payload);
+        }
+    }
+}
+
+impl<F, D, CancelRx, DoneTx> Future for Scoped<F, D, CancelRx, DoneTx>
+where
+    F: Future<Output = ()>,
+    CancelRx: SignalReceiver,
+    D: FnOnce() + Send + 'static,
+    DoneTx: Send + 'static,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `future` and `cancel` are pinned structurally: they are only polled through
+        // `Pin::new_unchecked` below and only ever dropped in place (by assigning `None` or
+        // by `Drop`), never moved out. The other fields are not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.future.is_some() {
+            // Step 1: whichever comes first, the cancel signal or completion. A cancelled
+            // task's future is not polled again.
+            let cancelled = match this.cancel.as_mut() {
+                // SAFETY: structurally pinned, see above.
+                Some(cancel) => unsafe { Pin::new_unchecked(cancel) }.poll(cx).is_ready(),
+                None => false,
+            };
+            if !cancelled {
+                let polled = catch_unwind(AssertUnwindSafe(|| match this.future.as_mut() {
+                    // SAFETY: structurally pinned, see above.
+                    Some(future) => unsafe { Pin::new_unchecked(future) }.poll(cx),
+                    None => Poll::Ready(()),
+                }));
+                match polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(())) => {}
+                    Err(payload) => this.panic = Some(payload),
+                }
+            }
+            this.begin_termination();
+        }
+        if this.done_sender.is_some() {
+            // Step 4.
+            if let Some(children) = &this.children {
+                if children.poll_empty(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            this.finish();
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<F, D, CancelRx, DoneTx> Drop for Scoped<F, D, CancelRx, DoneTx>
+where
+    D: FnOnce() + Send + 'static,
+    DoneTx: Send + 'static,
+{
+    fn drop(&mut self) {
+        if self.done_sender.is_none() {
+            return; // terminated normally
+        }
+        // Dropped early, by the executor or because spawning failed: terminate anyway.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.future = None)) {
+            self.panic.get_or_insert(payload);
+        }
+        self.cancel = None;
+        let done = self.done.take();
+        let done_sender = self.done_sender.take();
+        let tail: super::children::Tail = Box::new(move || {
+            let result = catch_unwind(AssertUnwindSafe(|| done.map(|done| done())));
+            drop(done_sender);
+            if let Err(payload) = result {
+                resume_unwind(payload);
+            }
+        });
+        let now = match &self.children {
+            Some(children) => {
+                children.close();
+                children.leave_tail(tail)
+            }
+            None => Some(tail),
+        };
+        if let Some(tail) = now {
+            run_tail(tail);
+        }
+        if let Some(payload) = self.panic.take() {
+            if !std::thread::panicking() {
+                resume_unwind(payload);
+            }
+        }
+    }
+}
+
+impl<F, D, CancelRx, DoneTx> fmt::Debug for Scoped<F, D, CancelRx, DoneTx>
+where
+    D: FnOnce() + Send + 'static,
+    DoneTx: Send + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stage = if self.future.is_some() {
+            "running"
+        } else if self.done_sender.is_some() {
+            "waiting for children"
+        } else {
+            "terminated"
+        };
+        f.debug_struct("Scoped").field("stage", &stage).finish()
+    }
+}

@@ -1,0 +1,311 @@
+//! [`ScopedSpawner`]: scoped spawning over an executor.
+
+use core::fmt;
+use core::future::Future;
+
+use super::remote::{RemoteParentSignals, RemoteScope, RemoteSpawner, ScopeClosed};
+use super::signals::{CancelSender, DoneReceiver};
+use super::ScopedSpawn;
+use crate::cancel::CancellationToken;
+use crate::Schedule;
+
+/// An executor that scoped tasks can be spawned onto.
+///
+/// Implemented for [`OnSchedule`] (a rawtask schedule function) and, with the `futures`
+/// feature, for every `futures::task::Spawn + Clone + Send + Sync + 'static`.
+pub trait ScopeExecutor: Clone + Send + Sync + 'static {
+    /// Spawns `future` as a new task.
+    ///
+    /// If spawning fails, `future` must be dropped (which terminates the scoped task at once).
+    fn spawn_scoped<F>(&self, future: F) -> Result<(), SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static;
+}
+
+/// A rawtask schedule function as a [`ScopeExecutor`]: every scoped task is one raw task
+/// (one allocation), scheduled once at spawn and detached.
+#[derive(Clone, Debug)]
+pub struct OnSchedule<S>(pub S);
+
+impl<S> ScopeExecutor for OnSchedule<S>
+where
+    S: Schedule + Clone + Send + Sync + 'static,
+{
+    fn spawn_scoped<F>(&self, future: F) -> Result<(), SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (runnable, task) = crate::spawn(future, self.0.clone());
+        task.detach();
+        runnable.schedule();
+        Ok(())
+    }
+}
+
+#[cfg(feature = "futures")]
+impl<S> ScopeExecutor for S
+where
+    S: futures_task::Spawn + Clone + Send + Sync + 'static,
+{
+    fn spawn_scoped<F>(&self, future: F) -> Result<(), SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let future = futures_task::FutureObj::new(alloc::boxed::Box::new(future));
+        self.spawn_obj(future).map_err(|_| SpawnError::shutdown())
+    }
+}
+
+/// The error of a scoped spawn: the executor is shut down, or the scope is terminating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SpawnError {
+    closed_scope: bool,
+}
+
+impl SpawnError {
+    /// The executor refused the task because it is shut down.
+    pub fn shutdown() -> SpawnError {
+        SpawnError {
+            closed_scope: false,
+        }
+    }
+
+    /// Whether the executor was shut down.
+    pub fn is_shutdown(&self) -> bool {
+        !self.closed_scope
+    }
+
+    /// Whether the scope was terminating (its spawner was used outside its task).
+    pub fn is_scope_closed(&self) -> bool {
+        self.closed_scope
+    }
+}
+
+impl From<ScopeClosed> for SpawnError {
+    fn from(_: ScopeClosed) -> SpawnError {
+        SpawnError { closed_scope: true }
+    }
+}
+
+#[cfg(feature = "futures")]
+impl From<futures_task::SpawnError> for SpawnError {
+    fn from(_: futures_task::SpawnError) -> SpawnError {
+        SpawnError::shutdown()
+    }
+}
+
+#[cfg(feature = "futures")]
+impl From<SpawnError> for futures_task::SpawnError {
+    fn from(_: SpawnError) -> futures_task::SpawnError {
+        futures_task::SpawnError::shutdown()
+    }
+}
+
+impl fmt::Debug for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SpawnError")
+            .field(&format_args!("{self}"))
+            .finish()
+    }
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.closed_scope {
+            fmt::Display::fmt(&ScopeClosed, f)
+        } else {
+            f.write_str("the executor is shut down")
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Spawns scoped tasks onto an executor; see the [module documentation](super).
+///
+/// A spawner made by [`new`](Self::new) or [`on_schedule`](Self::on_schedule) is a root: its
+/// children are top-level tasks. Each spawned task gets its own spawner for its children.
+#[derive(Clone)]
+pub struct ScopedSpawner<E> {
+    executor: E,
+    raw: RemoteSpawner,
+    /// The token of the task this spawner belongs to; for a root, its children token.
+    token: CancellationToken,
+}
+
+impl<S> ScopedSpawner<OnSchedule<S>>
+where
+    S: Schedule + Clone + Send + Sync + 'static,
+{
+    /// A root spawner whose tasks are raw tasks scheduled with `schedule`.
+    ///
+    /// ```
+    /// use rawtask::scope::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// let (sender, receiver) = flume::unbounded();
+    /// let spawner = ScopedSpawner::on_schedule(move |runnable| sender.send(runnable).unwrap());
+    /// let signals = spawner
+    ///     .spawn_with_signal(|_child| async { println!("in the child") }, || println!("done"))
+    ///     .unwrap();
+    /// drop(spawner);
+    /// for runnable in receiver.try_iter() {
+    ///     runnable.run();
+    /// }
+    /// assert!(signals.done_receiver.is_done());
+    /// # signals.cancel_sender.cancel();
+    /// ```
+    pub fn on_schedule(schedule: S) -> Self {
+        ScopedSpawner::new(OnSchedule(schedule))
+    }
+}
+
+impl<E: ScopeExecutor> ScopedSpawner<E> {
+    /// A root spawner over `executor`.
+    pub fn new(executor: E) -> Self {
+        let raw = RemoteScope::new().spawner();
+        let token = raw.children_token().clone();
+        ScopedSpawner {
+            executor,
+            raw,
+            token,
+        }
+    }
+
+    /// The token of this spawner's scope. For the spawner a task received, it is the task's
+    /// own token: cancelling it terminates the task as its parent's cancel signal would. For a
+    /// root spawner, cancelling it terminates every task spawned from the root.
+    ///
+    /// Hand a clone to code that should stop with the scope, e.g. a blocking job
+    /// ([`CancellationToken::cancelled`]) or a future
+    /// ([`run_until_cancelled`](CancellationToken::run_until_cancelled)).
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// The executor this spawner spawns onto.
+    pub fn executor(&self) -> &E {
+        &self.executor
+    }
+
+    /// Spawns one scoped task: registers it, builds its spawner and its future, wraps them.
+    fn spawn_inner<Fut, Fun, Done>(
+        &self,
+        fun: Fun,
+        done: Done,
+        with_signal: bool,
+    ) -> Result<Option<RemoteParentSignals>, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+        Done: FnOnce() + Send + 'static,
+    {
+        let (parent, child) = if with_signal {
+            let (parent, child) = self.raw.try_spawn_raw_with_signal()?;
+            (Some(parent), child)
+        } else {
+            (None, self.raw.try_spawn_raw()?)
+        };
+        let mut scope = RemoteScope::new();
+        let spawner = ScopedSpawner {
+            executor: self.executor.clone(),
+            raw: scope.spawner(),
+            token: child.cancel_receiver.token().clone(),
+        };
+        let future = scope.wrap(child, fun(spawner), done);
+        self.executor.spawn_scoped(future)?;
+        Ok(parent)
+    }
+
+    /// Spawns a task that gets no spawner (so it pays for no child registry).
+    fn spawn_future_inner<Fut, Done>(
+        &self,
+        future: Fut,
+        done: Done,
+        with_signal: bool,
+    ) -> Result<Option<RemoteParentSignals>, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Done: FnOnce() + Send + 'static,
+    {
+        let (parent, child) = if with_signal {
+            let (parent, child) = self.raw.try_spawn_raw_with_signal()?;
+            (Some(parent), child)
+        } else {
+            (None, self.raw.try_spawn_raw()?)
+        };
+        self.executor
+            .spawn_scoped(RemoteScope::new().wrap(child, future, done))?;
+        Ok(parent)
+    }
+}
+
+fn signals(parent: Option<RemoteParentSignals>) -> RemoteParentSignals {
+    parent.expect("spawned with a signal")
+}
+
+impl<E: ScopeExecutor> ScopedSpawn for ScopedSpawner<E> {
+    type CancelSender = CancelSender;
+    type DoneReceiver = DoneReceiver;
+    type FutureCancelSender = CancelSender;
+    type FutureDoneReceiver = DoneReceiver;
+    type Raw = RemoteSpawner;
+
+    fn spawn<Fut, Fun, Done>(&self, fun: Fun, done: Done) -> Result<(), SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+        Done: FnOnce() + Send + 'static,
+    {
+        self.spawn_inner(fun, done, false).map(drop)
+    }
+
+    fn spawn_with_signal<Fut, Fun, Done>(
+        &self,
+        fun: Fun,
+        done: Done,
+    ) -> Result<RemoteParentSignals, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+        Done: FnOnce() + Send + 'static,
+    {
+        self.spawn_inner(fun, done, true).map(signals)
+    }
+
+    fn spawn_future<Fut, Done>(&self, future: Fut, done: Done) -> Result<(), SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Done: FnOnce() + Send + 'static,
+    {
+        self.spawn_future_inner(future, done, false).map(drop)
+    }
+
+    fn spawn_future_with_signal<Fut, Done>(
+        &self,
+        future: Fut,
+        done: Done,
+    ) -> Result<RemoteParentSignals, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Done: FnOnce() + Send + 'static,
+    {
+        self.spawn_future_inner(future, done, true).map(signals)
+    }
+
+    fn as_raw(&self) -> &RemoteSpawner {
+        &self.raw
+    }
+
+    fn into_raw(self) -> RemoteSpawner {
+        self.raw
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for ScopedSpawner<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedSpawner")
+            .field("executor", &self.executor)
+            .field("token", &self.token)
+            .finish()
+    }
+}
