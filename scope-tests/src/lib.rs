@@ -1,0 +1,1 @@
+//! Tests of `rawtask::scope` over executors other than rawtask's own (`tests/`).
