@@ -434,7 +434,7 @@ fn a_child_given_its_scopes_token_stops_with_the_scope() {
             .unwrap()
     };
     queue.run_all();
-    signals.cancel_sender.token().cancel();
+    signals.cancel_sender.child_token().unwrap().cancel();
     queue.run_all();
     assert!(signals.done_receiver.is_done());
     assert_eq!(
@@ -634,4 +634,69 @@ fn tasks_on_many_threads_terminate_in_order() {
     for worker in workers {
         worker.join().unwrap();
     }
+}
+
+#[test]
+fn a_pending_future_task_is_cancelled_by_its_sender() {
+    let _g = check_leaks();
+    let queue = Queue::new();
+    let log = Log::default();
+    let signals = spawner(&queue)
+        .spawn_future_with_signal(
+            {
+                let guard = log.on_drop("future dropped");
+                async move {
+                    let _guard = guard;
+                    pending::<()>().await
+                }
+            },
+            log.done("done"),
+        )
+        .unwrap();
+    queue.run_all();
+    assert!(log.events().is_empty());
+    drop(signals.cancel_sender);
+    assert_eq!(queue.len(), 1, "the cancel woke the task");
+    queue.run_all();
+    assert_eq!(log.events(), ["future dropped", "done"]);
+    assert!(signals.done_receiver.is_done());
+}
+
+#[test]
+fn a_panicking_future_task_sends_its_done_signal_then_resumes_the_panic() {
+    let _g = check_leaks();
+    let queue = Queue::new();
+    let log = Log::default();
+    let signals = spawner(&queue)
+        .spawn_future_with_signal(
+            {
+                let guard = log.on_drop("future dropped");
+                async move {
+                    let _guard = guard;
+                    yield_now().await;
+                    panic!("the future panics")
+                }
+            },
+            log.done("done"),
+        )
+        .unwrap();
+    queue.pop().unwrap().run();
+    let payload = catch_quietly(|| queue.pop().unwrap().run()).unwrap_err();
+    assert_eq!(panic_message(&*payload), "the future panics");
+    assert_eq!(log.events(), ["future dropped", "done"]);
+    assert!(signals.done_receiver.is_done());
+}
+
+#[test]
+fn a_future_task_with_a_panicking_done_dropped_by_the_executor() {
+    let _g = check_leaks();
+    let queue = Queue::new();
+    let signals = spawner(&queue)
+        .spawn_future_with_signal(pending(), || panic!("done panics"))
+        .unwrap();
+    let runnable = queue.pop().unwrap();
+    // The panic is reported by the hook but not resumed out of the task's destructor (which
+    // would abort the process).
+    common::quietly(|| drop(runnable));
+    assert!(signals.done_receiver.is_done());
 }

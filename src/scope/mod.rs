@@ -54,6 +54,11 @@
 //!   once if there is none) — on the thread where that happens;
 //! - **the done function panics**: the done signal is still sent, then the panic is resumed.
 //!
+//! Panics are resumed only from the task's own `poll`. A panic while a dropped task
+//! terminates (its future's destructor, or its done function run by the drop or by its last
+//! child) is caught and not resumed, because unwinding out of a destructor aborts most
+//! executors, rawtask's own included; the panic hook has reported it by then.
+//!
 //! A finished child leaves its parent's bookkeeping, so a long-lived task that spawns
 //! millions of short children uses constant memory.
 //!
@@ -83,6 +88,7 @@
 //! This module needs the `std` feature.
 
 mod children;
+mod leaf;
 mod remote;
 mod signals;
 mod spawner;
@@ -115,7 +121,18 @@ pub trait ForgettableSignalSender: SignalSender {
 }
 
 /// A future that completes when its signal is sent.
-pub trait SignalReceiver: Future<Output = ()> {}
+pub trait SignalReceiver: Future<Output = ()> {
+    /// Whether the signal has been sent, checked without registering a waker; `false` when
+    /// the receiver cannot tell (the default).
+    ///
+    /// A scoped task checks its cancel receiver with this before each poll of its future and
+    /// polls the receiver itself only when the future is pending, so that a task which
+    /// completes at once never registers a waker. A receiver that keeps the default is polled
+    /// after the future instead: a task cancelled before its first poll is then polled once.
+    fn is_signalled(&self) -> bool {
+        false
+    }
+}
 
 /// The parent's ends of a child's signals.
 #[derive(Debug)]

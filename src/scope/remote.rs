@@ -9,7 +9,8 @@ use core::task::{Context, Poll};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::children::{run_tail, Children, Closed};
-use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender, DoneSignal};
+use super::leaf::Leaf;
+use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender, Link};
 use super::{ChildSignals, ParentSignals, RawScopedSpawn, SignalReceiver, SignalSender};
 use crate::cancel::CancellationToken;
 use crate::sync::Arc;
@@ -114,8 +115,12 @@ impl RemoteSpawner {
     }
 
     /// Registers a child, or fails if the scope is already terminating.
+    ///
+    /// The child gets a token of its own, a child of [`children_token`](Self::children_token)
+    /// ([`CancelReceiver::child_token`]).
     pub fn try_spawn_raw(&self) -> Result<RemoteChildSignals, ScopeClosed> {
-        let token = self.children.register().map_err(|Closed| ScopeClosed)?;
+        self.children.register().map_err(|Closed| ScopeClosed)?;
+        let token = self.children.token().child_token();
         Ok(ChildSignals {
             cancel_receiver: CancelReceiver::new(token),
             done_sender: DoneSender::new(self.children.clone(), None),
@@ -127,17 +132,39 @@ impl RemoteSpawner {
     pub fn try_spawn_raw_with_signal(
         &self,
     ) -> Result<(RemoteParentSignals, RemoteChildSignals), ScopeClosed> {
-        let token = self.children.register().map_err(|Closed| ScopeClosed)?;
-        let signal = Arc::new(DoneSignal::new());
+        self.children.register().map_err(|Closed| ScopeClosed)?;
+        let token = self.children.token().child_token();
+        let link = Arc::new(Link::new());
         let parent = ParentSignals {
-            cancel_sender: CancelSender::new(token.clone()),
-            done_receiver: DoneReceiver::new(signal.clone()),
+            cancel_sender: CancelSender::for_token(token.clone()),
+            done_receiver: DoneReceiver::new(link.clone()),
         };
         let child = ChildSignals {
             cancel_receiver: CancelReceiver::new(token),
-            done_sender: DoneSender::new(self.children.clone(), Some(signal)),
+            done_sender: DoneSender::new(self.children.clone(), Some(link)),
         };
         Ok((parent, child))
+    }
+
+    /// Registers a child that will not spawn children of its own and returns its future
+    /// (see `Leaf`), with the parent's signals if `with_signal`.
+    pub(crate) fn leaf<F, D>(
+        &self,
+        future: F,
+        done: D,
+        with_signal: bool,
+    ) -> Result<(Option<RemoteParentSignals>, Leaf<F, D>), ScopeClosed>
+    where
+        F: Future<Output = ()>,
+        D: FnOnce(),
+    {
+        self.children.register().map_err(|Closed| ScopeClosed)?;
+        let link = with_signal.then(|| Arc::new(Link::new()));
+        let parent = link.as_ref().map(|link| ParentSignals {
+            cancel_sender: CancelSender::for_link(link.clone()),
+            done_receiver: DoneReceiver::new(link.clone()),
+        });
+        Ok((parent, Leaf::new(future, done, self.children.clone(), link)))
     }
 }
 
@@ -264,22 +291,34 @@ where
         let this = unsafe { self.get_unchecked_mut() };
         if this.future.is_some() {
             // Step 1: whichever comes first, the cancel signal or completion. A cancelled
-            // task's future is not polled again.
-            let cancelled = match this.cancel.as_mut() {
-                // SAFETY: structurally pinned, see above.
-                Some(cancel) => unsafe { Pin::new_unchecked(cancel) }.poll(cx).is_ready(),
-                None => false,
-            };
-            if !cancelled {
+            // task's future is not polled again. The receiver is checked cheaply first and
+            // polled (registering a waker) only if the future is pending.
+            let signalled = this
+                .cancel
+                .as_ref()
+                .is_some_and(|cancel| cancel.is_signalled());
+            if !signalled {
                 let polled = catch_unwind(AssertUnwindSafe(|| match this.future.as_mut() {
                     // SAFETY: structurally pinned, see above.
                     Some(future) => unsafe { Pin::new_unchecked(future) }.poll(cx),
                     None => Poll::Ready(()),
                 }));
                 match polled {
-                    Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(())) => {}
                     Err(payload) => this.panic = Some(payload),
+                    Ok(Poll::Pending) => {
+                        let cancelled = match this.cancel.as_mut() {
+                            Some(cancel) => {
+                                // SAFETY: structurally pinned, see above.
+                                let cancel = unsafe { Pin::new_unchecked(cancel) };
+                                cancel.poll(cx).is_ready()
+                            }
+                            None => false,
+                        };
+                        if !cancelled {
+                            return Poll::Pending;
+                        }
+                    }
                 }
             }
             this.begin_termination();
@@ -314,10 +353,11 @@ where
         let done = self.done.take();
         let done_sender = self.done_sender.take();
         let tail: super::children::Tail = Box::new(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| done.map(|done| done())));
-            drop(done_sender);
-            if let Err(payload) = result {
-                resume_unwind(payload);
+            // A panic of `done` is caught by `run_tail`; the done signal is sent either way,
+            // as `done_sender` is dropped when the closure unwinds.
+            let _done_sender = done_sender;
+            if let Some(done) = done {
+                done();
             }
         });
         let now = match &self.children {
@@ -330,11 +370,9 @@ where
         if let Some(tail) = now {
             run_tail(tail);
         }
-        if let Some(payload) = self.panic.take() {
-            if !std::thread::panicking() {
-                resume_unwind(payload);
-            }
-        }
+        // Not resumed: unwinding out of a task's destructor aborts most executors (rawtask
+        // included). The panic hook has already reported it.
+        drop(self.panic.take());
     }
 }
 

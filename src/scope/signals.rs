@@ -1,9 +1,16 @@
 //! The four signal ends that connect a scoped task with its parent.
 //!
 //! - [`CancelSender`] (parent) → [`CancelReceiver`] (child): dropping the sender asks the child
-//!   to terminate, unless it was [forgotten](ForgettableSignalSender::forget).
+//!   to terminate, unless it was [forgotten](ForgettableSignalSender::forget). The receiver
+//!   also fires when the child's scope cancels its children (step 3 of the parent).
 //! - [`DoneSender`] (child) → [`DoneReceiver`] (parent): the child drops the sender as the last
 //!   step of its termination; the receiver completes then.
+//!
+//! A child registered through [`RemoteSpawner`](super::RemoteSpawner) has a
+//! [`CancellationToken`] of its own; its cancel signal is that token. A child spawned as a
+//! plain future (`spawn_future*`) has none: it watches its scope's token and, if its parent
+//! has signals, a [`Link`] — so spawning it without signals allocates nothing but the task,
+//! and with signals one `Link`.
 
 use core::fmt;
 use core::future::Future;
@@ -13,21 +20,35 @@ use core::task::{Context, Poll, Waker};
 use super::children::Children;
 use super::{ForgettableSignalSender, SignalReceiver, SignalSender};
 use crate::cancel::{CancellationToken, WaitForCancellationFutureOwned};
-use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{lock, Arc, Mutex};
 
 /// The parent's end of a child's cancel signal: dropping it cancels the child.
 ///
 /// Returned in [`ParentSignals`](super::ParentSignals) by the `*_with_signal` spawn functions.
-/// It holds the child's own [`CancellationToken`]; cancelling that token (or dropping this
-/// sender) starts the child's termination.
 pub struct CancelSender {
-    token: Option<CancellationToken>,
+    /// `None` once forgotten.
+    target: Option<Target>,
+}
+
+enum Target {
+    /// The child's own token.
+    Token(CancellationToken),
+    /// The link of a child without a token.
+    Link(Arc<Link>),
 }
 
 impl CancelSender {
-    pub(crate) fn new(token: CancellationToken) -> CancelSender {
-        CancelSender { token: Some(token) }
+    pub(crate) fn for_token(token: CancellationToken) -> CancelSender {
+        CancelSender {
+            target: Some(Target::Token(token)),
+        }
+    }
+
+    pub(crate) fn for_link(link: Arc<Link>) -> CancelSender {
+        CancelSender {
+            target: Some(Target::Link(link)),
+        }
     }
 
     /// Cancels the child now (the same as dropping the sender).
@@ -35,18 +56,22 @@ impl CancelSender {
         drop(self);
     }
 
-    /// The child's own token.
-    pub fn token(&self) -> &CancellationToken {
-        self.token
-            .as_ref()
-            .expect("a CancelSender holds its token until dropped")
+    /// The child's own token, if it has one (a child spawned with a spawner of its own).
+    /// Cancelling it cancels the child too.
+    pub fn child_token(&self) -> Option<&CancellationToken> {
+        match &self.target {
+            Some(Target::Token(token)) => Some(token),
+            _ => None,
+        }
     }
 }
 
 impl Drop for CancelSender {
     fn drop(&mut self) {
-        if let Some(token) = self.token.take() {
-            token.cancel();
+        match self.target.take() {
+            Some(Target::Token(token)) => token.cancel(),
+            Some(Target::Link(link)) => link.set(CANCELLED),
+            None => {}
         }
     }
 }
@@ -57,14 +82,31 @@ impl ForgettableSignalSender for CancelSender {
     /// Drops the sender without cancelling: the child runs until it completes or its scope
     /// terminates.
     fn forget(mut self) {
-        self.token = None;
+        self.target = None;
     }
 }
 
 impl fmt::Debug for CancelSender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.target {
+            Some(Target::Token(token)) => {
+                if token.is_cancelled() {
+                    "cancelled"
+                } else {
+                    "armed"
+                }
+            }
+            Some(Target::Link(link)) => {
+                if link.is(CANCELLED) {
+                    "cancelled"
+                } else {
+                    "armed"
+                }
+            }
+            None => "forgotten",
+        };
         f.debug_struct("CancelSender")
-            .field("token", &self.token)
+            .field("state", &state)
             .finish()
     }
 }
@@ -72,8 +114,8 @@ impl fmt::Debug for CancelSender {
 /// The child's end of its cancel signal: a future that completes once the child's token is
 /// cancelled — by its parent's [`CancelSender`], by its scope terminating, or directly.
 pub struct CancelReceiver {
-    wait: WaitForCancellationFutureOwned,
     token: CancellationToken,
+    wait: WaitForCancellationFutureOwned,
 }
 
 impl CancelReceiver {
@@ -85,7 +127,7 @@ impl CancelReceiver {
     }
 
     /// The child's own token (the one this receiver waits for).
-    pub fn token(&self) -> &CancellationToken {
+    pub fn child_token(&self) -> &CancellationToken {
         &self.token
     }
 }
@@ -98,7 +140,11 @@ impl Future for CancelReceiver {
     }
 }
 
-impl SignalReceiver for CancelReceiver {}
+impl SignalReceiver for CancelReceiver {
+    fn is_signalled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}
 
 impl fmt::Debug for CancelReceiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,19 +158,19 @@ impl fmt::Debug for CancelReceiver {
 /// parent's [`DoneReceiver`] (if any), then to the scope that waits for its children.
 pub struct DoneSender {
     scope: Arc<Children>,
-    signal: Option<Arc<DoneSignal>>,
+    link: Option<Arc<Link>>,
 }
 
 impl DoneSender {
-    pub(crate) fn new(scope: Arc<Children>, signal: Option<Arc<DoneSignal>>) -> DoneSender {
-        DoneSender { scope, signal }
+    pub(crate) fn new(scope: Arc<Children>, link: Option<Arc<Link>>) -> DoneSender {
+        DoneSender { scope, link }
     }
 }
 
 impl Drop for DoneSender {
     fn drop(&mut self) {
-        if let Some(signal) = self.signal.take() {
-            signal.set();
+        if let Some(link) = self.link.take() {
+            link.set(DONE);
         }
         self.scope.deregister();
     }
@@ -135,7 +181,7 @@ impl SignalSender for DoneSender {}
 impl fmt::Debug for DoneSender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DoneSender")
-            .field("with_receiver", &self.signal.is_some())
+            .field("with_receiver", &self.link.is_some())
             .finish()
     }
 }
@@ -144,17 +190,17 @@ impl fmt::Debug for DoneSender {
 /// terminated completely — its future dropped, its children terminated, its done function run.
 #[must_use = "futures do nothing unless polled"]
 pub struct DoneReceiver {
-    signal: Arc<DoneSignal>,
+    link: Arc<Link>,
 }
 
 impl DoneReceiver {
-    pub(crate) fn new(signal: Arc<DoneSignal>) -> DoneReceiver {
-        DoneReceiver { signal }
+    pub(crate) fn new(link: Arc<Link>) -> DoneReceiver {
+        DoneReceiver { link }
     }
 
     /// Whether the child has terminated.
     pub fn is_done(&self) -> bool {
-        self.signal.done.load(Ordering::Acquire)
+        self.link.is(DONE)
     }
 }
 
@@ -162,11 +208,15 @@ impl Future for DoneReceiver {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.signal.poll(cx.waker())
+        self.link.poll(DONE, cx.waker())
     }
 }
 
-impl SignalReceiver for DoneReceiver {}
+impl SignalReceiver for DoneReceiver {
+    fn is_signalled(&self) -> bool {
+        self.is_done()
+    }
+}
 
 impl fmt::Debug for DoneReceiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -176,41 +226,69 @@ impl fmt::Debug for DoneReceiver {
     }
 }
 
-/// A one-shot flag with one waiting waker.
-pub(crate) struct DoneSignal {
-    done: AtomicBool,
-    waker: Mutex<Option<Waker>>,
+/// `Link` flag: the parent's cancel sender was dropped.
+pub(crate) const CANCELLED: usize = 1;
+/// `Link` flag: the child has terminated.
+pub(crate) const DONE: usize = 2;
+
+/// Two one-shot flags between a parent and a child, each with one waiting waker.
+///
+/// A flag's waker is registered under the lock, and then announced with a `WAITING` bit set
+/// after its flag's bit; setting a flag takes the lock only if that bit was set. So the common
+/// case — a signal nobody waits for yet — is one atomic operation.
+pub(crate) struct Link {
+    state: AtomicUsize,
+    wakers: Mutex<[Option<Waker>; 2]>,
 }
 
-impl DoneSignal {
-    pub(crate) fn new() -> DoneSignal {
-        DoneSignal {
-            done: AtomicBool::new(false),
-            waker: Mutex::new(None),
+/// The `WAITING` bit of `flag`.
+const fn waiting(flag: usize) -> usize {
+    flag << 2
+}
+
+/// The slot in `Link::wakers` of `flag`.
+const fn slot(flag: usize) -> usize {
+    flag - 1
+}
+
+impl Link {
+    pub(crate) fn new() -> Link {
+        Link {
+            state: AtomicUsize::new(0),
+            wakers: Mutex::new([None, None]),
         }
     }
 
-    fn set(&self) {
-        // Store first, then take the waker under the lock: a poll that registered before the
-        // lock was taken here is woken, and one that locks after sees the flag.
-        self.done.store(true, Ordering::Release);
-        let waker = lock(&self.waker).take();
-        if let Some(waker) = waker {
-            waker.wake();
+    pub(crate) fn is(&self, flag: usize) -> bool {
+        // Acquire: what the setter did before `set` happens-before what follows a `true`.
+        self.state.load(Ordering::Acquire) & flag != 0
+    }
+
+    pub(crate) fn set(&self, flag: usize) {
+        let previous = self.state.fetch_or(flag, Ordering::AcqRel);
+        if previous & flag == 0 && previous & waiting(flag) != 0 {
+            // A waiter announced itself; it stored its waker before it released the lock.
+            let waker = lock(&self.wakers)[slot(flag)].take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 
-    fn poll(&self, waker: &Waker) -> Poll<()> {
-        if self.done.load(Ordering::Acquire) {
+    pub(crate) fn poll(&self, flag: usize, waker: &Waker) -> Poll<()> {
+        if self.is(flag) {
             return Poll::Ready(());
         }
-        let mut slot = lock(&self.waker);
-        if self.done.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        match &mut *slot {
+        let mut wakers = lock(&self.wakers);
+        match &mut wakers[slot(flag)] {
             Some(old) => old.clone_from(waker),
-            slot @ None => *slot = Some(waker.clone()),
+            empty @ None => *empty = Some(waker.clone()),
+        }
+        // Announce the waker. If the flag was set first, its setter may not look for it.
+        let previous = self.state.fetch_or(waiting(flag), Ordering::AcqRel);
+        if previous & flag != 0 {
+            wakers[slot(flag)] = None;
+            return Poll::Ready(());
         }
         Poll::Pending
     }

@@ -209,7 +209,7 @@ impl<E: ScopeExecutor> ScopedSpawner<E> {
         let spawner = ScopedSpawner {
             executor: self.executor.clone(),
             raw: scope.spawner(),
-            token: child.cancel_receiver.token().clone(),
+            token: child.cancel_receiver.child_token().clone(),
         };
         let future = scope.wrap(child, fun(spawner), done);
         self.executor.spawn_scoped(future)?;
@@ -227,14 +227,8 @@ impl<E: ScopeExecutor> ScopedSpawner<E> {
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        let (parent, child) = if with_signal {
-            let (parent, child) = self.raw.try_spawn_raw_with_signal()?;
-            (Some(parent), child)
-        } else {
-            (None, self.raw.try_spawn_raw()?)
-        };
-        self.executor
-            .spawn_scoped(RemoteScope::new().wrap(child, future, done))?;
+        let (parent, leaf) = self.raw.leaf(future, done, with_signal)?;
+        self.executor.spawn_scoped(leaf)?;
         Ok(parent)
     }
 }
