@@ -245,9 +245,12 @@ pub(crate) unsafe fn drop_runnable(ptr: NonNull<()>) {
 impl<M: fmt::Debug> fmt::Debug for Runnable<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let header = self.header();
+        let state = header.state.load();
         f.debug_struct("Runnable")
+            .field("state", &format_args!("{}", state.stage()))
+            .field("references", &state.refs())
+            .field("task_handle", &state.has_task())
             .field("metadata", &header.metadata)
-            .field("state", &header.state.load())
             .finish()
     }
 }

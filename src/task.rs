@@ -283,9 +283,12 @@ impl<T, M> Future for Task<T, M> {
 
 impl<T, M: fmt::Debug> fmt::Debug for Task<T, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.prefix().state.load();
         f.debug_struct("Task")
+            .field("state", &format_args!("{}", state.stage()))
+            .field("references", &state.refs())
+            .field("awaiter", &state.has_awaiter())
             .field("metadata", self.metadata())
-            .field("state", &self.prefix().state.load())
             .finish()
     }
 }

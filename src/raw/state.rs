@@ -115,16 +115,45 @@ impl State {
     }
 }
 
+impl State {
+    /// The task's life-cycle stage in words, for `Debug` output.
+    pub(crate) fn stage(self) -> &'static str {
+        match (
+            self.is_closed(),
+            self.is_completed(),
+            self.is_running(),
+            self.is_scheduled(),
+        ) {
+            (true, _, true, _) => "closed while running",
+            (true, true, _, _) => "closed, output taken or dropped",
+            (true, false, _, _) => "cancelled",
+            (false, true, _, _) => {
+                if self.is_panicked() {
+                    "completed by a panic, not yet taken"
+                } else {
+                    "completed, output not yet taken"
+                }
+            }
+            (false, false, true, true) => "running, woken again",
+            (false, false, true, false) => "running",
+            (false, false, false, true) => "scheduled",
+            (false, false, false, false) => "idle, waiting for a wake",
+        }
+    }
+}
+
 impl core::fmt::Debug for State {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let handle = if self.has_task() {
+            "alive"
+        } else {
+            "detached or dropped"
+        };
         f.debug_struct("State")
-            .field("scheduled", &self.is_scheduled())
-            .field("running", &self.is_running())
-            .field("completed", &self.is_completed())
-            .field("closed", &self.is_closed())
-            .field("task", &self.has_task())
+            .field("stage", &format_args!("{}", self.stage()))
+            .field("references", &self.refs())
+            .field("task_handle", &format_args!("{handle}"))
             .field("awaiter", &self.has_awaiter())
-            .field("refs", &self.refs())
             .finish()
     }
 }
