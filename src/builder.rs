@@ -1,12 +1,17 @@
 //! Spawning: the [`Builder`] and the `spawn*` functions.
 
+use alloc::borrow::Cow;
 use core::fmt;
 use core::future::Future;
+use core::panic::Location;
 
-use crate::raw::{AnyThread, Locality, RawTask};
+use crate::identity::Identity;
+use crate::raw::{AnyThread, Custom, IdentitySlot, Locality, RawTask};
+use crate::storage::{Allocator, Heap};
 use crate::{Runnable, Schedule, Task};
 
-/// Configures and spawns tasks: a data slot (metadata) and panic propagation.
+/// Configures and spawns tasks: a data slot (metadata), panic propagation, the allocator the
+/// task's memory comes from, and an optional identity (id, name, spawn location).
 ///
 /// ```
 /// use rawtask::Builder;
@@ -19,9 +24,17 @@ use crate::{Runnable, Schedule, Task};
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 45);
 /// ```
-pub struct Builder<M> {
+pub struct Builder<M = (), A = Heap> {
     metadata: M,
     propagate_panic: bool,
+    allocator: A,
+    identity: Option<IdentitySpec>,
+}
+
+/// What identity the spawned task gets.
+struct IdentitySpec {
+    name: Option<Cow<'static, str>>,
+    track_location: bool,
 }
 
 impl<M: Default> Default for Builder<M> {
@@ -29,16 +42,23 @@ impl<M: Default> Default for Builder<M> {
         Builder {
             metadata: M::default(),
             propagate_panic: false,
+            allocator: Heap,
+            identity: None,
         }
     }
 }
 
-impl<M: fmt::Debug> fmt::Debug for Builder<M> {
+impl<M: fmt::Debug, A: fmt::Debug> fmt::Debug for Builder<M, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("metadata", &self.metadata)
+        let mut s = f.debug_struct("Builder");
+        s.field("metadata", &self.metadata)
             .field("propagate_panic", &self.propagate_panic)
-            .finish()
+            .field("allocator", &self.allocator);
+        if let Some(identity) = &self.identity {
+            s.field("name", &identity.name)
+                .field("track_location", &identity.track_location);
+        }
+        s.finish()
     }
 }
 
@@ -54,9 +74,13 @@ impl Builder<()> {
         Builder {
             metadata: (),
             propagate_panic: false,
+            allocator: Heap,
+            identity: None,
         }
     }
+}
 
+impl<A> Builder<(), A> {
     /// Sets the data slot (async-task's metadata). The future-building closure of the `spawn`
     /// methods receives a reference to it.
     ///
@@ -64,15 +88,17 @@ impl Builder<()> {
     /// let (runnable, _task) = rawtask::Builder::new().metadata("name").spawn(|_| async {}, |_| {});
     /// assert_eq!(*runnable.metadata(), "name");
     /// ```
-    pub fn metadata<M>(self, metadata: M) -> Builder<M> {
+    pub fn metadata<M>(self, metadata: M) -> Builder<M, A> {
         Builder {
             metadata,
             propagate_panic: self.propagate_panic,
+            allocator: self.allocator,
+            identity: self.identity,
         }
     }
 }
 
-impl<M> Builder<M> {
+impl<M, A: Allocator> Builder<M, A> {
     /// With `true`, a panic in the future is caught, stored as the task's output, and re-raised
     /// by whoever awaits the [`Task`]. With `false` (the default) it leaves
     /// [`Runnable::run`] after the task is closed. Needs the `std` feature to have an effect.
@@ -86,11 +112,76 @@ impl<M> Builder<M> {
     /// let err = std::panic::catch_unwind(|| block_on(task)).unwrap_err();
     /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
-    pub fn propagate_panic(self, propagate_panic: bool) -> Builder<M> {
+    pub fn propagate_panic(self, propagate_panic: bool) -> Builder<M, A> {
+        Builder {
+            propagate_panic,
+            ..self
+        }
+    }
+
+    /// Allocates the task's memory with `allocator` instead of the global heap; the task
+    /// keeps the allocator and frees its memory with it. See [`storage`](crate::storage).
+    ///
+    /// `spawn` and `spawn_local` need the allocator to be `Send + 'static` (the task may be
+    /// freed on any thread, at any later time): a `static` pool, or a `&'static` reference to
+    /// one.
+    ///
+    /// ```
+    /// static POOL: rawtask::storage::TaskPool = rawtask::storage::TaskPool::new(16);
+    /// let (runnable, task) = rawtask::Builder::new().allocator(&POOL).spawn(|()| async { 3 }, |_| {});
+    /// runnable.run();
+    /// assert_eq!(futures_lite::future::block_on(task), 3);
+    /// assert_eq!(POOL.stats().cached, 1);
+    /// ```
+    pub fn allocator<B: Allocator>(self, allocator: B) -> Builder<M, B> {
         Builder {
             metadata: self.metadata,
-            propagate_panic,
+            propagate_panic: self.propagate_panic,
+            allocator,
+            identity: self.identity,
         }
+    }
+
+    /// Gives the task a name (and so an [`Identity`]).
+    ///
+    /// ```
+    /// let (runnable, _task) = rawtask::Builder::new().name("worker").spawn(|()| async {}, |_| {});
+    /// assert_eq!(runnable.identity().unwrap().name(), Some("worker"));
+    /// ```
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder<M, A> {
+        self.identity_spec().name = Some(name.into());
+        self
+    }
+
+    /// Records where the task is spawned (the caller of `spawn`), in its [`Identity`].
+    ///
+    /// ```
+    /// let (runnable, _task) = rawtask::Builder::new().track_location().spawn(|()| async {}, |_| {});
+    /// assert_eq!(runnable.identity().unwrap().location().unwrap().line(), line!() - 1);
+    /// ```
+    pub fn track_location(mut self) -> Builder<M, A> {
+        self.identity_spec().track_location = true;
+        self
+    }
+
+    /// Gives the task an [`Identity`] with a process-unique id (as `name` and
+    /// `track_location` also do).
+    ///
+    /// ```
+    /// let (a, _) = rawtask::Builder::new().assign_id().spawn(|()| async {}, |_| {});
+    /// let (b, _) = rawtask::Builder::new().assign_id().spawn(|()| async {}, |_| {});
+    /// assert_ne!(a.identity().unwrap().id(), b.identity().unwrap().id());
+    /// ```
+    pub fn assign_id(mut self) -> Builder<M, A> {
+        self.identity_spec();
+        self
+    }
+
+    fn identity_spec(&mut self) -> &mut IdentitySpec {
+        self.identity.get_or_insert(IdentitySpec {
+            name: None,
+            track_location: false,
+        })
     }
 
     /// Spawns a `Send` future; `future` builds it from a reference to the data slot.
@@ -102,6 +193,7 @@ impl<M> Builder<M> {
     /// runnable.run();
     /// assert_eq!(futures_lite::future::block_on(task), 4);
     /// ```
+    #[track_caller]
     pub fn spawn<F, Fut, S>(self, future: F, schedule: S) -> (Runnable<M>, Task<Fut::Output, M>)
     where
         F: FnOnce(&M) -> Fut,
@@ -109,10 +201,13 @@ impl<M> Builder<M> {
         Fut::Output: Send + 'static,
         S: Schedule<M> + Send + Sync + 'static,
         M: Send + 'static,
+        A: Send + 'static,
     {
         // SAFETY: the future, output and data slot are `Send + 'static` (a waker on any thread
-        // may free the task and drop the slot) and the schedule function is
-        // `Send + Sync + 'static`: that is all `spawn_unchecked` asks beyond its signature.
+        // may free the task and drop the slot), the schedule function is
+        // `Send + Sync + 'static`, and the allocator is `Send + 'static` (it frees the task on
+        // whichever thread drops the last handle): that is all `spawn_unchecked` asks beyond
+        // its signature.
         unsafe { self.spawn_unchecked(future, schedule) }
     }
 
@@ -132,6 +227,7 @@ impl<M> Builder<M> {
     /// assert_eq!(futures_lite::future::block_on(task), 5);
     /// ```
     #[cfg(feature = "std")]
+    #[track_caller]
     pub fn spawn_local<F, Fut, S>(
         self,
         future: F,
@@ -143,9 +239,11 @@ impl<M> Builder<M> {
         Fut::Output: 'static,
         S: Schedule<M> + Send + Sync + 'static,
         M: 'static,
+        A: Send + 'static,
     {
         // SAFETY: `HomeThread` keeps the non-`Send` future, output and data slot on this
-        // thread (raw rule 8); everything is `'static`.
+        // thread (raw rule 8); the allocator, which may free the memory on another thread, is
+        // `Send`; everything is `'static`.
         unsafe { self.spawn_with_locality(future, schedule, crate::raw::HomeThread::current()) }
     }
 
@@ -158,6 +256,9 @@ impl<M> Builder<M> {
     ///   used and dropped on the original thread.
     /// - If `schedule` is not `'static`, borrowed variables must outlive all instances of the
     ///   `Runnable`'s `Waker`.
+    /// - The [allocator](Self::allocator) frees the task when its last handle or waker is
+    ///   dropped: if it is not `Send`, those must be dropped on the original thread; if it is
+    ///   not `'static`, what it borrows must outlive them.
     ///
     /// ```
     /// let data = String::from("borrowed");
@@ -168,6 +269,7 @@ impl<M> Builder<M> {
     /// runnable.run();
     /// assert_eq!(futures_lite::future::block_on(task), 8);
     /// ```
+    #[track_caller]
     pub unsafe fn spawn_unchecked<'a, F, Fut, S>(
         self,
         future: F,
@@ -186,6 +288,7 @@ impl<M> Builder<M> {
     /// # Safety
     /// As `spawn_unchecked`, with `locality` deciding where the contents may be dropped.
     #[inline]
+    #[track_caller]
     unsafe fn spawn_with_locality<'a, F, Fut, S, L>(
         self,
         future: F,
@@ -199,18 +302,70 @@ impl<M> Builder<M> {
         L: Locality,
         M: 'a,
     {
-        // SAFETY: forwarded from the caller; the new task's reference goes to the `Runnable`
-        // and its TASK bit to the `Task`.
+        let Builder {
+            metadata,
+            propagate_panic,
+            allocator,
+            identity,
+        } = self;
+        // SAFETY: forwarded from the caller.
         unsafe {
-            let ptr = RawTask::<Fut, Fut::Output, S, M, L>::allocate(
-                future,
-                schedule,
-                self.metadata,
-                locality,
-                self.propagate_panic,
-            );
-            (Runnable::from_raw(ptr), Task::from_raw(ptr.as_ptr()))
+            match identity {
+                None => {
+                    let extras = Custom {
+                        locality,
+                        allocator,
+                        identity: (),
+                    };
+                    allocate(future, schedule, metadata, extras, propagate_panic)
+                }
+                Some(spec) => {
+                    let caller = Location::caller();
+                    let location = spec.track_location.then_some(caller);
+                    let extras = Custom {
+                        locality,
+                        allocator,
+                        identity: Identity::new(spec.name, location),
+                    };
+                    allocate(future, schedule, metadata, extras, propagate_panic)
+                }
+            }
         }
+    }
+}
+
+/// Allocates a task and returns its handles.
+///
+/// # Safety
+/// As `Builder::spawn_unchecked`, with `extras` deciding where the contents may be dropped.
+#[inline]
+unsafe fn allocate<'a, F, Fut, S, M, L, A, I>(
+    future: F,
+    schedule: S,
+    metadata: M,
+    extras: Custom<L, A, I>,
+    propagate_panic: bool,
+) -> (Runnable<M>, Task<Fut::Output, M>)
+where
+    F: FnOnce(&'a M) -> Fut,
+    Fut: Future + 'a,
+    S: Schedule<M>,
+    L: Locality,
+    A: Allocator,
+    I: IdentitySlot,
+    M: 'a,
+{
+    // SAFETY: forwarded from the caller; the new task's reference goes to the `Runnable` and
+    // its TASK bit to the `Task`.
+    unsafe {
+        let ptr = RawTask::<Fut, Fut::Output, S, M, Custom<L, A, I>>::allocate(
+            future,
+            schedule,
+            metadata,
+            extras,
+            propagate_panic,
+        );
+        (Runnable::from_raw(ptr), Task::from_raw(ptr.as_ptr()))
     }
 }
 
@@ -275,8 +430,14 @@ where
     F: Future,
     S: Schedule,
 {
+    // The default path: no data slot, the heap, no identity (all zero-sized).
+    let extras = Custom {
+        locality: AnyThread,
+        allocator: Heap,
+        identity: (),
+    };
     // SAFETY: forwarded from the caller.
-    unsafe { Builder::new().spawn_unchecked(move |()| future, schedule) }
+    unsafe { allocate(move |()| future, schedule, (), extras, false) }
 }
 
 /// Creates a new task with a data slot (async-task-ffi's API): `data` is stored in the task

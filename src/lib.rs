@@ -55,11 +55,13 @@ pub mod cancel;
 pub mod capi;
 #[cfg(feature = "std")]
 pub mod ffi;
+pub mod identity;
 mod raw;
 mod runnable;
 mod schedule;
 #[cfg(feature = "std")]
 pub mod scope;
+pub mod storage;
 mod sync;
 mod task;
 

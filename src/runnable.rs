@@ -61,6 +61,21 @@ impl<M> Runnable<M> {
         &self.header().metadata
     }
 
+    /// The task's [`Identity`](crate::identity::Identity), if it was spawned with one
+    /// ([`Builder::name`](crate::Builder::name), [`track_location`](crate::Builder::track_location)
+    /// or [`assign_id`](crate::Builder::assign_id)).
+    ///
+    /// ```
+    /// let (runnable, _task) = rawtask::Builder::new().name("io").spawn(|()| async {}, |_| {});
+    /// assert_eq!(runnable.identity().unwrap().name(), Some("io"));
+    /// let (plain, _task) = rawtask::spawn(async {}, |_| {});
+    /// assert!(plain.identity().is_none());
+    /// ```
+    pub fn identity(&self) -> Option<&crate::identity::Identity> {
+        // SAFETY: the `Runnable`'s reference keeps the task alive for the borrow.
+        unsafe { (self.header().vtable.identity)(self.ptr) }
+    }
+
     /// Returns the task's data slot (async-task-ffi's name for [`metadata`](Self::metadata)).
     ///
     /// ```
@@ -246,8 +261,11 @@ impl<M: fmt::Debug> fmt::Debug for Runnable<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let header = self.header();
         let state = header.state.load();
-        f.debug_struct("Runnable")
-            .field("state", &format_args!("{}", state.stage()))
+        let mut s = f.debug_struct("Runnable");
+        if let Some(identity) = self.identity() {
+            s.field("identity", identity);
+        }
+        s.field("state", &format_args!("{}", state.stage()))
             .field("references", &state.refs())
             .field("task_handle", &state.has_task())
             .field("metadata", &header.metadata)

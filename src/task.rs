@@ -123,6 +123,17 @@ impl<T, M> Task<T, M> {
         unsafe { &self.ptr.cast::<Header<M>>().as_ref().metadata }
     }
 
+    /// The task's [`Identity`](crate::identity::Identity), if it was spawned with one.
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::Builder::new().assign_id().spawn(|()| async {}, |_| {});
+    /// assert_eq!(task.identity().unwrap().id(), runnable.identity().unwrap().id());
+    /// ```
+    pub fn identity(&self) -> Option<&crate::identity::Identity> {
+        // SAFETY: the TASK bit keeps the task alive for the borrow.
+        unsafe { (self.prefix().vtable.identity)(self.ptr) }
+    }
+
     /// Converts the handle into a raw pointer (the same pointer `Runnable::into_raw` returns).
     ///
     /// ```
@@ -284,8 +295,11 @@ impl<T, M> Future for Task<T, M> {
 impl<T, M: fmt::Debug> fmt::Debug for Task<T, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.prefix().state.load();
-        f.debug_struct("Task")
-            .field("state", &format_args!("{}", state.stage()))
+        let mut s = f.debug_struct("Task");
+        if let Some(identity) = self.identity() {
+            s.field("identity", identity);
+        }
+        s.field("state", &format_args!("{}", state.stage()))
             .field("references", &state.refs())
             .field("awaiter", &state.has_awaiter())
             .field("metadata", self.metadata())

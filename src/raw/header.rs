@@ -36,6 +36,9 @@ pub(crate) struct TaskVTable {
     pub(crate) data_offset: usize,
     /// Size in bytes of the data slot (`size_of::<M>()`), for the C API's checks.
     pub(crate) data_size: usize,
+    /// The task's identity, if it was spawned with one. The reference lives as long as the
+    /// task (the caller ties it to a handle's borrow).
+    pub(crate) identity: unsafe fn(NonNull<()>) -> Option<&'static crate::identity::Identity>,
 }
 
 /// async-ffi 0.5.1's FFI waker vtable: four C functions that take the waker (a pointer to its
@@ -205,6 +208,17 @@ pub(crate) unsafe fn waker_from_ref(ptr: NonNull<()>) -> Waker {
     // SAFETY: the vtable's functions uphold the `RawWaker` contract for a task pointer that
     // owns one reference, which the caller hands over.
     unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr(), &RAW_WAKER_VTABLE)) }
+}
+
+/// The identity of the task behind `waker`, if it is a rawtask waker of an identified task.
+pub(crate) fn identity_of_waker(waker: &Waker) -> Option<&crate::identity::Identity> {
+    if !core::ptr::eq(waker.vtable(), &RAW_WAKER_VTABLE) {
+        return None;
+    }
+    let ptr = task_ptr(waker.data());
+    // SAFETY: a waker with our vtable holds a reference to a live task, which outlives the
+    // borrow of `waker` that the result is tied to.
+    unsafe { (prefix(ptr).vtable.identity)(ptr) }
 }
 
 /// Converts a waker's data pointer back to a task pointer.

@@ -136,6 +136,114 @@ pub(crate) trait Locality {
 
     /// Whether `leak_future` was called: the allocation must be leaked too.
     fn future_leaked(&self) -> bool;
+
+    /// Allocates the task's memory: the global allocator, unless the spawner chose another
+    /// ([`Custom`]).
+    #[inline(always)]
+    fn allocate(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: a task layout is never zero-sized: it contains the header.
+        unsafe { crate::sync::alloc::alloc(layout) }
+    }
+
+    /// Drops the value stored in the task at `this`, then frees the task's `memory`.
+    ///
+    /// # Safety
+    /// `this` points to a live value that is dropped only here, inside `memory`, which came
+    /// from `allocate` (on this value) with `layout` and is not used again.
+    #[inline(always)]
+    unsafe fn free(this: *mut Self, memory: *mut u8, layout: Layout)
+    where
+        Self: Sized,
+    {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            ptr::drop_in_place(this);
+            crate::sync::alloc::dealloc(memory, layout);
+        }
+    }
+
+    /// The task's identity, if it was spawned with one.
+    #[inline(always)]
+    fn identity(&self) -> Option<&crate::identity::Identity> {
+        None
+    }
+}
+
+/// What a task spawned through a [`Builder`](crate::Builder) carries besides its locality: the
+/// allocator its memory came from, and its identity (`()` for none). With [`Heap`] and `()`,
+/// both zero-sized, it adds nothing to the task and compiles to the default path.
+///
+/// [`Heap`]: crate::storage::Heap
+pub(crate) struct Custom<L, A, I> {
+    pub(crate) locality: L,
+    pub(crate) allocator: A,
+    pub(crate) identity: I,
+}
+
+/// The identity a [`Custom`] task carries: `()` or an [`Identity`](crate::identity::Identity).
+pub(crate) trait IdentitySlot {
+    fn get(&self) -> Option<&crate::identity::Identity>;
+}
+
+impl IdentitySlot for () {
+    #[inline(always)]
+    fn get(&self) -> Option<&crate::identity::Identity> {
+        None
+    }
+}
+
+impl IdentitySlot for crate::identity::Identity {
+    #[inline(always)]
+    fn get(&self) -> Option<&crate::identity::Identity> {
+        Some(self)
+    }
+}
+
+impl<L, A, I> Locality for Custom<L, A, I>
+where
+    L: Locality,
+    A: crate::storage::Allocator,
+    I: IdentitySlot,
+{
+    #[inline(always)]
+    fn is_home(&self) -> bool {
+        self.locality.is_home()
+    }
+
+    #[inline(always)]
+    fn leak_future(&self) {
+        self.locality.leak_future();
+    }
+
+    #[inline(always)]
+    fn future_leaked(&self) -> bool {
+        self.locality.future_leaked()
+    }
+
+    #[inline(always)]
+    fn allocate(&self, layout: Layout) -> *mut u8 {
+        match self.allocator.allocate(layout) {
+            Ok(block) => block.cast::<u8>().as_ptr(),
+            Err(_) => ptr::null_mut(),
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn free(this: *mut Self, memory: *mut u8, layout: Layout) {
+        // SAFETY: the caller gives us the stored value: move the allocator out (it must
+        // outlive its own memory), drop the rest in place, then free with the allocator.
+        unsafe {
+            let allocator = ptr::read(addr_of!((*this).allocator));
+            ptr::drop_in_place(addr_of_mut!((*this).locality));
+            ptr::drop_in_place(addr_of_mut!((*this).identity));
+            allocator.deallocate(NonNull::new_unchecked(memory), layout);
+        }
+    }
+
+    #[inline(always)]
+    fn identity(&self) -> Option<&crate::identity::Identity> {
+        self.identity.get()
+    }
 }
 
 /// Tasks made by `spawn`/`spawn_unchecked`: any thread will do.
@@ -254,6 +362,7 @@ where
         layout: Layout::new::<TaskCell<F, T, S, M, L>>(),
         data_offset: crate::data_offset::<M>(),
         data_size: mem::size_of::<M>(),
+        identity: Self::identity,
     };
 
     #[inline(always)]
@@ -279,8 +388,7 @@ where
         M: 'a,
     {
         let layout = Layout::new::<TaskCell<F, T, S, M, L>>();
-        // SAFETY: the layout is never zero-sized: it contains the header.
-        let raw = unsafe { crate::sync::alloc::alloc(layout) }.cast::<TaskCell<F, T, S, M, L>>();
+        let raw = locality.allocate(layout).cast::<TaskCell<F, T, S, M, L>>();
         if raw.is_null() {
             crate::sync::alloc::handle_alloc_error(layout);
         }
@@ -299,15 +407,15 @@ where
         }
 
         /// Frees the half-built task if building the future panics.
-        struct Unwind<F, T, S, M, L>(*mut TaskCell<F, T, S, M, L>, Layout);
-        impl<F, T, S, M, L> Drop for Unwind<F, T, S, M, L> {
+        struct Unwind<F, T, S, M, L: Locality>(*mut TaskCell<F, T, S, M, L>, Layout);
+        impl<F, T, S, M, L: Locality> Drop for Unwind<F, T, S, M, L> {
             fn drop(&mut self) {
-                // SAFETY: everything but the stage was initialised and nothing escaped yet.
+                // SAFETY: everything but the stage was initialised and nothing escaped yet;
+                // the memory came from the locality's `allocate` with this layout.
                 unsafe {
                     ptr::drop_in_place(addr_of_mut!((*self.0).header));
                     ptr::drop_in_place(addr_of_mut!((*self.0).schedule));
-                    ptr::drop_in_place(addr_of_mut!((*self.0).locality));
-                    crate::sync::alloc::dealloc(self.0.cast(), self.1);
+                    L::free(addr_of_mut!((*self.0).locality), self.0.cast(), self.1);
                 }
             }
         }
@@ -456,19 +564,42 @@ where
                         ptr::drop_in_place(addr_of_mut!((*cell).header.metadata));
                     }
                     ptr::drop_in_place(addr_of_mut!((*cell).schedule));
-                    ptr::drop_in_place(addr_of_mut!((*cell).locality));
+                    if keep_memory && !cfg!(loom) {
+                        ptr::drop_in_place(addr_of_mut!((*cell).locality));
+                    } else {
+                        // Under loom, which fails any execution that ends with an allocation
+                        // live, a pinned-forever allocation is handed back anyway: the models
+                        // check the protocol, and none touches a leaked future's memory
+                        // afterwards.
+                        // The allocation was made in `allocate` with this very layout, by
+                        // this locality.
+                        L::free(
+                            addr_of_mut!((*cell).locality),
+                            ptr.as_ptr().cast(),
+                            Self::VTABLE.layout,
+                        );
+                    }
                 }
             },
         );
         if keep_memory && !cfg!(loom) {
             keep_pinned_forever(ptr);
-            return;
         }
-        // Under loom, which fails any execution that ends with an allocation live, a pinned-
-        // forever allocation is handed back to loom's allocator anyway: the models check the
-        // protocol, and no model touches a leaked future's memory afterwards.
-        // SAFETY: the allocation was made in `allocate` with this very layout.
-        unsafe { crate::sync::alloc::dealloc(ptr.as_ptr().cast(), Self::VTABLE.layout) }
+    }
+
+    /// The identity of the task, if it has one.
+    ///
+    /// # Safety
+    /// The task is alive for as long as the caller uses the result.
+    unsafe fn identity(ptr: NonNull<()>) -> Option<&'static crate::identity::Identity> {
+        // SAFETY: the caller keeps the task, and so its locality, alive; the identity is
+        // owned data (`'static` name and location), so only the task's life bounds it.
+        unsafe {
+            let locality: *const L = addr_of!((*Self::cell(ptr)).locality);
+            (*locality)
+                .identity()
+                .map(|identity| &*(identity as *const crate::identity::Identity))
+        }
     }
 
     /// Releases the `Runnable`'s reference after it is done with the task, freeing the task if
