@@ -519,3 +519,47 @@ where
             .spawn_unchecked(move |_: &M| future, schedule)
     }
 }
+
+/// Spawns every future of `futures` onto one schedule function, in one call.
+///
+/// The new [`Runnable`]s are appended to `runnables` instead of being passed to `schedule`
+/// one by one: a new task is already scheduled, so pushing them onto the executor's queue in
+/// one go (one lock, one `extend`) is the same as calling [`Runnable::schedule`] on each — and
+/// cheaper for a batch. The [`Task`]s are appended to `tasks`, in the same order. `schedule`
+/// is cloned into every task and receives the runnables of later wakes.
+///
+/// ```
+/// use std::collections::VecDeque;
+/// use std::sync::{Arc, Mutex};
+///
+/// let queue = Arc::new(Mutex::new(VecDeque::new()));
+/// let schedule = {
+///     let queue = queue.clone();
+///     move |runnable| queue.lock().unwrap().push_back(runnable)
+/// };
+///
+/// let (mut runnables, mut tasks) = (Vec::new(), Vec::new());
+/// rawtask::spawn_many((0..100).map(|i| async move { i * 2 }), &schedule, &mut runnables, &mut tasks);
+/// queue.lock().unwrap().extend(runnables); // one lock for the whole batch
+///
+/// while let Some(runnable) = queue.lock().unwrap().pop_front() {
+///     runnable.run();
+/// }
+/// let sum: i32 = tasks.into_iter().map(futures_lite::future::block_on).sum();
+/// assert_eq!(sum, 9900);
+/// ```
+pub fn spawn_many<I, S, R, T>(futures: I, schedule: &S, runnables: &mut R, tasks: &mut T)
+where
+    I: IntoIterator,
+    I::Item: Future + Send + 'static,
+    <I::Item as Future>::Output: Send + 'static,
+    S: Schedule + Clone + Send + Sync + 'static,
+    R: Extend<Runnable>,
+    T: Extend<Task<<I::Item as Future>::Output>>,
+{
+    for future in futures {
+        let (runnable, task) = spawn(future, schedule.clone());
+        runnables.extend(Some(runnable));
+        tasks.extend(Some(task));
+    }
+}

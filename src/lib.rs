@@ -65,7 +65,9 @@ pub mod storage;
 mod sync;
 mod task;
 
-pub use crate::builder::{spawn, spawn_unchecked, spawn_unchecked_with, spawn_with, Builder};
+pub use crate::builder::{
+    spawn, spawn_many, spawn_unchecked, spawn_unchecked_with, spawn_with, Builder,
+};
 #[cfg(feature = "std")]
 pub use crate::builder::{spawn_local, spawn_local_with};
 #[cfg(feature = "std")]
