@@ -35,8 +35,16 @@
 //! # Features
 //!
 //! - `std` (default): [`spawn_local`], panic propagation, [`ffi`], [`CancellationToken`],
-//!   [`background`] jobs for C. Without it the crate is `no_std` and needs only `alloc`.
+//!   [`background`] jobs for C, [`scope`], [`storage::TaskPool`]. Without it the crate is `no_std` and needs only `alloc`.
 //! - `macros`: the `#[async_ffi]` attribute, as `rawtask::ffi::async_ffi`.
+//! - `futures`: `futures::task::Spawn` executors as [`scope::ScopeExecutor`]s.
+//!
+//! # Beyond async-task
+//!
+//! - [`scope`]: structured scopes (no task outlives its parent), a superset of scoped_spawn.
+//! - [`storage`]: where a task's allocation lives ([`Builder::allocator`], a recycling pool).
+//! - [`identity`]: opt-in task ids, names and spawn locations.
+//! - [`spawn_many`]: batch spawning.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
