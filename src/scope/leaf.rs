@@ -2,9 +2,10 @@
 //!
 //! Such a task has no children, so steps 3 and 4 of its termination are empty. Instead of a
 //! [`Scoped`](super::Scoped) future with four signal ends, it holds one reference to its
-//! scope and, if its parent has signals, one to their [`Link`]; it watches its scope's token
+//! scope and, if its parent has signals, a [`Parent`] end; it watches its scope's token
 //! directly instead of a token of its own. Spawning it without signals allocates nothing but
-//! the task.
+//! the task; with signals, one `Link` — or nothing, when it is a raw task whose data slot
+//! holds the cancel flag and whose `Task` handle is the done signal ([`LeafSlot`]).
 
 use alloc::boxed::Box;
 use core::any::Any;
@@ -17,7 +18,60 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use super::children::Children;
 use super::signals::{Link, CANCELLED, DONE};
 use crate::cancel::WaitForCancellationFutureOwned;
+use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::Arc;
+
+/// The data slot of a leaf spawned as a raw task with signals: the flag its parent's
+/// `CancelSender` sets (before waking the task). The slot lives as long as the allocation, so
+/// the leaf future and the sender can both point to it.
+pub(crate) struct LeafSlot {
+    cancelled: AtomicBool,
+}
+
+impl LeafSlot {
+    pub(crate) fn new() -> LeafSlot {
+        LeafSlot {
+            cancelled: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+}
+
+/// A pointer to the [`LeafSlot`] of the task it is used in (or of a task it holds a
+/// reference to).
+#[derive(Clone, Copy)]
+pub(crate) struct SlotRef(pub(crate) *const LeafSlot);
+
+// SAFETY: `LeafSlot` is `Sync` (one atomic flag), and every holder keeps the task allocation
+// that contains it alive (the future lives inside it; a `CancelSender` holds a waker).
+unsafe impl Send for SlotRef {}
+// SAFETY: as above.
+unsafe impl Sync for SlotRef {}
+
+impl SlotRef {
+    fn get(&self) -> &LeafSlot {
+        // SAFETY: see the `Send` impl: the allocation holding the slot outlives every holder.
+        unsafe { &*self.0 }
+    }
+}
+
+/// How a leaf hears from, and reports to, its parent.
+pub(crate) enum Parent {
+    /// No parent signals (`spawn_future`).
+    None,
+    /// A shared `Link`: its `CANCELLED` flag and waker in, its `DONE` flag out.
+    Link(Arc<Link>),
+    /// The leaf is a raw task: the cancel flag is in its data slot (the sender wakes the task
+    /// after setting it), and completing the task is the done signal.
+    Slot(SlotRef),
+}
 
 type Panic = Box<dyn Any + Send>;
 
@@ -28,8 +82,8 @@ pub(crate) struct Leaf<F, D: FnOnce()> {
     done: Option<D>,
     /// The scope this task is counted in; `None` once the done signal is sent.
     scope: Option<Arc<Children>>,
-    /// Shared with the parent's `CancelSender` and `DoneReceiver`, if any.
-    link: Option<Arc<Link>>,
+    /// The parent's signals, if any.
+    parent: Parent,
     /// Waits for the scope's token; made at the first pending poll.
     wait: Option<WaitForCancellationFutureOwned>,
     /// A panic of the future or its drop, resumed after the done signal.
@@ -42,19 +96,24 @@ where
     D: FnOnce(),
 {
     /// `scope` must already count this task.
-    pub(crate) fn new(future: F, done: D, scope: Arc<Children>, link: Option<Arc<Link>>) -> Self {
+    pub(crate) fn new(future: F, done: D, scope: Arc<Children>, parent: Parent) -> Self {
         Leaf {
             future: Some(future),
             done: Some(done),
             scope: Some(scope),
-            link,
+            parent,
             wait: None,
             panic: None,
         }
     }
 
     fn cancelled(&self) -> bool {
-        self.link.as_ref().is_some_and(|link| link.is(CANCELLED))
+        let by_parent = match &self.parent {
+            Parent::None => false,
+            Parent::Link(link) => link.is(CANCELLED),
+            Parent::Slot(slot) => slot.get().is_cancelled(),
+        };
+        by_parent
             || self
                 .scope
                 .as_ref()
@@ -63,10 +122,20 @@ where
 
     /// Registers `cx`'s waker for both cancel sources; `true` if one has fired meanwhile.
     fn wait_cancelled(&mut self, cx: &mut Context<'_>) -> bool {
-        if let Some(link) = &self.link {
-            if link.poll(CANCELLED, cx.waker()).is_ready() {
-                return true;
+        match &self.parent {
+            Parent::Link(link) => {
+                if link.poll(CANCELLED, cx.waker()).is_ready() {
+                    return true;
+                }
             }
+            // The sender sets the flag, then wakes this task: a flag set after this check
+            // comes with a wake.
+            Parent::Slot(slot) => {
+                if slot.get().is_cancelled() {
+                    return true;
+                }
+            }
+            Parent::None => {}
         }
         let Some(scope) = &self.scope else {
             return true;
@@ -89,7 +158,7 @@ where
         let done = self.done.take();
         let result = catch_unwind(AssertUnwindSafe(|| done.map(|done| done())));
         // Step 6: the parent's receiver first, then the scope's count.
-        if let Some(link) = self.link.take() {
+        if let Parent::Link(link) = core::mem::replace(&mut self.parent, Parent::None) {
             link.set(DONE);
         }
         if let Some(scope) = self.scope.take() {
@@ -152,7 +221,7 @@ impl<F, D: FnOnce()> Drop for Leaf<F, D> {
         self.wait = None;
         let done = self.done.take();
         let result = catch_unwind(AssertUnwindSafe(|| done.map(|done| done())));
-        if let Some(link) = self.link.take() {
+        if let Parent::Link(link) = core::mem::replace(&mut self.parent, Parent::None) {
             link.set(DONE);
         }
         if let Some(scope) = self.scope.take() {

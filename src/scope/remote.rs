@@ -9,7 +9,7 @@ use core::task::{Context, Poll};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::children::{run_tail, Children, Closed};
-use super::leaf::Leaf;
+use super::leaf::{Leaf, Parent as LeafParent};
 use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender, Link};
 use super::{ChildSignals, ParentSignals, RawScopedSpawn, SignalReceiver, SignalSender};
 use crate::cancel::CancellationToken;
@@ -146,6 +146,12 @@ impl RemoteSpawner {
         Ok((parent, child))
     }
 
+    /// Counts a new child and returns the registry to hand it (see `Leaf`).
+    pub(crate) fn register(&self) -> Result<Arc<Children>, ScopeClosed> {
+        self.children.register().map_err(|Closed| ScopeClosed)?;
+        Ok(self.children.clone())
+    }
+
     /// Registers a child that will not spawn children of its own and returns its future
     /// (see `Leaf`), with the parent's signals if `with_signal`.
     pub(crate) fn leaf<F, D>(
@@ -164,7 +170,14 @@ impl RemoteSpawner {
             cancel_sender: CancelSender::for_link(link.clone()),
             done_receiver: DoneReceiver::new(link.clone()),
         });
-        Ok((parent, Leaf::new(future, done, self.children.clone(), link)))
+        let parent_end = match link {
+            Some(link) => LeafParent::Link(link),
+            None => LeafParent::None,
+        };
+        Ok((
+            parent,
+            Leaf::new(future, done, self.children.clone(), parent_end),
+        ))
     }
 }
 

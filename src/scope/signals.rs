@@ -18,10 +18,12 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use super::children::Children;
+use super::leaf::{LeafSlot, SlotRef};
 use super::{ForgettableSignalSender, SignalReceiver, SignalSender};
 use crate::cancel::{CancellationToken, WaitForCancellationFutureOwned};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{lock, Arc, Mutex};
+use crate::task::{FallibleTask, Task};
 
 /// The parent's end of a child's cancel signal: dropping it cancels the child.
 ///
@@ -36,6 +38,9 @@ enum Target {
     Token(CancellationToken),
     /// The link of a child without a token.
     Link(Arc<Link>),
+    /// The data slot of a raw-task child without a token, and a waker that keeps the task
+    /// alive and wakes it after the flag is set.
+    Slot(SlotRef, Waker),
 }
 
 impl CancelSender {
@@ -48,6 +53,13 @@ impl CancelSender {
     pub(crate) fn for_link(link: Arc<Link>) -> CancelSender {
         CancelSender {
             target: Some(Target::Link(link)),
+        }
+    }
+
+    /// `waker` must wake the task whose data slot `slot` points to.
+    pub(crate) fn for_slot(slot: SlotRef, waker: Waker) -> CancelSender {
+        CancelSender {
+            target: Some(Target::Slot(slot, waker)),
         }
     }
 
@@ -71,6 +83,11 @@ impl Drop for CancelSender {
         match self.target.take() {
             Some(Target::Token(token)) => token.cancel(),
             Some(Target::Link(link)) => link.set(CANCELLED),
+            Some(Target::Slot(slot, waker)) => {
+                // SAFETY: the waker keeps the task, and so its data slot, alive.
+                unsafe { &*slot.0 }.cancel();
+                waker.wake();
+            }
             None => {}
         }
     }
@@ -103,6 +120,7 @@ impl fmt::Debug for CancelSender {
                     "armed"
                 }
             }
+            Some(Target::Slot(..)) => "armed",
             None => "forgotten",
         };
         f.debug_struct("CancelSender")
@@ -190,25 +208,68 @@ impl fmt::Debug for DoneSender {
 /// terminated completely — its future dropped, its children terminated, its done function run.
 #[must_use = "futures do nothing unless polled"]
 pub struct DoneReceiver {
-    link: Arc<Link>,
+    source: DoneSource,
+}
+
+enum DoneSource {
+    Link(Arc<Link>),
+    /// The `Task` of a raw-task leaf: it resolves once the leaf has terminated. `None` once it
+    /// resolved.
+    Task(Option<FallibleTask<(), LeafSlot>>),
 }
 
 impl DoneReceiver {
     pub(crate) fn new(link: Arc<Link>) -> DoneReceiver {
-        DoneReceiver { link }
+        DoneReceiver {
+            source: DoneSource::Link(link),
+        }
+    }
+
+    /// `task` must be the handle of a leaf task with a [`LeafSlot`].
+    pub(crate) fn for_task(task: Task<(), LeafSlot>) -> DoneReceiver {
+        DoneReceiver {
+            source: DoneSource::Task(Some(task.fallible())),
+        }
     }
 
     /// Whether the child has terminated.
     pub fn is_done(&self) -> bool {
-        self.link.is(DONE)
+        match &self.source {
+            DoneSource::Link(link) => link.is(DONE),
+            DoneSource::Task(Some(task)) => task.is_finished(),
+            DoneSource::Task(None) => true,
+        }
     }
 }
 
 impl Future for DoneReceiver {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.link.poll(DONE, cx.waker())
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.source {
+            DoneSource::Link(link) => link.poll(DONE, cx.waker()),
+            DoneSource::Task(slot) => match slot {
+                Some(task) => {
+                    // Completed (`Some(())`) or dropped by the executor (`None`): either way
+                    // the leaf has terminated.
+                    let _: Option<()> = core::task::ready!(Pin::new(task).poll(cx));
+                    *slot = None;
+                    Poll::Ready(())
+                }
+                None => Poll::Ready(()),
+            },
+        }
+    }
+}
+
+impl Drop for DoneReceiver {
+    fn drop(&mut self) {
+        // Dropping a `Task` would cancel the child: let it run on instead.
+        if let DoneSource::Task(task) = &mut self.source {
+            if let Some(task) = task.take() {
+                task.detach();
+            }
+        }
     }
 }
 

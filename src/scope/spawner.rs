@@ -3,10 +3,12 @@
 use core::fmt;
 use core::future::Future;
 
+use super::leaf::{Leaf, LeafSlot, Parent, SlotRef};
 use super::remote::{RemoteParentSignals, RemoteScope, RemoteSpawner, ScopeClosed};
 use super::signals::{CancelSender, DoneReceiver};
-use super::ScopedSpawn;
+use super::{ParentSignals, ScopedSpawn};
 use crate::cancel::CancellationToken;
+use crate::Runnable;
 use crate::Schedule;
 
 /// An executor that scoped tasks can be spawned onto.
@@ -20,6 +22,25 @@ pub trait ScopeExecutor: Clone + Send + Sync + 'static {
     fn spawn_scoped<F>(&self, future: F) -> Result<(), SpawnError>
     where
         F: Future<Output = ()> + Send + 'static;
+
+    /// Spawns a task without children of its own, with signals for its parent
+    /// (`spawn_future_with_signal`). The default shares the signals through one small
+    /// allocation; [`OnSchedule`] overrides it to keep them in the raw task itself.
+    #[doc(hidden)]
+    fn spawn_leaf_with_signal<F, D>(
+        &self,
+        scope: &RemoteSpawner,
+        future: F,
+        done: D,
+    ) -> Result<RemoteParentSignals, SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+        D: FnOnce() + Send + 'static,
+    {
+        let (parent, leaf) = scope.leaf(future, done, true)?;
+        self.spawn_scoped(leaf)?;
+        Ok(parent.expect("a leaf registered with a signal has parent signals"))
+    }
 }
 
 /// A rawtask schedule function as a [`ScopeExecutor`]: every scoped task is one raw task
@@ -39,6 +60,41 @@ where
         task.detach();
         runnable.schedule();
         Ok(())
+    }
+
+    /// The leaf is one raw task: its data slot holds the cancel flag, its `Task` handle is the
+    /// done receiver, and a waker is the cancel sender. No allocation beyond the task.
+    fn spawn_leaf_with_signal<F, D>(
+        &self,
+        scope: &RemoteSpawner,
+        future: F,
+        done: D,
+    ) -> Result<RemoteParentSignals, SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+        D: FnOnce() + Send + 'static,
+    {
+        let children = scope.register()?;
+        let schedule = self.0.clone();
+        // The task's data slot is a `LeafSlot`, but the executor's schedule function takes
+        // `Runnable`s without one: hand them over as such.
+        let forward = crate::WithInfo(move |runnable: Runnable<LeafSlot>, info| {
+            // SAFETY: a `Runnable`'s type parameter only types its data slot; a
+            // `Runnable<()>` never reads it (its slot is zero-sized), and everything else
+            // goes through the task's own vtable.
+            let runnable = unsafe { Runnable::<()>::from_raw(runnable.into_raw()) };
+            schedule.schedule(runnable, info);
+        });
+        let (runnable, task) = crate::Builder::new().metadata(LeafSlot::new()).spawn(
+            |slot: &LeafSlot| Leaf::new(future, done, children, Parent::Slot(SlotRef(slot))),
+            forward,
+        );
+        let parent = ParentSignals {
+            cancel_sender: CancelSender::for_slot(SlotRef(runnable.metadata()), runnable.waker()),
+            done_receiver: DoneReceiver::for_task(task),
+        };
+        runnable.schedule();
+        Ok(parent)
     }
 }
 
@@ -227,9 +283,15 @@ impl<E: ScopeExecutor> ScopedSpawner<E> {
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        let (parent, leaf) = self.raw.leaf(future, done, with_signal)?;
+        if with_signal {
+            return self
+                .executor
+                .spawn_leaf_with_signal(&self.raw, future, done)
+                .map(Some);
+        }
+        let (_, leaf) = self.raw.leaf(future, done, false)?;
         self.executor.spawn_scoped(leaf)?;
-        Ok(parent)
+        Ok(None)
     }
 }
 
