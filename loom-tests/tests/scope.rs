@@ -253,7 +253,7 @@ fn run_queued(queue: &Queue) {
 enum Cancel {
     /// Drops the task's `CancelSender`.
     DropSender,
-    /// Cancels the task's own token (`CancelSender::token`), the sender forgotten.
+    /// Cancels the task's own token (`CancelSender::child_token`), the sender forgotten.
     OwnToken,
     /// Cancels the root scope's children token (the task's token is a child of it), the
     /// sender forgotten: the path of a cancel signal from a terminating parent.
@@ -288,7 +288,7 @@ fn cancel_vs_completion(name: &str, how: Cancel, yields: usize) {
         let canceller = match how {
             Cancel::DropSender => spawn(move || drop(cancel_sender)),
             Cancel::OwnToken => {
-                let token = cancel_sender.token().clone();
+                let token = cancel_sender.child_token().unwrap().clone();
                 cancel_sender.forget();
                 spawn(move || token.cancel())
             }
@@ -341,6 +341,72 @@ fn scope_token_cancel_vs_completion() {
     cancel_vs_completion("scope_token_cancel_vs_completion", Cancel::ScopeToken, 1);
 }
 
+/// The same race for a task spawned with `ScopedSpawner::spawn_future_with_signal` (a leaf
+/// task: no token of its own; its cancel sender and done receiver share one `Link`): the
+/// rawtask task runs on one thread (its future ready after `yields` self-wakes; `None`: only
+/// its cancel ends it) while the main thread drops its `CancelSender`, runs what is queued,
+/// checks `is_done` and awaits its `DoneReceiver`. Proves: the done function runs exactly
+/// once, after the future's drop; `is_done() == true` and the awaited done signal
+/// happen-after it; a pending task is woken by the cancel and the awaiting main thread by the
+/// done signal (no lost wake-up on either slot of the `Link`); the task and the `Link` are
+/// freed.
+fn leaf_cancel_vs_completion(name: &str, yields: Option<usize>) {
+    model(name, move || {
+        let clock = StdArc::new(AtomicUsize::new(0));
+        let future_dropped = Event::new("the future's drop", &clock);
+        let done = Event::new("the done fn", &clock);
+
+        let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
+        let root = ScopedSpawner::on_schedule({
+            let queue = queue.clone();
+            move |runnable| queue.lock().unwrap().push_back(runnable)
+        });
+        let ParentSignals {
+            cancel_sender,
+            done_receiver,
+        } = root
+            .spawn_future_with_signal(
+                Work::new(yields, &future_dropped),
+                done_fn(&done, &[&future_dropped]),
+            )
+            .unwrap();
+        drop(root);
+
+        let runner = {
+            let queue = queue.clone();
+            spawn(move || run_queued(&queue))
+        };
+        drop(cancel_sender);
+        // A task woken by the cancel while idle was queued by this thread, one woken while
+        // running is requeued and run by the runner: either way someone runs it.
+        run_queued(&queue);
+        if done_receiver.is_done() {
+            assert!(done.seen(), "is_done() before the done fn ran");
+        }
+        block_on(done_receiver);
+        assert!(
+            done.seen(),
+            "the done signal arrived before the done fn ran"
+        );
+        runner.join().unwrap();
+        run_queued(&queue);
+
+        future_dropped.once();
+        done.once();
+        future_dropped.before(&done);
+    });
+}
+
+#[test]
+fn leaf_cancel_vs_completion_after_yield() {
+    leaf_cancel_vs_completion("leaf_cancel_vs_completion_after_yield", Some(1));
+}
+
+#[test]
+fn leaf_cancel_vs_pending() {
+    leaf_cancel_vs_completion("leaf_cancel_vs_pending", None);
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Child registration racing the parent's termination
 // ---------------------------------------------------------------------------------------
@@ -359,7 +425,10 @@ enum End {
 /// scope's owner as `end` says. Proves: the registration is refused (`ScopeClosed`) or the
 /// child is counted; a counted child is cancelled (its `block_on` returns, its token is
 /// cancelled) and the owner's done function runs exactly once, after (happens-before) the
-/// child's done sender was dropped; a refused child leaves nothing behind.
+/// child's done sender was dropped; a refused child leaves nothing behind. (A refused
+/// registration counts for a moment and undoes it; that undo may be the decrement a dropped
+/// owner's tail waits for, and then the registering thread runs the owner's done function —
+/// loom reaches that too.)
 fn registration_vs_termination(name: &str, end: End) {
     model(name, move || {
         let clock = StdArc::new(AtomicUsize::new(0));
@@ -410,7 +479,7 @@ fn registration_vs_termination(name: &str, end: End) {
                 Err(ScopeClosed) => false,
                 Ok(signals) => {
                     registered.store(1, SeqCst);
-                    let token = signals.cancel_receiver.token().clone();
+                    let token = signals.cancel_receiver.child_token().clone();
                     let child = RemoteScope::new().wrap(
                         tagged(signals, &sender_dropped),
                         Work::new(None, &child_future_dropped),
@@ -458,10 +527,11 @@ fn registration_vs_parent_drop() {
 
 /// The same race through `ScopedSpawner` and rawtask tasks: the parent task (spawned from a
 /// root `ScopedSpawner::on_schedule`, its future ready at once) runs on the main thread while
-/// another thread calls `spawn_future` on the parent's spawner, then runs what is queued.
-/// Proves: `spawn_future` fails with a scope-closed error, or the child task is counted,
-/// cancelled and terminated, and the parent's done function happens-after the child's; the
-/// parent's `DoneReceiver` completes; every task allocation is freed.
+/// another thread calls `spawn_future` on the parent's spawner (a leaf child, which watches
+/// the scope's token), then runs what is queued. Proves: `spawn_future` fails with a
+/// scope-closed error, or the child task is counted, cancelled and terminated, and the
+/// parent's done function happens-after the child's; the parent's `DoneReceiver` completes;
+/// every task allocation is freed.
 #[test]
 fn spawn_future_vs_parent_completion() {
     model("spawn_future_vs_parent_completion", || {
@@ -539,12 +609,13 @@ fn spawn_future_vs_parent_completion() {
 // 3. Done-signal ordering while the parent waits for its children
 // ---------------------------------------------------------------------------------------
 
-/// A parent on one thread (its future ready at once: it closes its scope and waits, step 4)
-/// and its child on another (its future ready at once: it completes on its own, or the
-/// parent's close cancels it before its first poll); the main thread awaits the parent's
-/// `DoneReceiver`. Proves: the parent's done function happens-after the child's done
-/// function and sees the child's `DoneReceiver` completed; the parent's done signal
-/// happens-after the parent's done function; the parent's waker is always woken.
+/// A parent on the main thread (its future ready at once: it closes its scope and waits,
+/// step 4) and its child on another thread (its future ready at once: it completes on its
+/// own, or the parent's close cancels it before its first poll), which afterwards looks at
+/// the parent's `DoneReceiver`. Proves: the parent's done function happens-after the child's
+/// done function and sees the child's `DoneReceiver` completed; the parent's done signal, as
+/// seen from the child's thread, happens-after the parent's done function; the waiting
+/// parent is always woken.
 #[test]
 fn parent_waits_for_child() {
     model("parent_waits_for_child", || {
@@ -556,6 +627,8 @@ fn parent_waits_for_child() {
 
         let root = RemoteScope::new().spawner();
         let (p_parent, p_child) = root.try_spawn_raw_with_signal().unwrap();
+        p_parent.cancel_sender.forget();
+        let parent_done_receiver = p_parent.done_receiver;
         let mut scope = RemoteScope::new();
         let (c_parent, c_child) = scope.spawner().try_spawn_raw_with_signal().unwrap();
         c_parent.cancel_sender.forget();
@@ -567,24 +640,26 @@ fn parent_waits_for_child() {
         );
         let parent = scope.wrap(p_child, Work::new(Some(0), &parent_future_dropped), {
             let done = done_fn(&parent_done, &[&child_done]);
+            // The flags first: `is_done` is an acquire load that would order them.
             move || {
+                done();
                 assert!(
                     child_done_receiver.is_done(),
                     "the parent's done fn ran before its child's done signal"
                 );
-                done();
             }
         });
 
-        let parent_thread = spawn(move || block_on(parent));
-        let child_thread = spawn(move || block_on(child));
-        p_parent.cancel_sender.forget();
-        block_on(p_parent.done_receiver);
-        assert!(
-            parent_done.seen(),
-            "the done signal arrived before the done fn ran"
-        );
-        parent_thread.join().unwrap();
+        let child_thread = {
+            let parent_done = parent_done.clone();
+            spawn(move || {
+                block_on(child);
+                if parent_done_receiver.is_done() {
+                    assert!(parent_done.seen(), "is_done() before the done fn ran");
+                }
+            })
+        };
+        block_on(parent);
         child_thread.join().unwrap();
 
         parent_done.once();
@@ -594,10 +669,12 @@ fn parent_waits_for_child() {
     });
 }
 
-/// A parent on the main thread with two children on two threads: one that only ends by its
-/// cancel signal, one that completes at once. Proves: the parent's done function
-/// happens-after both children's done functions and sees both `DoneReceiver`s completed,
-/// whichever child deregisters last and whenever the parent registers its waker.
+/// A parent on the main thread with two children on two threads: a scoped task that only
+/// ends by its cancel signal (registered with signals), and a bare `try_spawn_raw` child that
+/// records its "done function" and drops its signals (done sender last) at once. Proves: the
+/// parent's done function happens-after both children's done functions and sees the first
+/// child's `DoneReceiver` completed, whichever child deregisters last and whenever the parent
+/// registers its waker.
 #[test]
 fn parent_waits_for_two_children() {
     model("parent_waits_for_two_children", || {
@@ -614,45 +691,47 @@ fn parent_waits_for_two_children() {
         ];
 
         let root = RemoteScope::new().spawner();
-        let (p_parent, p_child) = root.try_spawn_raw_with_signal().unwrap();
         let mut scope = RemoteScope::new();
         let spawner = scope.spawner();
-        let mut receivers = Vec::new();
-        let mut threads = Vec::new();
-        for (i, yields) in [None, Some(0)].into_iter().enumerate() {
-            let (c_parent, c_child) = spawner.try_spawn_raw_with_signal().unwrap();
-            c_parent.cancel_sender.forget();
-            receivers.push(c_parent.done_receiver);
-            let child = RemoteScope::new().wrap(
-                c_child,
-                Work::new(yields, &dropped[i]),
-                done_fn(&done[i], &[&dropped[i]]),
-            );
-            threads.push(child);
-        }
+        let (c1_parent, c1_child) = spawner.try_spawn_raw_with_signal().unwrap();
+        c1_parent.cancel_sender.forget();
+        let c1_done_receiver = c1_parent.done_receiver;
+        let c2_signals = spawner.try_spawn_raw().unwrap();
         drop(spawner);
-        let parent = scope.wrap(p_child, Work::new(Some(0), &parent_future_dropped), {
-            let done = done_fn(&parent_done, &[&done[0], &done[1]]);
-            move || {
-                for receiver in &receivers {
+        let child1 = RemoteScope::new().wrap(
+            c1_child,
+            Work::new(None, &dropped[0]),
+            done_fn(&done[0], &[&dropped[0]]),
+        );
+        let parent = scope.wrap(
+            root.try_spawn_raw().unwrap(),
+            Work::new(Some(0), &parent_future_dropped),
+            {
+                let done = done_fn(&parent_done, &[&done[0], &done[1]]);
+                // The flags first: `is_done` is an acquire load that would order them.
+                move || {
+                    done();
                     assert!(
-                        receiver.is_done(),
+                        c1_done_receiver.is_done(),
                         "the parent's done fn ran before a child's done signal"
                     );
                 }
-                done();
-            }
-        });
-        let threads: Vec<_> = threads
-            .into_iter()
-            .map(|child| spawn(move || block_on(child)))
-            .collect();
-        p_parent.cancel_sender.forget();
+            },
+        );
+        let t1 = spawn(move || block_on(child1));
+        let t2 = {
+            let (dropped, done) = (dropped[1].clone(), done[1].clone());
+            spawn(move || {
+                drop(c2_signals.cancel_receiver);
+                dropped.hit();
+                done.hit();
+                drop(c2_signals.done_sender);
+            })
+        };
         block_on(parent);
-        assert!(p_parent.done_receiver.is_done());
-        for t in threads {
-            t.join().unwrap();
-        }
+        t1.join().unwrap();
+        t2.join().unwrap();
+
         parent_done.once();
         for i in 0..2 {
             done[i].once();

@@ -65,7 +65,10 @@
 //! 2. The future is dropped exactly once, on the executor's side: by `run`, by a dropped
 //!    `Runnable`, or by the last owner of an unreachable task. The `Task` holder never drops
 //!    it; cancelling an idle task schedules it one last time instead (`cancel_idle_vs_wake`,
-//!    `cancel_vs_run_vs_wake`; `tests/cancel_detach.rs`, `tests/random_ops.rs`).
+//!    `cancel_vs_run_vs_wake`; `tests/cancel_detach.rs`, `tests/random_ops.rs`). A `Runnable`
+//!    whose poll returned `Pending` must not assume the future is still there when it drops
+//!    the last reference: another runner may have completed the task in between
+//!    (`pending_release_vs_wake_and_complete`).
 //! 3. The output is written only under RUNNING, read only by the `Task` holder after COMPLETED
 //!    and before CLOSED, and dropped by `run` if no `Task` can take it
 //!    (`output_dropped_once_run_vs_task_detach`, `run_vs_wake_vs_task_poll`).
@@ -613,9 +616,12 @@ where
         // SAFETY: our reference keeps the task alive until `release_ref`.
         let new = unsafe { prefix(ptr) }.state.release_ref();
         if new.is_unreferenced() {
-            // SAFETY: no reference and no `Task` remain: we own the task.
+            // SAFETY: no reference and no `Task` remain: we own the task. `future_alive` was
+            // true when our poll ended, but once RUNNING was cleared a waker may have scheduled
+            // and run the task to completion (or closed it) on another thread, dropping the
+            // future there: a done task's future is gone (rule 2).
             unsafe {
-                if future_alive {
+                if future_alive && !new.is_done() {
                     Self::drop_future(ptr);
                 }
                 Self::destroy(ptr);
