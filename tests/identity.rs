@@ -36,7 +36,10 @@ fn ids_are_unique_across_threads() {
             })
         })
         .collect();
-    let mut all: Vec<TaskId> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let mut all: Vec<TaskId> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     let n = all.len();
     all.sort();
     all.dedup();

@@ -773,6 +773,16 @@ where
         // SAFETY: our reference keeps the task alive.
         let header = unsafe { prefix(ptr) };
         let prev = header.state.complete(panicked);
+        if prev.last_owner_at_completion() {
+            // Our reference was released with the transition and nothing else can reach the
+            // task (rule 1): drop the output nobody can take, and free the task.
+            // SAFETY: we own the task; the future is gone and the output stored.
+            unsafe {
+                Self::drop_output(ptr, panicked);
+                Self::destroy(ptr);
+            }
+            return;
+        }
         if !prev.has_task() || prev.is_closed() {
             // Nobody can take the output any more (rule 3).
             // SAFETY: the output is stored and nobody else may read it.

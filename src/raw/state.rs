@@ -102,6 +102,13 @@ impl State {
         self.0 / REFERENCE
     }
 
+    /// Seen by a completing `Runnable`: its reference is the only one, and no `Task` or
+    /// awaiter exists, so nothing but the `Runnable` can reach the task.
+    #[inline(always)]
+    pub(crate) fn last_owner_at_completion(self) -> bool {
+        self.refs() == 1 && !self.has_task() && !self.has_awaiter()
+    }
+
     /// No reference and no `Task` handle remain: whoever saw this state owns the allocation.
     #[inline(always)]
     pub(crate) fn is_unreferenced(self) -> bool {
@@ -312,12 +319,22 @@ impl StateCell {
     /// The future returned `Ready` (or panicked with propagation): stores COMPLETED. If no
     /// `Task` handle remains, the task is also closed, as nobody will take the output. Returns
     /// the previous state.
+    ///
+    /// If the `Runnable`'s reference was the only one left and no `Task` exists
+    /// ([`State::last_owner_at_completion`]), it is released in the same step: nothing else
+    /// can reach the task, so the caller now owns it outright and frees it without another
+    /// atomic operation.
     #[inline(always)]
     pub(crate) fn complete(&self, panicked: bool) -> State {
         let panic_bit = if panicked { PANICKED } else { 0 };
         self.transition(|s| {
             let closed = if s.has_task() { 0 } else { CLOSED };
-            Some((s.0 & !(RUNNING | SCHEDULED)) | COMPLETED | closed | panic_bit)
+            let release = if s.last_owner_at_completion() {
+                REFERENCE
+            } else {
+                0
+            };
+            Some(((s.0 & !(RUNNING | SCHEDULED)) | COMPLETED | closed | panic_bit) - release)
         })
         .unwrap_or_else(|s| s)
     }
