@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs the end-to-end executor benchmarks (rawtask's reference work-stealing executor against
+# async-executor and tokio, 2 worker threads each) and prints a markdown table of the mean
+# times, with the ratios rawtask/peer and their geometric means. A ratio below 1 means
+# rawtask is faster.
+#
+#   benches/report-executors.sh                 full run (about a minute), then the table
+#   benches/report-executors.sh --quick         any other arguments are passed to criterion
+#   REPORT_ONLY=1 benches/report-executors.sh   no run: the table of the last run's results
+#
+# The numbers are criterion's mean point estimates, read from
+# <criterion home>/<group>/<function>/new/estimates.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ -z "${REPORT_ONLY:-}" ]]; then
+    # criterion's own output goes to stderr, so that stdout is the table alone.
+    cargo bench -p rawtask-benches --bench executors -- "$@" >&2
+fi
+
+# Where criterion saves its results: $CRITERION_HOME, else <cargo's target dir>/criterion.
+criterion_home=${CRITERION_HOME:-$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/criterion}
+
+python3 - "$criterion_home" <<'PYTHON'
+import json, math, os, sys
+
+root = sys.argv[1]
+workloads = ["spawn_one", "spawn_many", "spawn_recursive", "yield_many", "ping_pong"]
+impls = ["rawtask", "async-executor", "tokio"]
+peers = ["async-executor", "tokio"]
+notes = {
+    "spawn_many": " (1,000 tasks)",
+    "spawn_recursive": " (2,047 tasks)",
+    "yield_many": " (10,000 polls)",
+    "ping_pong": " (10,000 round trips)",
+}
+
+def mean_ns(group, function):
+    path = os.path.join(root, group, function, "new", "estimates.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["mean"]["point_estimate"]
+    except FileNotFoundError:
+        return None
+
+def fmt_time(ns):
+    if ns is None:
+        return "n/a"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.2f} {unit}"
+    return f"{ns:.1f} ns"
+
+print("| workload | rawtask | async-executor | tokio "
+      "| rawtask/async-executor | rawtask/tokio |")
+print("|---|---:|---:|---:|---:|---:|")
+ratios = {peer: [] for peer in peers}
+for w in workloads:
+    t = {i: mean_ns(w, i) for i in impls}
+    cells = []
+    for peer in peers:
+        if t["rawtask"] and t[peer]:
+            r = t["rawtask"] / t[peer]
+            ratios[peer].append(r)
+            cells.append(f"{r:.2f}")
+        else:
+            cells.append("n/a")
+    print(f"| {w}{notes.get(w, '')} | "
+          + " | ".join(fmt_time(t[i]) for i in impls)
+          + " | " + " | ".join(cells) + " |")
+
+def geomean(xs):
+    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
+
+print(f"| **geometric mean** | | | | **{geomean(ratios['async-executor']):.2f}** "
+      f"| **{geomean(ratios['tokio']):.2f}** |")
+PYTHON
