@@ -59,7 +59,10 @@
 //! # Rules
 //!
 //! 1. A task is freed exactly once, by whoever observes the reference count at zero with TASK
-//!    clear, and only when the future and the output are gone (`loom-tests`: every model's leak
+//!    clear, and only when the future and the output are gone. A completing `Runnable` that has
+//!    nothing left to do releases its reference in the completion transition itself
+//!    (`State::releases_at_completion`), and never touches the task afterwards unless that
+//!    made it the owner (`loom-tests`: every model's leak
 //!    check, proven to fire by `leak_check_fires_on_forgotten_*`; `last_waker_drop_vs_last_waker_drop`,
 //!    `task_drop_vs_last_waker_drop`; `tests/drop_semantics.rs`, `tests/random_ops.rs`).
 //! 2. The future is dropped exactly once, on the executor's side: by `run`, by a dropped
@@ -781,6 +784,11 @@ where
                 Self::drop_output(ptr, panicked);
                 Self::destroy(ptr);
             }
+            return;
+        }
+        if prev.releases_at_completion() {
+            // Our reference went with the transition: the `Task` handle takes the output and
+            // frees the task; we must not touch it again.
             return;
         }
         if !prev.has_task() || prev.is_closed() {

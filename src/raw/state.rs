@@ -109,6 +109,16 @@ impl State {
         self.refs() == 1 && !self.has_task() && !self.has_awaiter()
     }
 
+    /// Seen by a completing `Runnable`: after storing COMPLETED it would only release its
+    /// reference — because it owns the task outright, or because a `Task` handle (which keeps
+    /// the allocation alive and will take the output) exists, the task is not closed, and no
+    /// awaiter waits to be woken.
+    #[inline(always)]
+    pub(crate) fn releases_at_completion(self) -> bool {
+        self.last_owner_at_completion()
+            || (self.has_task() && !self.is_closed() && !self.has_awaiter())
+    }
+
     /// No reference and no `Task` handle remain: whoever saw this state owns the allocation.
     #[inline(always)]
     pub(crate) fn is_unreferenced(self) -> bool {
@@ -320,16 +330,17 @@ impl StateCell {
     /// `Task` handle remains, the task is also closed, as nobody will take the output. Returns
     /// the previous state.
     ///
-    /// If the `Runnable`'s reference was the only one left and no `Task` exists
-    /// ([`State::last_owner_at_completion`]), it is released in the same step: nothing else
-    /// can reach the task, so the caller now owns it outright and frees it without another
-    /// atomic operation.
+    /// When the completing `Runnable` has nothing left to do with the task after this step
+    /// ([`State::releases_at_completion`]), its reference is released in the same step, saving
+    /// an atomic operation: either nothing else can reach the task and the caller now owns it
+    /// outright ([`State::last_owner_at_completion`]), or a `Task` handle will take the output
+    /// and the caller must not touch the task again.
     #[inline(always)]
     pub(crate) fn complete(&self, panicked: bool) -> State {
         let panic_bit = if panicked { PANICKED } else { 0 };
         self.transition(|s| {
             let closed = if s.has_task() { 0 } else { CLOSED };
-            let release = if s.last_owner_at_completion() {
+            let release = if s.releases_at_completion() {
                 REFERENCE
             } else {
                 0
