@@ -65,6 +65,12 @@ impl ScheduleInfo {
 /// The trait is sealed; it exists so that both kinds of closure are accepted by the `spawn`
 /// functions.
 ///
+/// The function runs inside the `wake` call that scheduled the task, on the waking thread.
+/// Avoid dropping the `Runnable` there (for example once the executor has shut down): that
+/// cancels the task and runs its future's destructor inside `wake`, where the waker's caller
+/// may hold a lock the destructor needs too (flume, for one, wakes receivers with its channel
+/// locked). Queue it, or hand it to another thread to drop.
+///
 /// ```
 /// use rawtask::Schedule;
 ///
