@@ -188,6 +188,7 @@ impl<M> Runnable<M> {
     /// // SAFETY: the slot of a `u64` task lives at DATA_OFFSET.
     /// let slot = unsafe { *ptr.as_ptr().cast::<u8>().add(rawtask::DATA_OFFSET).cast::<u64>() };
     /// assert_eq!(slot, 42);
+    /// // SAFETY: `ptr` came from `into_raw` of a `Runnable<u64>` and is converted back once.
     /// let runnable = unsafe { rawtask::Runnable::<u64>::from_raw(ptr) };
     /// runnable.run();
     /// ```
@@ -207,6 +208,7 @@ impl<M> Runnable<M> {
     /// ```
     /// let (runnable, task) = rawtask::spawn(async { 2 }, |_| {});
     /// let ptr = runnable.into_raw();
+    /// // SAFETY: `ptr` came from `into_raw` of a `Runnable<()>` and is converted back once.
     /// let runnable = unsafe { rawtask::Runnable::<()>::from_raw(ptr) };
     /// runnable.run();
     /// assert_eq!(futures_lite::future::block_on(task), 2);

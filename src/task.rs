@@ -140,6 +140,7 @@ impl<T, M> Task<T, M> {
     /// let (runnable, task) = rawtask::spawn(async { 3 }, |_| {});
     /// let ptr = task.into_raw();
     /// runnable.run();
+    /// // SAFETY: `ptr` came from `into_raw` of a `Task<i32>` and is converted back once.
     /// let task = unsafe { rawtask::Task::<i32>::from_raw(ptr) };
     /// assert_eq!(futures_lite::future::block_on(task), 3);
     /// ```
@@ -157,6 +158,7 @@ impl<T, M> Task<T, M> {
     ///
     /// ```
     /// let (_runnable, task) = rawtask::spawn(async {}, |_| {});
+    /// // SAFETY: the pointer comes straight from `into_raw` of a `Task<()>`.
     /// let task = unsafe { rawtask::Task::<()>::from_raw(task.into_raw()) };
     /// drop(task);
     /// ```

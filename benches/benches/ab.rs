@@ -1,6 +1,6 @@
-//! Interleaved A/B comparison of rawtask and async-task 4.7.1 on the core workloads, for a
-//! machine whose speed drifts by ±25 % between criterion's back-to-back measurements (this
-//! project's shared 2-core VM does).
+//! Interleaved A/B comparison of rawtask and async-task 4.7.1 on the eight core workloads of
+//! `benches/core.rs`, for a machine whose speed drifts by ±25 % between criterion's
+//! back-to-back measurements (this project's shared 2-core VM does).
 //!
 //! Criterion (`benches/core.rs`) measures each implementation in its own few-second window,
 //! so a slow window skews a ratio. Here every round times a short batch of rawtask and a
@@ -17,7 +17,7 @@ use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use rawtask_benches::poll_ready;
+use rawtask_benches::{block_on, poll_ready};
 
 /// Times `iters` calls of `f`.
 fn time(iters: u64, f: &mut impl FnMut()) -> Duration {
@@ -194,6 +194,80 @@ fn main() {
                 || drop(black_box(at_waker.clone())),
             );
             drop((raw_runnable, raw_task, at_runnable, at_task));
+            median
+        },
+        ab(
+            "future_1k",
+            rounds,
+            || {
+                let buf = black_box([3u8; 1024]);
+                let future = async move {
+                    std::future::ready(()).await;
+                    black_box(&buf)[black_box(1000)]
+                };
+                let (r, t) = rawtask::spawn(future, raw_noop);
+                r.run();
+                black_box(poll_ready(t));
+            },
+            || {
+                let buf = black_box([3u8; 1024]);
+                let future = async move {
+                    std::future::ready(()).await;
+                    black_box(&buf)[black_box(1000)]
+                };
+                let (r, t) = async_task::spawn(future, at_noop);
+                r.run();
+                black_box(poll_ready(t));
+            },
+        ),
+        {
+            // 1,000 tasks per call, scheduled through a flume channel to a worker thread
+            // (one worker per implementation, both alive throughout) and joined here.
+            let (raw_sender, raw_receiver) = flume::unbounded::<rawtask::Runnable>();
+            let (at_sender, at_receiver) = flume::unbounded::<async_task::Runnable>();
+            let raw_worker = std::thread::spawn(move || {
+                raw_receiver.iter().for_each(|r| {
+                    r.run();
+                })
+            });
+            let at_worker = std::thread::spawn(move || {
+                at_receiver.iter().for_each(|r| {
+                    r.run();
+                })
+            });
+            let mut raw_tasks = Vec::with_capacity(1000);
+            let mut at_tasks = Vec::with_capacity(1000);
+            let median = ab(
+                "flume_cross_thread (1000 tasks)",
+                rounds,
+                || {
+                    for i in 0..1000u64 {
+                        let sender = raw_sender.clone();
+                        let (r, t) = rawtask::spawn(async move { black_box(i) }, move |r| {
+                            sender.send(r).unwrap()
+                        });
+                        r.schedule();
+                        raw_tasks.push(t);
+                    }
+                    let sum: u64 = raw_tasks.drain(..).map(block_on).sum();
+                    assert_eq!(sum, 499_500);
+                },
+                || {
+                    for i in 0..1000u64 {
+                        let sender = at_sender.clone();
+                        let (r, t) = async_task::spawn(async move { black_box(i) }, move |r| {
+                            sender.send(r).unwrap()
+                        });
+                        r.schedule();
+                        at_tasks.push(t);
+                    }
+                    let sum: u64 = at_tasks.drain(..).map(block_on).sum();
+                    assert_eq!(sum, 499_500);
+                },
+            );
+            drop((raw_sender, at_sender));
+            raw_worker.join().unwrap();
+            at_worker.join().unwrap();
             median
         },
     ];

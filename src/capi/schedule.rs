@@ -19,6 +19,7 @@ use crate::{Builder, Runnable, Schedule, ScheduleInfo};
 /// ```
 /// use rawtask::capi::{RawtaskRunnable, RawtaskScheduleFn};
 /// unsafe extern "C" fn drop_it(_: *mut std::ffi::c_void, r: *mut RawtaskRunnable, _: u32) {
+///     // SAFETY: the callback owns `r`, a live runnable, and drops it exactly once.
 ///     unsafe { rawtask::capi::rawtask_runnable_drop(r) };
 /// }
 /// let f: RawtaskScheduleFn = drop_it;
@@ -46,6 +47,7 @@ pub type RawtaskScheduleFn =
 ///
 /// // A C executor's (one-runnable) queue, written in Rust for the example.
 /// unsafe extern "C" fn push(context: *mut c_void, runnable: *mut RawtaskRunnable, _flags: u32) {
+///     // SAFETY: the context is the address of the static queue below.
 ///     let queue = unsafe { &*context.cast::<AtomicPtr<RawtaskRunnable>>() };
 ///     queue.store(runnable, Ordering::Release);
 /// }
@@ -57,6 +59,7 @@ pub type RawtaskScheduleFn =
 /// let (runnable, task) = rawtask::spawn(async { 40 + 2 }, schedule);
 /// runnable.schedule();
 /// let ptr = queue.swap(std::ptr::null_mut(), Ordering::Acquire);
+/// // SAFETY: `ptr` is the runnable `push` stored; we own it and run it once.
 /// unsafe { rawtask::capi::rawtask_runnable_run(ptr) };
 /// assert_eq!(futures_lite::future::block_on(task), 42);
 /// ```
@@ -89,6 +92,7 @@ impl RawtaskSchedule {
     /// ```
     /// use rawtask::capi::{rawtask_runnable_drop, RawtaskRunnable, RawtaskSchedule};
     /// unsafe extern "C" fn cancel(_: *mut std::ffi::c_void, r: *mut RawtaskRunnable, _: u32) {
+    ///     // SAFETY: the callback owns `r`, a live runnable, and drops it exactly once.
     ///     unsafe { rawtask_runnable_drop(r) };
     /// }
     /// // SAFETY: `cancel` is thread-safe and ignores its context.
@@ -107,6 +111,7 @@ impl RawtaskSchedule {
     /// ```
     /// # use rawtask::capi::{RawtaskRunnable, RawtaskSchedule};
     /// # unsafe extern "C" fn f(_: *mut std::ffi::c_void, _: *mut RawtaskRunnable, _: u32) {}
+    /// // SAFETY: `f` does nothing and ignores its context.
     /// let s = unsafe { RawtaskSchedule::new(f, std::ptr::null_mut()) };
     /// assert!(s.callback().is_some());
     /// ```
@@ -121,6 +126,7 @@ impl RawtaskSchedule {
     /// # unsafe extern "C" fn f(_: *mut std::ffi::c_void, _: *mut RawtaskRunnable, _: u32) {}
     /// let mut state = 0u8;
     /// let context = (&raw mut state).cast::<std::ffi::c_void>();
+    /// // SAFETY: `f` does nothing and never reads the context.
     /// let s = unsafe { RawtaskSchedule::new(f, context) };
     /// assert_eq!(s.context(), context);
     /// ```
@@ -166,6 +172,7 @@ impl<M> Builder<M> {
     /// use std::ffi::c_void;
     ///
     /// unsafe extern "C" fn run_now(_: *mut c_void, r: *mut RawtaskRunnable, _: u32) {
+    ///     // SAFETY: the callback owns `r`, a live runnable, and runs it exactly once.
     ///     unsafe { rawtask_runnable_run(r) };
     /// }
     /// // SAFETY: `run_now` is thread-safe and ignores its context.
@@ -174,6 +181,7 @@ impl<M> Builder<M> {
     ///     .metadata(7u32)
     ///     .spawn_c(|&m| async move { m * 6 }, schedule)
     ///     .unwrap();
+    /// // SAFETY: the handles come from `spawn_c`; `out` is a writable u32; each is used once.
     /// unsafe {
     ///     assert_eq!(rawtask_runnable_schedule(runnable.as_ptr()), RawtaskStatus::Ok);
     ///     let mut out = 0u32;
