@@ -125,7 +125,9 @@ fn a_pool_bounds_its_cache() {
 fn local_tasks_and_data_slots_with_a_pool() {
     // A pool that is dropped at the end returns its cache to the heap: nothing leaks.
     let _g = check_leaks();
-    let pool: &'static TaskPool = Box::leak(Box::new(TaskPool::new(4)));
+    let raw = Box::into_raw(Box::new(TaskPool::new(4)));
+    // SAFETY: the box is freed only at the end of the test, after every task of the pool.
+    let pool: &'static TaskPool = unsafe { &*raw };
     let text = std::rc::Rc::new(String::from("local"));
     let (runnable, task) = Builder::new().metadata(7u64).allocator(pool).spawn_local(
         move |slot: &u64| {
@@ -138,8 +140,9 @@ fn local_tasks_and_data_slots_with_a_pool() {
     runnable.run();
     assert_eq!(common::block_on(task), "local 7");
     assert_eq!(pool.stats().cached, 1);
-    // SAFETY: every task of the pool is gone; the pool was leaked from this box above.
-    drop(unsafe { Box::from_raw(pool as *const TaskPool as *mut TaskPool) });
+    // SAFETY: every task of the pool is gone and `pool` is not used again; `raw` came from
+    // `Box::into_raw` above.
+    drop(unsafe { Box::from_raw(raw) });
 }
 
 #[test]
