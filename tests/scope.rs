@@ -69,6 +69,19 @@ fn yield_now() -> YieldNow {
     YieldNow(false)
 }
 
+/// Spawns, from a parent's spawner, a child that never completes; its future's drop and its
+/// done function are logged as "child future dropped" and "child done".
+fn spawn_pending_child<E: ScopeExecutor>(children: &ScopedSpawner<E>, log: &Log) {
+    let guard = log.on_drop("child future dropped");
+    let future = async move {
+        let _guard = guard;
+        pending::<()>().await
+    };
+    children
+        .spawn_future(future, log.done("child done"))
+        .unwrap();
+}
+
 /// A parent whose future spawns one never-ending child and then waits forever (or, with
 /// `complete`, returns). Everything is logged.
 fn spawn_family<E: ScopeExecutor>(
@@ -81,18 +94,7 @@ fn spawn_family<E: ScopeExecutor>(
         .spawn_with_signal(
             move |children| async move {
                 let _guard = l1.on_drop("parent future dropped");
-                children
-                    .spawn_future(
-                        {
-                            let guard = l1.on_drop("child future dropped");
-                            async move {
-                                let _guard = guard;
-                                pending::<()>().await
-                            }
-                        },
-                        l1.done("child done"),
-                    )
-                    .unwrap();
+                spawn_pending_child(&children, &l1);
                 if !complete {
                     pending::<()>().await;
                 }
@@ -214,18 +216,7 @@ fn a_panicking_future_terminates_in_order_then_resumes_the_panic() {
             .spawn_with_signal(
                 move |children| async move {
                     let _guard = l1.on_drop("parent future dropped");
-                    children
-                        .spawn_future(
-                            {
-                                let guard = l1.on_drop("child future dropped");
-                                async move {
-                                    let _guard = guard;
-                                    pending::<()>().await
-                                }
-                            },
-                            l1.done("child done"),
-                        )
-                        .unwrap();
+                    spawn_pending_child(&children, &l1);
                     panic!("the parent's future panics");
                 },
                 l2.done("parent done"),
@@ -270,18 +261,7 @@ fn a_task_dropped_by_the_executor_terminates_when_its_last_child_does() {
             .spawn_with_signal(
                 move |children| async move {
                     let _guard = l1.on_drop("parent future dropped");
-                    children
-                        .spawn_future(
-                            {
-                                let guard = l1.on_drop("child future dropped");
-                                async move {
-                                    let _guard = guard;
-                                    pending::<()>().await
-                                }
-                            },
-                            l1.done("child done"),
-                        )
-                        .unwrap();
+                    spawn_pending_child(&children, &l1);
                     yield_now().await; // puts the parent back in the queue, after the child
                     pending::<()>().await
                 },
@@ -368,18 +348,7 @@ fn cancelling_a_tasks_token_terminates_it_in_order() {
                     *token.lock().unwrap() = Some(children.token().clone());
                     async move {
                         let _guard = l1.on_drop("parent future dropped");
-                        children
-                            .spawn_future(
-                                {
-                                    let guard = l1.on_drop("child future dropped");
-                                    async move {
-                                        let _guard = guard;
-                                        pending::<()>().await
-                                    }
-                                },
-                                l1.done("child done"),
-                            )
-                            .unwrap();
+                        spawn_pending_child(&children, &l1);
                         pending::<()>().await
                     }
                 },
