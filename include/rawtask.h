@@ -360,6 +360,7 @@ typedef struct RawtaskTask {
  *
  * // A C executor's (one-runnable) queue, written in Rust for the example.
  * unsafe extern "C" fn push(context: *mut c_void, runnable: *mut RawtaskRunnable, _flags: u32) {
+ *     // SAFETY: the context is the address of the static queue below.
  *     let queue = unsafe { &*context.cast::<AtomicPtr<RawtaskRunnable>>() };
  *     queue.store(runnable, Ordering::Release);
  * }
@@ -371,6 +372,7 @@ typedef struct RawtaskTask {
  * let (runnable, task) = rawtask::spawn(async { 40 + 2 }, schedule);
  * runnable.schedule();
  * let ptr = queue.swap(std::ptr::null_mut(), Ordering::Acquire);
+ * // SAFETY: `ptr` is the runnable `push` stored; we own it and run it once.
  * unsafe { rawtask::capi::rawtask_runnable_run(ptr) };
  * assert_eq!(futures_lite::future::block_on(task), 42);
  * ```
@@ -396,6 +398,7 @@ typedef struct RawtaskSchedule {
  * ```
  * use rawtask::capi::{RawtaskRunnable, RawtaskScheduleFn};
  * unsafe extern "C" fn drop_it(_: *mut std::ffi::c_void, r: *mut RawtaskRunnable, _: u32) {
+ *     // SAFETY: the callback owns `r`, a live runnable, and drops it exactly once.
  *     unsafe { rawtask::capi::rawtask_runnable_drop(r) };
  * }
  * let f: RawtaskScheduleFn = drop_it;
