@@ -96,8 +96,10 @@ mod pool {
     struct State {
         /// Free blocks, grouped by layout (a program has few task layouts).
         free: Vec<(Layout, Vec<NonNull<u8>>)>,
+        /// Blocks in `free`, all layouts together.
         cached: usize,
-        stats: PoolStats,
+        reused: u64,
+        fresh: u64,
     }
 
     /// What a [`TaskPool`] has done so far.
@@ -126,11 +128,8 @@ mod pool {
                 state: Mutex::new(State {
                     free: Vec::new(),
                     cached: 0,
-                    stats: PoolStats {
-                        reused: 0,
-                        fresh: 0,
-                        cached: 0,
-                    },
+                    reused: 0,
+                    fresh: 0,
                 }),
             }
         }
@@ -139,8 +138,9 @@ mod pool {
         pub fn stats(&self) -> PoolStats {
             let state = self.lock();
             PoolStats {
+                reused: state.reused,
+                fresh: state.fresh,
                 cached: state.cached,
-                ..state.stats
             }
         }
 
@@ -160,11 +160,11 @@ mod pool {
                 if let Some((_, blocks)) = state.free.iter_mut().find(|(l, _)| *l == layout) {
                     if let Some(block) = blocks.pop() {
                         state.cached -= 1;
-                        state.stats.reused += 1;
+                        state.reused += 1;
                         return Ok(NonNull::slice_from_raw_parts(block, layout.size()));
                     }
                 }
-                state.stats.fresh += 1;
+                state.fresh += 1;
             }
             super::Heap.allocate(layout)
         }

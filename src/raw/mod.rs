@@ -142,42 +142,29 @@ pub(crate) trait Locality {
 
     /// Whether `leak_future` was called: the allocation must be leaked too.
     fn future_leaked(&self) -> bool;
+}
 
-    /// Allocates the task's memory: the global allocator, unless the spawner chose another
-    /// ([`Custom`]).
-    #[inline(always)]
-    fn allocate(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: a task layout is never zero-sized: it contains the header.
-        unsafe { crate::sync::alloc::alloc(layout) }
-    }
+/// What a task carries besides its future, output, schedule function and data slot: where its
+/// contents may be dropped, where its memory comes from, and its identity. Implemented only by
+/// [`Custom`], which every spawn function uses.
+pub(crate) trait Extras: Locality {
+    /// Allocates the task's memory (null on failure).
+    fn allocate(&self, layout: Layout) -> *mut u8;
 
     /// Drops the value stored in the task at `this`, then frees the task's `memory`.
     ///
     /// # Safety
     /// `this` points to a live value that is dropped only here, inside `memory`, which came
     /// from `allocate` (on this value) with `layout` and is not used again.
-    #[inline(always)]
-    unsafe fn free(this: *mut Self, memory: *mut u8, layout: Layout)
-    where
-        Self: Sized,
-    {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            ptr::drop_in_place(this);
-            crate::sync::alloc::dealloc(memory, layout);
-        }
-    }
+    unsafe fn free(this: *mut Self, memory: *mut u8, layout: Layout);
 
     /// The task's identity, if it was spawned with one.
-    #[inline(always)]
-    fn identity(&self) -> Option<&crate::identity::Identity> {
-        None
-    }
+    fn identity(&self) -> Option<&crate::identity::Identity>;
 }
 
-/// What a task spawned through a [`Builder`](crate::Builder) carries besides its locality: the
-/// allocator its memory came from, and its identity (`()` for none). With [`Heap`] and `()`,
-/// both zero-sized, it adds nothing to the task and compiles to the default path.
+/// The [`Extras`] of every task: its locality, the allocator its memory came from, and its
+/// identity (`()` for none). With [`AnyThread`], [`Heap`] and `()`, all zero-sized, it adds
+/// nothing to the task (the default spawn path).
 ///
 /// [`Heap`]: crate::storage::Heap
 pub(crate) struct Custom<L, A, I> {
@@ -205,12 +192,7 @@ impl IdentitySlot for crate::identity::Identity {
     }
 }
 
-impl<L, A, I> Locality for Custom<L, A, I>
-where
-    L: Locality,
-    A: crate::storage::Allocator,
-    I: IdentitySlot,
-{
+impl<L: Locality, A, I> Locality for Custom<L, A, I> {
     #[inline(always)]
     fn is_home(&self) -> bool {
         self.locality.is_home()
@@ -225,7 +207,14 @@ where
     fn future_leaked(&self) -> bool {
         self.locality.future_leaked()
     }
+}
 
+impl<L, A, I> Extras for Custom<L, A, I>
+where
+    L: Locality,
+    A: crate::storage::Allocator,
+    I: IdentitySlot,
+{
     #[inline(always)]
     fn allocate(&self, layout: Layout) -> *mut u8 {
         match self.allocator.allocate(layout) {
@@ -356,7 +345,7 @@ impl<F, T, S, M, L> RawTask<F, T, S, M, L>
 where
     F: Future<Output = T>,
     S: Schedule<M>,
-    L: Locality,
+    L: Extras,
 {
     const VTABLE: TaskVTable = TaskVTable {
         ffi_waker: header::FFI_WAKER_VTABLE,
@@ -413,8 +402,8 @@ where
         }
 
         /// Frees the half-built task if building the future panics.
-        struct Unwind<F, T, S, M, L: Locality>(*mut TaskCell<F, T, S, M, L>, Layout);
-        impl<F, T, S, M, L: Locality> Drop for Unwind<F, T, S, M, L> {
+        struct Unwind<F, T, S, M, L: Extras>(*mut TaskCell<F, T, S, M, L>, Layout);
+        impl<F, T, S, M, L: Extras> Drop for Unwind<F, T, S, M, L> {
             fn drop(&mut self) {
                 // SAFETY: everything but the stage was initialised and nothing escaped yet;
                 // the memory came from the locality's `allocate` with this layout.
@@ -609,22 +598,23 @@ where
     }
 
     /// Releases the `Runnable`'s reference after it is done with the task, freeing the task if
-    /// that was the last owner. `future_alive` says the future was not dropped: an unreferenced
-    /// task's future can never be woken again, so it is dropped here (rule 2).
+    /// that was the last owner. Whether the future still has to be dropped is read from the
+    /// state, as `release_last` does: a task that is neither completed nor closed still holds
+    /// its future, which can never be woken again once the task is unreferenced, so it is
+    /// dropped here (rule 2). (The caller cannot know: once it cleared RUNNING, a waker may have
+    /// scheduled and run the task to completion on another thread.)
     ///
     /// # Safety
     /// The caller owns the `Runnable`'s reference and gives it up.
     #[inline(always)]
-    unsafe fn release_runnable(ptr: NonNull<()>, future_alive: bool) {
+    unsafe fn release_runnable(ptr: NonNull<()>) {
         // SAFETY: our reference keeps the task alive until `release_ref`.
         let new = unsafe { prefix(ptr) }.state.release_ref();
         if new.is_unreferenced() {
-            // SAFETY: no reference and no `Task` remain: we own the task. `future_alive` was
-            // true when our poll ended, but once RUNNING was cleared a waker may have scheduled
-            // and run the task to completion (or closed it) on another thread, dropping the
-            // future there: a done task's future is gone (rule 2).
+            // SAFETY: no reference and no `Task` remain: we own the task; a task that is not
+            // done has not had its future dropped.
             unsafe {
-                if future_alive && !new.is_done() {
+                if !new.is_done() {
                     Self::drop_future(ptr);
                 }
                 Self::destroy(ptr);
@@ -651,7 +641,7 @@ where
             None
         };
         // SAFETY: we give up the `Runnable`'s reference; the future is gone.
-        unsafe { Self::release_runnable(ptr, false) };
+        unsafe { Self::release_runnable(ptr) };
         wake_awaiter(awaiter);
     }
 
@@ -802,7 +792,7 @@ where
             None
         };
         // SAFETY: we give up the `Runnable`'s reference; the future is gone.
-        unsafe { Self::release_runnable(ptr, false) };
+        unsafe { Self::release_runnable(ptr) };
         wake_awaiter(awaiter);
     }
 
@@ -831,7 +821,7 @@ where
                 None
             };
             // SAFETY: we give up the `Runnable`'s reference; the future is gone.
-            unsafe { Self::release_runnable(ptr, false) };
+            unsafe { Self::release_runnable(ptr) };
             wake_awaiter(awaiter);
             false
         } else if prev.is_scheduled() {
@@ -840,8 +830,8 @@ where
             unsafe { Self::schedule(ptr, ScheduleInfo::new(true)) };
             true
         } else {
-            // SAFETY: we give up the `Runnable`'s reference; the future is alive.
-            unsafe { Self::release_runnable(ptr, true) };
+            // SAFETY: we give up the `Runnable`'s reference; the future may be alive.
+            unsafe { Self::release_runnable(ptr) };
             false
         }
     }
@@ -864,7 +854,7 @@ where
             None
         };
         // SAFETY: we give up the `Runnable`'s reference; the future is gone.
-        unsafe { Self::release_runnable(ptr, false) };
+        unsafe { Self::release_runnable(ptr) };
         wake_awaiter(awaiter);
     }
 }

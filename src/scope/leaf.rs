@@ -9,7 +9,6 @@
 
 use alloc::boxed::Box;
 use core::any::Any;
-use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -56,7 +55,7 @@ unsafe impl Send for SlotRef {}
 unsafe impl Sync for SlotRef {}
 
 impl SlotRef {
-    fn get(&self) -> &LeafSlot {
+    pub(crate) fn get(&self) -> &LeafSlot {
         // SAFETY: see the `Send` impl: the allocation holding the slot outlives every holder.
         unsafe { &*self.0 }
     }
@@ -145,7 +144,9 @@ where
             .get_or_insert_with(|| scope.token().clone().wait_cancelled_owned());
         Pin::new(wait).poll(cx).is_ready()
     }
+}
 
+impl<F, D: FnOnce()> Leaf<F, D> {
     /// Steps 2, 5 and 6 (3 and 4 are empty: a leaf has no children). Returns the panic to
     /// resume, if any.
     fn terminate(&mut self) -> Option<Panic> {
@@ -210,34 +211,12 @@ where
 
 impl<F, D: FnOnce()> Drop for Leaf<F, D> {
     fn drop(&mut self) {
-        if self.scope.is_none() {
-            return;
+        if self.scope.is_some() {
+            // Dropped early, by the executor or because spawning failed: terminate anyway (a
+            // leaf has no children to wait for). A panic is not resumed: unwinding out of a
+            // task's destructor aborts most executors (rawtask included), and the panic hook
+            // has already reported it.
+            drop(self.terminate());
         }
-        // Dropped early, by the executor or because spawning failed: terminate anyway (a
-        // leaf has no children to wait for).
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.future = None)) {
-            self.panic.get_or_insert(payload);
-        }
-        self.wait = None;
-        let done = self.done.take();
-        let result = catch_unwind(AssertUnwindSafe(|| done.map(|done| done())));
-        if let Parent::Link(link) = core::mem::replace(&mut self.parent, Parent::None) {
-            link.set(DONE);
-        }
-        if let Some(scope) = self.scope.take() {
-            scope.deregister();
-        }
-        // Not resumed: unwinding out of a task's destructor aborts most executors (rawtask
-        // included). The panic hook has already reported it.
-        drop(self.panic.take());
-        drop(result);
-    }
-}
-
-impl<F, D: FnOnce()> fmt::Debug for Leaf<F, D> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Leaf")
-            .field("terminated", &self.scope.is_none())
-            .finish()
     }
 }

@@ -258,12 +258,10 @@ where
 
 impl<F, D, CancelRx, DoneTx> Scoped<F, D, CancelRx, DoneTx>
 where
-    F: Future<Output = ()>,
-    CancelRx: SignalReceiver,
     D: FnOnce() + Send + 'static,
     DoneTx: Send + 'static,
 {
-    /// Steps 2 and 3.
+    /// Steps 2 and 3 (again harmlessly if they already ran).
     fn begin_termination(&mut self) {
         // Step 2. Assigning drops the future in place, which pinning allows.
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.future = None)) {
@@ -359,10 +357,7 @@ where
             return; // terminated normally
         }
         // Dropped early, by the executor or because spawning failed: terminate anyway.
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.future = None)) {
-            self.panic.get_or_insert(payload);
-        }
-        self.cancel = None;
+        self.begin_termination();
         let done = self.done.take();
         let done_sender = self.done_sender.take();
         let tail: super::children::Tail = Box::new(move || {
@@ -374,10 +369,7 @@ where
             }
         });
         let now = match &self.children {
-            Some(children) => {
-                children.close();
-                children.leave_tail(tail)
-            }
+            Some(children) => children.leave_tail(tail),
             None => Some(tail),
         };
         if let Some(tail) = now {

@@ -84,8 +84,8 @@ impl Drop for CancelSender {
             Some(Target::Token(token)) => token.cancel(),
             Some(Target::Link(link)) => link.set(CANCELLED),
             Some(Target::Slot(slot, waker)) => {
-                // SAFETY: the waker keeps the task, and so its data slot, alive.
-                unsafe { &*slot.0 }.cancel();
+                // The waker keeps the task, and so its data slot, alive until it wakes.
+                slot.get().cancel();
                 waker.wake();
             }
             None => {}
