@@ -9,50 +9,15 @@
 //!
 //!     cargo bench -p rawtask-benches --bench ab            # 41 rounds
 //!     AB_ROUNDS=101 cargo bench -p rawtask-benches --bench ab
+//!     cargo bench -p rawtask-benches --bench ab -- scope   # rawtask::scope against plain tasks
 //!
 //! Prints one line per workload: median rawtask/async-task ratio and the quartiles, then the
 //! geometric mean of the medians. A ratio below 1 means rawtask is faster.
 
 use std::cell::Cell;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
-use rawtask_benches::{block_on, poll_ready};
-
-/// Times `iters` calls of `f`.
-fn time(iters: u64, f: &mut impl FnMut()) -> Duration {
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    start.elapsed()
-}
-
-/// The median and quartiles of rawtask/async-task over `rounds` interleaved rounds.
-fn ab(name: &str, rounds: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> f64 {
-    // Calibrate a batch to about 2 ms of `a`, and warm both up.
-    let mut iters = 1000u64;
-    while time(iters, &mut a) < Duration::from_millis(2) {
-        iters *= 2;
-    }
-    time(iters, &mut b);
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|round| {
-            let (ta, tb) = if round % 2 == 0 {
-                let ta = time(iters, &mut a);
-                (ta, time(iters, &mut b))
-            } else {
-                let tb = time(iters, &mut b);
-                (time(iters, &mut a), tb)
-            };
-            ta.as_secs_f64() / tb.as_secs_f64()
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let q = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
-    println!("| {name} | {:.2} | {:.2}–{:.2} |", q(0.5), q(0.25), q(0.75));
-    q(0.5)
-}
+use rawtask_benches::{ab, block_on, poll_ready};
 
 thread_local! {
     static RAW_SLOT: Cell<Option<rawtask::Runnable>> = const { Cell::new(None) };
@@ -84,6 +49,26 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(if quick { 3 } else { 41 });
+    // Groups to run: `core` unless named on the command line (`-- scope`).
+    let mut groups: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    if groups.is_empty() || quick {
+        groups = vec!["core".into(), "scope".into()];
+    }
+    for group in groups {
+        match group.as_str() {
+            "core" => core(rounds),
+            "scope" => scope(rounds),
+            other => panic!("unknown group {other:?}: core, scope"),
+        }
+        println!();
+    }
+}
+
+/// rawtask against async-task 4.7.1 on the eight workloads of `benches/core.rs`.
+fn core(rounds: usize) {
     fn raw_noop(_: rawtask::Runnable) {}
     fn at_noop(_: async_task::Runnable) {}
     fn raw_data_noop(_: rawtask::Runnable<u64>) {}
@@ -275,5 +260,97 @@ fn main() {
     println!(
         "| **geometric mean of medians** | **{:.2}** | |",
         geomean.exp()
+    );
+}
+
+thread_local! {
+    static QUEUE: std::cell::RefCell<std::collections::VecDeque<rawtask::Runnable>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+fn push(runnable: rawtask::Runnable) {
+    QUEUE.with(|queue| queue.borrow_mut().push_back(runnable));
+}
+
+fn run_queue() {
+    while let Some(runnable) = QUEUE.with(|queue| queue.borrow_mut().pop_front()) {
+        runnable.run();
+    }
+}
+
+/// `rawtask::scope` against a plain raw task (the workloads of `benches/scope.rs`): a scoped
+/// child spawned from a root spawner onto a local queue, run, and its done signal awaited,
+/// against a plain task spawned onto the same queue, run and joined. Target: ≤ 1.5.
+fn scope(rounds: usize) {
+    use rawtask::scope::{ForgettableSignalSender, ScopedSpawn, ScopedSpawner};
+
+    println!("| workload (scoped/plain rawtask, {rounds} rounds) | median | quartiles |");
+    println!("|---|---:|---:|");
+    let plain = |i: u64| {
+        let (runnable, task) = rawtask::spawn(
+            async move {
+                black_box(i);
+            },
+            push,
+        );
+        runnable.schedule();
+        run_queue();
+        poll_ready(task);
+    };
+    let spawner = ScopedSpawner::on_schedule(push);
+    let mut i = 0u64;
+    ab(
+        "scoped spawn + done signal",
+        rounds,
+        || {
+            i += 1;
+            let i = i;
+            let signals = spawner
+                .spawn_future_with_signal(
+                    async move {
+                        black_box(i);
+                    },
+                    || {},
+                )
+                .unwrap();
+            run_queue();
+            poll_ready(signals.done_receiver);
+            signals.cancel_sender.forget();
+        },
+        || plain(black_box(7)),
+    );
+    ab(
+        "scoped spawn, no signal",
+        rounds,
+        || {
+            spawner
+                .spawn_future(
+                    async move {
+                        black_box(7u64);
+                    },
+                    || {},
+                )
+                .unwrap();
+            run_queue();
+        },
+        || plain(black_box(7)),
+    );
+    ab(
+        "scoped spawn with a child spawner + done signal",
+        rounds,
+        || {
+            let signals = spawner
+                .spawn_with_signal(
+                    |_child| async move {
+                        black_box(7u64);
+                    },
+                    || {},
+                )
+                .unwrap();
+            run_queue();
+            poll_ready(signals.done_receiver);
+            signals.cancel_sender.forget();
+        },
+        || plain(black_box(7)),
     );
 }

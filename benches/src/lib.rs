@@ -29,6 +29,45 @@ pub fn poll_ready<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Times `iters` calls of `f`.
+fn time(iters: u64, f: &mut impl FnMut()) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed()
+}
+
+/// Interleaved A/B timing for a machine whose speed drifts between measurement windows:
+/// calibrates a batch to about 2 ms of `a`, then over `rounds` rounds times one batch of `a`
+/// and one of `b` back to back (alternating which goes first), and prints the median and the
+/// quartiles of the per-round ratios `a / b` as a Markdown table row named `name`.
+///
+/// Returns the median ratio.
+pub fn ab(name: &str, rounds: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> f64 {
+    let mut iters = 1000u64;
+    while time(iters, &mut a) < std::time::Duration::from_millis(2) {
+        iters *= 2;
+    }
+    time(iters, &mut b);
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|round| {
+            let (ta, tb) = if round % 2 == 0 {
+                let ta = time(iters, &mut a);
+                (ta, time(iters, &mut b))
+            } else {
+                let tb = time(iters, &mut b);
+                (time(iters, &mut a), tb)
+            };
+            ta.as_secs_f64() / tb.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let q = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
+    println!("| {name} | {:.2} | {:.2}–{:.2} |", q(0.5), q(0.25), q(0.75));
+    q(0.5)
+}
+
 /// Wakes a thread that sleeps in [`block_on`].
 struct Unparker(Thread);
 
