@@ -176,6 +176,20 @@ impl<M> Runnable<M> {
         unsafe { waker_from_ref(self.ptr) }
     }
 
+    /// [`waker`](Self::waker) for a task that was just spawned: one atomic read-modify-write
+    /// fewer.
+    ///
+    /// # Safety
+    /// No pointer to the task (its `Task`, a waker or a raw pointer) has left the current
+    /// thread yet, so nothing can touch its state concurrently.
+    #[cfg(feature = "std")]
+    pub(crate) unsafe fn waker_unshared(&self) -> Waker {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.header().state.add_ref_unshared() };
+        // SAFETY: the reference just added belongs to the new waker.
+        unsafe { waker_from_ref(self.ptr) }
+    }
+
     /// Converts the `Runnable` into a raw pointer to the task, for an executor that stores
     /// tasks as pointers (or passes them through C). The data slot sits at
     /// [`data_offset::<M>()`](crate::data_offset) bytes from this pointer.

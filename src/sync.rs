@@ -8,6 +8,8 @@
 pub(crate) mod atomic {
     #[cfg(feature = "std")]
     pub(crate) use core::sync::atomic::AtomicBool;
+    #[cfg(all(feature = "std", target_has_atomic = "64"))]
+    pub(crate) use core::sync::atomic::AtomicU64;
     pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
 }
 
@@ -15,6 +17,8 @@ pub(crate) mod atomic {
 pub(crate) mod atomic {
     #[cfg(feature = "std")]
     pub(crate) use loom::sync::atomic::AtomicBool;
+    #[cfg(all(feature = "std", target_has_atomic = "64"))]
+    pub(crate) use loom::sync::atomic::AtomicU64;
     pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 }
 

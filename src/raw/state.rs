@@ -265,6 +265,21 @@ impl StateCell {
         }
     }
 
+    /// Adds a reference to a task that no other thread can reach yet: a plain load and store,
+    /// with nothing to race with.
+    ///
+    /// # Safety
+    /// No pointer to the task (handle, waker or raw pointer) has left the current thread.
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    pub(crate) unsafe fn add_ref_unshared(&self) {
+        let old = State(self.0.load(Ordering::Relaxed));
+        if old.overflowed() {
+            crate::abort::abort("rawtask: task reference count overflowed");
+        }
+        self.0.store(old.0 + REFERENCE, Ordering::Relaxed);
+    }
+
     /// Releases a reference and returns the new state. If it `is_unreferenced`, the caller now
     /// owns the allocation.
     #[inline(always)]

@@ -5,34 +5,55 @@ use alloc::boxed::Box;
 use core::task::{Context, Poll, Waker};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use core::ptr::NonNull;
+
 use crate::cancel::CancellationToken;
-use crate::sync::atomic::{AtomicUsize, Ordering};
-use crate::sync::{lock, Mutex};
+use crate::sync::atomic::Ordering;
+use crate::sync::{lock, Arc, Mutex};
 
 /// Steps 5 and 6 of a termination (run the done function, send the done signal), left behind
 /// by a task dropped while children were still alive, for the last child to run.
 pub(crate) type Tail = Box<dyn FnOnce() + Send>;
 
-/// `Children::state`: set once the owner has begun terminating its children.
-const CLOSED: usize = 1;
-/// `Children::state`: one live child.
-const ONE: usize = 2;
+/// The word that counts a registry's handles: `CLOSED | owners * OWNER | children * CHILD`.
+/// 64 bits wherever the target has 64-bit atomics, so that neither count can realistically
+/// overflow.
+#[cfg(target_has_atomic = "64")]
+type Word = u64;
+#[cfg(target_has_atomic = "64")]
+use crate::sync::atomic::AtomicU64 as AtomicWord;
+#[cfg(not(target_has_atomic = "64"))]
+type Word = usize;
+#[cfg(not(target_has_atomic = "64"))]
+use crate::sync::atomic::AtomicUsize as AtomicWord;
 
-/// The children of one scoped task (or of a root spawner).
+/// Set once the owner has begun terminating its children (step 3).
+const CLOSED: Word = 1;
+/// One owner handle ([`Owner`]): a spawner, the owning task's scope, or a pin held by the
+/// child that runs the owner's rest of termination.
+const OWNER: Word = 2;
+/// One live child ([`Registration`]). The owner count sits between `CLOSED` and here.
+const CHILD: Word = 1 << (Word::BITS / 2);
+const OWNERS: Word = CHILD - OWNER;
+const CHILDREN: Word = !(CHILD - 1);
+
+/// The children of one scoped task (or of a root spawner), shared by its owners and its live
+/// children.
 ///
 /// A child counts from its registration until its done sender is dropped, which is the last
 /// thing a terminating child does. Memory does not grow with the number of children ever
 /// spawned: a finished child only leaves the count.
 ///
-/// Registering and deregistering are one atomic operation each; the lock is taken only by
+/// One word counts both kinds of handle, so that a child's registration is also what keeps
+/// the registry alive: registering and deregistering are one atomic operation each, and the
+/// registry is freed by whichever handle leaves the word at zero. The lock is taken only by
 /// the owner once it waits (step 4) and by the child that brings the count of a closed scope
 /// to zero.
 pub(crate) struct Children {
     /// Cancelled at step 3 of the owner's termination: every child's cancel receiver watches
     /// it (a child with a token of its own has a child of this one).
     token: CancellationToken,
-    /// `live children * ONE | CLOSED`.
-    state: AtomicUsize,
+    state: AtomicWord,
     slow: Mutex<Slow>,
 }
 
@@ -43,40 +64,191 @@ struct Slow {
     tail: Option<Tail>,
 }
 
-/// What [`Children::register`] refuses: the scope is terminating.
+/// What [`Owner::register`] refuses: the scope is terminating.
 #[derive(Debug)]
 pub(crate) struct Closed;
 
-impl Children {
-    pub(crate) fn new() -> Children {
-        Children {
+fn children(state: Word) -> Word {
+    state / CHILD
+}
+
+/// Aborts on a count overflow, as `Arc` does: continuing would free the registry early.
+#[cold]
+fn overflow() -> ! {
+    std::eprintln!("rawtask::scope: too many handles to one scope");
+    std::process::abort()
+}
+
+/// A handle that owns a [`Children`] registry without being one of its children.
+pub(crate) struct Owner {
+    ptr: NonNull<Children>,
+}
+
+/// A live child's place in its scope's [`Children`]: keeps the registry alive, and dropping
+/// it reports the child terminated.
+pub(crate) struct Registration {
+    ptr: NonNull<Children>,
+}
+
+// SAFETY: both handles only share `Children`, which is `Sync` (atomics, a mutex and a token)
+// and whose `Tail` and waker are `Send`; the count decides which thread frees it.
+unsafe impl Send for Owner {}
+// SAFETY: as above; `&Owner` only reads the shared registry.
+unsafe impl Sync for Owner {}
+// SAFETY: as for `Owner`.
+unsafe impl Send for Registration {}
+// SAFETY: as for `Owner`.
+unsafe impl Sync for Registration {}
+
+impl Owner {
+    /// A new, empty registry with this handle as its only owner.
+    pub(crate) fn new() -> Owner {
+        // The registry lives in an `Arc` that is never cloned: `state` decides when it is
+        // freed. Under loom this makes a registry that is never freed a reported leak.
+        let children = Arc::new(Children {
             token: CancellationToken::new(),
-            state: AtomicUsize::new(0),
+            state: AtomicWord::new(OWNER),
             slow: Mutex::new(Slow {
                 waiter: None,
                 tail: None,
             }),
+        });
+        Owner {
+            // SAFETY: `Arc::into_raw` never returns null.
+            ptr: unsafe { NonNull::new_unchecked(Arc::into_raw(children).cast_mut()) },
         }
-    }
-
-    /// The token cancelled when this scope cancels its children.
-    pub(crate) fn token(&self) -> &CancellationToken {
-        &self.token
     }
 
     /// Counts a new child.
     ///
-    /// Registration and [`close`](Self::close) are ordered by `state`: a child counted before
-    /// the close is cancelled by it (its receiver watches `token`), and one that comes after
-    /// is refused, so the owner never stops waiting while a child can still join.
-    pub(crate) fn register(&self) -> Result<(), Closed> {
-        let previous = self.state.fetch_add(ONE, Ordering::Relaxed);
+    /// Registration and [`close`](Children::close) are ordered by `state`: a child counted
+    /// before the close is cancelled by it (its receiver watches `token`), and one that comes
+    /// after is refused, so the owner never stops waiting while a child can still join.
+    pub(crate) fn register(&self) -> Result<Registration, Closed> {
+        let previous = self.state.fetch_add(CHILD, Ordering::Relaxed);
+        if children(previous) == children(CHILDREN) {
+            overflow();
+        }
+        // Built before the check, so that a refused registration is undone by its drop (which
+        // may be the one the owner now waits for).
+        let registration = Registration { ptr: self.ptr };
         if previous & CLOSED != 0 {
-            // Too late: undo the count (which may be the one the owner now waits for).
-            self.deregister();
+            drop(registration);
             return Err(Closed);
         }
-        Ok(())
+        Ok(registration)
+    }
+}
+
+impl Clone for Owner {
+    fn clone(&self) -> Owner {
+        let previous = self.state.fetch_add(OWNER, Ordering::Relaxed);
+        if previous & OWNERS == OWNERS {
+            overflow();
+        }
+        Owner { ptr: self.ptr }
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // Release: this handle's uses of the registry happen-before its freeing; Acquire: the
+        // handle that frees sees every other handle's uses.
+        let previous = self.state.fetch_sub(OWNER, Ordering::AcqRel);
+        if previous & (OWNERS | CHILDREN) == OWNER {
+            // SAFETY: the last handle of either kind is gone.
+            unsafe { free(self.ptr) };
+        }
+    }
+}
+
+impl Drop for Registration {
+    /// The child has terminated (its done sender is being dropped), or a refused registration
+    /// is undone.
+    fn drop(&mut self) {
+        let children_ref = self.get();
+        let mut state = children_ref.state.load(Ordering::Relaxed);
+        let last_of_closed = loop {
+            // The last child of a closed scope wakes the waiting owner or runs the tail of a
+            // dropped one, under the lock. It trades its child count for an owner count in the
+            // same step, so that the owner may see zero children at once while the registry
+            // stays alive until the lock is released.
+            let last_of_closed = state & CLOSED != 0 && children(state) == 1;
+            let next = if last_of_closed {
+                state - CHILD + OWNER
+            } else {
+                state - CHILD
+            };
+            // Release: everything this child did happens-before the owner's next step (the
+            // owner reads `state` with Acquire); Acquire: for freeing, as in `Owner::drop`.
+            match children_ref.state.compare_exchange_weak(
+                state,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break last_of_closed,
+                Err(actual) => state = actual,
+            }
+        };
+        if last_of_closed {
+            // The owner's `poll_empty` or `leave_tail` either saw zero, or holds the lock until
+            // its waker or tail is stored.
+            let (waker, tail) = {
+                let mut slow = lock(&children_ref.slow);
+                (slow.waiter.take(), slow.tail.take())
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            if let Some(tail) = tail {
+                run_tail(tail);
+            }
+            // Release the pin taken above.
+            drop(Owner { ptr: self.ptr });
+        } else if state & (OWNERS | CHILDREN) == CHILD {
+            // SAFETY: this was the last handle of either kind.
+            unsafe { free(self.ptr) };
+        }
+    }
+}
+
+/// Frees a registry.
+///
+/// # Safety
+///
+/// No handle to it is left, and the caller's last access to `state` was an Acquire.
+unsafe fn free(ptr: NonNull<Children>) {
+    // SAFETY: `ptr` came from `Arc::into_raw` in `Owner::new` and that `Arc` was never cloned;
+    // the caller guarantees nobody else uses it any more.
+    drop(unsafe { Arc::from_raw(ptr.as_ptr()) });
+}
+
+impl core::ops::Deref for Owner {
+    type Target = Children;
+
+    fn deref(&self) -> &Children {
+        // SAFETY: this handle keeps the registry alive.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl Registration {
+    fn get(&self) -> &Children {
+        // SAFETY: this handle keeps the registry alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The token the child's scope cancels at step 3.
+    pub(crate) fn token(&self) -> &CancellationToken {
+        &self.get().token
+    }
+}
+
+impl Children {
+    /// The token cancelled when this scope cancels its children.
+    pub(crate) fn token(&self) -> &CancellationToken {
+        &self.token
     }
 
     /// Step 3: refuses new children and cancels the live ones.
@@ -88,7 +260,7 @@ impl Children {
     fn is_empty(&self) -> bool {
         // Acquire: pairs with the release of each child's deregistration, so that everything
         // a terminated child did happens-before the owner's next step.
-        self.state.load(Ordering::Acquire) < ONE
+        children(self.state.load(Ordering::Acquire)) == 0
     }
 
     /// Step 4: `Ready` once every registered child has terminated. Call after `close`.
@@ -96,8 +268,8 @@ impl Children {
         if self.is_empty() {
             return Poll::Ready(());
         }
-        // Under the lock, a child whose decrement this load misses takes the lock after us
-        // and finds the waker (see `deregister`).
+        // Under the lock, a child whose deregistration this load misses takes the lock after
+        // us and finds the waker (see `Registration::drop`).
         let mut slow = lock(&self.slow);
         if self.is_empty() {
             return Poll::Ready(());
@@ -119,29 +291,6 @@ impl Children {
         } else {
             slow.tail = Some(tail);
             None
-        }
-    }
-
-    /// A child has terminated (its done sender is being dropped), or a refused registration
-    /// is undone.
-    pub(crate) fn deregister(&self) {
-        let previous = self.state.fetch_sub(ONE, Ordering::AcqRel);
-        if previous != CLOSED | ONE {
-            // Children remain, or the owner has not closed yet and will see zero itself.
-            return;
-        }
-        // The last child of a closed scope: the owner may be waiting or gone. Its
-        // `poll_empty` or `leave_tail` either saw zero, or holds the lock until its waker or
-        // tail is stored.
-        let (waker, tail) = {
-            let mut slow = lock(&self.slow);
-            (slow.waiter.take(), slow.tail.take())
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        if let Some(tail) = tail {
-            run_tail(tail);
         }
     }
 }

@@ -14,7 +14,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use super::children::Children;
+use super::children::Registration;
 use super::signals::{Link, CANCELLED, DONE};
 use crate::cancel::WaitForCancellationFutureOwned;
 use crate::sync::atomic::{AtomicBool, Ordering};
@@ -80,7 +80,7 @@ pub(crate) struct Leaf<F, D: FnOnce()> {
     /// Taken by step 5.
     done: Option<D>,
     /// The scope this task is counted in; `None` once the done signal is sent.
-    scope: Option<Arc<Children>>,
+    scope: Option<Registration>,
     /// The parent's signals, if any.
     parent: Parent,
     /// Waits for the scope's token; made at the first pending poll.
@@ -95,7 +95,7 @@ where
     D: FnOnce(),
 {
     /// `scope` must already count this task.
-    pub(crate) fn new(future: F, done: D, scope: Arc<Children>, parent: Parent) -> Self {
+    pub(crate) fn new(future: F, done: D, scope: Registration, parent: Parent) -> Self {
         Leaf {
             future: Some(future),
             done: Some(done),
@@ -162,9 +162,8 @@ impl<F, D: FnOnce()> Leaf<F, D> {
         if let Parent::Link(link) = core::mem::replace(&mut self.parent, Parent::None) {
             link.set(DONE);
         }
-        if let Some(scope) = self.scope.take() {
-            scope.deregister();
-        }
+        // Dropping the registration deregisters.
+        self.scope = None;
         self.panic.take().or(result.err())
     }
 }

@@ -8,7 +8,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use super::children::{run_tail, Children, Closed};
+use super::children::{run_tail, Closed, Owner, Registration};
 use super::leaf::{Leaf, Parent as LeafParent};
 use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender, Link};
 use super::{ChildSignals, ParentSignals, RawScopedSpawn, SignalReceiver, SignalSender};
@@ -34,7 +34,7 @@ use crate::sync::Arc;
 /// ```
 #[derive(Default)]
 pub struct RemoteScope {
-    children: Option<Arc<Children>>,
+    children: Option<Owner>,
 }
 
 impl RemoteScope {
@@ -46,9 +46,7 @@ impl RemoteScope {
     /// A spawner for the children of this scope's task. The first call allocates the scope's
     /// child registry; a task that never spawns does not pay for it.
     pub fn spawner(&mut self) -> RemoteSpawner {
-        let children = self
-            .children
-            .get_or_insert_with(|| Arc::new(Children::new()));
+        let children = self.children.get_or_insert_with(Owner::new);
         RemoteSpawner {
             children: children.clone(),
         }
@@ -104,7 +102,7 @@ impl fmt::Debug for RemoteScope {
 /// panics.
 #[derive(Clone)]
 pub struct RemoteSpawner {
-    children: Arc<Children>,
+    children: Owner,
 }
 
 impl RemoteSpawner {
@@ -119,11 +117,11 @@ impl RemoteSpawner {
     /// The child gets a token of its own, a child of [`children_token`](Self::children_token)
     /// ([`CancelReceiver::child_token`]).
     pub fn try_spawn_raw(&self) -> Result<RemoteChildSignals, ScopeClosed> {
-        self.children.register().map_err(|Closed| ScopeClosed)?;
+        let registration = self.children.register().map_err(|Closed| ScopeClosed)?;
         let token = self.children.token().child_token();
         Ok(ChildSignals {
             cancel_receiver: CancelReceiver::new(token),
-            done_sender: DoneSender::new(self.children.clone(), None),
+            done_sender: DoneSender::new(registration, None),
         })
     }
 
@@ -132,7 +130,7 @@ impl RemoteSpawner {
     pub fn try_spawn_raw_with_signal(
         &self,
     ) -> Result<(RemoteParentSignals, RemoteChildSignals), ScopeClosed> {
-        self.children.register().map_err(|Closed| ScopeClosed)?;
+        let registration = self.children.register().map_err(|Closed| ScopeClosed)?;
         let token = self.children.token().child_token();
         let link = Arc::new(Link::new());
         let parent = ParentSignals {
@@ -141,15 +139,14 @@ impl RemoteSpawner {
         };
         let child = ChildSignals {
             cancel_receiver: CancelReceiver::new(token),
-            done_sender: DoneSender::new(self.children.clone(), Some(link)),
+            done_sender: DoneSender::new(registration, Some(link)),
         };
         Ok((parent, child))
     }
 
     /// Counts a new child and returns the registry to hand it (see `Leaf`).
-    pub(crate) fn register(&self) -> Result<Arc<Children>, ScopeClosed> {
-        self.children.register().map_err(|Closed| ScopeClosed)?;
-        Ok(self.children.clone())
+    pub(crate) fn register(&self) -> Result<Registration, ScopeClosed> {
+        self.children.register().map_err(|Closed| ScopeClosed)
     }
 
     /// Registers a child that will not spawn children of its own and returns its future
@@ -164,7 +161,7 @@ impl RemoteSpawner {
         F: Future<Output = ()>,
         D: FnOnce(),
     {
-        self.children.register().map_err(|Closed| ScopeClosed)?;
+        let registration = self.children.register().map_err(|Closed| ScopeClosed)?;
         let link = with_signal.then(|| Arc::new(Link::new()));
         let parent = link.as_ref().map(|link| ParentSignals {
             cancel_sender: CancelSender::for_link(link.clone()),
@@ -174,10 +171,7 @@ impl RemoteSpawner {
             Some(link) => LeafParent::Link(link),
             None => LeafParent::None,
         };
-        Ok((
-            parent,
-            Leaf::new(future, done, self.children.clone(), parent_end),
-        ))
+        Ok((parent, Leaf::new(future, done, registration, parent_end)))
     }
 }
 
@@ -247,7 +241,7 @@ where
     /// The parent's cancel signal until termination begins (structurally pinned).
     cancel: Option<CancelRx>,
     /// This task's children, if it ever asked for a spawner.
-    children: Option<Arc<Children>>,
+    children: Option<Owner>,
     /// Taken by step 5.
     done: Option<D>,
     /// Dropped by step 6.

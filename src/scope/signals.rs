@@ -17,7 +17,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
-use super::children::Children;
+use super::children::Registration;
 use super::leaf::{LeafSlot, SlotRef};
 use super::{ForgettableSignalSender, SignalReceiver, SignalSender};
 use crate::cancel::{CancellationToken, WaitForCancellationFutureOwned};
@@ -175,13 +175,17 @@ impl fmt::Debug for CancelReceiver {
 /// The child's end of its done signal. Dropping it reports the child terminated: first to the
 /// parent's [`DoneReceiver`] (if any), then to the scope that waits for its children.
 pub struct DoneSender {
-    scope: Arc<Children>,
+    /// Dropped after `link` is set: deregisters the child.
+    _scope: Registration,
     link: Option<Arc<Link>>,
 }
 
 impl DoneSender {
-    pub(crate) fn new(scope: Arc<Children>, link: Option<Arc<Link>>) -> DoneSender {
-        DoneSender { scope, link }
+    pub(crate) fn new(scope: Registration, link: Option<Arc<Link>>) -> DoneSender {
+        DoneSender {
+            _scope: scope,
+            link,
+        }
     }
 }
 
@@ -190,7 +194,8 @@ impl Drop for DoneSender {
         if let Some(link) = self.link.take() {
             link.set(DONE);
         }
-        self.scope.deregister();
+        // The registration field is dropped next: the scope's count follows the parent's
+        // receiver.
     }
 }
 

@@ -89,8 +89,10 @@ where
             |slot: &LeafSlot| Leaf::new(future, done, children, Parent::Slot(SlotRef(slot))),
             forward,
         );
+        // SAFETY: the task was spawned just now and neither handle has left this thread.
+        let waker = unsafe { runnable.waker_unshared() };
         let parent = ParentSignals {
-            cancel_sender: CancelSender::for_slot(SlotRef(runnable.metadata()), runnable.waker()),
+            cancel_sender: CancelSender::for_slot(SlotRef(runnable.metadata()), waker),
             done_receiver: DoneReceiver::for_task(task),
         };
         runnable.schedule();
