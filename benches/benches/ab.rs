@@ -10,6 +10,7 @@
 //!     cargo bench -p rawtask-benches --bench ab            # 41 rounds
 //!     AB_ROUNDS=101 cargo bench -p rawtask-benches --bench ab
 //!     cargo bench -p rawtask-benches --bench ab -- scope   # rawtask::scope against plain tasks
+//!     cargo bench -p rawtask-benches --bench ab -- capi    # the C callback path against Rust
 //!
 //! Prints one line per workload: median rawtask/async-task ratio and the quartiles, then the
 //! geometric mean of the medians. A ratio below 1 means rawtask is faster.
@@ -55,13 +56,14 @@ fn main() {
         .filter(|arg| !arg.starts_with("--"))
         .collect();
     if groups.is_empty() || quick {
-        groups = vec!["core".into(), "scope".into()];
+        groups = vec!["core".into(), "scope".into(), "capi".into()];
     }
     for group in groups {
         match group.as_str() {
             "core" => core(rounds),
             "scope" => scope(rounds),
-            other => panic!("unknown group {other:?}: core, scope"),
+            "capi" => capi(rounds),
+            other => panic!("unknown group {other:?}: core, scope, capi"),
         }
         println!();
     }
@@ -353,4 +355,66 @@ fn scope(rounds: usize) {
         },
         || plain(black_box(7)),
     );
+}
+
+thread_local! {
+    static C_QUEUE: std::cell::RefCell<std::collections::VecDeque<*mut rawtask::capi::RawtaskRunnable>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+unsafe extern "C" fn c_to_queue(
+    context: *mut std::ffi::c_void,
+    runnable: *mut rawtask::capi::RawtaskRunnable,
+    _: u32,
+) {
+    // SAFETY: the context is `C_QUEUE` of the benchmark thread, where every wake happens.
+    let queue = unsafe {
+        &*context.cast::<std::cell::RefCell<std::collections::VecDeque<*mut rawtask::capi::RawtaskRunnable>>>()
+    };
+    queue.borrow_mut().push_back(runnable);
+}
+
+/// The C callback path (issue 5, the workloads of `benches/capi.rs`): a task scheduled by a
+/// `RawtaskSchedule` (an `extern "C"` function and a context pointer) and run with
+/// `rawtask_runnable_run`, against the same task scheduled by a Rust closure and run with
+/// `Runnable::run`. Target: ≤ 1.3.
+fn capi(rounds: usize) {
+    use rawtask::capi::{rawtask_runnable_run, rawtask_runnable_schedule, RawtaskRunnable};
+    use rawtask_benches::SelfWake;
+
+    println!("| workload (C callback/Rust closure, {rounds} rounds) | median | quartiles |");
+    println!("|---|---:|---:|");
+    let context = C_QUEUE
+        .with(|queue| queue as *const std::cell::RefCell<_>)
+        .cast_mut()
+        .cast();
+    // SAFETY: the callback only runs on this thread (the tasks never leave it), whose
+    // thread-local queue the context points to.
+    let schedule = unsafe { rawtask::capi::RawtaskSchedule::new(c_to_queue, context) };
+    for yields in [3u64, 100] {
+        ab(
+            &format!("spawn, {} runs, join", yields + 1),
+            rounds,
+            || {
+                let (runnable, task) = rawtask::spawn(SelfWake::new(yields), schedule);
+                let runnable = RawtaskRunnable::from_runnable(runnable).as_ptr();
+                // SAFETY: a fresh runnable, consumed once; then each one the callback queued.
+                unsafe {
+                    black_box(rawtask_runnable_schedule(runnable));
+                    while let Some(runnable) = C_QUEUE.with_borrow_mut(|q| q.pop_front()) {
+                        black_box(rawtask_runnable_run(runnable));
+                    }
+                }
+                poll_ready(task);
+            },
+            || {
+                let (runnable, task) = rawtask::spawn(SelfWake::new(yields), push);
+                runnable.schedule();
+                while let Some(runnable) = QUEUE.with_borrow_mut(|q| q.pop_front()) {
+                    black_box(runnable.run());
+                }
+                poll_ready(task);
+            },
+        );
+    }
 }
