@@ -10,8 +10,11 @@
  *
  * Errors: every function checks its pointers and catches Rust panics. A failure is reported
  * as a negative RawtaskStatus plus a thread-local message: read it with
- * rawtask_last_error_length() and rawtask_last_error_message(buf, len). No function unwinds
- * into C. Call RAWTASK_CHECK_ABI() once at start-up to check this header against the library.
+ * rawtask_last_error_length() and rawtask_last_error_message(buf, len). Reading the message
+ * peeks (as ffi_helpers' error_message_utf8 does): it stays until rawtask_clear_last_error()
+ * or the next error replaces it. No function unwinds into C. Call RAWTASK_CHECK_ABI() once at
+ * start-up to check this header against the library: the compile-time asserts below only
+ * check the C compiler's layout, never that the header matches the library's version.
  *
  * Ownership: a runnable must be consumed exactly once, by rawtask_runnable_run,
  * rawtask_runnable_schedule or rawtask_runnable_drop. A waker must be consumed exactly once,
@@ -117,18 +120,6 @@
  * ```
  */
 #define RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING 1
-
-/**
- * The version of the FFI future ABI: async-ffi 0.5.1's, whose layout rawtask shares.
- *
- * Two libraries can exchange futures when their `ABI_VERSION`s are equal; a plugin system
- * usually exports a function returning it and checks it before anything else.
- *
- * ```
- * assert_eq!(rawtask::ffi::ABI_VERSION, 2);
- * ```
- */
-#define ABI_VERSION 2
 
 /**
  * The tag of a ready poll result: the payload holds the output.
@@ -780,29 +771,37 @@ int rawtask_last_error_length(void);
 int rawtask_last_error_length_utf16(void);
 
 /**
- * Copies the last error message into `buf` as NUL-terminated UTF-8.
+ * Copies the last error message into `buf` as NUL-terminated UTF-8, and leaves the error in
+ * place (it peeks, as ffi_helpers' `error_message_utf8` does; clear the error with
+ * [`rawtask_clear_last_error`]).
  *
- * Returns the number of bytes written including the NUL (and clears the error), 0 if there is
- * no error, or -1 if `buf` is null, `length <= 0`, or `buf` is too small — then the error is
- * kept, and a non-empty buffer receives the longest prefix that fits, NUL-terminated.
+ * Returns the number of bytes written including the NUL; 0 if there is no error (a non-null
+ * `buf` with `length > 0` then receives an empty string); or -1 if `buf` is null,
+ * `length <= 0`, or `buf` is too small, in which case a non-empty buffer receives the longest
+ * prefix that fits, NUL-terminated. The error is never changed.
  *
  * # Safety
  * `buf` must be null or valid for writes of `length` bytes.
  *
  * ```
  * rawtask::capi::update_last_error("bad handle");
- * let mut buf = [0 as std::ffi::c_char; 32];
+ * let mut buf = [1 as std::ffi::c_char; 32];
  * let n = unsafe { rawtask::capi::rawtask_last_error_message(buf.as_mut_ptr(), 32) };
  * assert_eq!(n, 11);
  * let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
  * assert_eq!(text.to_str().unwrap(), "bad handle");
+ * assert_eq!(rawtask::capi::last_error_length(), 11); // still there
+ * rawtask::capi::clear_last_error();
+ * let n = unsafe { rawtask::capi::rawtask_last_error_message(buf.as_mut_ptr(), 32) };
+ * assert_eq!((n, buf[0]), (0, 0)); // no error: an empty string
  * ```
  */
 int rawtask_last_error_message(char *buf, int length);
 
 /**
  * Copies the last error message into `buf` as NUL-terminated UTF-16, with the rules of
- * [`rawtask_last_error_message`], counting in `u16` units.
+ * [`rawtask_last_error_message`] (it peeks; a usable buffer always receives a NUL), counting
+ * in `u16` units.
  *
  * # Safety
  * `buf` must be null or valid for writes of `length` `u16` units.
@@ -1186,17 +1185,16 @@ RawtaskStatus rawtask_task_data(struct RawtaskTask task, void **data);
     rawtask_check_abi(RAWTASK_ABI_VERSION, RAWTASK_DATA_OFFSET, sizeof(RawtaskSchedule), \
                       sizeof(RawtaskTask))
 
-/* Compile-time checks of the layout this header assumes; src/capi/abi.rs asserts the same on
- * the Rust side, so a mismatched header or platform fails to compile instead of corrupting
- * memory. */
+/* Compile-time checks that the C compiler lays out this header's types as Rust does on the
+ * same target (src/capi/abi.rs asserts the same on the Rust side), so a mismatched compiler or
+ * platform fails to compile instead of corrupting memory. They cannot detect a header from
+ * another rawtask version than the linked library: RAWTASK_CHECK_ABI() does, at run time. */
 #ifdef __cplusplus
 #define RAWTASK_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
 #else
 #define RAWTASK_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
 RAWTASK_STATIC_ASSERT(sizeof(size_t) == sizeof(void *), "rawtask: size_t must be pointer-sized");
-RAWTASK_STATIC_ASSERT(RAWTASK_DATA_OFFSET == 4 * sizeof(void *),
-                      "rawtask: the data slot follows a 4-word header");
 RAWTASK_STATIC_ASSERT(sizeof(RawtaskSchedule) == 2 * sizeof(void *),
                       "rawtask: RawtaskSchedule is a function pointer and a context pointer");
 RAWTASK_STATIC_ASSERT(offsetof(RawtaskSchedule, schedule) == 0,
@@ -1206,6 +1204,12 @@ RAWTASK_STATIC_ASSERT(offsetof(RawtaskSchedule, context) == sizeof(void *),
 RAWTASK_STATIC_ASSERT(sizeof(RawtaskTask) == 8, "rawtask: RawtaskTask is a 64-bit id");
 RAWTASK_STATIC_ASSERT(sizeof(RawtaskStatus) == 4, "rawtask: RawtaskStatus is an int32_t");
 RAWTASK_STATIC_ASSERT(RAWTASK_STATUS_OK == 0, "rawtask: RAWTASK_STATUS_OK is 0");
+
+/* The null task handle: cbindgen writes it as a C compound literal, which C++ lacks. */
+#ifdef __cplusplus
+#undef RawtaskTask_NULL
+#define RawtaskTask_NULL (RawtaskTask{0})
+#endif
 
 /* ffi_helpers' names for the error functions. They exist only in a library whose Rust side
  * invoked rawtask::export_error_handling_functions!(); define

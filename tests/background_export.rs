@@ -93,6 +93,8 @@ rawtask::export_task! {
     handle_destroy: bad_handle_destroy;
 }
 
+/// Reads the last error through the buffer API, then clears it (reading only peeks), so that
+/// every check sees the error of the call just made.
 fn last_error() -> String {
     let len = last_error_length();
     assert!(len > 0, "expected a last error");
@@ -100,11 +102,46 @@ fn last_error() -> String {
     // SAFETY: `buf` holds `len` bytes.
     let written = unsafe { error_message_utf8(buf.as_mut_ptr(), len) };
     assert_eq!(written, len);
+    assert_eq!(last_error_length(), len, "error_message_utf8 peeks");
+    clear_last_error();
     // SAFETY: the copy is NUL-terminated.
     unsafe { CStr::from_ptr(buf.as_ptr()) }
         .to_str()
         .unwrap()
         .to_owned()
+}
+
+#[test]
+fn the_error_buffer_functions_peek_and_always_terminate() {
+    use rawtask::capi::{error_message_utf16, last_error_length_utf16};
+    // SAFETY: every pointer passed is null, a live job, or a handle of these functions not
+    // freed yet; the buffers hold the lengths passed with them.
+    unsafe {
+        let failing = sum_wait(sum_spawn(&Sum { n: 0 }));
+        assert!(failing.is_null());
+        let mut buf = [0 as c_char; 32];
+        let mut wide = [0u16; 32];
+        for _ in 0..2 {
+            assert_eq!(error_message_utf8(buf.as_mut_ptr(), 32), 15);
+            assert_eq!(error_message_utf16(wide.as_mut_ptr(), 32), 15);
+            assert_eq!(last_error_length(), 15);
+            assert_eq!(last_error_length_utf16(), 15);
+        }
+        assert_eq!(
+            CStr::from_ptr(buf.as_ptr()).to_str().unwrap(),
+            "nothing to add"
+        );
+        assert_eq!(String::from_utf16(&wide[..14]).unwrap(), "nothing to add");
+        // Cleared only by clear_last_error (or replaced by the next error).
+        clear_last_error();
+        assert_eq!(last_error_length(), 0);
+        // No error: 0, and a usable buffer still receives a NUL.
+        buf[0] = b'x' as c_char;
+        wide[0] = u16::from(b'x');
+        assert_eq!(error_message_utf8(buf.as_mut_ptr(), 32), 0);
+        assert_eq!(error_message_utf16(wide.as_mut_ptr(), 32), 0);
+        assert_eq!((buf[0], wide[0]), (0, 0));
+    }
 }
 
 #[test]
@@ -216,7 +253,9 @@ fn null_pointers_are_errors_not_crashes() {
         assert_eq!(last_error(), "a null pointer was passed as `handle`");
         sum_cancel(null_mut());
         assert_eq!(last_error(), "a null pointer was passed as `handle`");
-        assert_eq!(sum_cancelled(null_mut()), -1);
+        // ffi_helpers' `null_pointer_check!`: the error, and `Nullable::NULL` (0) returned.
+        clear_last_error();
+        assert_eq!(sum_cancelled(null_mut()), 0);
         assert_eq!(last_error(), "a null pointer was passed as `handle`");
         let mut out = null_mut();
         assert_eq!(sum_try_poll(null_mut(), &mut out), RAWTASK_BACKGROUND_ERROR);
@@ -225,10 +264,13 @@ fn null_pointers_are_errors_not_crashes() {
         assert_eq!(sum_try_poll(handle, null_mut()), RAWTASK_BACKGROUND_ERROR);
         assert_eq!(last_error(), "a null pointer was passed as `result`");
         sum_handle_destroy(handle);
-        // Destructors accept null, like `free`, and leave the last error alone.
+        // Destructors given null do nothing but set the last error, as ffi_helpers' do.
+        clear_last_error();
         sum_handle_destroy(null_mut());
+        assert_eq!(last_error(), "a null pointer was passed as `handle`");
+        clear_last_error();
         sum_result_destroy(null_mut());
-        assert_eq!(last_error_length(), 0);
+        assert_eq!(last_error(), "a null pointer was passed as `result`");
     }
 }
 

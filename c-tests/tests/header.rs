@@ -78,3 +78,30 @@ fn example_h_is_up_to_date() {
         &root.join("examples/c/example.h"),
     );
 }
+
+/// Every macro `include/rawtask.h` defines carries rawtask's prefix (`RAWTASK_`, or `Rawtask`
+/// for a type's associated constant such as `RawtaskTask_NULL`): no generic name such as
+/// `ABI_VERSION` leaks into the C programs that include it.
+#[test]
+fn rawtask_h_defines_only_prefixed_macros() {
+    let header = std::fs::read_to_string(workspace_root().join("include/rawtask.h")).unwrap();
+    let unprefixed: Vec<&str> = header
+        .lines()
+        .filter_map(|line| {
+            line.trim_start()
+                .strip_prefix('#')?
+                .trim_start()
+                .strip_prefix("define")
+        })
+        .filter_map(|rest| {
+            rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .nth(1)
+        })
+        .filter(|name| !name.starts_with("RAWTASK_") && !name.starts_with("Rawtask"))
+        .collect();
+    assert!(
+        unprefixed.is_empty(),
+        "include/rawtask.h defines unprefixed macros {unprefixed:?}; exclude them in \
+         cbindgen.toml ([export] exclude) or rename them"
+    );
+}

@@ -36,10 +36,16 @@ pub const RAWTASK_BACKGROUND_ERROR: c_int = -1;
 /// | `poll` | `O *poll(H *handle)` | the boxed output once the job is done; `NULL` while it runs **or** on error |
 /// | `wait` | `O *wait(H *handle)` | blocks until done, **frees the handle**, returns the boxed output or `NULL` on error |
 /// | `cancel` | `void cancel(H *handle)` | asks the job to stop (cancels its token) |
-/// | `cancelled` | `int cancelled(H *handle)` | 1 if `cancel` was called, 0 if not, -1 (and an error) for a null handle |
-/// | `handle_destroy` | `void handle_destroy(H *handle)` | frees the handle, cancelling the job; `NULL` is ignored |
-/// | `result_destroy` | `void result_destroy(O *result)` | frees an output; `NULL` is ignored |
+/// | `cancelled` | `int cancelled(H *handle)` | 1 if `cancel` was called, 0 if not; 0 (and an error) for a null handle |
+/// | `handle_destroy` | `void handle_destroy(H *handle)` | frees the handle, cancelling the job; `NULL` only sets the last error |
+/// | `result_destroy` | `void result_destroy(O *result)` | frees an output; `NULL` only sets the last error |
 /// | `try_poll` (optional extra) | `int try_poll(H *handle, O **result)` | [`RAWTASK_BACKGROUND_READY`] (0, `*result` set), [`RAWTASK_BACKGROUND_PENDING`] (1) or [`RAWTASK_BACKGROUND_ERROR`] (-1, last error set) |
+///
+/// A null argument is handled as ffi_helpers' `null_pointer_check!` handles it: the function
+/// stores a [`NullPointer`](crate::background::NullPointer) error as the last error and returns
+/// ffi_helpers' "null" value — null for a pointer, 0 for `cancelled`, nothing for the `void`
+/// functions (so `handle_destroy(NULL)` and `result_destroy(NULL)` replace the last error) —
+/// and -1 for `try_poll`, which ffi_helpers does not have.
 ///
 /// Errors (a failed job, a panic, a null argument, a result already taken) are stored as the
 /// thread's last error, read with the functions of [`crate::capi`] (export them from your
@@ -216,8 +222,8 @@ macro_rules! __export_task {
         $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
     };
     ([$($attr:tt)*] [$task:ty] cancelled: $name:ident; $($rest:tt)*) => {
-        /// 1 if the job was asked to stop, 0 if not, -1 (with the last error set) for a null
-        /// handle.
+        /// 1 if the job was asked to stop, 0 if not; 0 with the last error set for a null
+        /// handle (as ffi_helpers).
         ///
         /// # Safety
         /// `handle` must be null or a live handle from this task type's `spawn`.
@@ -233,8 +239,8 @@ macro_rules! __export_task {
         $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
     };
     ([$($attr:tt)*] [$task:ty] handle_destroy: $name:ident; $($rest:tt)*) => {
-        /// Frees a handle, cancelling its job; null is ignored. Not after `wait`, which frees
-        /// the handle itself.
+        /// Frees a handle, cancelling its job; null only sets the last error (as ffi_helpers).
+        /// Not after `wait`, which frees the handle itself.
         ///
         /// # Safety
         /// `handle` must be null or a live handle from this task type's `spawn`; it is freed.
@@ -250,7 +256,8 @@ macro_rules! __export_task {
         $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
     };
     ([$($attr:tt)*] [$task:ty] result_destroy: $name:ident; $($rest:tt)*) => {
-        /// Frees an output returned by `poll`, `try_poll` or `wait`; null is ignored.
+        /// Frees an output returned by `poll`, `try_poll` or `wait`; null only sets the last
+        /// error (as ffi_helpers).
         ///
         /// # Safety
         /// `result` must be null or an output of this task type not freed yet.
@@ -417,10 +424,10 @@ pub mod __private {
     /// # Safety
     /// `handle` must be null or a live handle from `spawn`.
     pub unsafe fn cancelled<T>(handle: *mut TaskHandle<T>) -> c_int {
-        guard(-1, || {
+        guard(0, || {
             if handle.is_null() {
                 update_last_error(NullPointer::new("handle"));
-                return -1;
+                return 0;
             }
             // SAFETY: non-null, and live by the caller's contract.
             c_int::from(unsafe { (*handle).cancelled() })
@@ -433,10 +440,12 @@ pub mod __private {
     /// `handle` must be null or a live handle from `spawn`; it is freed.
     pub unsafe fn handle_destroy<T>(handle: *mut TaskHandle<T>) {
         guard((), || {
-            if !handle.is_null() {
-                // SAFETY: `spawn` made it with `Box::into_raw`; the caller gives it up.
-                drop(unsafe { Box::from_raw(handle) });
+            if handle.is_null() {
+                update_last_error(NullPointer::new("handle"));
+                return;
             }
+            // SAFETY: `spawn` made it with `Box::into_raw`; the caller gives it up.
+            drop(unsafe { Box::from_raw(handle) });
         })
     }
 
@@ -446,10 +455,12 @@ pub mod __private {
     /// `result` must be null or an output from `poll`, `try_poll` or `wait`, not freed yet.
     pub unsafe fn result_destroy<T>(result: *mut T) {
         guard((), || {
-            if !result.is_null() {
-                // SAFETY: `boxed` made it with `Box::into_raw`; the caller gives it up.
-                drop(unsafe { Box::from_raw(result) });
+            if result.is_null() {
+                update_last_error(NullPointer::new("result"));
+                return;
             }
+            // SAFETY: `boxed` made it with `Box::into_raw`; the caller gives it up.
+            drop(unsafe { Box::from_raw(result) });
         })
     }
 }

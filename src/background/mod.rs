@@ -55,6 +55,15 @@
 //!   `anyhow::Error` converts into it with `.into()`.
 //! - The `extern "C"` functions never unwind into C: a panic becomes the last error.
 //! - Dropping a handle whose job has not started yet means the job never runs.
+//! - A null argument is handled as by ffi_helpers' `null_pointer_check!` (the last error is
+//!   set, and the function returns null, 0 or nothing), but the message names the argument
+//!   ([`NullPointer`]: "a null pointer was passed as `handle`") instead of "A null pointer
+//!   was passed in where it wasn't expected".
+//! - The error-buffer functions peek, as ffi_helpers' do, but a null buffer or a length
+//!   `<= 0` returns -1 and keeps the error (ffi_helpers returns 0 and replaces it with a
+//!   null-pointer error), a buffer too small receives a NUL-terminated prefix, a usable buffer
+//!   receives an empty string when there is no error, and `error_message_utf16` returns the
+//!   UTF-16 units written (ffi_helpers returns twice that, in bytes); see [`crate::capi`].
 
 mod export;
 mod handle;

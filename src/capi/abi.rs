@@ -6,7 +6,7 @@
 use core::mem::{offset_of, size_of};
 
 use super::{RawtaskSchedule, RawtaskStatus, RawtaskTask};
-use crate::capi::status::Failure;
+use crate::capi::status::{guard, Failure};
 
 /// The version of rawtask's C ABI. It changes whenever a function signature, a type's layout
 /// or the meaning of a status code changes incompatibly.
@@ -89,31 +89,32 @@ pub extern "C" fn rawtask_check_abi(
     schedule_size: usize,
     task_size: usize,
 ) -> RawtaskStatus {
-    let checks = [
-        (
-            "RAWTASK_ABI_VERSION",
-            abi_version as usize,
-            RAWTASK_ABI_VERSION as usize,
-        ),
-        ("RAWTASK_DATA_OFFSET", data_offset, crate::DATA_OFFSET),
-        (
-            "sizeof(RawtaskSchedule)",
-            schedule_size,
-            size_of::<RawtaskSchedule>(),
-        ),
-        ("sizeof(RawtaskTask)", task_size, size_of::<RawtaskTask>()),
-    ];
-    for (what, header, library) in checks {
-        if header != library {
-            return Failure::new(
-                RawtaskStatus::AbiMismatch,
-                alloc::format!(
-                    "rawtask_check_abi: {what} is {header} in the header but {library} in the \
-                     library; rebuild against the matching include/rawtask.h"
-                ),
-            )
-            .report();
+    guard(|| {
+        let checks = [
+            (
+                "RAWTASK_ABI_VERSION",
+                abi_version as usize,
+                RAWTASK_ABI_VERSION as usize,
+            ),
+            ("RAWTASK_DATA_OFFSET", data_offset, crate::DATA_OFFSET),
+            (
+                "sizeof(RawtaskSchedule)",
+                schedule_size,
+                size_of::<RawtaskSchedule>(),
+            ),
+            ("sizeof(RawtaskTask)", task_size, size_of::<RawtaskTask>()),
+        ];
+        for (what, header, library) in checks {
+            if header != library {
+                return Err(Failure::new(
+                    RawtaskStatus::AbiMismatch,
+                    alloc::format!(
+                        "rawtask_check_abi: {what} is {header} in the header but {library} in \
+                         the library; rebuild against the matching include/rawtask.h"
+                    ),
+                ));
+            }
         }
-    }
-    RawtaskStatus::Ok
+        Ok(RawtaskStatus::Ok)
+    })
 }

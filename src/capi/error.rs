@@ -2,33 +2,78 @@
 //!
 //! Every `extern "C"` function of rawtask that fails stores a message here and returns a status
 //! code. C reads it with [`rawtask_last_error_length`] and [`rawtask_last_error_message`] (or
-//! their UTF-16 forms). The rules, which fix the sharp edges of ffi_helpers' versions:
+//! their UTF-16 forms). The rules:
 //!
 //! - lengths are in the unit of the buffer (bytes for UTF-8, `u16` units for UTF-16) and include
 //!   the NUL terminator; `0` means there is no error;
-//! - a successful copy clears the error; a failed one (null buffer, length `<= 0`, buffer too
-//!   small) returns `-1` and leaves the error as it was, so the message being read is never
-//!   clobbered;
-//! - whatever is written into a buffer is NUL-terminated: a buffer that is too small receives the
-//!   longest prefix that fits (cut at a character boundary).
+//! - reading the message *peeks*, as ffi_helpers' `error_message_utf8` does: the error stays
+//!   until [`rawtask_clear_last_error`] (or [`take_last_error`]) removes it or the next error
+//!   replaces it;
+//! - a failed copy (null buffer, length `<= 0`, buffer too small) returns `-1` and leaves the
+//!   error as it was (ffi_helpers replaces it with a null-pointer error for a null buffer);
+//! - a non-null buffer of positive length always receives a NUL terminator: the whole message,
+//!   the longest prefix that fits (cut at a character boundary), or an empty string when there
+//!   is no error.
+//!
+//! The stored error is a user-supplied `Box<dyn Error>`, so dropping it runs user code: it is
+//! always dropped after the thread-local is released (its destructor may store a new error),
+//! and a panic in its destructor is caught, as is a panic in its `Display`. During thread-local
+//! teardown the functions behave as if there were no error, and storing one drops it at once.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use core::cell::RefCell;
 use core::ffi::{c_char, c_int};
 use std::error::Error as StdError;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::status::{catching_value, drop_payload};
 
 /// The error type stored as the last error: any error, boxed.
 pub type Error = Box<dyn StdError + Send + Sync + 'static>;
 
 struct LastError {
-    error: Error,
+    /// Always `Some` until [`take_last_error`] moves it out or the destructor drops it.
+    error: Option<Error>,
     /// The rendered message, kept so that repeated length queries agree with the copy.
     message: String,
 }
 
+impl Drop for LastError {
+    fn drop(&mut self) {
+        // The error is user code: never let its destructor unwind out of ours (which may run
+        // inside an `extern "C"` function, or as a thread-local destructor).
+        if let Some(error) = self.error.take() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(error))) {
+                drop_payload(payload);
+            }
+        }
+    }
+}
+
 std::thread_local! {
     static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
+}
+
+/// Puts `value` into this thread's slot and returns what was there, without dropping anything
+/// while the slot is borrowed. If the slot cannot be used (the thread-local is being torn down,
+/// or — which rawtask never does — it is borrowed), `value` itself comes back.
+fn swap(value: Option<LastError>) -> Option<LastError> {
+    let mut value = value;
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            core::mem::swap(&mut *slot, &mut value);
+        }
+    });
+    value
+}
+
+/// Replaces this thread's last error with `value`. The old error is dropped after the borrow
+/// ended and before `value` is stored, so an old error whose destructor stores an error of its
+/// own does not overwrite `value`.
+fn replace(value: Option<LastError>) {
+    drop(swap(None));
+    drop(swap(value));
 }
 
 /// Stores `error` as this thread's last error, replacing any previous one.
@@ -39,12 +84,23 @@ std::thread_local! {
 /// ```
 pub fn update_last_error<E: Into<Error>>(error: E) {
     let error = error.into();
-    let mut message = error.to_string();
+    let message = match catch_unwind(AssertUnwindSafe(|| error.to_string())) {
+        Ok(message) => message,
+        Err(payload) => {
+            drop_payload(payload);
+            String::from("(an error whose Display implementation panicked)")
+        }
+    };
     // A NUL inside the message would cut it short in C; show it instead.
-    if message.contains('\0') {
-        message = message.replace('\0', "\\0");
-    }
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = Some(LastError { error, message }));
+    let message = if message.contains('\0') {
+        message.replace('\0', "\\0")
+    } else {
+        message
+    };
+    replace(Some(LastError {
+        error: Some(error),
+        message,
+    }));
 }
 
 /// Takes this thread's last error out, leaving none.
@@ -55,7 +111,7 @@ pub fn update_last_error<E: Into<Error>>(error: E) {
 /// assert!(rawtask::capi::take_last_error().is_none());
 /// ```
 pub fn take_last_error() -> Option<Error> {
-    LAST_ERROR.with(|slot| slot.borrow_mut().take().map(|last| last.error))
+    swap(None).and_then(|mut last| last.error.take())
 }
 
 /// Clears this thread's last error.
@@ -67,7 +123,7 @@ pub fn take_last_error() -> Option<Error> {
 /// ```
 #[no_mangle]
 pub extern "C" fn rawtask_clear_last_error() {
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = None);
+    catching_value("rawtask_clear_last_error", (), || replace(None))
 }
 
 /// Clears this thread's last error (the Rust name of [`rawtask_clear_last_error`]).
@@ -79,8 +135,22 @@ pub fn clear_last_error() {
     rawtask_clear_last_error()
 }
 
+/// Calls `f` with the last error's message (`None` if there is none, or if the thread-local is
+/// being torn down).
 fn with_message<R>(f: impl FnOnce(Option<&str>) -> R) -> R {
-    LAST_ERROR.with(|slot| f(slot.borrow().as_ref().map(|last| last.message.as_str())))
+    let mut f = Some(f);
+    let result = LAST_ERROR.try_with(|slot| {
+        let f = f.take().unwrap();
+        match slot.try_borrow() {
+            Ok(slot) => f(slot.as_ref().map(|last| last.message.as_str())),
+            Err(_) => f(None),
+        }
+    });
+    match result {
+        Ok(result) => result,
+        // `f` was not called: the thread-local is gone.
+        Err(_) => (f.take().unwrap())(None),
+    }
 }
 
 fn clamp(len: usize) -> c_int {
@@ -96,7 +166,9 @@ fn clamp(len: usize) -> c_int {
 /// ```
 #[no_mangle]
 pub extern "C" fn rawtask_last_error_length() -> c_int {
-    with_message(|m| m.map_or(0, |m| clamp(m.len() + 1)))
+    catching_value("rawtask_last_error_length", 0, || {
+        with_message(|m| m.map_or(0, |m| clamp(m.len() + 1)))
+    })
 }
 
 /// The length in UTF-16 code units of the last error message, including the NUL terminator, or
@@ -108,58 +180,74 @@ pub extern "C" fn rawtask_last_error_length() -> c_int {
 /// ```
 #[no_mangle]
 pub extern "C" fn rawtask_last_error_length_utf16() -> c_int {
-    with_message(|m| m.map_or(0, |m| clamp(m.encode_utf16().count() + 1)))
+    catching_value("rawtask_last_error_length_utf16", 0, || {
+        with_message(|m| m.map_or(0, |m| clamp(m.encode_utf16().count() + 1)))
+    })
 }
 
-/// Copies the last error message into `buf` as NUL-terminated UTF-8.
+/// Copies the last error message into `buf` as NUL-terminated UTF-8, and leaves the error in
+/// place (it peeks, as ffi_helpers' `error_message_utf8` does; clear the error with
+/// [`rawtask_clear_last_error`]).
 ///
-/// Returns the number of bytes written including the NUL (and clears the error), 0 if there is
-/// no error, or -1 if `buf` is null, `length <= 0`, or `buf` is too small — then the error is
-/// kept, and a non-empty buffer receives the longest prefix that fits, NUL-terminated.
+/// Returns the number of bytes written including the NUL; 0 if there is no error (a non-null
+/// `buf` with `length > 0` then receives an empty string); or -1 if `buf` is null,
+/// `length <= 0`, or `buf` is too small, in which case a non-empty buffer receives the longest
+/// prefix that fits, NUL-terminated. The error is never changed.
 ///
 /// # Safety
 /// `buf` must be null or valid for writes of `length` bytes.
 ///
 /// ```
 /// rawtask::capi::update_last_error("bad handle");
-/// let mut buf = [0 as std::ffi::c_char; 32];
+/// let mut buf = [1 as std::ffi::c_char; 32];
 /// let n = unsafe { rawtask::capi::rawtask_last_error_message(buf.as_mut_ptr(), 32) };
 /// assert_eq!(n, 11);
 /// let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
 /// assert_eq!(text.to_str().unwrap(), "bad handle");
+/// assert_eq!(rawtask::capi::last_error_length(), 11); // still there
+/// rawtask::capi::clear_last_error();
+/// let n = unsafe { rawtask::capi::rawtask_last_error_message(buf.as_mut_ptr(), 32) };
+/// assert_eq!((n, buf[0]), (0, 0)); // no error: an empty string
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_last_error_message(buf: *mut c_char, length: c_int) -> c_int {
-    let outcome = with_message(|message| {
-        let Some(message) = message else {
-            return Copy::NoError;
-        };
-        if buf.is_null() || length <= 0 {
-            return Copy::Failed;
-        }
-        let capacity = length as usize;
-        let bytes = message.as_bytes();
-        let fits = bytes.len() < capacity;
-        let mut n = bytes.len().min(capacity - 1);
-        while !message.is_char_boundary(n) {
-            n -= 1;
-        }
-        // SAFETY: the caller gives `length >= n + 1` writable bytes at `buf`.
-        unsafe {
-            core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
-            *buf.add(n) = 0;
-        }
-        if fits {
-            Copy::Done(n + 1)
-        } else {
-            Copy::Failed
-        }
-    });
-    finish(outcome)
+    catching_value("rawtask_last_error_message", -1, || {
+        with_message(|message| {
+            let usable = !buf.is_null() && length > 0;
+            let Some(message) = message else {
+                if usable {
+                    // SAFETY: the caller gives `length >= 1` writable bytes at `buf`.
+                    unsafe { *buf = 0 };
+                }
+                return 0;
+            };
+            if !usable {
+                return -1;
+            }
+            let capacity = length as usize;
+            let bytes = message.as_bytes();
+            let fits = bytes.len() < capacity;
+            let mut n = bytes.len().min(capacity - 1);
+            while !message.is_char_boundary(n) {
+                n -= 1;
+            }
+            // SAFETY: the caller gives `length >= n + 1` writable bytes at `buf`.
+            unsafe {
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
+                *buf.add(n) = 0;
+            }
+            if fits {
+                clamp(n + 1)
+            } else {
+                -1
+            }
+        })
+    })
 }
 
 /// Copies the last error message into `buf` as NUL-terminated UTF-16, with the rules of
-/// [`rawtask_last_error_message`], counting in `u16` units.
+/// [`rawtask_last_error_message`] (it peeks; a usable buffer always receives a NUL), counting
+/// in `u16` units.
 ///
 /// # Safety
 /// `buf` must be null or valid for writes of `length` `u16` units.
@@ -173,55 +261,48 @@ pub unsafe extern "C" fn rawtask_last_error_message(buf: *mut c_char, length: c_
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_last_error_message_utf16(buf: *mut u16, length: c_int) -> c_int {
-    let outcome = with_message(|message| {
-        let Some(message) = message else {
-            return Copy::NoError;
-        };
-        if buf.is_null() || length <= 0 {
-            return Copy::Failed;
-        }
-        let capacity = length as usize;
-        let mut written = 0;
-        let mut fits = true;
-        let mut units = [0u16; 2];
-        for ch in message.chars() {
-            let encoded = ch.encode_utf16(&mut units);
-            if written + encoded.len() > capacity - 1 {
-                fits = false;
-                break;
-            }
-            // SAFETY: `written + encoded.len() <= length - 1`, inside the caller's buffer.
-            unsafe {
-                core::ptr::copy_nonoverlapping(encoded.as_ptr(), buf.add(written), encoded.len())
+    catching_value("rawtask_last_error_message_utf16", -1, || {
+        with_message(|message| {
+            let usable = !buf.is_null() && length > 0;
+            let Some(message) = message else {
+                if usable {
+                    // SAFETY: the caller gives `length >= 1` writable units at `buf`.
+                    unsafe { *buf = 0 };
+                }
+                return 0;
             };
-            written += encoded.len();
-        }
-        // SAFETY: `written <= length - 1`.
-        unsafe { *buf.add(written) = 0 };
-        if fits {
-            Copy::Done(written + 1)
-        } else {
-            Copy::Failed
-        }
-    });
-    finish(outcome)
-}
-
-enum Copy {
-    NoError,
-    Failed,
-    Done(usize),
-}
-
-fn finish(outcome: Copy) -> c_int {
-    match outcome {
-        Copy::NoError => 0,
-        Copy::Failed => -1,
-        Copy::Done(n) => {
-            rawtask_clear_last_error();
-            clamp(n)
-        }
-    }
+            if !usable {
+                return -1;
+            }
+            let capacity = length as usize;
+            let mut written = 0;
+            let mut fits = true;
+            let mut units = [0u16; 2];
+            for ch in message.chars() {
+                let encoded = ch.encode_utf16(&mut units);
+                if written + encoded.len() > capacity - 1 {
+                    fits = false;
+                    break;
+                }
+                // SAFETY: `written + encoded.len() <= length - 1`, inside the caller's buffer.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        encoded.as_ptr(),
+                        buf.add(written),
+                        encoded.len(),
+                    )
+                };
+                written += encoded.len();
+            }
+            // SAFETY: `written <= length - 1`.
+            unsafe { *buf.add(written) = 0 };
+            if fits {
+                clamp(written + 1)
+            } else {
+                -1
+            }
+        })
+    })
 }
 
 /// ffi_helpers' name for [`rawtask_last_error_length`].
@@ -244,7 +325,8 @@ pub extern "C" fn last_error_length_utf16() -> c_int {
     rawtask_last_error_length_utf16()
 }
 
-/// ffi_helpers' name for [`rawtask_last_error_message`].
+/// ffi_helpers' name for [`rawtask_last_error_message`]. Like ffi_helpers' function of this
+/// name it peeks: the error stays until it is cleared or replaced.
 ///
 /// # Safety
 /// As [`rawtask_last_error_message`].
@@ -253,13 +335,16 @@ pub extern "C" fn last_error_length_utf16() -> c_int {
 /// rawtask::capi::update_last_error("x");
 /// assert_eq!(unsafe { rawtask::capi::error_message_utf8(std::ptr::null_mut(), 4) }, -1);
 /// assert_eq!(rawtask::capi::last_error_length(), 2); // not clobbered
+/// let mut buf = [0 as std::ffi::c_char; 4];
+/// assert_eq!(unsafe { rawtask::capi::error_message_utf8(buf.as_mut_ptr(), 4) }, 2);
+/// assert_eq!(rawtask::capi::last_error_length(), 2); // peeked, not taken
 /// ```
 pub unsafe extern "C" fn error_message_utf8(buf: *mut c_char, length: c_int) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe { rawtask_last_error_message(buf, length) }
 }
 
-/// ffi_helpers' name for [`rawtask_last_error_message_utf16`].
+/// ffi_helpers' name for [`rawtask_last_error_message_utf16`]; it peeks too.
 ///
 /// # Safety
 /// As [`rawtask_last_error_message_utf16`].
@@ -275,9 +360,12 @@ pub unsafe extern "C" fn error_message_utf16(buf: *mut u16, length: c_int) -> c_
 
 /// Re-exports the error-handling functions from a user's `cdylib` under ffi_helpers' names
 /// (`last_error_length`, `last_error_length_utf16`, `error_message_utf8`,
-/// `error_message_utf16`, `clear_last_error`). A `cdylib` does not export the `#[no_mangle]`
-/// symbols of its dependencies on its own (rust-lang/rust#36342), so invoke this once in the
-/// library crate.
+/// `error_message_utf16`, `clear_last_error`). rawtask defines these names without
+/// `#[no_mangle]`, so that they never clash with ffi_helpers' or another library's symbols;
+/// a `cdylib` (or `staticlib`) that wants to offer them to C invokes this once in its library
+/// crate. (rawtask's own `rawtask_*` functions are `#[no_mangle]` and exported as they are;
+/// `c-tests/cdylib-fixture` checks both, and ffi_helpers' macro of this name exists because of
+/// rust-lang/rfcs#2771.)
 ///
 /// ```
 /// rawtask::export_error_handling_functions!();
@@ -297,7 +385,8 @@ macro_rules! export_error_handling_functions {
             $crate::capi::rawtask_last_error_length_utf16()
         }
 
-        /// Copies the last error message as NUL-terminated UTF-8; see rawtask's docs.
+        /// Copies the last error message as NUL-terminated UTF-8 and leaves the error in place
+        /// (it peeks, like ffi_helpers'); see `rawtask_last_error_message`.
         ///
         /// # Safety
         /// `buf` must be null or valid for writes of `length` bytes.
@@ -310,7 +399,8 @@ macro_rules! export_error_handling_functions {
             unsafe { $crate::capi::rawtask_last_error_message(buf, length) }
         }
 
-        /// Copies the last error message as NUL-terminated UTF-16; see rawtask's docs.
+        /// Copies the last error message as NUL-terminated UTF-16 and leaves the error in place
+        /// (it peeks, like ffi_helpers'); see `rawtask_last_error_message_utf16`.
         ///
         /// # Safety
         /// `buf` must be null or valid for writes of `length` `u16` units.
@@ -329,4 +419,194 @@ macro_rules! export_error_handling_functions {
             $crate::capi::rawtask_clear_last_error()
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::fmt;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    fn message() -> Option<String> {
+        with_message(|m| m.map(String::from))
+    }
+
+    /// An error whose destructor stores an error of its own.
+    #[derive(Debug)]
+    struct StoresOnDrop;
+    impl fmt::Display for StoresOnDrop {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("stores on drop")
+        }
+    }
+    impl StdError for StoresOnDrop {}
+    impl Drop for StoresOnDrop {
+        fn drop(&mut self) {
+            update_last_error("stored by a destructor");
+        }
+    }
+
+    /// An error whose destructor panics.
+    #[derive(Debug)]
+    struct PanicsOnDrop;
+    impl fmt::Display for PanicsOnDrop {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("panics on drop")
+        }
+    }
+    impl StdError for PanicsOnDrop {}
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("drop refused");
+        }
+    }
+
+    /// An error whose `Display` panics.
+    #[derive(Debug)]
+    struct PanicsOnDisplay;
+    impl fmt::Display for PanicsOnDisplay {
+        fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+            panic!("display refused")
+        }
+    }
+    impl StdError for PanicsOnDisplay {}
+
+    #[test]
+    fn a_destructor_that_stores_an_error_does_not_hit_the_borrowed_slot() {
+        update_last_error(StoresOnDrop);
+        // Dropping the old error stores one while we replace it: the caller's error wins.
+        update_last_error("second");
+        assert_eq!(message().as_deref(), Some("second"));
+
+        update_last_error(StoresOnDrop);
+        rawtask_clear_last_error();
+        assert_eq!(
+            rawtask_last_error_length(),
+            0,
+            "clear leaves nothing behind"
+        );
+
+        update_last_error(StoresOnDrop);
+        let taken = take_last_error().unwrap();
+        assert_eq!(rawtask_last_error_length(), 0);
+        drop(taken); // outside the slot: stores its error normally
+        assert_eq!(message().as_deref(), Some("stored by a destructor"));
+        rawtask_clear_last_error();
+    }
+
+    #[test]
+    fn a_destructor_that_panics_does_not_unwind() {
+        update_last_error(PanicsOnDrop);
+        rawtask_clear_last_error(); // an `extern "C"` function: unwinding would abort
+        assert_eq!(rawtask_last_error_length(), 0);
+
+        update_last_error(PanicsOnDrop);
+        update_last_error("after");
+        assert_eq!(message().as_deref(), Some("after"));
+
+        // `guard` stores its failure outside its `catch_unwind`.
+        update_last_error(PanicsOnDrop);
+        let status = super::super::guard(|| Err(super::super::Failure::invalid_argument("x")));
+        assert_eq!(status, super::super::RawtaskStatus::InvalidArgument);
+        assert_eq!(message().as_deref(), Some("x"));
+        rawtask_clear_last_error();
+    }
+
+    #[test]
+    fn a_display_that_panics_is_replaced_by_a_placeholder() {
+        update_last_error(PanicsOnDisplay);
+        assert_eq!(
+            message().as_deref(),
+            Some("(an error whose Display implementation panicked)")
+        );
+        rawtask_clear_last_error();
+    }
+
+    static TEARDOWN_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    /// An error whose destructor uses the last error, then panics: run as the thread-local's
+    /// own destructor when its thread exits.
+    #[derive(Debug)]
+    struct UsesLastErrorOnDrop;
+    impl fmt::Display for UsesLastErrorOnDrop {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("uses the last error on drop")
+        }
+    }
+    impl StdError for UsesLastErrorOnDrop {}
+    impl Drop for UsesLastErrorOnDrop {
+        fn drop(&mut self) {
+            update_last_error("during teardown");
+            let _ = rawtask_last_error_length();
+            let _ = rawtask_last_error_length_utf16();
+            let mut buf = [1 as c_char; 8];
+            // SAFETY: `buf` holds 8 bytes.
+            let _ = unsafe { rawtask_last_error_message(buf.as_mut_ptr(), 8) };
+            rawtask_clear_last_error();
+            let _ = take_last_error();
+            TEARDOWN_DROPS.fetch_add(1, SeqCst);
+            panic!("and a panic on top");
+        }
+    }
+
+    #[test]
+    fn the_functions_work_during_thread_local_teardown() {
+        std::thread::spawn(|| update_last_error(UsesLastErrorOnDrop))
+            .join()
+            .unwrap();
+        assert_eq!(TEARDOWN_DROPS.load(SeqCst), 1);
+    }
+
+    #[test]
+    fn reading_the_message_peeks() {
+        update_last_error("peek at me");
+        let mut buf = [0 as c_char; 16];
+        for _ in 0..2 {
+            // SAFETY: `buf` holds 16 bytes.
+            let n = unsafe { rawtask_last_error_message(buf.as_mut_ptr(), 16) };
+            assert_eq!(n, 11);
+            assert_eq!(rawtask_last_error_length(), 11);
+        }
+        let mut wide = [0u16; 16];
+        // SAFETY: `wide` holds 16 units.
+        let n = unsafe { rawtask_last_error_message_utf16(wide.as_mut_ptr(), 16) };
+        assert_eq!(n, 11);
+        assert_eq!(rawtask_last_error_length_utf16(), 11);
+        // SAFETY: as above.
+        assert_eq!(unsafe { error_message_utf8(buf.as_mut_ptr(), 16) }, 11);
+        assert_eq!(last_error_length(), 11);
+        rawtask_clear_last_error();
+        assert_eq!(rawtask_last_error_length(), 0);
+    }
+
+    #[test]
+    fn a_usable_buffer_gets_a_nul_even_without_an_error() {
+        rawtask_clear_last_error();
+        let x = b'x' as c_char;
+        let mut buf = [x; 4];
+        // SAFETY: `buf` holds 4 bytes.
+        let n = unsafe { rawtask_last_error_message(buf.as_mut_ptr(), 4) };
+        assert_eq!((n, buf), (0, [0, x, x, x]));
+        buf[0] = x;
+        // SAFETY: as above.
+        let n = unsafe { error_message_utf8(buf.as_mut_ptr(), 1) };
+        assert_eq!((n, buf[0]), (0, 0));
+        // A length of 0 means no buffer: nothing is written.
+        buf[0] = x;
+        // SAFETY: nothing is written for a length of 0.
+        let n = unsafe { rawtask_last_error_message(buf.as_mut_ptr(), 0) };
+        assert_eq!((n, buf[0]), (0, x));
+        // SAFETY: null is allowed.
+        let n = unsafe { rawtask_last_error_message(core::ptr::null_mut(), 4) };
+        assert_eq!(n, 0);
+
+        let mut wide = [0xFFFFu16; 3];
+        // SAFETY: `wide` holds 3 units.
+        let n = unsafe { rawtask_last_error_message_utf16(wide.as_mut_ptr(), 3) };
+        assert_eq!((n, wide), (0, [0, 0xFFFF, 0xFFFF]));
+        wide[0] = 0xFFFF;
+        // SAFETY: as above.
+        let n = unsafe { error_message_utf16(wide.as_mut_ptr(), 3) };
+        assert_eq!((n, wide[0]), (0, 0));
+    }
 }

@@ -13,7 +13,7 @@ use core::ptr::{self, NonNull};
 use core::task::Waker;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::status::{panicked, Failure, RawtaskStatus};
+use super::status::{catching_value, panicked, Failure, RawtaskStatus};
 use crate::raw::header::{prefix, release_waker_ref, waker_from_ref};
 use crate::Runnable;
 
@@ -128,11 +128,11 @@ fn catching(context: &str, f: impl FnOnce() -> RawtaskStatus) -> RawtaskStatus {
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_runnable_run(runnable: *mut RawtaskRunnable) -> RawtaskStatus {
-    let Some(ptr) = NonNull::new(runnable) else {
-        return null("rawtask_runnable_run", "runnable");
-    };
-    let ptr = ptr.cast::<()>();
     catching("rawtask_runnable_run: the future panicked", || {
+        let Some(ptr) = NonNull::new(runnable) else {
+            return null("rawtask_runnable_run", "runnable");
+        };
+        let ptr = ptr.cast::<()>();
         // SAFETY: the caller passes a live runnable, whose reference and SCHEDULED bit `run`
         // takes over (as `Runnable::run` does).
         if unsafe { (prefix(ptr).vtable.run)(ptr) } {
@@ -164,13 +164,13 @@ pub unsafe extern "C" fn rawtask_runnable_run(runnable: *mut RawtaskRunnable) ->
 pub unsafe extern "C" fn rawtask_runnable_schedule(
     runnable: *mut RawtaskRunnable,
 ) -> RawtaskStatus {
-    let Some(ptr) = NonNull::new(runnable) else {
-        return null("rawtask_runnable_schedule", "runnable");
-    };
-    let ptr = ptr.cast::<()>();
     catching(
         "rawtask_runnable_schedule: the schedule function panicked",
         || {
+            let Some(ptr) = NonNull::new(runnable) else {
+                return null("rawtask_runnable_schedule", "runnable");
+            };
+            let ptr = ptr.cast::<()>();
             // SAFETY: the caller's runnable (reference and SCHEDULED bit) passes to the schedule
             // function's new `Runnable`, as in `Runnable::schedule`.
             unsafe { (prefix(ptr).vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
@@ -197,10 +197,10 @@ pub unsafe extern "C" fn rawtask_runnable_schedule(
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_runnable_drop(runnable: *mut RawtaskRunnable) -> RawtaskStatus {
-    let Some(ptr) = NonNull::new(runnable) else {
-        return null("rawtask_runnable_drop", "runnable");
-    };
     catching("rawtask_runnable_drop: a waker panicked", || {
+        let Some(ptr) = NonNull::new(runnable) else {
+            return null("rawtask_runnable_drop", "runnable");
+        };
         // SAFETY: the caller gives up a live runnable.
         unsafe { crate::runnable::drop_runnable(ptr.cast()) };
         RawtaskStatus::Ok
@@ -221,13 +221,16 @@ pub unsafe extern "C" fn rawtask_runnable_drop(runnable: *mut RawtaskRunnable) -
 pub unsafe extern "C" fn rawtask_runnable_waker(
     runnable: *const RawtaskRunnable,
 ) -> *mut RawtaskWaker {
-    let Some(ptr) = NonNull::new(runnable.cast_mut()) else {
-        null("rawtask_runnable_waker", "runnable");
-        return ptr::null_mut();
-    };
-    // SAFETY: the caller's runnable keeps the task alive while we add the waker's reference.
-    unsafe { prefix(ptr.cast()) }.state.add_ref();
-    ptr.as_ptr().cast()
+    catching_value("rawtask_runnable_waker", ptr::null_mut(), || {
+        let Some(ptr) = NonNull::new(runnable.cast_mut()) else {
+            null("rawtask_runnable_waker", "runnable");
+            return ptr::null_mut();
+        };
+        // SAFETY: the caller's runnable keeps the task alive while we add the waker's
+        // reference.
+        unsafe { prefix(ptr.cast()) }.state.add_ref();
+        ptr.as_ptr().cast()
+    })
 }
 
 /// Returns a pointer to the task's data slot, or null if `runnable` is null (with the last
@@ -255,16 +258,18 @@ pub unsafe extern "C" fn rawtask_runnable_waker(
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_runnable_data(runnable: *const RawtaskRunnable) -> *mut c_void {
-    let Some(ptr) = NonNull::new(runnable.cast_mut()) else {
-        null("rawtask_runnable_data", "runnable");
-        return ptr::null_mut();
-    };
-    // SAFETY: the caller's runnable keeps the task alive; the vtable gives the slot's offset,
-    // which lies inside the allocation.
-    unsafe {
-        let offset = prefix(ptr.cast()).vtable.data_offset;
-        ptr.as_ptr().cast::<u8>().add(offset).cast()
-    }
+    catching_value("rawtask_runnable_data", ptr::null_mut(), || {
+        let Some(ptr) = NonNull::new(runnable.cast_mut()) else {
+            null("rawtask_runnable_data", "runnable");
+            return ptr::null_mut();
+        };
+        // SAFETY: the caller's runnable keeps the task alive; the vtable gives the slot's
+        // offset, which lies inside the allocation.
+        unsafe {
+            let offset = prefix(ptr.cast()).vtable.data_offset;
+            ptr.as_ptr().cast::<u8>().add(offset).cast()
+        }
+    })
 }
 
 /// Returns the size in bytes of the task's data slot (`sizeof` the Rust type `M`), so that C
@@ -285,12 +290,14 @@ pub unsafe extern "C" fn rawtask_runnable_data(runnable: *const RawtaskRunnable)
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_runnable_data_size(runnable: *const RawtaskRunnable) -> usize {
-    let Some(ptr) = NonNull::new(runnable.cast_mut()) else {
-        null("rawtask_runnable_data_size", "runnable");
-        return 0;
-    };
-    // SAFETY: the caller's runnable keeps the task alive.
-    unsafe { prefix(ptr.cast()) }.vtable.data_size
+    catching_value("rawtask_runnable_data_size", 0, || {
+        let Some(ptr) = NonNull::new(runnable.cast_mut()) else {
+            null("rawtask_runnable_data_size", "runnable");
+            return 0;
+        };
+        // SAFETY: the caller's runnable keeps the task alive.
+        unsafe { prefix(ptr.cast()) }.vtable.data_size
+    })
 }
 
 /// Wakes the task and consumes the waker: a task that is idle is handed to its schedule
@@ -317,10 +324,10 @@ pub unsafe extern "C" fn rawtask_runnable_data_size(runnable: *const RawtaskRunn
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_waker_wake(waker: *mut RawtaskWaker) -> RawtaskStatus {
-    let Some(ptr) = NonNull::new(waker) else {
-        return null("rawtask_waker_wake", "waker");
-    };
     catching("rawtask_waker_wake: the schedule function panicked", || {
+        let Some(ptr) = NonNull::new(waker) else {
+            return null("rawtask_waker_wake", "waker");
+        };
         // SAFETY: the caller gives up the waker's reference, which the `Waker` takes over.
         unsafe { waker_from_ref(ptr.cast()) }.wake();
         RawtaskStatus::Ok
@@ -338,12 +345,12 @@ pub unsafe extern "C" fn rawtask_waker_wake(waker: *mut RawtaskWaker) -> Rawtask
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_waker_wake_by_ref(waker: *const RawtaskWaker) -> RawtaskStatus {
-    let Some(ptr) = NonNull::new(waker.cast_mut()) else {
-        return null("rawtask_waker_wake_by_ref", "waker");
-    };
     catching(
         "rawtask_waker_wake_by_ref: the schedule function panicked",
         || {
+            let Some(ptr) = NonNull::new(waker.cast_mut()) else {
+                return null("rawtask_waker_wake_by_ref", "waker");
+            };
             // SAFETY: the caller's waker owns a reference, which `ManuallyDrop` keeps.
             let waker = core::mem::ManuallyDrop::new(unsafe { waker_from_ref(ptr.cast()) });
             Waker::wake_by_ref(&waker);
@@ -373,13 +380,15 @@ pub unsafe extern "C" fn rawtask_waker_wake_by_ref(waker: *const RawtaskWaker) -
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_waker_clone(waker: *const RawtaskWaker) -> *mut RawtaskWaker {
-    let Some(ptr) = NonNull::new(waker.cast_mut()) else {
-        null("rawtask_waker_clone", "waker");
-        return ptr::null_mut();
-    };
-    // SAFETY: the caller's waker keeps the task alive while we add the clone's reference.
-    unsafe { prefix(ptr.cast()) }.state.add_ref();
-    ptr.as_ptr()
+    catching_value("rawtask_waker_clone", ptr::null_mut(), || {
+        let Some(ptr) = NonNull::new(waker.cast_mut()) else {
+            null("rawtask_waker_clone", "waker");
+            return ptr::null_mut();
+        };
+        // SAFETY: the caller's waker keeps the task alive while we add the clone's reference.
+        unsafe { prefix(ptr.cast()) }.state.add_ref();
+        ptr.as_ptr()
+    })
 }
 
 /// Releases the waker without waking. If it was the last reference of a task whose future
@@ -398,12 +407,81 @@ pub unsafe extern "C" fn rawtask_waker_clone(waker: *const RawtaskWaker) -> *mut
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_waker_drop(waker: *mut RawtaskWaker) -> RawtaskStatus {
-    let Some(ptr) = NonNull::new(waker) else {
-        return null("rawtask_waker_drop", "waker");
-    };
     catching("rawtask_waker_drop: the schedule function panicked", || {
+        let Some(ptr) = NonNull::new(waker) else {
+            return null("rawtask_waker_drop", "waker");
+        };
         // SAFETY: the caller gives up the waker's reference.
         unsafe { release_waker_ref(ptr.cast()) };
         RawtaskStatus::Ok
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capi::{rawtask_check_abi, take_last_error, update_last_error, RAWTASK_ABI_VERSION};
+    use alloc::string::{String, ToString};
+    use core::fmt;
+
+    /// A previous error whose destructor panics: storing the null-argument error drops it.
+    #[derive(Debug)]
+    struct PanicsOnDrop;
+    impl fmt::Display for PanicsOnDrop {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("panics on drop")
+        }
+    }
+    impl std::error::Error for PanicsOnDrop {}
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("drop refused");
+        }
+    }
+
+    fn last_error_after<R>(f: impl FnOnce() -> R) -> (R, String) {
+        update_last_error(PanicsOnDrop);
+        let result = f();
+        let message = take_last_error().map(|e| e.to_string()).unwrap_or_default();
+        (result, message)
+    }
+
+    #[test]
+    fn null_arguments_never_unwind() {
+        let null_r = ptr::null_mut::<RawtaskRunnable>();
+        let null_w = ptr::null_mut::<RawtaskWaker>();
+        // SAFETY: null is a valid argument of every function below.
+        unsafe {
+            for (status, message) in [
+                last_error_after(|| rawtask_runnable_run(null_r)),
+                last_error_after(|| rawtask_runnable_schedule(null_r)),
+                last_error_after(|| rawtask_runnable_drop(null_r)),
+                last_error_after(|| rawtask_waker_wake(null_w)),
+                last_error_after(|| rawtask_waker_wake_by_ref(null_w)),
+                last_error_after(|| rawtask_waker_drop(null_w)),
+            ] {
+                assert_eq!(status, RawtaskStatus::InvalidArgument);
+                assert!(message.ends_with("is null"), "{message}");
+            }
+            let (waker, message) = last_error_after(|| rawtask_runnable_waker(null_r));
+            assert!(waker.is_null());
+            assert_eq!(message, "rawtask_runnable_waker: `runnable` is null");
+            let (clone, message) = last_error_after(|| rawtask_waker_clone(null_w));
+            assert!(clone.is_null());
+            assert_eq!(message, "rawtask_waker_clone: `waker` is null");
+            let (data, message) = last_error_after(|| rawtask_runnable_data(null_r));
+            assert!(data.is_null());
+            assert_eq!(message, "rawtask_runnable_data: `runnable` is null");
+            let (size, message) = last_error_after(|| rawtask_runnable_data_size(null_r));
+            assert_eq!(size, 0);
+            assert_eq!(message, "rawtask_runnable_data_size: `runnable` is null");
+        }
+        let (status, message) =
+            last_error_after(|| rawtask_check_abi(RAWTASK_ABI_VERSION + 1, 0, 0, 0));
+        assert_eq!(status, RawtaskStatus::AbiMismatch);
+        assert!(
+            message.starts_with("rawtask_check_abi: RAWTASK_ABI_VERSION"),
+            "{message}"
+        );
+    }
 }

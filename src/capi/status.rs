@@ -210,6 +210,20 @@ where
     }
 }
 
+/// Runs the body of an `extern "C"` function that returns a value rather than a status: a
+/// panic is caught, its message stored as the last error (prefixed with `context`), and
+/// `fallback` returned instead.
+#[inline(always)]
+pub(crate) fn catching_value<R>(context: &str, fallback: R, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => value,
+        Err(payload) => {
+            panicked(context, payload);
+            fallback
+        }
+    }
+}
+
 /// Reports a caught panic as `PANICKED`, with `context` and the panic's message as the last
 /// error, and disposes of the payload without letting its destructor unwind.
 pub(crate) fn panicked(context: &str, payload: Box<dyn Any + Send>) -> RawtaskStatus {

@@ -1,7 +1,10 @@
 /* Background jobs from C: the functions export_task! generates for a prime-counting job.
  * Spawns a job and polls it until done, cancels a job that would run forever, collects a
  * failing job's error with try_poll, and reads every error through the buffer functions,
- * including their guards (null buffer, negative length, a buffer too small). */
+ * including their guards (null buffer, negative length, a buffer too small). The buffer
+ * functions peek, as ffi_helpers' do: the error stays until clear_last_error(). Null
+ * arguments behave as ffi_helpers' null_pointer_check!: the last error is set and the
+ * function returns NULL, 0 or nothing. */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -28,7 +31,8 @@ static void nap(void) {
     nanosleep(&t, NULL);
 }
 
-/* The last error as a string (malloc'd, NULL if none), read with the buffer API. */
+/* The last error as a string (malloc'd, NULL if none), read with the buffer API, then
+ * cleared. */
 static char *take_error(void) {
     int length = last_error_length();
     if (length == 0) {
@@ -37,7 +41,9 @@ static char *take_error(void) {
     CHECK(length > 0);
     char *buf = malloc((size_t)length);
     CHECK(error_message_utf8(buf, length) == length);
-    CHECK(last_error_length() == 0); /* a successful copy clears the error */
+    CHECK(last_error_length() == length); /* reading peeks: the error is still there */
+    clear_last_error();
+    CHECK(last_error_length() == 0);
     return buf;
 }
 
@@ -131,17 +137,40 @@ static void failing_job_and_buffer_guards(void) {
     uint16_t wide[64];
     CHECK(error_message_utf16(wide, 64) == length);
     CHECK(wide[0] == 'p' && wide[length - 1] == 0);
-    CHECK(last_error_length() == 0);
+    /* A successful copy peeks too: the error stays until cleared. */
+    CHECK(error_message_utf8(small, (int)sizeof small) == -1);
+    CHECK(last_error_length() == length);
+    expect_error(expected); /* reads, then clears */
     prime_count_handle_destroy(handle);
 
-    /* Null arguments are errors, not crashes. */
+    /* No error: 0, and a usable buffer still receives a NUL terminator. */
+    CHECK(last_error_length() == 0);
+    memset(small, 'x', sizeof small);
+    CHECK(error_message_utf8(small, (int)sizeof small) == 0);
+    CHECK(small[0] == '\0' && small[1] == 'x');
+    wide[0] = 'x';
+    wide[1] = 'x';
+    CHECK(error_message_utf16(wide, 64) == 0);
+    CHECK(wide[0] == 0 && wide[1] == 'x');
+
+    /* Null arguments are errors, not crashes: the last error is set, and the function returns
+     * NULL, 0 or nothing, as ffi_helpers' null_pointer_check! does. */
     CHECK(prime_count_spawn(NULL) == NULL);
     expect_error("a null pointer was passed as `task`");
+    CHECK(prime_count_poll(NULL) == NULL);
+    expect_error("a null pointer was passed as `handle`");
+    CHECK(prime_count_wait(NULL) == NULL);
+    expect_error("a null pointer was passed as `handle`");
     CHECK(prime_count_try_poll(NULL, &result) == RAWTASK_BACKGROUND_ERROR);
     expect_error("a null pointer was passed as `handle`");
+    CHECK(prime_count_cancelled(NULL) == 0);
+    expect_error("a null pointer was passed as `handle`");
+    prime_count_cancel(NULL);
+    expect_error("a null pointer was passed as `handle`");
     prime_count_handle_destroy(NULL);
+    expect_error("a null pointer was passed as `handle`");
     prime_count_result_destroy(NULL);
-    CHECK(last_error_length() == 0);
+    expect_error("a null pointer was passed as `result`");
 }
 
 int main(void) {

@@ -28,12 +28,13 @@ static int checks, failures;
 
 static const char *current_case = "";
 
-/* The last error message (copied, which clears it), or "" if there is none. */
+/* The last error message, or "" if there is none; then clears it (copying only peeks), so
+ * that every check sees the error of the call just made. */
 static const char *last_error(void) {
     static char buf[512];
-    buf[0] = '\0';
-    int n = rawtask_last_error_message(buf, (int)sizeof buf);
+    int n = rawtask_last_error_message(buf, (int)sizeof buf); /* "" when there is no error */
     if (n < 0) strcpy(buf, "(message did not fit)");
+    rawtask_clear_last_error();
     return buf;
 }
 
@@ -165,9 +166,17 @@ static void case_null_schedule_callback(void) {
 
 static void case_last_error_buffers(void) {
     char buf[64];
+    uint16_t wide[64];
     rawtask_clear_last_error();
     CHECK(rawtask_last_error_length() == 0);
+    /* No error: 0, and a usable buffer still receives a NUL terminator. */
+    memset(buf, 'x', sizeof buf);
     CHECK(rawtask_last_error_message(buf, (int)sizeof buf) == 0);
+    CHECK(buf[0] == '\0' && buf[1] == 'x');
+    wide[0] = 'x';
+    CHECK(rawtask_last_error_message_utf16(wide, 64) == 0);
+    CHECK(wide[0] == 0);
+    CHECK(rawtask_last_error_message(NULL, 64) == 0);
 
     CHECK(rawtask_runnable_run(NULL) == RAWTASK_STATUS_INVALID_ARGUMENT);
     const char *expected = "rawtask_runnable_run: `runnable` is null";
@@ -184,15 +193,18 @@ static void case_last_error_buffers(void) {
     CHECK(buf[7] == '\0' && strncmp(buf, expected, 7) == 0 && buf[8] == 'x');
     CHECK(rawtask_last_error_length() == length);
     /* UTF-16: too small, then big enough. */
-    uint16_t wide[64];
     CHECK(rawtask_last_error_length_utf16() == length);
     CHECK(rawtask_last_error_message_utf16(wide, 4) == -1);
     CHECK(wide[3] == 0 && wide[0] == 'r');
     CHECK(rawtask_last_error_message_utf16(NULL, 4) == -1);
     CHECK(rawtask_last_error_length() == length);
-    /* Exactly big enough: copied, and the error cleared. */
+    /* Exactly big enough: copied, and the error kept (reading peeks) until cleared. */
     CHECK(rawtask_last_error_message(buf, length) == length);
     CHECK(strcmp(buf, expected) == 0);
+    CHECK(rawtask_last_error_length() == length);
+    CHECK(rawtask_last_error_message_utf16(wide, 64) == length);
+    CHECK(rawtask_last_error_length() == length);
+    rawtask_clear_last_error();
     CHECK(rawtask_last_error_length() == 0);
 }
 
