@@ -11,8 +11,14 @@
 //!
 //! - the future was dropped exactly once, the data slot exactly once, the schedule function
 //!   exactly once;
-//! - at most one output (or stored panic) was produced, it was dropped exactly once, and the
-//!   `Task` received it at most once (exactly once where the model says the `Task` must);
+//! - at most one output (or stored panic) was produced, it was dropped exactly once;
+//! - the output (or, with `propagate_panic`, the stored panic) reached a `Task` holder (an
+//!   await, or a `cancel` that returned it) as often as the model's [`Delivery`] says:
+//!   exactly once where nobody gives the output up and the task can complete, so that a lost
+//!   wakeup or a lost output fails the model; never where the `Task` was detached or dropped
+//!   or the task was cancelled before completing; at most once where a `cancel` races the
+//!   completion. A `Task` the main thread kept for [`H::finish`] must moreover receive any
+//!   output that was produced;
 //! - with a [`WithInfo`] schedule function, the number of schedules with
 //!   `woken_while_running` equals the number of `Runnable::run` calls that returned `true`;
 //! - the schedule function is never dropped while one of its calls is running (rule 6: checked
@@ -79,6 +85,9 @@ pub struct Counters {
     pub panics_made: AtomicUsize,
     pub panic_drops: AtomicUsize,
     pub panics_received: AtomicUsize,
+    /// Queued `Runnable`s dropped unrun (each one cancels the task: a queued `Runnable` means
+    /// the task has not completed).
+    pub runnables_dropped: AtomicUsize,
 }
 
 /// Shorthand for a relaxed-enough read of a counter.
@@ -189,8 +198,44 @@ impl Drop for PanicToken {
     }
 }
 
+/// Counts the drop of a model's own future type exactly as a [`TestFuture`]'s drop is counted
+/// (and sets [`Flags::future_dropped`]): such a future holds one, made by [`H::future_guard`].
+#[derive(Debug)]
+pub struct FutureGuard {
+    c: StdArc<Counters>,
+    flags: StdArc<Flags>,
+}
+
+impl Drop for FutureGuard {
+    fn drop(&mut self) {
+        self.flags.future_dropped.set();
+        bump(&self.c.future_drops);
+    }
+}
+
 /// The value every completing future returns.
 pub const VALUE: usize = 42;
+
+/// How many times one execution must deliver the output (or, with `propagate_panic`, the
+/// stored panic) to a `Task` holder: an await that resolves to it, or a `Task::cancel` that
+/// returns it (both counted by [`H::record`]). Checked by [`H::finish`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Exactly once: nobody gives the output up (the `Task` is neither dropped, detached nor
+    /// cancelled, no queued `Runnable` is dropped) and the future completes (or panics with
+    /// `propagate_panic`) once it is polled often enough. After draining, the task must have
+    /// finished and its output must have been received: a lost wakeup (the task never polled
+    /// again) or a lost output (the `Task` resolving to `None`) fails the model.
+    Once,
+    /// At most once: a `Task::cancel` races the completion (it returns the output only if the
+    /// task completed before `cancel` closed it; closed while running, `run` drops the output),
+    /// or the model cannot tell whether its wake came in time for the task to complete.
+    AtMostOnce,
+    /// Never: the `Task` was detached or dropped (its output, if any, is dropped unseen), or
+    /// the task was cancelled before completing (a queued `Runnable` dropped, a panic without
+    /// `propagate_panic`), so the `Task` resolves to `None`.
+    Never,
+}
 
 /// What the test future does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -487,10 +532,27 @@ impl H {
 
     /// [`spawn`](Self::spawn) with a [`Hook`] the future calls at the start of every poll.
     pub fn spawn_hooked(&mut self, how: Spawn, hook: Option<Hook>) -> (R, T) {
-        assert!(self.spawn.is_none(), "one task per model");
-        self.spawn = Some(how);
         let mut future = self.future(how.kind);
         future.hook = hook;
+        self.spawn_with(how, future)
+    }
+
+    /// Spawns the model's one task with a future of the model's own type, which must hold a
+    /// [`FutureGuard`] (from [`future_guard`](Self::future_guard)) and complete with
+    /// [`output`](Self::output), so that the end-of-model checks count its drops as for a
+    /// [`TestFuture`]. `how.kind` only describes the future (with [`Delivery::Once`], `Panic1`
+    /// means the `Task` must receive a propagated panic, any other kind the output); the data
+    /// slot and the schedule function are the harness's, as in [`spawn`](Self::spawn).
+    pub fn spawn_with<F>(&mut self, how: Spawn, future: F) -> (R, T)
+    where
+        F: Future<Output = Output> + Send + 'static,
+    {
+        assert!(self.spawn.is_none(), "one task per model");
+        assert!(
+            how.counted_schedule,
+            "spawn_with uses the harness's schedule function"
+        );
+        self.spawn = Some(how);
         let builder = Builder::new()
             .metadata(self.data())
             .propagate_panic(how.propagate_panic);
@@ -508,6 +570,23 @@ impl H {
             )
         } else {
             builder.spawn(move |_| future, move |r: R| sched.schedule(r, false))
+        }
+    }
+
+    /// The drop counter of a model's own future type (see [`spawn_with`](Self::spawn_with)).
+    pub fn future_guard(&self) -> FutureGuard {
+        FutureGuard {
+            c: self.c.clone(),
+            flags: self.flags.clone(),
+        }
+    }
+
+    /// The output of a model's own future type, counted as made (value [`VALUE`]).
+    pub fn output(&self) -> Output {
+        bump(&self.c.outputs_made);
+        Output {
+            c: self.c.clone(),
+            value: VALUE,
         }
     }
 
@@ -602,27 +681,66 @@ impl H {
     }
 
     /// Ends a model: joins nothing (the caller joined its threads), runs what is left, settles
-    /// a `Task` the main thread kept (awaits it if finished, drops it otherwise), and checks the
-    /// counters. Returns what the kept `Task` received, if it was awaited.
-    pub fn finish(&self, task: Option<T>) -> Option<usize> {
+    /// a `Task` the main thread kept, and checks the counters, including that the output was
+    /// delivered as `delivery` says over the whole execution. Returns what the kept `Task`
+    /// received, if it was awaited.
+    ///
+    /// A kept `Task` was not given up, so it must receive whatever output (or propagated
+    /// panic) the task produced; and with [`Delivery::Once`] the task must have finished once
+    /// everything queued has run and the stash has been fired (else a wakeup was lost). A kept
+    /// `Task` that has not finished is dropped (cancelling the task) only where neither holds.
+    pub fn finish(&self, task: Option<T>, delivery: Delivery) -> Option<usize> {
         self.drain();
         let mut got = None;
         if let Some(t) = task {
+            let produced = self.produced();
+            if delivery == Delivery::Once || produced {
+                assert!(
+                    t.is_finished(),
+                    "the kept Task has not finished after draining (a lost wakeup?): {:?}",
+                    self.c
+                );
+            }
             if t.is_finished() {
                 got = self.await_task(t);
+                if produced {
+                    assert!(got.is_some(), "the kept Task lost the output: {:?}", self.c);
+                }
             } else {
                 drop(t);
             }
             self.drain();
         }
-        self.check();
+        self.check(delivery);
         got
     }
 
+    /// Whether the task produced something for its `Task`: an output, or a panic stored for
+    /// `propagate_panic`.
+    fn produced(&self) -> bool {
+        let spawn = self.spawn.expect("no task spawned");
+        get(&self.c.outputs_made) > 0 || (spawn.propagate_panic && get(&self.c.panics_made) > 0)
+    }
+
     /// The end-of-model assertions.
-    pub fn check(&self) {
+    pub fn check(&self, delivery: Delivery) {
         let c = &*self.c;
         let spawn = self.spawn.expect("no task spawned");
+        let delivered = get(&c.outputs_received) + get(&c.panics_received);
+        match delivery {
+            Delivery::Once if spawn.kind == Kind::Panic1 => assert_eq!(
+                (get(&c.panics_received), get(&c.outputs_received)),
+                (1, 0),
+                "the propagated panic must reach the Task exactly once: {c:?}"
+            ),
+            Delivery::Once => assert_eq!(
+                (get(&c.outputs_received), get(&c.panics_received)),
+                (1, 0),
+                "the output must reach the Task exactly once: {c:?}"
+            ),
+            Delivery::AtMostOnce => assert!(delivered <= 1, "delivered twice: {c:?}"),
+            Delivery::Never => assert_eq!(delivered, 0, "delivered, but given up: {c:?}"),
+        }
         assert_eq!(get(&c.future_drops), 1, "future drops: {c:?}");
         assert!(self.flags.future_dropped.get());
         assert_eq!(get(&c.data_drops), 1, "data slot drops: {c:?}");
@@ -831,7 +949,12 @@ fn act_once(h: &H, actor: Actor, kit: Kit, executor: bool) {
             let _ = r.data().read();
             r.schedule()
         }
-        (Actor::RunnableDrop, Kit::Nothing) => drop(h.exec.pop()),
+        (Actor::RunnableDrop, Kit::Nothing) => {
+            if let Some(r) = h.exec.pop() {
+                bump(&h.c.runnables_dropped);
+                drop(r)
+            }
+        }
         (Actor::RawHandoff, Kit::Raw(p)) => {
             // SAFETY: the pointer came from `Runnable::into_raw` and is converted back once.
             let r = unsafe { Runnable::<Data>::from_raw(p.0) };
@@ -884,6 +1007,11 @@ pub fn race(name: &str, a: Actor, b: Actor, how: Spawn, bound: Option<usize>) {
         !(a.wants_runnable() && b.wants_runnable()),
         "there is only one spawned Runnable"
     );
+    assert_ne!(
+        how.kind,
+        Kind::PendingOnce,
+        "no actor would wake a PendingOnce future a second time"
+    );
     model(name, bound, move || {
         let mut h = H::new();
         let (r, t) = h.spawn(how);
@@ -924,6 +1052,37 @@ pub fn race(name: &str, a: Actor, b: Actor, how: Spawn, bound: Option<usize>) {
         let tb = loom::thread::spawn(move || act(&hb, b, kit_b, exec_b));
         act(&h, a, kit_a, exec_a);
         tb.join().unwrap();
-        h.finish(t);
+        h.finish(t, race_delivery(a, b, how, &h.c));
     });
+}
+
+/// What a race must deliver to the `Task` holder (the `TaskPoll` actor, the `TaskCancel` actor,
+/// or the main thread that kept the `Task` for [`H::finish`]), from the two actors, how the
+/// task was built, and whether the `RunnableDrop` actor found a `Runnable` to drop:
+///
+/// - [`Delivery::Never`] if the `Task` is given up (`TaskDrop`, `TaskDetach`: any output is
+///   dropped unseen), if a queued `Runnable` was dropped (the task is cancelled before it
+///   completes; a `RunnableDrop` actor that found the queue empty did nothing), or if the
+///   future panics without `propagate_panic` (the task is cancelled);
+/// - [`Delivery::AtMostOnce`] if a `TaskCancel` races the completion: `cancel` returns the
+///   output only if the task completed before it closed the task;
+/// - [`Delivery::Once`] otherwise. The remaining actors (`Run`, `Schedule`, `RawHandoff`, the
+///   waker actors, `TaskPoll`) never give the output up, and every future kind in the races
+///   completes once polled often enough: the first poll is queued at set-up (or runs in the
+///   `Schedule`/`RawHandoff` actor), a second poll is queued by the future itself (`YieldOnce`)
+///   or by the executor firing the stash (`Stash1`), and [`H::finish`] drains both. So after
+///   draining the task must have finished, and its output (or propagated panic) must have
+///   reached the `TaskPoll` actor or the kept `Task` exactly once.
+fn race_delivery(a: Actor, b: Actor, how: Spawn, c: &Counters) -> Delivery {
+    let either = |f: fn(Actor) -> bool| f(a) || f(b);
+    if either(|x| matches!(x, Actor::TaskDrop | Actor::TaskDetach))
+        || get(&c.runnables_dropped) > 0
+        || (how.kind == Kind::Panic1 && !how.propagate_panic)
+    {
+        Delivery::Never
+    } else if either(|x| x == Actor::TaskCancel) {
+        Delivery::AtMostOnce
+    } else {
+        Delivery::Once
+    }
 }
