@@ -4,24 +4,31 @@
 //! its `Task`; and a foreign Rust waker lent as an FFI waker, cloned into a box and woken from
 //! another thread.
 //!
-//! Each model checks, besides its own assertions, loom's leak and double-free detection of the
-//! task allocation (see the harness docs in `src/lib.rs`).
+//! The task models run on the harness (`src/lib.rs`): the task is spawned with the harness's
+//! data slot and counting `WithInfo` schedule function, its future holds a `FutureGuard` and
+//! completes with the harness's `Output`, and `H::finish` checks that the future, the data slot,
+//! the output and the schedule function are each dropped exactly once, that the output reaches
+//! the `Task` exactly once (or never, where the `Task` is dropped), and `woken_while_running`;
+//! loom's allocation tracker checks that the task is freed (no leak, no double free). Every
+//! model runs at the suite's deeper bound (`deep()`).
 #![cfg(loom)]
 
-use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::SeqCst};
+use std::sync::Arc as StdArc;
 use std::task::{Context, Poll};
 
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
+use loom_tests::Delivery::{Never, Once};
+use loom_tests::{deep, loom, model, FutureGuard, Kind, Output, Spawn, H, T, VALUE};
 use rawtask::ffi::abi::{
     RawtaskFfiFutureU64, RawtaskFfiPollU64, RAWTASK_FFI_POLL_PENDING, RAWTASK_FFI_POLL_READY,
 };
 use rawtask::ffi::{ContextExt, FfiContext, FfiFuture, FfiWakerBase};
-use rawtask::{Runnable, Task};
 
 /// An owned FFI waker handed to another thread.
 struct SendWaker(*const FfiWakerBase);
@@ -48,16 +55,17 @@ type Stash = Arc<Mutex<Option<SendWaker>>>;
 /// First poll: clones the task's waker through the FFI vtable (the task pointer, borrowed by
 /// `with_ffi_context`) and stashes the clone; later polls: ready once `fired` is set.
 struct StashFfi {
+    h: H,
     stash: Stash,
     fired: Arc<AtomicBool>,
     polls: usize,
-    drops: Arc<AtomicUsize>,
+    _guard: FutureGuard,
 }
 
 impl Future for StashFfi {
-    type Output = usize;
+    type Output = Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Output> {
         self.polls += 1;
         if self.polls == 1 {
             let clone = cx.with_ffi_context(|cx| {
@@ -69,51 +77,39 @@ impl Future for StashFfi {
             return Poll::Pending;
         }
         if self.fired.load(Ordering::Acquire) {
-            Poll::Ready(42)
+            Poll::Ready(self.h.output())
         } else {
             Poll::Pending
         }
     }
 }
 
-impl Drop for StashFfi {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-type Queue = Arc<Mutex<VecDeque<Runnable>>>;
-
 struct Setup {
-    queue: Queue,
+    h: H,
     stash: Stash,
     fired: Arc<AtomicBool>,
-    drops: Arc<AtomicUsize>,
-    task: Task<usize>,
+    task: T,
 }
 
 /// Spawns a `StashFfi` task and runs its first poll (which stashes an FFI clone).
 fn setup() -> Setup {
-    let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
+    let mut h = H::new();
     let stash: Stash = Arc::new(Mutex::new(None));
     let fired = Arc::new(AtomicBool::new(false));
-    let drops = Arc::new(AtomicUsize::new(0));
-    let q = queue.clone();
-    let (runnable, task) = rawtask::spawn(
-        StashFfi {
-            stash: stash.clone(),
-            fired: fired.clone(),
-            polls: 0,
-            drops: drops.clone(),
-        },
-        move |r| q.lock().unwrap().push_back(r),
-    );
-    runnable.run();
+    let future = StashFfi {
+        h: h.clone(),
+        stash: stash.clone(),
+        fired: fired.clone(),
+        polls: 0,
+        _guard: h.future_guard(),
+    };
+    // `Stash1` describes it: pending once, leaving a waker outside, then ready.
+    let (runnable, task) = h.spawn_with(Spawn::new(Kind::Stash1), future);
+    h.run(runnable);
     Setup {
-        queue,
+        h,
         stash,
         fired,
-        drops,
         task,
     }
 }
@@ -126,16 +122,12 @@ fn take(stash: &Stash) -> SendWaker {
         .expect("the first poll stashed a clone")
 }
 
-/// Runs queued runnables until the queue is empty.
-fn drain(queue: &Queue) {
-    loop {
-        let next = queue.lock().unwrap().pop_front();
-        match next {
-            Some(r) => {
-                r.run();
-            }
-            None => return,
-        }
+/// The executor: runs the queue until the task finishes (every wake schedules the task, or
+/// marks it while it runs).
+fn run_until_finished(h: &H, task: &T) {
+    while !task.is_finished() {
+        h.drain();
+        thread::yield_now();
     }
 }
 
@@ -143,7 +135,7 @@ fn drain(queue: &Queue) {
 /// completes exactly once, and the clone's reference is released (no leak).
 #[test]
 fn ffi_wake_vs_run() {
-    loom::model(|| {
+    model("ffi_wake_vs_run", deep(), || {
         let s = setup();
         let waker = take(&s.stash);
         let fired = s.fired.clone();
@@ -151,23 +143,16 @@ fn ffi_wake_vs_run() {
             fired.store(true, Ordering::Release);
             waker.wake();
         });
-        // The executor: runs until the task finishes (the wake always schedules it, or marks
-        // it while it runs).
-        while !s.task.is_finished() {
-            drain(&s.queue);
-            thread::yield_now();
-        }
+        run_until_finished(&s.h, &s.task);
         t.join().unwrap();
-        drain(&s.queue);
-        assert_eq!(loom::future::block_on(s.task), 42);
-        assert_eq!(s.drops.load(Ordering::SeqCst), 1);
+        assert_eq!(s.h.finish(Some(s.task), Once), Some(VALUE));
     });
 }
 
 /// An FFI wake by reference, then the clone's drop, on another thread, racing a run.
 #[test]
 fn ffi_wake_by_ref_and_drop_vs_run() {
-    loom::model(|| {
+    model("ffi_wake_by_ref_and_drop_vs_run", deep(), || {
         let s = setup();
         let waker = take(&s.stash);
         let fired = s.fired.clone();
@@ -176,14 +161,9 @@ fn ffi_wake_by_ref_and_drop_vs_run() {
             waker.wake_by_ref();
             waker.drop_waker();
         });
-        while !s.task.is_finished() {
-            drain(&s.queue);
-            thread::yield_now();
-        }
+        run_until_finished(&s.h, &s.task);
         t.join().unwrap();
-        drain(&s.queue);
-        assert_eq!(loom::future::block_on(s.task), 42);
-        assert_eq!(s.drops.load(Ordering::SeqCst), 1);
+        assert_eq!(s.h.finish(Some(s.task), Once), Some(VALUE));
     });
 }
 
@@ -192,23 +172,23 @@ fn ffi_wake_by_ref_and_drop_vs_run() {
 /// executor's side, and the task freed once.
 #[test]
 fn ffi_drop_vs_task_drop() {
-    loom::model(|| {
+    model("ffi_drop_vs_task_drop", deep(), || {
         let s = setup();
         let waker = take(&s.stash);
         let t = thread::spawn(move || waker.drop_waker());
         drop(s.task);
-        drain(&s.queue);
+        s.h.drain();
         t.join().unwrap();
-        drain(&s.queue);
-        assert_eq!(s.drops.load(Ordering::SeqCst), 1);
+        s.h.finish(None, Never);
     });
 }
 
 /// An FFI wake by value races the `Task` being dropped: whoever is last frees the task, and
-/// the future is dropped exactly once.
+/// the future is dropped exactly once (the output, if the wake's run completed the task
+/// before the cancellation, too).
 #[test]
 fn ffi_wake_vs_task_drop() {
-    loom::model(|| {
+    model("ffi_wake_vs_task_drop", deep(), || {
         let s = setup();
         let waker = take(&s.stash);
         let fired = s.fired.clone();
@@ -217,17 +197,16 @@ fn ffi_wake_vs_task_drop() {
             waker.wake();
         });
         drop(s.task);
-        drain(&s.queue);
+        s.h.drain();
         t.join().unwrap();
-        drain(&s.queue);
-        assert_eq!(s.drops.load(Ordering::SeqCst), 1);
+        s.h.finish(None, Never);
     });
 }
 
 /// FFI clones made on two threads from one clone race each other's drops and a run.
 #[test]
 fn ffi_clone_vs_drop_vs_run() {
-    loom::model(|| {
+    model("ffi_clone_vs_drop_vs_run", deep(), || {
         let s = setup();
         let first = take(&s.stash);
         // SAFETY: `first` is a live owned waker; the clone is owned by the thread.
@@ -238,15 +217,10 @@ fn ffi_clone_vs_drop_vs_run() {
             fired.store(true, Ordering::Release);
             second.wake();
         });
-        while !s.task.is_finished() {
-            drain(&s.queue);
-            thread::yield_now();
-        }
+        run_until_finished(&s.h, &s.task);
         t1.join().unwrap();
         t2.join().unwrap();
-        drain(&s.queue);
-        assert_eq!(loom::future::block_on(s.task), 42);
-        assert_eq!(s.drops.load(Ordering::SeqCst), 1);
+        assert_eq!(s.h.finish(Some(s.task), Once), Some(VALUE));
     });
 }
 
@@ -257,6 +231,14 @@ fn ffi_clone_vs_drop_vs_run() {
 struct Foreign {
     started: bool,
     fired: Arc<AtomicBool>,
+    /// Counts the state's drops (by `foreign_drop`): exactly one per execution.
+    drops: StdArc<StdAtomicUsize>,
+}
+
+impl Drop for Foreign {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+    }
 }
 
 unsafe extern "C" fn foreign_poll(
@@ -297,13 +279,16 @@ unsafe extern "C" fn foreign_drop(state: *mut c_void) {
 
 /// loom's `block_on` waker is lent to the foreign future as a stack `BorrowedRustWaker`; its
 /// clone (a boxed `OwnedRustWaker`) is woken from another thread, racing the next poll: no
-/// wake is lost and the box is freed by the wake.
+/// wake is lost (a lost one deadlocks `block_on`), the output arrives exactly once, the
+/// foreign state is dropped exactly once, and the box is freed by the wake.
 #[test]
 fn foreign_rust_waker_clone_wake_vs_poll() {
-    loom::model(|| {
+    model("foreign_rust_waker_clone_wake_vs_poll", deep(), || {
+        let drops = StdArc::new(StdAtomicUsize::new(0));
         let state = Box::new(Foreign {
             started: false,
             fired: Arc::new(AtomicBool::new(false)),
+            drops: drops.clone(),
         });
         let raw = RawtaskFfiFutureU64 {
             fut_ptr: Box::into_raw(state).cast(),
@@ -314,5 +299,10 @@ fn foreign_rust_waker_clone_wake_vs_poll() {
         // ABI's rules.
         let future: FfiFuture<u64> = unsafe { std::mem::transmute(raw) };
         assert_eq!(loom::future::block_on(future), 7);
+        assert_eq!(
+            drops.load(SeqCst),
+            1,
+            "the foreign state is dropped exactly once"
+        );
     });
 }
