@@ -2,6 +2,11 @@
 //! spawned them. Their futures are `!Send` (they hold an `Rc`) and assert in their destructor
 //! that they are dropped on their home thread. A future that must leak holds no loom object
 //! (loom would report the leak): its counters are plain `std` atomics.
+//!
+//! Every model also counts the outputs: each one made is dropped exactly once, and it reaches
+//! the `Task` exactly once where the `Task` is awaited (`local_foreign_wake_vs_home_task_poll`)
+//! and never where the `Task` is detached or dropped (the other models). loom's allocation
+//! tracker checks that the task is freed.
 #![cfg(loom)]
 
 use std::collections::VecDeque;
@@ -22,14 +27,42 @@ use rawtask::Runnable;
 struct LocalFuture {
     home: thread::ThreadId,
     drops: StdArc<AtomicUsize>,
+    outputs: StdArc<Outputs>,
     polls: usize,
     _not_send: Rc<()>,
 }
 
-impl Future for LocalFuture {
-    type Output = ();
+/// What happened to the outputs of one execution.
+#[derive(Default)]
+struct Outputs {
+    made: AtomicUsize,
+    dropped: AtomicUsize,
+    received: AtomicUsize,
+}
 
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+impl Outputs {
+    /// Every output made was dropped exactly once, and `received` of them reached the `Task`.
+    fn check(&self, received: usize) {
+        let made = self.made.load(SeqCst);
+        assert!(made <= 1, "the future completed twice");
+        assert_eq!(self.dropped.load(SeqCst), made, "output drops");
+        assert_eq!(self.received.load(SeqCst), received, "outputs received");
+    }
+}
+
+/// A local task's output: counts its drop.
+struct LocalOutput(StdArc<Outputs>);
+
+impl Drop for LocalOutput {
+    fn drop(&mut self) {
+        self.0.dropped.fetch_add(1, SeqCst);
+    }
+}
+
+impl Future for LocalFuture {
+    type Output = LocalOutput;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<LocalOutput> {
         assert_eq!(
             thread::current().id(),
             self.home,
@@ -39,7 +72,8 @@ impl Future for LocalFuture {
         if self.polls == 1 {
             Poll::Pending
         } else {
-            Poll::Ready(())
+            self.outputs.made.fetch_add(1, SeqCst);
+            Poll::Ready(LocalOutput(self.outputs.clone()))
         }
     }
 }
@@ -57,19 +91,35 @@ impl Drop for LocalFuture {
 
 type Queue = StdArc<Mutex<VecDeque<Runnable>>>;
 
-fn spawn_local() -> (Runnable, rawtask::Task<()>, Queue, StdArc<AtomicUsize>) {
+struct Local {
+    runnable: Runnable,
+    task: rawtask::Task<LocalOutput>,
+    queue: Queue,
+    drops: StdArc<AtomicUsize>,
+    outputs: StdArc<Outputs>,
+}
+
+fn spawn_local() -> Local {
     quiet_test_panics();
     let drops = StdArc::new(AtomicUsize::new(0));
+    let outputs = StdArc::new(Outputs::default());
     let queue: Queue = StdArc::new(Mutex::new(VecDeque::new()));
     let q = queue.clone();
     let future = LocalFuture {
         home: thread::current().id(),
         drops: drops.clone(),
+        outputs: outputs.clone(),
         polls: 0,
         _not_send: Rc::new(()),
     };
-    let (r, t) = rawtask::spawn_local(future, move |r| q.lock().unwrap().push_back(r));
-    (r, t, queue, drops)
+    let (runnable, task) = rawtask::spawn_local(future, move |r| q.lock().unwrap().push_back(r));
+    Local {
+        runnable,
+        task,
+        queue,
+        drops,
+        outputs,
+    }
 }
 
 /// Runs what is queued, on the calling (home) thread.
@@ -92,9 +142,15 @@ fn drain(queue: &Queue) {
 fn local_last_waker_drop_on_foreign_thread_vs_detach() {
     model(
         "local_last_waker_drop_on_foreign_thread_vs_detach",
-        None,
+        deep(),
         || {
-            let (r, t, queue, drops) = spawn_local();
+            let Local {
+                runnable: r,
+                task: t,
+                queue,
+                drops,
+                outputs,
+            } = spawn_local();
             let w = r.waker();
             assert!(!r.run());
             let a = thread::spawn(move || drop(w));
@@ -103,6 +159,7 @@ fn local_last_waker_drop_on_foreign_thread_vs_detach() {
             assert_eq!(drops.load(SeqCst), 0);
             drain(&queue);
             assert_eq!(drops.load(SeqCst), 1);
+            outputs.check(0);
         },
     );
 }
@@ -112,7 +169,13 @@ fn local_last_waker_drop_on_foreign_thread_vs_detach() {
 #[test]
 fn local_task_drop_on_foreign_thread_vs_wake() {
     model("local_task_drop_on_foreign_thread_vs_wake", deep(), || {
-        let (r, t, queue, drops) = spawn_local();
+        let Local {
+            runnable: r,
+            task: t,
+            queue,
+            drops,
+            outputs,
+        } = spawn_local();
         let w = r.waker();
         assert!(!r.run());
         let a = thread::spawn(move || drop(t));
@@ -121,6 +184,7 @@ fn local_task_drop_on_foreign_thread_vs_wake() {
         assert_eq!(drops.load(SeqCst), 0);
         drain(&queue);
         assert_eq!(drops.load(SeqCst), 1);
+        outputs.check(0);
     });
 }
 
@@ -130,7 +194,13 @@ fn local_task_drop_on_foreign_thread_vs_wake() {
 #[test]
 fn local_run_on_foreign_thread_vs_task_drop() {
     model("local_run_on_foreign_thread_vs_task_drop", deep(), || {
-        let (r, t, queue, drops) = spawn_local();
+        let Local {
+            runnable: r,
+            task: t,
+            queue,
+            drops,
+            outputs,
+        } = spawn_local();
         let a = thread::spawn(move || {
             let res = catch_unwind(AssertUnwindSafe(|| r.run()));
             assert!(res.is_err(), "a local task ran on a foreign thread");
@@ -143,5 +213,37 @@ fn local_run_on_foreign_thread_vs_task_drop() {
             0,
             "the future must be leaked, not dropped"
         );
+        outputs.check(0);
+    });
+}
+
+/// A local task's waker is woken on a foreign thread while the home thread runs its queue and
+/// then awaits the `Task`: the wake schedules the task (it is idle after its first poll), the
+/// home thread polls it to completion, and the output reaches the `Task` exactly once; the
+/// future is dropped once, at home.
+#[test]
+fn local_foreign_wake_vs_home_task_poll() {
+    model("local_foreign_wake_vs_home_task_poll", deep(), || {
+        let Local {
+            runnable: r,
+            task: t,
+            queue,
+            drops,
+            outputs,
+        } = spawn_local();
+        let w = r.waker();
+        assert!(!r.run());
+        let a = thread::spawn(move || w.wake());
+        while !t.is_finished() {
+            drain(&queue);
+            thread::yield_now();
+        }
+        let out = loom::future::block_on(t);
+        outputs.received.fetch_add(1, SeqCst);
+        drop(out);
+        a.join().unwrap();
+        drain(&queue);
+        assert_eq!(drops.load(SeqCst), 1);
+        outputs.check(1);
     });
 }
