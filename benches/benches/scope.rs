@@ -4,6 +4,8 @@
 //!   queue, run and joined (`Task` polled to its output);
 //! - `scope_spawn_join` / `rawtask_scoped`: a scoped child spawned from a root
 //!   `ScopedSpawner` onto the same queue, run, and its done signal awaited;
+//! - `scope_spawn_join` / `rawtask_scoped_with_spawner`: the same with `spawn_with_signal`, whose
+//!   child gets a spawner (and so a registry and a token) of its own;
 //! - `scope_spawn_join` / `tokio_joinset`: tokio's `JoinSet::spawn` then `join_next` on a
 //!   current-thread runtime.
 //!
@@ -67,6 +69,27 @@ fn spawn_join(c: &mut Criterion) {
                 let signals = spawner
                     .spawn_future_with_signal(
                         async move {
+                            black_box(i);
+                        },
+                        || {},
+                    )
+                    .unwrap();
+                run_queue();
+                poll_ready(signals.done_receiver);
+                signals.cancel_sender.forget();
+            }
+            start.elapsed()
+        });
+    });
+
+    group.bench_function("rawtask_scoped_with_spawner", |b| {
+        let spawner = ScopedSpawner::on_schedule(push);
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                let signals = spawner
+                    .spawn_with_signal(
+                        move |_children| async move {
                             black_box(i);
                         },
                         || {},
