@@ -4,7 +4,9 @@ use core::fmt;
 use core::future::Future;
 
 use super::leaf::{Leaf, LeafSlot, Parent, SlotRef};
-use super::remote::{RemoteParentSignals, RemoteScope, RemoteSpawner, ScopeClosed};
+use super::remote::{
+    RemoteChildSignals, RemoteParentSignals, RemoteScope, RemoteSpawner, ScopeClosed,
+};
 use super::signals::{CancelSender, DoneReceiver};
 use super::{ParentSignals, ScopedSpawn};
 use crate::cancel::CancellationToken;
@@ -245,24 +247,18 @@ impl<E: ScopeExecutor> ScopedSpawner<E> {
         &self.executor
     }
 
-    /// Spawns one scoped task: registers it, builds its spawner and its future, wraps them.
-    fn spawn_inner<Fut, Fun, Done>(
+    /// Spawns one registered scoped task: builds its spawner and its future, wraps them.
+    fn spawn_registered<Fut, Fun, Done>(
         &self,
+        child: RemoteChildSignals,
         fun: Fun,
         done: Done,
-        with_signal: bool,
-    ) -> Result<Option<RemoteParentSignals>, SpawnError>
+    ) -> Result<(), SpawnError>
     where
         Fut: Future<Output = ()> + Send + 'static,
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
-        let (parent, child) = if with_signal {
-            let (parent, child) = self.raw.try_spawn_raw_with_signal()?;
-            (Some(parent), child)
-        } else {
-            (None, self.raw.try_spawn_raw()?)
-        };
         let mut scope = RemoteScope::new();
         let spawner = ScopedSpawner {
             executor: self.executor.clone(),
@@ -270,35 +266,8 @@ impl<E: ScopeExecutor> ScopedSpawner<E> {
             token: child.cancel_receiver.child_token().clone(),
         };
         let future = scope.wrap(child, fun(spawner), done);
-        self.executor.spawn_scoped(future)?;
-        Ok(parent)
+        self.executor.spawn_scoped(future)
     }
-
-    /// Spawns a task that gets no spawner (so it pays for no child registry).
-    fn spawn_future_inner<Fut, Done>(
-        &self,
-        future: Fut,
-        done: Done,
-        with_signal: bool,
-    ) -> Result<Option<RemoteParentSignals>, SpawnError>
-    where
-        Fut: Future<Output = ()> + Send + 'static,
-        Done: FnOnce() + Send + 'static,
-    {
-        if with_signal {
-            return self
-                .executor
-                .spawn_leaf_with_signal(&self.raw, future, done)
-                .map(Some);
-        }
-        let (_, leaf) = self.raw.leaf(future, done, false)?;
-        self.executor.spawn_scoped(leaf)?;
-        Ok(None)
-    }
-}
-
-fn signals(parent: Option<RemoteParentSignals>) -> RemoteParentSignals {
-    parent.expect("spawned with a signal")
 }
 
 impl<E: ScopeExecutor> ScopedSpawn for ScopedSpawner<E> {
@@ -314,7 +283,8 @@ impl<E: ScopeExecutor> ScopedSpawn for ScopedSpawner<E> {
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_inner(fun, done, false).map(drop)
+        let child = self.raw.try_spawn_raw()?;
+        self.spawn_registered(child, fun, done)
     }
 
     fn spawn_with_signal<Fut, Fun, Done>(
@@ -327,15 +297,19 @@ impl<E: ScopeExecutor> ScopedSpawn for ScopedSpawner<E> {
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_inner(fun, done, true).map(signals)
+        let (parent, child) = self.raw.try_spawn_raw_with_signal()?;
+        self.spawn_registered(child, fun, done)?;
+        Ok(parent)
     }
 
+    /// The task gets no spawner, so it pays for no child registry.
     fn spawn_future<Fut, Done>(&self, future: Fut, done: Done) -> Result<(), SpawnError>
     where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_future_inner(future, done, false).map(drop)
+        let (_, leaf) = self.raw.leaf(future, done, false)?;
+        self.executor.spawn_scoped(leaf)
     }
 
     fn spawn_future_with_signal<Fut, Done>(
@@ -347,7 +321,10 @@ impl<E: ScopeExecutor> ScopedSpawn for ScopedSpawner<E> {
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_future_inner(future, done, true).map(signals)
+        // Straight through, without wrapping the signals in an `Option`: moving them through
+        // layers of enums cost more than the rest of the spawn path (store-forwarding stalls).
+        self.executor
+            .spawn_leaf_with_signal(&self.raw, future, done)
     }
 
     fn as_raw(&self) -> &RemoteSpawner {
