@@ -11,6 +11,7 @@
 //!     AB_ROUNDS=101 cargo bench -p rawtask-benches --bench ab
 //!     cargo bench -p rawtask-benches --bench ab -- scope   # rawtask::scope against plain tasks
 //!     cargo bench -p rawtask-benches --bench ab -- capi    # the C callback path against Rust
+//!     cargo bench -p rawtask-benches --bench ab -- ffi     # rawtask::ffi against async-ffi 0.5.1
 //!
 //! Prints one line per workload: median rawtask/async-task ratio and the quartiles, then the
 //! geometric mean of the medians. A ratio below 1 means rawtask is faster.
@@ -56,14 +57,15 @@ fn main() {
         .filter(|arg| !arg.starts_with("--"))
         .collect();
     if groups.is_empty() || quick {
-        groups = vec!["core".into(), "scope".into(), "capi".into()];
+        groups = vec!["core".into(), "scope".into(), "capi".into(), "ffi".into()];
     }
     for group in groups {
         match group.as_str() {
             "core" => core(rounds),
             "scope" => scope(rounds),
             "capi" => capi(rounds),
-            other => panic!("unknown group {other:?}: core, scope, capi"),
+            "ffi" => ffi(rounds),
+            other => panic!("unknown group {other:?}: core, scope, capi, ffi"),
         }
         println!();
     }
@@ -417,4 +419,155 @@ fn capi(rounds: usize) {
             },
         );
     }
+}
+
+/// Pending forever; every poll clones the waker and wakes the clone by value.
+struct CloneWake;
+
+impl std::future::Future for CloneWake {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        black_box(cx.waker().clone()).wake();
+        std::task::Poll::Pending
+    }
+}
+
+/// Pending forever; every poll clones the waker and keeps the clone in place of the previous
+/// one (which is dropped), as a future waiting on an event source does.
+struct CloneStore(Option<std::task::Waker>);
+
+impl std::future::Future for CloneStore {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.0 = Some(black_box(cx.waker().clone()));
+        std::task::Poll::Pending
+    }
+}
+
+thread_local! {
+    static FFI_SLOT: Cell<Option<rawtask::Runnable>> = const { Cell::new(None) };
+    static PLAIN_SLOT: Cell<Option<rawtask::Runnable>> = const { Cell::new(None) };
+    static ASYNC_FFI_SLOT: Cell<Option<rawtask::Runnable>> = const { Cell::new(None) };
+}
+
+/// A rawtask task around `future` that reschedules itself into `slot`, ready to run.
+fn self_scheduling(
+    future: impl std::future::Future<Output = ()> + Send + 'static,
+    slot: &'static std::thread::LocalKey<Cell<Option<rawtask::Runnable>>>,
+) -> rawtask::Task<()> {
+    let (runnable, task) = rawtask::spawn(future, move |runnable| slot.set(Some(runnable)));
+    runnable.schedule();
+    task
+}
+
+/// Runs the task waiting in `slot` once.
+fn run_from(slot: &'static std::thread::LocalKey<Cell<Option<rawtask::Runnable>>>) {
+    let runnable = slot.take().expect("the task rescheduled itself");
+    black_box(runnable.run());
+}
+
+/// `rawtask::ffi` against async-ffi 0.5.1 (the workloads of `benches/ffi.rs`). Targets: ready
+/// poll ≤ 1.0, clone + wake of a pending future woken by a rawtask task ≤ 0.5, `into_ffi` ≤ 1.0.
+fn ffi(rounds: usize) {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    println!("| workload (rawtask::ffi/async-ffi 0.5.1, {rounds} rounds) | median | quartiles |");
+    println!("|---|---:|---:|");
+    // Not fused, in either crate: a ready future polled again polls `poll_fn` again.
+    let mut ours =
+        rawtask::ffi::FutureExt::into_ffi(std::future::poll_fn(|_| Poll::Ready(black_box(7u64))));
+    let mut theirs =
+        async_ffi::FutureExt::into_ffi(std::future::poll_fn(|_| Poll::Ready(black_box(7u64))));
+    ab(
+        "ffi_poll_ready: one poll of a ready FFI future",
+        rounds,
+        || {
+            let mut cx = Context::from_waker(Waker::noop());
+            let _ = black_box(Pin::new(&mut ours).poll(&mut cx));
+        },
+        || {
+            let mut cx = Context::from_waker(Waker::noop());
+            let _ = black_box(Pin::new(&mut theirs).poll(&mut cx));
+        },
+    );
+    let tasks = [
+        self_scheduling(rawtask::ffi::FutureExt::into_ffi(CloneWake), &FFI_SLOT),
+        self_scheduling(async_ffi::FutureExt::into_ffi(CloneWake), &ASYNC_FFI_SLOT),
+        self_scheduling(CloneWake, &PLAIN_SLOT),
+    ];
+    ab(
+        "ffi_clone_wake_pending: a task run, its FFI future clones and wakes its waker",
+        rounds,
+        || run_from(&FFI_SLOT),
+        || run_from(&ASYNC_FFI_SLOT),
+    );
+    ab(
+        "the same task without an FFI layer, against async-ffi (the bound of the line above)",
+        rounds,
+        || run_from(&PLAIN_SLOT),
+        || run_from(&ASYNC_FFI_SLOT),
+    );
+    drop(tasks);
+    for slot in [&FFI_SLOT, &ASYNC_FFI_SLOT, &PLAIN_SLOT] {
+        drop(slot.take());
+    }
+    // One poll, with the waker of an idle rawtask task, of a pending future that clones its
+    // waker on every poll and keeps the clone in place of the previous one.
+    let (runnable, task) = rawtask::spawn(std::future::pending::<()>(), |_| {});
+    let waker = runnable.waker();
+    runnable.run(); // idle from now on: the clones never wake it
+    let mut ours = rawtask::ffi::FutureExt::into_ffi(CloneStore(None));
+    let mut theirs = async_ffi::FutureExt::into_ffi(CloneStore(None));
+    let mut plain = CloneStore(None);
+    ab(
+        "ffi_clone_store_pending: one poll, with a task's waker, of a future that clones it",
+        rounds,
+        || {
+            let mut cx = Context::from_waker(&waker);
+            let _ = black_box(Pin::new(&mut ours).poll(&mut cx));
+        },
+        || {
+            let mut cx = Context::from_waker(&waker);
+            let _ = black_box(Pin::new(&mut theirs).poll(&mut cx));
+        },
+    );
+    ab(
+        "the same poll without an FFI layer, against async-ffi (the bound of the line above)",
+        rounds,
+        || {
+            let mut cx = Context::from_waker(&waker);
+            let _ = black_box(Pin::new(&mut plain).poll(&mut cx));
+        },
+        || {
+            let mut cx = Context::from_waker(&waker);
+            let _ = black_box(Pin::new(&mut theirs).poll(&mut cx));
+        },
+    );
+    drop((ours, theirs, plain, waker, task));
+    ab(
+        "ffi_into_ffi: converting a small future (and dropping it)",
+        rounds,
+        || {
+            let x = black_box(7u64);
+            drop(black_box(rawtask::ffi::FutureExt::into_ffi(async move {
+                x + 1
+            })));
+        },
+        || {
+            let x = black_box(7u64);
+            drop(black_box(async_ffi::FutureExt::into_ffi(
+                async move { x + 1 },
+            )));
+        },
+    );
 }
