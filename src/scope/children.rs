@@ -124,6 +124,7 @@ impl Owner {
     /// Registration and [`close`](Children::close) are ordered by `state`: a child counted
     /// before the close is cancelled by it (its receiver watches `token`), and one that comes
     /// after is refused, so the owner never stops waiting while a child can still join.
+    #[inline]
     pub(crate) fn register(&self) -> Result<Registration, Closed> {
         let previous = self.state.fetch_add(CHILD, Ordering::Relaxed);
         if children(previous) == children(CHILDREN) {
@@ -165,14 +166,15 @@ impl Drop for Owner {
 impl Drop for Registration {
     /// The child has terminated (its done sender is being dropped), or a refused registration
     /// is undone.
+    #[inline]
     fn drop(&mut self) {
         let children_ref = self.get();
         let mut state = children_ref.state.load(Ordering::Relaxed);
-        let last_of_closed = loop {
+        loop {
             // The last child of a closed scope wakes the waiting owner or runs the tail of a
-            // dropped one, under the lock. It trades its child count for an owner count in the
-            // same step, so that the owner may see zero children at once while the registry
-            // stays alive until the lock is released.
+            // dropped one, under the lock (`leave_closed`). It trades its child count for an
+            // owner count in the same step, so that the owner may see zero children at once
+            // while the registry stays alive until the lock is released.
             let last_of_closed = state & CLOSED != 0 && children(state) == 1;
             let next = if last_of_closed {
                 state - CHILD + OWNER
@@ -187,29 +189,38 @@ impl Drop for Registration {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => break last_of_closed,
+                Ok(_) if last_of_closed => return self.leave_closed(),
+                Ok(_) => break,
                 Err(actual) => state = actual,
             }
-        };
-        if last_of_closed {
-            // The owner's `poll_empty` or `leave_tail` either saw zero, or holds the lock until
-            // its waker or tail is stored.
-            let (waker, tail) = {
-                let mut slow = lock(&children_ref.slow);
-                (slow.waiter.take(), slow.tail.take())
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-            if let Some(tail) = tail {
-                run_tail(tail);
-            }
-            // Release the pin taken above.
-            drop(Owner { ptr: self.ptr });
-        } else if state & (OWNERS | CHILDREN) == CHILD {
+        }
+        if state & (OWNERS | CHILDREN) == CHILD {
             // SAFETY: this was the last handle of either kind.
             unsafe { free(self.ptr) };
         }
+    }
+}
+
+impl Registration {
+    /// The rest of the last child's deregistration from a closed scope, holding the pin that
+    /// `drop` took in its place.
+    #[cold]
+    #[inline(never)]
+    fn leave_closed(&self) {
+        // The owner's `poll_empty` or `leave_tail` either saw zero, or holds the lock until its
+        // waker or tail is stored.
+        let (waker, tail) = {
+            let mut slow = lock(&self.get().slow);
+            (slow.waiter.take(), slow.tail.take())
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        if let Some(tail) = tail {
+            run_tail(tail);
+        }
+        // Release the pin.
+        drop(Owner { ptr: self.ptr });
     }
 }
 
@@ -234,12 +245,14 @@ impl core::ops::Deref for Owner {
 }
 
 impl Registration {
+    #[inline]
     fn get(&self) -> &Children {
         // SAFETY: this handle keeps the registry alive.
         unsafe { self.ptr.as_ref() }
     }
 
     /// The token the child's scope cancels at step 3.
+    #[inline]
     pub(crate) fn token(&self) -> &CancellationToken {
         &self.get().token
     }

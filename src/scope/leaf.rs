@@ -28,16 +28,19 @@ pub(crate) struct LeafSlot {
 }
 
 impl LeafSlot {
+    #[inline]
     pub(crate) fn new() -> LeafSlot {
         LeafSlot {
             cancelled: AtomicBool::new(false),
         }
     }
 
+    #[inline]
     pub(crate) fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
     }
 
+    #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
     }
@@ -55,6 +58,7 @@ unsafe impl Send for SlotRef {}
 unsafe impl Sync for SlotRef {}
 
 impl SlotRef {
+    #[inline]
     pub(crate) fn get(&self) -> &LeafSlot {
         // SAFETY: see the `Send` impl: the allocation holding the slot outlives every holder.
         unsafe { &*self.0 }
@@ -106,6 +110,7 @@ where
         }
     }
 
+    #[inline]
     fn cancelled(&self) -> bool {
         let by_parent = match &self.parent {
             Parent::None => false,

@@ -145,6 +145,7 @@ impl RemoteSpawner {
     }
 
     /// Counts a new child and returns the registry to hand it (see `Leaf`).
+    #[inline]
     pub(crate) fn register(&self) -> Result<Registration, ScopeClosed> {
         self.children.register().map_err(|Closed| ScopeClosed)
     }

@@ -57,6 +57,7 @@ impl CancelSender {
     }
 
     /// `waker` must wake the task whose data slot `slot` points to.
+    #[inline]
     pub(crate) fn for_slot(slot: SlotRef, waker: Waker) -> CancelSender {
         CancelSender {
             target: Some(Target::Slot(slot, waker)),
@@ -79,6 +80,7 @@ impl CancelSender {
 }
 
 impl Drop for CancelSender {
+    #[inline]
     fn drop(&mut self) {
         match self.target.take() {
             Some(Target::Token(token)) => token.cancel(),
@@ -98,6 +100,7 @@ impl SignalSender for CancelSender {}
 impl ForgettableSignalSender for CancelSender {
     /// Drops the sender without cancelling: the child runs until it completes or its scope
     /// terminates.
+    #[inline]
     fn forget(mut self) {
         self.target = None;
     }
@@ -231,6 +234,7 @@ impl DoneReceiver {
     }
 
     /// `task` must be the handle of a leaf task with a [`LeafSlot`].
+    #[inline]
     pub(crate) fn for_task(task: Task<(), LeafSlot>) -> DoneReceiver {
         DoneReceiver {
             source: DoneSource::Task(Some(task.fallible())),
@@ -250,6 +254,7 @@ impl DoneReceiver {
 impl Future for DoneReceiver {
     type Output = ();
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match &mut self.source {
             DoneSource::Link(link) => link.poll(DONE, cx.waker()),
@@ -268,6 +273,7 @@ impl Future for DoneReceiver {
 }
 
 impl Drop for DoneReceiver {
+    #[inline]
     fn drop(&mut self) {
         // Dropping a `Task` would cancel the child: let it run on instead.
         if let DoneSource::Task(task) = &mut self.source {
