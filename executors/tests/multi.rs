@@ -17,12 +17,15 @@ use rawtask_executors::multi::{Executor, Handle};
 /// Generous: only a lost wake-up (or a machine stalled for seconds) takes this long.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Fewer tasks under Miri, which interprets every instruction.
+const MANY: u64 = if cfg!(miri) { 100 } else { 10_000 };
+
 #[test]
 fn spawn_many_from_outside() {
     let ex = Executor::new(3);
-    let tasks: Vec<_> = (0..10_000u64).map(|i| ex.spawn(async move { i })).collect();
+    let tasks: Vec<_> = (0..MANY).map(|i| ex.spawn(async move { i })).collect();
     let sum: u64 = tasks.into_iter().map(block_on).sum();
-    assert_eq!(sum, 10_000 * 9_999 / 2);
+    assert_eq!(sum, MANY * (MANY - 1) / 2);
 }
 
 #[test]
@@ -30,16 +33,14 @@ fn spawn_many_from_tasks() {
     let ex = Executor::new(2);
     let handle = ex.handle();
     let sum = ex.block_on(ex.spawn(async move {
-        let tasks: Vec<_> = (0..10_000u64)
-            .map(|i| handle.spawn(async move { i }))
-            .collect();
+        let tasks: Vec<_> = (0..MANY).map(|i| handle.spawn(async move { i })).collect();
         let mut sum = 0;
         for task in tasks {
             sum += task.await;
         }
         sum
     }));
-    assert_eq!(sum, 10_000 * 9_999 / 2);
+    assert_eq!(sum, MANY * (MANY - 1) / 2);
 }
 
 fn tree(handle: Handle, depth: u32) -> Pin<Box<dyn Future<Output = u64> + Send>> {
@@ -55,16 +56,20 @@ fn tree(handle: Handle, depth: u32) -> Pin<Box<dyn Future<Output = u64> + Send>>
 
 #[test]
 fn recursive_spawn() {
+    let depth = if cfg!(miri) { 5 } else { 11 };
     let ex = Executor::new(4);
-    assert_eq!(ex.block_on(tree(ex.handle(), 11)), (1 << 12) - 1);
+    assert_eq!(
+        ex.block_on(tree(ex.handle(), depth)),
+        (1 << (depth + 1)) - 1
+    );
 }
 
 /// Pairs of tasks exchange messages; with more pairs than workers, partners end up on
 /// different workers and wake each other across threads.
 #[test]
 fn ping_pong_across_workers() {
-    const PAIRS: usize = 64;
-    const ROUNDS: u32 = 200;
+    const PAIRS: usize = if cfg!(miri) { 6 } else { 64 };
+    const ROUNDS: u32 = if cfg!(miri) { 5 } else { 200 };
     let ex = Executor::new(4);
     let mut tasks = Vec::new();
     for _ in 0..PAIRS {
@@ -96,7 +101,7 @@ fn ping_pong_across_workers() {
 /// and the outside, with workers going idle and waking in between.
 #[test]
 fn stress() {
-    const TASKS: u64 = 4_000;
+    const TASKS: u64 = if cfg!(miri) { 40 } else { 4_000 };
     let ex = Executor::new(4);
     let handle = ex.handle();
     let (tx, rx) = flume::unbounded::<u64>();
@@ -220,8 +225,12 @@ fn panicking_task_does_not_kill_the_executor() {
         assert!(panics(|| block_on(task)));
     }
     // Every worker is still alive and running.
-    let tasks: Vec<_> = (0..100u32).map(|i| ex.spawn(async move { i })).collect();
-    assert_eq!(tasks.into_iter().map(block_on).sum::<u32>(), 4950);
+    let n: u32 = if cfg!(miri) { 20 } else { 100 };
+    let tasks: Vec<_> = (0..n).map(|i| ex.spawn(async move { i })).collect();
+    assert_eq!(
+        tasks.into_iter().map(block_on).sum::<u32>(),
+        n * (n - 1) / 2
+    );
 }
 
 /// Many rounds of: every worker asleep, then one wake from an outside thread. The task must
@@ -229,7 +238,7 @@ fn panicking_task_does_not_kill_the_executor() {
 #[test]
 fn no_lost_wakeup_when_all_workers_sleep() {
     const THREADS: usize = 3;
-    const ROUNDS: u32 = 200;
+    const ROUNDS: u32 = if cfg!(miri) { 4 } else { 200 };
     let ex = Executor::new(THREADS);
     let (request_tx, request_rx) = flume::unbounded::<u32>();
     let (reply_tx, reply_rx) = flume::unbounded::<u32>();
@@ -261,7 +270,7 @@ fn no_lost_wakeup_when_all_workers_sleep() {
 /// Wakes from outside that land while workers are on their way to sleep, at random points.
 #[test]
 fn no_lost_wakeup_racing_with_sleep() {
-    const ROUNDS: u32 = 3_000;
+    const ROUNDS: u32 = if cfg!(miri) { 30 } else { 3_000 };
     let ex = Executor::new(2);
     let (request_tx, request_rx) = flume::unbounded::<u32>();
     let (reply_tx, reply_rx) = flume::unbounded::<u32>();
@@ -291,7 +300,7 @@ fn no_lost_wakeup_racing_with_sleep() {
 #[test]
 fn concurrent_outside_wakes() {
     const THREADS: usize = 4;
-    const MESSAGES: u64 = 500;
+    const MESSAGES: u64 = if cfg!(miri) { 50 } else { 500 };
     let ex = Executor::new(2);
     let barrier = Arc::new(Barrier::new(THREADS));
     let (sum_tx, sum_rx) = flume::unbounded::<u64>();
@@ -342,7 +351,8 @@ fn two_executors() {
     let a = Executor::new(2);
     let b = Executor::new(2);
     let b_handle = b.handle();
-    let tasks: Vec<_> = (0..200u64)
+    let n: u64 = if cfg!(miri) { 20 } else { 200 };
+    let tasks: Vec<_> = (0..n)
         .map(|i| {
             let b_handle = b_handle.clone();
             a.spawn(async move {
@@ -355,7 +365,7 @@ fn two_executors() {
         })
         .collect();
     let sum: u64 = tasks.into_iter().map(block_on).sum();
-    assert_eq!(sum, 200 * 199 / 2 + 200);
+    assert_eq!(sum, n * (n - 1) / 2 + n);
 }
 
 /// Dropping the executor frees every task: queued and never run, waiting on channels,
@@ -368,7 +378,7 @@ fn shutdown_leaks_nothing() {
     let handle = ex.handle();
     let (tx, rx) = flume::unbounded::<()>();
     let mut held = Vec::new();
-    for i in 0..100 {
+    for i in 0..if cfg!(miri) { 10 } else { 100 } {
         let (t, rx) = (counter.track(), rx.clone());
         let waiting = ex.spawn(async move {
             let _t = t;
@@ -404,7 +414,7 @@ fn shutdown_leaks_nothing() {
         .detach();
     }
     started.wait();
-    for _ in 0..1_000 {
+    for _ in 0..if cfg!(miri) { 100 } else { 1_000 } {
         let t = counter.track();
         ex.spawn(async move { drop(t) }).detach();
     }
@@ -428,7 +438,7 @@ fn shutdown_leaks_nothing() {
 fn shutdown_while_busy() {
     const TASKS: usize = 16;
     let counter = Counter::new();
-    for _ in 0..10 {
+    for _ in 0..if cfg!(miri) { 2 } else { 10 } {
         let ex = Executor::new(2);
         let (out_tx, out_rx) = flume::unbounded::<usize>();
         let mut inboxes = Vec::new();

@@ -11,10 +11,13 @@ use common::{panics, yield_forever, Counter, Forever};
 use futures_lite::future::yield_now;
 use rawtask_executors::single::Executor;
 
+/// Fewer tasks under Miri, which interprets every instruction.
+const MANY: u64 = if cfg!(miri) { 100 } else { 10_000 };
+
 #[test]
 fn spawn_many() {
     let ex = Executor::new();
-    let tasks: Vec<_> = (0..10_000u64).map(|i| ex.spawn(async move { i })).collect();
+    let tasks: Vec<_> = (0..MANY).map(|i| ex.spawn(async move { i })).collect();
     let sum = ex.block_on(async {
         let mut sum = 0;
         for task in tasks {
@@ -22,7 +25,7 @@ fn spawn_many() {
         }
         sum
     });
-    assert_eq!(sum, 10_000 * 9_999 / 2);
+    assert_eq!(sum, MANY * (MANY - 1) / 2);
 }
 
 #[test]
@@ -45,8 +48,8 @@ fn tasks_spawn_tasks() {
 /// A token goes around a ring of tasks linked by channels.
 #[test]
 fn ring_of_channels() {
-    const TASKS: usize = 100;
-    const LAPS: u64 = 50;
+    const TASKS: usize = if cfg!(miri) { 10 } else { 100 };
+    const LAPS: u64 = if cfg!(miri) { 5 } else { 50 };
     let ex = Executor::new();
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..TASKS).map(|_| flume::bounded::<u64>(1)).unzip();
@@ -212,7 +215,8 @@ fn shutdown_leaks_nothing() {
     let ex = Executor::new();
     let (tx, rx) = flume::unbounded::<()>();
     let mut held = Vec::new();
-    for i in 0..50 {
+    let rounds = if cfg!(miri) { 10 } else { 50 };
+    for i in 0..rounds {
         // Waiting on a channel whose sender outlives the executor.
         let (t, rx) = (counter.track(), rx.clone());
         let waiting = ex.spawn(async move {
@@ -241,7 +245,7 @@ fn shutdown_leaks_nothing() {
     }
     ex.run_pending(); // every task has run once
                       // Queued, never run.
-    for _ in 0..50 {
+    for _ in 0..rounds {
         let t = counter.track();
         ex.spawn(async move { drop(t) }).detach();
     }
