@@ -105,3 +105,37 @@ fn rawtask_h_defines_only_prefixed_macros() {
          cbindgen.toml ([export] exclude) or rename them"
     );
 }
+
+/// `include/rawtask.h` is valid C++11 (cbindgen's `cpp_compat`), `RawtaskTask_NULL` included:
+/// `tests/c/header_cpp.cpp` must compile with `-std=c++11 -pedantic -Werror`.
+#[test]
+fn header_compiles_as_cpp() {
+    let root = workspace_root();
+    let target = env!("RAWTASK_C_TESTS_TARGET");
+    let compiler = cc::Build::new()
+        .cpp(true)
+        .cargo_metadata(false)
+        .target(target)
+        .host(target)
+        .opt_level(0)
+        .std("c++11")
+        .warnings(true)
+        .extra_warnings(true)
+        .warnings_into_errors(true)
+        .flag("-pedantic")
+        .get_compiler();
+    let mut cmd = compiler.to_command();
+    cmd.arg("-fsyntax-only")
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg(root.join("tests/c/header_cpp.cpp"));
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running the C++ compiler {cmd:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "include/rawtask.h does not compile as C++:\n{cmd:?}\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
