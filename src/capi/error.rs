@@ -157,6 +157,54 @@ fn clamp(len: usize) -> c_int {
     c_int::try_from(len).unwrap_or(c_int::MAX)
 }
 
+/// The rules both buffer functions follow, for a buffer of `U` units (bytes or UTF-16 units):
+/// with no error, 0 and (if the buffer is usable) an empty string; with an error, -1 for a null
+/// buffer or `length <= 0`; otherwise the longest prefix of whole characters that fits before
+/// a NUL terminator, returning the units written with the NUL, or -1 if the message was cut.
+/// `encode` writes one character's units and returns their number.
+///
+/// # Safety
+/// `buf` is null or valid for writes of `length` units.
+unsafe fn copy_message<U: Copy + Default>(
+    buf: *mut U,
+    length: c_int,
+    message: Option<&str>,
+    encode: impl Fn(char, &mut [U; 4]) -> usize,
+) -> c_int {
+    let usable = !buf.is_null() && length > 0;
+    let Some(message) = message else {
+        if usable {
+            // SAFETY: the caller gives `length >= 1` writable units at `buf`.
+            unsafe { *buf = U::default() };
+        }
+        return 0;
+    };
+    if !usable {
+        return -1;
+    }
+    let room = length as usize - 1; // units before the NUL
+    let mut written = 0;
+    let mut units = [U::default(); 4];
+    let mut fits = true;
+    for ch in message.chars() {
+        let n = encode(ch, &mut units);
+        if written + n > room {
+            fits = false;
+            break;
+        }
+        // SAFETY: `written + n <= length - 1`, inside the caller's buffer.
+        unsafe { core::ptr::copy_nonoverlapping(units.as_ptr(), buf.add(written), n) };
+        written += n;
+    }
+    // SAFETY: `written <= length - 1`.
+    unsafe { *buf.add(written) = U::default() };
+    if fits {
+        clamp(written + 1)
+    } else {
+        -1
+    }
+}
+
 /// The length in bytes of the last error message as UTF-8, including the NUL terminator, or 0
 /// if there is no error.
 ///
@@ -213,33 +261,11 @@ pub extern "C" fn rawtask_last_error_length_utf16() -> c_int {
 pub unsafe extern "C" fn rawtask_last_error_message(buf: *mut c_char, length: c_int) -> c_int {
     catching_value("rawtask_last_error_message", -1, || {
         with_message(|message| {
-            let usable = !buf.is_null() && length > 0;
-            let Some(message) = message else {
-                if usable {
-                    // SAFETY: the caller gives `length >= 1` writable bytes at `buf`.
-                    unsafe { *buf = 0 };
-                }
-                return 0;
-            };
-            if !usable {
-                return -1;
-            }
-            let capacity = length as usize;
-            let bytes = message.as_bytes();
-            let fits = bytes.len() < capacity;
-            let mut n = bytes.len().min(capacity - 1);
-            while !message.is_char_boundary(n) {
-                n -= 1;
-            }
-            // SAFETY: the caller gives `length >= n + 1` writable bytes at `buf`.
+            // SAFETY: forwarded from the caller (`buf` is null or holds `length` bytes).
             unsafe {
-                core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
-                *buf.add(n) = 0;
-            }
-            if fits {
-                clamp(n + 1)
-            } else {
-                -1
+                copy_message(buf.cast::<u8>(), length, message, |ch, units| {
+                    ch.encode_utf8(units).len()
+                })
             }
         })
     })
@@ -263,43 +289,14 @@ pub unsafe extern "C" fn rawtask_last_error_message(buf: *mut c_char, length: c_
 pub unsafe extern "C" fn rawtask_last_error_message_utf16(buf: *mut u16, length: c_int) -> c_int {
     catching_value("rawtask_last_error_message_utf16", -1, || {
         with_message(|message| {
-            let usable = !buf.is_null() && length > 0;
-            let Some(message) = message else {
-                if usable {
-                    // SAFETY: the caller gives `length >= 1` writable units at `buf`.
-                    unsafe { *buf = 0 };
-                }
-                return 0;
-            };
-            if !usable {
-                return -1;
-            }
-            let capacity = length as usize;
-            let mut written = 0;
-            let mut fits = true;
-            let mut units = [0u16; 2];
-            for ch in message.chars() {
-                let encoded = ch.encode_utf16(&mut units);
-                if written + encoded.len() > capacity - 1 {
-                    fits = false;
-                    break;
-                }
-                // SAFETY: `written + encoded.len() <= length - 1`, inside the caller's buffer.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        encoded.as_ptr(),
-                        buf.add(written),
-                        encoded.len(),
-                    )
-                };
-                written += encoded.len();
-            }
-            // SAFETY: `written <= length - 1`.
-            unsafe { *buf.add(written) = 0 };
-            if fits {
-                clamp(written + 1)
-            } else {
-                -1
+            // SAFETY: forwarded from the caller (`buf` is null or holds `length` units).
+            unsafe {
+                copy_message(buf, length, message, |ch, units: &mut [u16; 4]| {
+                    let mut pair = [0u16; 2];
+                    let encoded = ch.encode_utf16(&mut pair);
+                    units[..encoded.len()].copy_from_slice(encoded);
+                    encoded.len()
+                })
             }
         })
     })
@@ -470,6 +467,28 @@ mod tests {
         }
     }
     impl StdError for PanicsOnDisplay {}
+
+    #[test]
+    fn a_cut_message_keeps_whole_characters() {
+        update_last_error("aé");
+        let mut bytes = [7 as c_char; 3];
+        // SAFETY: three writable bytes.
+        let n = unsafe { rawtask_last_error_message(bytes.as_mut_ptr(), 3) };
+        // "é" is two bytes: only "a" fits before the NUL.
+        assert_eq!((n, bytes[0] as u8, bytes[1]), (-1, b'a', 0));
+
+        update_last_error("a\u{1F600}");
+        let mut units = [7u16; 3];
+        // SAFETY: three writable units.
+        let n = unsafe { rawtask_last_error_message_utf16(units.as_mut_ptr(), 3) };
+        // The emoji is a surrogate pair: only "a" fits before the NUL.
+        assert_eq!((n, units[0], units[1]), (-1, u16::from(b'a'), 0));
+        let mut units = [7u16; 4];
+        // SAFETY: four writable units.
+        let n = unsafe { rawtask_last_error_message_utf16(units.as_mut_ptr(), 4) };
+        assert_eq!((n, units[3]), (4, 0));
+        clear_last_error();
+    }
 
     #[test]
     fn a_destructor_that_stores_an_error_does_not_hit_the_borrowed_slot() {

@@ -1,7 +1,7 @@
 //! The C view of the FFI future ABI: the raw poll result, the panic note, the constants and
 //! the concrete future types that `include/rawtask.h` declares.
 //!
-//! Rust code rarely needs this module: [`FfiFuture`](super::FfiFuture) and friends use it
+//! Rust code rarely needs this module: [`FfiFuture`] and friends use it
 //! internally. It is public so that the C header can be generated from it and so that Rust
 //! code talking to hand-written C (or testing the ABI) can name the raw types.
 //!

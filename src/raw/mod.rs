@@ -102,6 +102,11 @@
 //!     and abort with a message instead of unwinding into foreign code if the schedule function
 //!     panics (`loom-tests/tests/ffi_waker.rs`; `ffi-tests/tests/panics.rs`,
 //!     `ffi-tests/tests/allocations.rs`).
+//! 11. Only the spawning thread, before any pointer to the task has left it, may change the
+//!     state word without an atomic read-modify-write (`StateCell::add_ref_unshared`, which
+//!     scoped leaves use to give their cancel sender a reference): nothing else can read or
+//!     write it yet (`loom-tests/tests/scope.rs`: `leaf_cancel_vs_completion_after_yield` and
+//!     `leaf_cancel_vs_pending`, which race that sender against the leaf's run).
 
 pub(crate) mod header;
 pub(crate) mod state;

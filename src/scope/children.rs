@@ -2,10 +2,9 @@
 //! dropped before its children terminated, the rest of that task's termination.
 
 use alloc::boxed::Box;
+use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use core::ptr::NonNull;
 
 use crate::cancel::CancellationToken;
 use crate::sync::atomic::Ordering;
@@ -202,6 +201,18 @@ impl Drop for Registration {
 }
 
 impl Registration {
+    #[inline]
+    fn get(&self) -> &Children {
+        // SAFETY: this handle keeps the registry alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The token the child's scope cancels at step 3.
+    #[inline]
+    pub(crate) fn token(&self) -> &CancellationToken {
+        &self.get().token
+    }
+
     /// The rest of the last child's deregistration from a closed scope, holding the pin that
     /// `drop` took in its place.
     #[cold]
@@ -241,20 +252,6 @@ impl core::ops::Deref for Owner {
     fn deref(&self) -> &Children {
         // SAFETY: this handle keeps the registry alive.
         unsafe { self.ptr.as_ref() }
-    }
-}
-
-impl Registration {
-    #[inline]
-    fn get(&self) -> &Children {
-        // SAFETY: this handle keeps the registry alive.
-        unsafe { self.ptr.as_ref() }
-    }
-
-    /// The token the child's scope cancels at step 3.
-    #[inline]
-    pub(crate) fn token(&self) -> &CancellationToken {
-        &self.get().token
     }
 }
 
