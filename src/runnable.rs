@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::task::Waker;
 
-use crate::raw::header::{prefix, release_waker_ref, waker_from_ref, Header};
+use crate::raw::header::{prefix, waker_from_ref, Header};
 
 /// A handle to a scheduled task, owned by the executor.
 ///
@@ -251,26 +251,27 @@ impl<M> Drop for Runnable<M> {
 /// `ptr` is a task pointer whose `Runnable` (reference and SCHEDULED bit) the caller owns and
 /// gives up.
 pub(crate) unsafe fn drop_runnable(ptr: NonNull<()>) {
-    // SAFETY: the `Runnable`'s reference keeps the task alive until `release_waker_ref`.
+    // SAFETY: the `Runnable`'s reference keeps the task alive until it is released.
     let header = unsafe { prefix(ptr) };
     let vtable = header.vtable;
+    if header.state.load().runnable_alone() {
+        // Nothing else can reach the task (raw rule 12): drop the future (a `Runnable` never
+        // exists for a completed task, so it is still there) and free the task, with no state
+        // transition at all.
+        // SAFETY: we own the task outright; its future is alive and ours to drop (raw rule 2).
+        unsafe {
+            (vtable.drop_future)(ptr);
+            (vtable.destroy)(ptr);
+        }
+        return;
+    }
     // A `Runnable` never exists for a completed task, so the future is still there; it is
     // ours to drop (raw rule 2).
     header.state.close_from_runnable();
     // SAFETY: we hold SCHEDULED on a closed task: the future is ours to drop.
     unsafe { (vtable.drop_future)(ptr) };
-    let prev = header.state.unschedule();
-    let awaiter = if prev.has_awaiter() {
-        header.take_awaiter(None)
-    } else {
-        None
-    };
-    // SAFETY: we give up the `Runnable`'s reference. The task is closed, so if this was the
-    // last owner it is destroyed right away.
-    unsafe { release_waker_ref(ptr) };
-    if let Some(w) = awaiter {
-        crate::abort::abort_on_panic("rawtask: an awaiter's wake panicked", || w.wake());
-    }
+    // SAFETY: we give up the `Runnable` of a closed task whose future is gone.
+    unsafe { crate::raw::release_closed_runnable(ptr) };
 }
 
 impl<M: fmt::Debug> fmt::Debug for Runnable<M> {

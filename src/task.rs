@@ -259,7 +259,7 @@ impl<T, M> Task<T, M> {
                 }
                 return Poll::Pending;
             }
-            if let Ok(prev) = prefix.state.take_output() {
+            if let Ok(prev) = prefix.state.take_output(state) {
                 if prev.has_awaiter() {
                     prefix.notify_awaiter(Some(cx.waker()));
                 }

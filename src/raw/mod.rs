@@ -54,7 +54,7 @@
 //! | awaiter | anyone notifying | under NOTIFYING without REGISTERING |
 //! | data slot | everyone holding a handle | shared reads only; `Runnable::data_mut` once TASK is clear |
 //! | schedule fn | whoever holds a reference | reads only; a reference is held across every call (a plain-data one, the C API's, is copied out before the call instead) |
-//! | the allocation | whoever sees zero references and no TASK | frees it |
+//! | the allocation | whoever sees zero references and no TASK, or a handle that is alone (rule 12) | frees it |
 //!
 //! # Rules
 //!
@@ -69,9 +69,9 @@
 //!    `Runnable`, or by the last owner of an unreachable task. The `Task` holder never drops
 //!    it; cancelling an idle task schedules it one last time instead (`cancel_idle_vs_wake`,
 //!    `cancel_vs_run_vs_wake`; `tests/cancel_detach.rs`, `tests/random_ops.rs`). A `Runnable`
-//!    whose poll returned `Pending` must not assume the future is still there when it drops
-//!    the last reference: another runner may have completed the task in between
-//!    (`pending_release_vs_wake_and_complete`).
+//!    whose poll returned `Pending` releases its reference in the same transition that clears
+//!    RUNNING: with two steps, another runner could complete the task in between and the last
+//!    release would drop the future a second time (`pending_release_vs_wake_and_complete`).
 //! 3. The output is written only under RUNNING, read only by the `Task` holder after COMPLETED
 //!    and before CLOSED, and dropped by `run` if no `Task` can take it
 //!    (`output_dropped_once_run_vs_task_detach`, `run_vs_wake_vs_task_poll`).
@@ -638,16 +638,7 @@ where
         // (rule 2); the task was never completed, since completion clears SCHEDULED.
         unsafe { Self::drop_future(ptr) };
         // SAFETY: our reference keeps the task alive.
-        let header = unsafe { prefix(ptr) };
-        let prev = header.state.unschedule();
-        let awaiter = if prev.has_awaiter() {
-            header.take_awaiter(None)
-        } else {
-            None
-        };
-        // SAFETY: we give up the `Runnable`'s reference; the future is gone.
-        unsafe { Self::release_runnable(ptr) };
-        wake_awaiter(awaiter);
+        unsafe { release_closed_runnable(ptr) };
     }
 
     /// Polls the future once. Returns `true` if the task was woken while running and has been
@@ -771,9 +762,9 @@ where
         // SAFETY: our reference keeps the task alive.
         let header = unsafe { prefix(ptr) };
         let prev = header.state.complete(panicked);
-        if prev.last_owner_at_completion() {
-            // Our reference was released with the transition and nothing else can reach the
-            // task (rule 1): drop the output nobody can take, and free the task.
+        if prev.runnable_alone() {
+            // Nothing else can reach the task (rules 1 and 12): drop the output nobody can
+            // take, and free the task.
             // SAFETY: we own the task; the future is gone and the output stored.
             unsafe {
                 Self::drop_output(ptr, panicked);
@@ -835,8 +826,16 @@ where
             unsafe { Self::schedule(ptr, ScheduleInfo::new(true)) };
             true
         } else {
-            // SAFETY: we give up the `Runnable`'s reference; the future may be alive.
-            unsafe { Self::release_runnable(ptr) };
+            // `finish_pending` released our reference along with RUNNING. If that was the last
+            // owner, the future can never be woken again and is ours to drop (rule 2); it is
+            // still there, as nobody could run the task between the two.
+            if prev.last_reference_without_task() {
+                // SAFETY: we own the task, whose future is alive and not running.
+                unsafe {
+                    Self::drop_future(ptr);
+                    Self::destroy(ptr);
+                }
+            }
             false
         }
     }
@@ -861,6 +860,30 @@ where
         // SAFETY: we give up the `Runnable`'s reference; the future is gone.
         unsafe { Self::release_runnable(ptr) };
         wake_awaiter(awaiter);
+    }
+}
+
+/// Finishes with a closed task whose future the caller's `Runnable` has just dropped: clears
+/// SCHEDULED, wakes the awaiter (so that a `cancel` waiting for the drop resolves, rule 4) and
+/// releases the reference, freeing the task if that was the last owner.
+///
+/// # Safety
+/// The caller owns a `Runnable` (reference and SCHEDULED bit) of a closed task whose future is
+/// gone, and gives it up.
+pub(crate) unsafe fn release_closed_runnable(ptr: NonNull<()>) {
+    // SAFETY: our reference keeps the task alive until it is released.
+    let header = unsafe { prefix(ptr) };
+    let prev = header.state.unschedule_and_release();
+    if prev.has_awaiter() {
+        let awaiter = header.take_awaiter(None);
+        // SAFETY: the reference is still ours (`unschedule_and_release` kept it); the task is
+        // closed, so if this is the last owner it is destroyed right away.
+        unsafe { release_waker_ref(ptr) };
+        wake_awaiter(awaiter);
+    } else if prev.last_reference_without_task() {
+        // SAFETY: our reference went with the transition and it was the last owner: the task
+        // is ours, closed, its future gone.
+        unsafe { (header.vtable.destroy)(ptr) };
     }
 }
 

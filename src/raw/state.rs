@@ -102,11 +102,18 @@ impl State {
         self.0 / REFERENCE
     }
 
-    /// Seen by a completing `Runnable`: its reference is the only one, and no `Task` or
-    /// awaiter exists, so nothing but the `Runnable` can reach the task.
+    /// Seen by a `Runnable` holder outside a poll: its reference is the only one, and no `Task`
+    /// or awaiter exists, so nothing but the `Runnable` can reach the task (raw rule 12).
     #[inline(always)]
-    pub(crate) fn last_owner_at_completion(self) -> bool {
+    pub(crate) fn runnable_alone(self) -> bool {
         self.refs() == 1 && !self.has_task() && !self.has_awaiter()
+    }
+
+    /// Seen by the `Task` holder: no `Runnable` and no waker exists, so nothing but the `Task`
+    /// handle can reach the task (raw rule 12).
+    #[inline(always)]
+    pub(crate) fn task_alone(self) -> bool {
+        self.refs() == 0 && self.has_task()
     }
 
     /// Seen by a completing `Runnable`: after storing COMPLETED it would only release its
@@ -115,8 +122,21 @@ impl State {
     /// awaiter waits to be woken.
     #[inline(always)]
     pub(crate) fn releases_at_completion(self) -> bool {
-        self.last_owner_at_completion()
-            || (self.has_task() && !self.is_closed() && !self.has_awaiter())
+        self.runnable_alone() || (self.has_task() && !self.is_closed() && !self.has_awaiter())
+    }
+
+    /// Seen by a `Runnable` whose poll returned `Pending`: the task was neither closed nor woken
+    /// meanwhile, so the `Runnable` has nothing left to do but release its reference.
+    #[inline(always)]
+    pub(crate) fn releases_at_pending(self) -> bool {
+        !self.is_closed() && !self.is_scheduled()
+    }
+
+    /// The caller's reference is the only one and no `Task` handle exists: releasing it leaves
+    /// the task unreferenced, owned by the caller.
+    #[inline(always)]
+    pub(crate) fn last_reference_without_task(self) -> bool {
+        self.refs() == 1 && !self.has_task()
     }
 
     /// No reference and no `Task` handle remain: whoever saw this state owns the allocation.
@@ -238,8 +258,18 @@ impl StateCell {
     /// writing. Returns the state the successful step started from, or `Err` with the state that
     /// made `step` stop.
     #[inline(always)]
-    fn transition(&self, mut step: impl FnMut(State) -> Option<usize>) -> Result<State, State> {
-        let mut current = self.0.load(Ordering::Acquire);
+    fn transition(&self, step: impl FnMut(State) -> Option<usize>) -> Result<State, State> {
+        self.transition_from(self.load(), step)
+    }
+
+    /// [`transition`](Self::transition), starting from a state the caller has just loaded.
+    #[inline(always)]
+    fn transition_from(
+        &self,
+        current: State,
+        mut step: impl FnMut(State) -> Option<usize>,
+    ) -> Result<State, State> {
+        let mut current = current.0;
         loop {
             let Some(new) = step(State(current)) else {
                 return Err(State(current));
@@ -278,6 +308,15 @@ impl StateCell {
             crate::abort::abort("rawtask: task reference count overflowed");
         }
         self.0.store(old.0 + REFERENCE, Ordering::Relaxed);
+    }
+
+    /// Writes the state of a task that only the caller can reach (raw rule 12): the caller saw
+    /// [`State::runnable_alone`] or [`State::task_alone`] with an acquire load, so no other
+    /// thread reads or writes the word until the caller hands a pointer to the task over, which
+    /// synchronises by itself. A plain store then does what a read-modify-write would.
+    #[inline(always)]
+    fn store_alone(&self, new: usize) {
+        self.0.store(new, Ordering::Relaxed);
     }
 
     /// Releases a reference and returns the new state. If it `is_unreferenced`, the caller now
@@ -330,9 +369,17 @@ impl StateCell {
 
     /// Marks the task running before a poll. `Err` if it was closed (cancelled) instead; the
     /// caller still holds the `Runnable`'s reference and SCHEDULED.
+    ///
+    /// A `Runnable` that is alone with an open task (raw rule 12) takes RUNNING with a plain
+    /// store.
     #[inline(always)]
     pub(crate) fn start_running(&self) -> Result<State, State> {
-        self.transition(|s| {
+        let s = self.load();
+        if s.runnable_alone() && !s.is_closed() {
+            self.store_alone((s.0 & !SCHEDULED) | RUNNING);
+            return Ok(s);
+        }
+        self.transition_from(s, |s| {
             if s.is_closed() {
                 None
             } else {
@@ -348,12 +395,18 @@ impl StateCell {
     /// When the completing `Runnable` has nothing left to do with the task after this step
     /// ([`State::releases_at_completion`]), its reference is released in the same step, saving
     /// an atomic operation: either nothing else can reach the task and the caller now owns it
-    /// outright ([`State::last_owner_at_completion`]), or a `Task` handle will take the output
+    /// outright ([`State::runnable_alone`]), or a `Task` handle will take the output
     /// and the caller must not touch the task again.
+    ///
+    /// A `Runnable` that is alone (raw rule 12) writes nothing: it frees the task right away.
     #[inline(always)]
     pub(crate) fn complete(&self, panicked: bool) -> State {
+        let s = self.load();
+        if s.runnable_alone() {
+            return s;
+        }
         let panic_bit = if panicked { PANICKED } else { 0 };
-        self.transition(|s| {
+        self.transition_from(s, |s| {
             let closed = if s.has_task() { 0 } else { CLOSED };
             let release = if s.releases_at_completion() {
                 REFERENCE
@@ -368,24 +421,47 @@ impl StateCell {
     /// The future returned `Pending`: clears RUNNING, and SCHEDULED too if the task was closed
     /// meanwhile. When closed, `on_closed` runs first (possibly more than once), while RUNNING is
     /// still held, to drop the future. Returns the previous state.
+    ///
+    /// If the task was neither closed nor woken meanwhile ([`State::releases_at_pending`]), the
+    /// `Runnable`'s reference is released in the same step; the caller then owns the task if
+    /// that was the last owner ([`State::last_reference_without_task`]) and must not touch it
+    /// otherwise. A `Runnable` that would release the last reference writes nothing: nobody
+    /// else can reach the task (raw rule 12), and the caller frees it.
     #[inline(always)]
     pub(crate) fn finish_pending(&self, mut on_closed: impl FnMut()) -> State {
-        self.transition(|s| {
+        let s = self.load();
+        if s.releases_at_pending() && s.last_reference_without_task() {
+            return s;
+        }
+        self.transition_from(s, |s| {
             if s.is_closed() {
                 on_closed();
                 Some(s.0 & !(RUNNING | SCHEDULED))
-            } else {
+            } else if s.is_scheduled() {
                 Some(s.0 & !RUNNING)
+            } else {
+                Some((s.0 & !RUNNING) - REFERENCE)
             }
         })
         .unwrap_or_else(|s| s)
     }
 
-    /// Clears SCHEDULED after a `Runnable` dropped a closed task's future (the release makes the
-    /// drop visible to a `Task` waiting in `cancel`). Returns the previous state.
+    /// After a `Runnable` dropped a closed task's future: clears SCHEDULED (the release makes the
+    /// drop visible to a `Task` waiting in `cancel`) and, unless an awaiter waits to be woken,
+    /// releases the `Runnable`'s reference in the same step. Returns the previous state: if it
+    /// [`has_awaiter`](State::has_awaiter), the caller still holds its reference; otherwise it
+    /// owns the task if that was the last owner ([`State::last_reference_without_task`]) and
+    /// must not touch it otherwise.
     #[inline]
-    pub(crate) fn unschedule(&self) -> State {
-        State(self.0.fetch_and(!SCHEDULED, Ordering::AcqRel))
+    pub(crate) fn unschedule_and_release(&self) -> State {
+        self.transition(|s| {
+            if s.has_awaiter() {
+                Some(s.0 & !SCHEDULED)
+            } else {
+                Some((s.0 & !SCHEDULED) - REFERENCE)
+            }
+        })
+        .unwrap_or_else(|s| s)
     }
 
     /// A `Runnable` is dropped without running: closes the task unless it is already done.
@@ -430,11 +506,17 @@ impl StateCell {
         }
     }
 
-    /// Marks a completed output as taken. `Ok` with the previous state if the caller may now
-    /// move the output out; `Err` if it is not completed or already closed.
+    /// Marks a completed output as taken, starting from `seen`, a state the `Task` holder has
+    /// just loaded. `Ok` with the previous state if the caller may now move the output out;
+    /// `Err` if it is not completed or already closed. A `Task` that is alone (raw rule 12)
+    /// marks it with a plain store.
     #[inline]
-    pub(crate) fn take_output(&self) -> Result<State, State> {
-        self.transition(|s| {
+    pub(crate) fn take_output(&self, seen: State) -> Result<State, State> {
+        if seen.task_alone() && seen.is_completed() && !seen.is_closed() {
+            self.store_alone(seen.0 | CLOSED);
+            return Ok(seen);
+        }
+        self.transition_from(seen, |s| {
             if s.is_completed() && !s.is_closed() {
                 Some(s.0 | CLOSED)
             } else {
@@ -444,11 +526,23 @@ impl StateCell {
     }
 
     /// One step of dropping or detaching the `Task` handle; call until it returns anything but
-    /// `TakeOutput`.
+    /// `TakeOutput`. A `Task` that is alone (raw rule 12) uses plain stores.
     #[inline]
     pub(crate) fn detach(&self) -> Detach {
+        let s = self.load();
+        if s.task_alone() {
+            return if s.is_completed() && !s.is_closed() {
+                self.store_alone(s.0 | CLOSED);
+                Detach::TakeOutput
+            } else if !s.is_closed() {
+                self.store_alone(SCHEDULED | CLOSED | REFERENCE | (s.0 & IMMUTABLE));
+                Detach::Schedule
+            } else {
+                Detach::Destroy
+            };
+        }
         let mut outcome = Detach::Detached;
-        let _ = self.transition(|s| {
+        let _ = self.transition_from(s, |s| {
             if s.is_completed() && !s.is_closed() {
                 outcome = Detach::TakeOutput;
                 Some(s.0 | CLOSED)
