@@ -176,18 +176,20 @@ impl<M> Runnable<M> {
         unsafe { waker_from_ref(self.ptr) }
     }
 
-    /// [`waker`](Self::waker) for a task that was just spawned: one atomic read-modify-write
-    /// fewer.
+    /// A [`Watcher`](crate::raw::watcher::Watcher) of a task that was just spawned (its
+    /// reference is added without an atomic read-modify-write, raw rule 11).
     ///
     /// # Safety
     /// No pointer to the task (its `Task`, a waker or a raw pointer) has left the current
-    /// thread yet, so nothing can touch its state concurrently.
+    /// thread yet, so nothing can touch its state concurrently; and the task's `Task` handle is
+    /// never polled (the watcher registers the awaiter in its place, raw rule 13).
     #[cfg(feature = "std")]
-    pub(crate) unsafe fn waker_unshared(&self) -> Waker {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.header().state.add_ref_unshared() };
-        // SAFETY: the reference just added belongs to the new waker.
-        unsafe { waker_from_ref(self.ptr) }
+    pub(crate) unsafe fn watcher_unshared(&self) -> crate::raw::watcher::Watcher {
+        // SAFETY: forwarded from the caller; the reference just added belongs to the watcher.
+        unsafe {
+            self.header().state.add_ref_unshared();
+            crate::raw::watcher::Watcher::from_ref(self.ptr)
+        }
     }
 
     /// Converts the `Runnable` into a raw pointer to the task, for an executor that stores

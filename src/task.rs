@@ -170,6 +170,14 @@ impl<T, M> Task<T, M> {
         }
     }
 
+    /// Wakes the task as one of its wakers would (the handle keeps the task alive).
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn wake(&self) {
+        // SAFETY: the TASK bit keeps the task alive during the call.
+        unsafe { crate::raw::header::wake_by_ref(self.ptr.as_ptr()) }
+    }
+
     /// Moves the output out; the caller has just marked it taken.
     fn read_output(&self, panicked: bool) -> Result<T, PanicPayload> {
         let mut out = MaybeUninit::<Result<T, PanicPayload>>::uninit();
@@ -214,6 +222,13 @@ impl<T, M> Task<T, M> {
                 Detach::TakeOutput => {
                     let panicked = prefix.state.load().is_panicked();
                     output = Some(self.read_output(panicked));
+                }
+                Detach::TakeOutputAndDestroy { panicked } => {
+                    let output = self.read_output(panicked);
+                    // SAFETY: `detach` saw that nothing else can reach the task (raw rule 12):
+                    // we own it, and its output is now moved out.
+                    unsafe { (prefix.vtable.destroy)(ptr) };
+                    return Some(output);
                 }
                 Detach::Detached => return output,
                 Detach::Destroy => {

@@ -416,6 +416,57 @@ fn leaf_cancel_vs_pending() {
     leaf_cancel_vs_completion("leaf_cancel_vs_pending", None);
 }
 
+/// Raw rules 12 and 13 for a leaf's parent ends: the done receiver (a `Watcher`: one task
+/// reference) is awaited and dropped on the main thread while another thread forgets the
+/// cancel sender (which detaches the leaf's `Task`) and the runner completes the leaf after a
+/// yield. Whichever of the three goes last frees the task, the sender's detach without an
+/// atomic operation if it finds itself alone; the awaited done signal happens-after the done
+/// fn; the done fn runs once; nothing leaks.
+#[test]
+fn leaf_receiver_vs_sender_forget() {
+    model_at("leaf_receiver_vs_sender_forget", 2, || {
+        let clock = StdArc::new(AtomicUsize::new(0));
+        let future_dropped = Event::new("the future's drop", &clock);
+        let done = Event::new("the done fn", &clock);
+
+        let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
+        let root = ScopedSpawner::on_schedule({
+            let queue = queue.clone();
+            move |runnable| queue.lock().unwrap().push_back(runnable)
+        });
+        let ParentSignals {
+            cancel_sender,
+            done_receiver,
+        } = root
+            .spawn_future_with_signal(
+                Work::new(Some(1), &future_dropped),
+                done_fn(&done, &[&future_dropped]),
+            )
+            .unwrap();
+        drop(root);
+
+        let runner = {
+            let queue = queue.clone();
+            spawn(move || run_queued(&queue))
+        };
+        let forgetter = spawn(move || cancel_sender.forget());
+        // The yield requeues the leaf; whoever finds it queued runs it.
+        run_queued(&queue);
+        block_on(done_receiver);
+        assert!(
+            done.seen(),
+            "the done signal arrived before the done fn ran"
+        );
+        forgetter.join().unwrap();
+        runner.join().unwrap();
+        run_queued(&queue);
+
+        future_dropped.once();
+        done.once();
+        future_dropped.before(&done);
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Child registration racing the parent's termination
 // ---------------------------------------------------------------------------------------

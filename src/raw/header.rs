@@ -253,7 +253,12 @@ unsafe fn wake(data: *const ()) {
     }
 }
 
-unsafe fn wake_by_ref(data: *const ()) {
+/// The wake-by-reference function of [`RAW_WAKER_VTABLE`]; also used by handles that keep the
+/// task alive without holding a reference (`Task::wake`).
+///
+/// # Safety
+/// `data` is a task pointer that the caller keeps alive during the call.
+pub(crate) unsafe fn wake_by_ref(data: *const ()) {
     let ptr = task_ptr(data);
     // SAFETY: the borrowed waker holds a reference, so the task is alive.
     let header = unsafe { prefix(ptr) };

@@ -50,7 +50,7 @@
 //! | future (stage) | the `Runnable` holder | while it holds RUNNING; or, to drop it, while it holds SCHEDULED on a CLOSED task; or the last owner of an unreferenced task |
 //! | output (stage) | the `Runnable` holder | writes it before setting COMPLETED; drops it if the task was closed or detached by then |
 //! | output (stage) | the `Task` holder | moves it out after COMPLETED, by setting CLOSED |
-//! | awaiter | the `Task` holder | under REGISTERING |
+//! | awaiter | the `Task` holder, or the `Watcher` of a task whose `Task` is never polled (rule 13) | under REGISTERING |
 //! | awaiter | anyone notifying | under NOTIFYING without REGISTERING |
 //! | data slot | everyone holding a handle | shared reads only; `Runnable::data_mut` once TASK is clear |
 //! | schedule fn | whoever holds a reference | reads only; a reference is held across every call (a plain-data one, the C API's, is copied out before the call instead) |
@@ -104,12 +104,14 @@
 //!     `ffi-tests/tests/allocations.rs`).
 //! 11. Only the spawning thread, before any pointer to the task has left it, may change the
 //!     state word without an atomic read-modify-write (`StateCell::add_ref_unshared`, which
-//!     scoped leaves use to give their cancel sender a reference): nothing else can read or
+//!     scoped leaves use to give their done receiver a reference): nothing else can read or
 //!     write it yet (`loom-tests/tests/scope.rs`: `leaf_cancel_vs_completion_after_yield` and
 //!     `leaf_cancel_vs_pending`, which race that sender against the leaf's run).
 
 pub(crate) mod header;
 pub(crate) mod state;
+#[cfg(feature = "std")]
+pub(crate) mod watcher;
 
 use core::alloc::Layout;
 use core::future::Future;

@@ -229,6 +229,9 @@ pub(crate) enum Detach {
     /// The output was stored and is now marked taken (CLOSED): the caller must move it out and
     /// try again.
     TakeOutput,
+    /// The handle was alone with a stored output (raw rule 12): the caller must move the output
+    /// out (`panicked`: it is a panic payload) and destroy the task; nothing was written.
+    TakeOutputAndDestroy { panicked: bool },
     /// The handle is gone; other references remain.
     Detached,
     /// The handle was the last owner of a closed task: the caller must destroy it.
@@ -526,14 +529,15 @@ impl StateCell {
     }
 
     /// One step of dropping or detaching the `Task` handle; call until it returns anything but
-    /// `TakeOutput`. A `Task` that is alone (raw rule 12) uses plain stores.
+    /// `TakeOutput`. A `Task` that is alone (raw rule 12) uses a plain store, or none.
     #[inline]
     pub(crate) fn detach(&self) -> Detach {
         let s = self.load();
         if s.task_alone() {
             return if s.is_completed() && !s.is_closed() {
-                self.store_alone(s.0 | CLOSED);
-                Detach::TakeOutput
+                Detach::TakeOutputAndDestroy {
+                    panicked: s.is_panicked(),
+                }
             } else if !s.is_closed() {
                 self.store_alone(SCHEDULED | CLOSED | REFERENCE | (s.0 & IMMUTABLE));
                 Detach::Schedule

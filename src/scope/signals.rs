@@ -18,12 +18,13 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use super::children::Registration;
-use super::leaf::{LeafSlot, SlotRef};
+use super::leaf::LeafSlot;
 use super::{ForgettableSignalSender, SignalReceiver, SignalSender};
 use crate::cancel::{CancellationToken, WaitForCancellationFutureOwned};
+use crate::raw::watcher::Watcher;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{lock, Arc, Mutex};
-use crate::task::{FallibleTask, Task};
+use crate::task::Task;
 
 /// The parent's end of a child's cancel signal: dropping it cancels the child.
 ///
@@ -38,9 +39,11 @@ enum Target {
     Token(CancellationToken),
     /// The link of a child without a token.
     Link(Arc<Link>),
-    /// The data slot of a raw-task child without a token, and a waker that keeps the task
-    /// alive and wakes it after the flag is set.
-    Slot(SlotRef, Waker),
+    /// The `Task` handle of a raw-task child without a token (a leaf): the cancel flag is in
+    /// its data slot. The handle is never polled (the done receiver watches the task) and
+    /// never dropped as such: cancelling sets the flag and wakes the task, and both cancelling
+    /// and forgetting detach it.
+    Leaf(Task<(), LeafSlot>),
 }
 
 impl CancelSender {
@@ -56,11 +59,11 @@ impl CancelSender {
         }
     }
 
-    /// `waker` must wake the task whose data slot `slot` points to.
+    /// `task` must be the handle of a leaf task, never polled.
     #[inline]
-    pub(crate) fn for_slot(slot: SlotRef, waker: Waker) -> CancelSender {
+    pub(crate) fn for_leaf(task: Task<(), LeafSlot>) -> CancelSender {
         CancelSender {
-            target: Some(Target::Slot(slot, waker)),
+            target: Some(Target::Leaf(task)),
         }
     }
 
@@ -85,10 +88,11 @@ impl Drop for CancelSender {
         match self.target.take() {
             Some(Target::Token(token)) => token.cancel(),
             Some(Target::Link(link)) => link.set(CANCELLED),
-            Some(Target::Slot(slot, waker)) => {
-                // The waker keeps the task, and so its data slot, alive until it wakes.
-                slot.get().cancel();
-                waker.wake();
+            Some(Target::Leaf(task)) => {
+                // The flag first: the wake makes the leaf poll again and find it.
+                task.metadata().cancel();
+                task.wake();
+                task.detach();
             }
             None => {}
         }
@@ -102,7 +106,9 @@ impl ForgettableSignalSender for CancelSender {
     /// terminates.
     #[inline]
     fn forget(mut self) {
-        self.target = None;
+        if let Some(Target::Leaf(task)) = self.target.take() {
+            task.detach();
+        }
     }
 }
 
@@ -123,7 +129,13 @@ impl fmt::Debug for CancelSender {
                     "armed"
                 }
             }
-            Some(Target::Slot(..)) => "armed",
+            Some(Target::Leaf(task)) => {
+                if task.metadata().is_cancelled() {
+                    "cancelled"
+                } else {
+                    "armed"
+                }
+            }
             None => "forgotten",
         };
         f.debug_struct("CancelSender")
@@ -221,9 +233,8 @@ pub struct DoneReceiver {
 
 enum DoneSource {
     Link(Arc<Link>),
-    /// The `Task` of a raw-task leaf: it resolves once the leaf has terminated. `None` once it
-    /// resolved.
-    Task(Option<FallibleTask<(), LeafSlot>>),
+    /// A reference to a raw-task leaf, which finishes once the leaf has terminated.
+    Leaf(Watcher),
 }
 
 impl DoneReceiver {
@@ -233,11 +244,11 @@ impl DoneReceiver {
         }
     }
 
-    /// `task` must be the handle of a leaf task with a [`LeafSlot`].
+    /// `watcher` must watch a leaf task.
     #[inline]
-    pub(crate) fn for_task(task: Task<(), LeafSlot>) -> DoneReceiver {
+    pub(crate) fn for_leaf(watcher: Watcher) -> DoneReceiver {
         DoneReceiver {
-            source: DoneSource::Task(Some(task.fallible())),
+            source: DoneSource::Leaf(watcher),
         }
     }
 
@@ -245,8 +256,7 @@ impl DoneReceiver {
     pub fn is_done(&self) -> bool {
         match &self.source {
             DoneSource::Link(link) => link.is(DONE),
-            DoneSource::Task(Some(task)) => task.is_finished(),
-            DoneSource::Task(None) => true,
+            DoneSource::Leaf(watcher) => watcher.is_finished(),
         }
     }
 }
@@ -258,28 +268,9 @@ impl Future for DoneReceiver {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match &mut self.source {
             DoneSource::Link(link) => link.poll(DONE, cx.waker()),
-            DoneSource::Task(slot) => match slot {
-                Some(task) => {
-                    // Completed (`Some(())`) or dropped by the executor (`None`): either way
-                    // the leaf has terminated.
-                    let _: Option<()> = core::task::ready!(Pin::new(task).poll(cx));
-                    *slot = None;
-                    Poll::Ready(())
-                }
-                None => Poll::Ready(()),
-            },
-        }
-    }
-}
-
-impl Drop for DoneReceiver {
-    #[inline]
-    fn drop(&mut self) {
-        // Dropping a `Task` would cancel the child: let it run on instead.
-        if let DoneSource::Task(task) = &mut self.source {
-            if let Some(task) = task.take() {
-                task.detach();
-            }
+            // Completed, or cancelled with its future dropped (by the executor): either way
+            // the leaf has terminated.
+            DoneSource::Leaf(watcher) => watcher.poll_finished(cx),
         }
     }
 }

@@ -91,11 +91,12 @@ where
             |slot: &LeafSlot| Leaf::new(future, done, children, Parent::Slot(SlotRef(slot))),
             forward,
         );
-        // SAFETY: the task was spawned just now and neither handle has left this thread.
-        let waker = unsafe { runnable.waker_unshared() };
+        // SAFETY: the task was spawned just now and neither handle has left this thread; the
+        // `Task` goes to the cancel sender, which never polls it.
+        let watcher = unsafe { runnable.watcher_unshared() };
         let parent = ParentSignals {
-            cancel_sender: CancelSender::for_slot(SlotRef(runnable.metadata()), waker),
-            done_receiver: DoneReceiver::for_task(task),
+            cancel_sender: CancelSender::for_leaf(task),
+            done_receiver: DoneReceiver::for_leaf(watcher),
         };
         runnable.schedule();
         Ok(parent)

@@ -1,0 +1,87 @@
+//! [`Watcher`]: a counted reference that waits for a task to finish without taking its output.
+//!
+//! A `Task` handle does two jobs: it waits for the task (registering the awaiter) and it owns
+//! the output and the right to cancel. A scoped leaf hands these jobs to two different
+//! parents' ends: its done receiver only waits, its cancel sender only cancels. The receiver is
+//! a `Watcher`, the sender keeps the `Task` handle and never polls it, so the awaiter slot
+//! still has a single registrar (raw rule 13).
+
+use core::ptr::NonNull;
+use core::task::{Context, Poll};
+
+use super::header::{prefix, release_waker_ref, HeaderPrefix};
+use super::state::State;
+
+/// One reference to a task, which may wait for the task to finish: to complete, or to be
+/// cancelled and have its future dropped.
+pub(crate) struct Watcher {
+    ptr: NonNull<()>,
+}
+
+// SAFETY: a `Watcher` only touches the task through its atomic state word and the awaiter
+// protocol (as a waker and the `Task` holder do), and it is the only registrar of the awaiter.
+unsafe impl Send for Watcher {}
+// SAFETY: `&Watcher` only loads the state word.
+unsafe impl Sync for Watcher {}
+
+impl Watcher {
+    /// Wraps one reference to the task at `ptr`.
+    ///
+    /// # Safety
+    /// The caller gives up one reference to a live task, and the task's `Task` handle is never
+    /// polled (so that the watcher is the only one to register the awaiter).
+    #[inline]
+    pub(crate) unsafe fn from_ref(ptr: NonNull<()>) -> Watcher {
+        Watcher { ptr }
+    }
+
+    #[inline(always)]
+    fn prefix(&self) -> &HeaderPrefix {
+        // SAFETY: the watcher's reference keeps the task alive.
+        unsafe { prefix(self.ptr) }
+    }
+
+    /// Whether the task has finished: completed, or cancelled with its future dropped.
+    #[inline]
+    pub(crate) fn is_finished(&self) -> bool {
+        finished(self.prefix().state.load())
+    }
+
+    /// Waits until [`is_finished`](Self::is_finished).
+    #[inline]
+    pub(crate) fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let prefix = self.prefix();
+        let mut registered = false;
+        loop {
+            let state = prefix.state.load();
+            if finished(state) {
+                if state.has_awaiter() {
+                    // A waker we registered is still there (the finisher did not take it):
+                    // take it out, so that it does not live as long as the task.
+                    prefix.notify_awaiter(Some(cx.waker()));
+                }
+                return Poll::Ready(());
+            }
+            if registered {
+                return Poll::Pending;
+            }
+            // Register, then look again: the task may have finished meanwhile.
+            prefix.register_awaiter(cx.waker());
+            registered = true;
+        }
+    }
+}
+
+/// Completed, or closed with neither SCHEDULED nor RUNNING left: the future is gone for good.
+#[inline(always)]
+fn finished(state: State) -> bool {
+    state.is_completed() || (state.is_closed() && !state.is_scheduled() && !state.is_running())
+}
+
+impl Drop for Watcher {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the watcher owns its reference and gives it up.
+        unsafe { release_waker_ref(self.ptr) }
+    }
+}
