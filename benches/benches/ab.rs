@@ -336,6 +336,22 @@ fn scope(rounds: usize) {
         },
         || plain(black_box(7)),
     );
+    // The floor of a scoped leaf with signals: a plain task plus the three atomic
+    // read-modify-writes a scope cannot do without (register in the parent's count,
+    // deregister, release the done receiver's task reference), and nothing else.
+    static FLOOR: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    ab(
+        "floor: plain + 3 atomic read-modify-writes",
+        rounds,
+        || {
+            plain(black_box(7));
+            let counter = black_box(&FLOOR);
+            counter.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            counter.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            counter.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        },
+        || plain(black_box(7)),
+    );
     ab(
         "scoped spawn with a child spawner + done signal",
         rounds,

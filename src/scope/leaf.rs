@@ -5,7 +5,7 @@
 //! scope and, if its parent has signals, a [`Parent`] end; it watches its scope's token
 //! directly instead of a token of its own. Spawning it without signals allocates nothing but
 //! the task; with signals, one `Link` — or nothing, when it is a raw task whose data slot
-//! holds the cancel flag and whose `Task` handle is the done signal ([`LeafSlot`]).
+//! holds the cancel flag ([`LeafSlot`]) and whose end is the done signal.
 
 use alloc::boxed::Box;
 use core::any::Any;
@@ -52,7 +52,7 @@ impl LeafSlot {
 pub(crate) struct SlotRef(pub(crate) *const LeafSlot);
 
 // SAFETY: `LeafSlot` is `Sync` (one atomic flag), and every holder keeps the task allocation
-// that contains it alive (the future lives inside it; a `CancelSender` holds a waker).
+// that contains it alive (the future lives inside it; a `CancelSender` holds its `Task`).
 unsafe impl Send for SlotRef {}
 // SAFETY: as above.
 unsafe impl Sync for SlotRef {}

@@ -65,7 +65,8 @@ where
     }
 
     /// The leaf is one raw task: its data slot holds the cancel flag, its `Task` handle is the
-    /// done receiver, and a waker is the cancel sender. No allocation beyond the task.
+    /// cancel sender, and a watcher (one task reference that waits for the task to finish) is
+    /// the done receiver. No allocation beyond the task.
     fn spawn_leaf_with_signal<F, D>(
         &self,
         scope: &RemoteSpawner,
