@@ -3,9 +3,9 @@
 use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
-use core::mem::{ManuallyDrop, MaybeUninit};
+use core::mem::{self, ManuallyDrop, MaybeUninit};
 use core::pin::Pin;
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 use core::task::{Context, Poll};
 
 use crate::raw::header::{prefix, Header, HeaderPrefix};
@@ -179,7 +179,16 @@ impl<T, M> Task<T, M> {
     }
 
     /// Moves the output out; the caller has just marked it taken.
+    #[inline]
     fn read_output(&self, panicked: bool) -> Result<T, PanicPayload> {
+        if mem::size_of::<T>() == 0 && !panicked {
+            // A zero-sized output (`()` above all) has no bytes to move: conjure it instead of
+            // calling through the vtable. The stored value counts as moved out, exactly as the
+            // vtable's read would leave it.
+            // SAFETY: reading a zero-sized value from an aligned, non-null pointer is valid,
+            // and the caller owns the output (it just marked it taken).
+            return Ok(unsafe { ptr::read(NonNull::<T>::dangling().as_ptr()) });
+        }
         let mut out = MaybeUninit::<Result<T, PanicPayload>>::uninit();
         let prefix = self.prefix();
         // SAFETY: `take_output` (or a `Detach::TakeOutput` step) gave us the stored output,
