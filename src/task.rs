@@ -68,6 +68,21 @@ impl<T, M> Task<T, M> {
         drop(this.set_detached());
     }
 
+    /// [`detach`](Self::detach) for a task that was just spawned: a plain store instead of an
+    /// atomic read-modify-write (raw rule 11). Its `Runnable` then starts out alone with the
+    /// task (raw rule 12).
+    ///
+    /// # Safety
+    /// No pointer to the task (its `Runnable`, a waker or a raw pointer) has left the current
+    /// thread yet, and the task has not run.
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) unsafe fn detach_unshared(self) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: forwarded from the caller.
+        unsafe { this.prefix().state.detach_unshared() }
+    }
+
     /// Cancels the task and waits until its future has been dropped.
     ///
     /// Returns the output if the task had already completed, `None` otherwise.

@@ -103,10 +103,30 @@
 //!     panics (`loom-tests/tests/ffi_waker.rs`; `ffi-tests/tests/panics.rs`,
 //!     `ffi-tests/tests/allocations.rs`).
 //! 11. Only the spawning thread, before any pointer to the task has left it, may change the
-//!     state word without an atomic read-modify-write (`StateCell::add_ref_unshared`, which
-//!     scoped leaves use to give their done receiver a reference): nothing else can read or
-//!     write it yet (`loom-tests/tests/scope.rs`: `leaf_cancel_vs_completion_after_yield` and
-//!     `leaf_cancel_vs_pending`, which race that sender against the leaf's run).
+//!     state word without an atomic read-modify-write: nothing else can read or write it yet.
+//!     Scoped leaves use this to give their done receiver a reference
+//!     (`StateCell::add_ref_unshared`) and to detach the `Task` of a child spawned without
+//!     signals (`StateCell::detach_unshared`) (`loom-tests/tests/scope.rs`:
+//!     `leaf_cancel_vs_completion_after_yield`, `leaf_cancel_vs_pending` and
+//!     `leaf_receiver_vs_sender_forget`, which race those handles against the leaf's run;
+//!     `spawn_future_vs_parent_completion` for the detached child).
+//! 12. A handle that sees, with an acquire load, that it is the only way left to reach the task
+//!     owns the state word: the `Task` handle when no reference exists (`State::task_alone`),
+//!     a `Runnable` outside a poll when its reference is the only one and neither a `Task`
+//!     handle nor an awaiter exists (`State::runnable_alone`). Nobody can make a new reference
+//!     or handle without holding one, so until the owner hands a pointer over (a waker clone
+//!     given to the future, a `Runnable` given to the schedule function, both of which
+//!     synchronise), no other thread reads or writes the word. The owner changes it with
+//!     plain stores, or not at all when it frees the task: a detached task run to completion,
+//!     a `Runnable` dropped after its `Task`, and a joined output taken and freed cost no
+//!     atomic read-modify-write (`loom-tests/tests/alone.rs`: the last other reference or
+//!     handle released on another thread just before, or just after, the owner looks).
+//! 13. A [`Watcher`](watcher::Watcher) (a scoped leaf's done receiver) holds a reference and
+//!     waits for the task to finish (complete, or be cancelled with its future dropped)
+//!     without taking the output. It registers the awaiter in place of the `Task` holder,
+//!     whose handle (the leaf's cancel sender) is only ever woken through, detached or
+//!     dropped, never polled: the awaiter slot keeps a single registrar
+//!     (`loom-tests/tests/scope.rs`: the `leaf_*` models).
 
 pub(crate) mod header;
 pub(crate) mod state;

@@ -322,6 +322,20 @@ impl StateCell {
         self.0.store(new, Ordering::Relaxed);
     }
 
+    /// Clears TASK on a task that no other thread can reach yet and that has not run (raw rule
+    /// 11): it has no output to take and its `Runnable` holds a reference, so detaching only
+    /// clears the bit.
+    ///
+    /// # Safety
+    /// No pointer to the task has left the current thread, and the task has not run.
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    pub(crate) unsafe fn detach_unshared(&self) {
+        let old = State(self.0.load(Ordering::Relaxed));
+        debug_assert!(old.refs() >= 1 && old.has_task() && !old.is_done());
+        self.0.store(old.0 & !TASK, Ordering::Relaxed);
+    }
+
     /// Releases a reference and returns the new state. If it `is_unreferenced`, the caller now
     /// owns the allocation.
     #[inline(always)]

@@ -59,7 +59,8 @@ where
         F: Future<Output = ()> + Send + 'static,
     {
         let (runnable, task) = crate::spawn(future, self.0.clone());
-        task.detach();
+        // SAFETY: the task was spawned just now; neither handle has left this thread.
+        unsafe { task.detach_unshared() };
         runnable.schedule();
         Ok(())
     }
