@@ -136,6 +136,45 @@ fn yield_vs_wake_by_ref_with_info() {
     });
 }
 
+/// Rule 5: a task that yielded is queued again with RUNNING still set beside SCHEDULED. A
+/// `Task::cancel` on another thread must wait until the queued `Runnable` runs, finds the task
+/// closed and drops the future (clearing both bits); it resolves to `None` after that drop.
+#[test]
+fn yield_then_cancel_while_queued() {
+    model("yield_then_cancel_while_queued", deep(), || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
+        h.run(r); // yields: queued again, SCHEDULED | RUNNING
+        assert_eq!(get(&h.c.runs_returning_true), 1);
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.cancel_task(t));
+        h.run_next();
+        // The requeued run may poll (and complete) the task before the cancel closes it;
+        // either way the harness checks that `cancel` resolved after the future's drop.
+        a.join().unwrap();
+        h.finish(None, AtMostOnce);
+    });
+}
+
+/// Rule 5: the executor drops the `Runnable` of a task that yielded (queued with RUNNING still
+/// set) while the `Task` is awaited on another thread: the drop clears SCHEDULED and RUNNING,
+/// so the await resolves to `None` after the future's drop instead of waiting forever.
+#[test]
+fn yield_then_runnable_dropped_vs_task_await() {
+    model("yield_then_runnable_dropped_vs_task_await", deep(), || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
+        h.run(r);
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.await_task(t));
+        let queued = h.exec.pop().expect("the yield queued the task again");
+        drop(queued);
+        assert_eq!(a.join().unwrap(), None);
+        assert_eq!(get(&h.c.polls), 1);
+        h.finish(None, Never);
+    });
+}
+
 /// Rule 5: a wake publishes the waker's memory to the poll it causes, also when the task was
 /// already scheduled (the wake then only sets SCHEDULED again) or running.
 #[test]

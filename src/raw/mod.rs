@@ -32,7 +32,7 @@
 //! | bit | name | set by | cleared by | meaning |
 //! |---|---|---|---|---|
 //! | 0 | SCHEDULED | spawn, a wake of an idle task, `Task` cancel of an idle task, last-reference drop | `run` (when it starts, or when it drops a closed future), completion | a `Runnable` exists that has not started this poll |
-//! | 1 | RUNNING | `run` | `run` | a `Runnable` is polling the future |
+//! | 1 | RUNNING | `run` | `run` (completion, pending without a wake), or the next `run` or drop of a `Runnable` scheduled again after a wake while running | a `Runnable` is polling the future, or (with SCHEDULED) is queued again after a wake while running |
 //! | 2 | COMPLETED | `run` | never | the stage holds the output (or a panic payload) |
 //! | 3 | CLOSED | `Task` cancel/drop, `Runnable` drop, panic, output taken | never | nobody may poll the future or read the output any more |
 //! | 4 | TASK | spawn | `Task` detach/drop | the `Task` handle is alive |
@@ -79,9 +79,13 @@
 //!    or RUNNING still set keeps its awaiter registered until the `Runnable` clears them
 //!    (`cancel_vs_run_vs_wake`, `awaiter_reregistration_vs_run`; `tests/cancel_detach.rs`).
 //! 5. A wake while RUNNING only sets SCHEDULED; `run` then schedules the task again with
-//!    `woken_while_running` and returns `true`. A wake of a scheduled task changes nothing but
-//!    publishes the waker's memory to the runner (`yield_vs_wake_by_ref_with_info`,
-//!    `wake_publishes_memory_to_next_poll`; `tests/schedule_info.rs`).
+//!    `woken_while_running` and returns `true`, without a state transition: RUNNING stays set
+//!    beside SCHEDULED until the new `Runnable` runs (which clears SCHEDULED and keeps
+//!    RUNNING) or is dropped (which clears both). Every other actor treats SCHEDULED and
+//!    SCHEDULED | RUNNING alike. A wake of a scheduled task changes nothing but publishes the
+//!    waker's memory to the runner (`yield_vs_wake_by_ref_with_info`,
+//!    `wake_publishes_memory_to_next_poll`, `yield_then_cancel_while_queued`,
+//!    `yield_then_runnable_dropped_vs_task_await`; `tests/schedule_info.rs`).
 //! 6. Every call of the schedule function holds a reference for its whole duration when the
 //!    function has captured state, so the function is never freed while it runs
 //!    (`schedule_fn_outlives_its_call`); a schedule

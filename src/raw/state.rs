@@ -8,7 +8,8 @@ use crate::sync::atomic::{AtomicUsize, Ordering};
 
 /// A `Runnable` for the task exists (queued, or about to be) and will run it.
 const SCHEDULED: usize = 1 << 0;
-/// A `Runnable` is polling the future right now.
+/// A `Runnable` is polling the future right now; or, beside SCHEDULED, it was woken while
+/// polling and is queued again (raw rule 5).
 const RUNNING: usize = 1 << 1;
 /// The future returned `Ready`; the output (or a panic) is stored, until CLOSED is also set.
 const COMPLETED: usize = 1 << 2;
@@ -171,7 +172,7 @@ impl State {
                     "completed, output not yet taken"
                 }
             }
-            (false, false, true, true) => "running, woken again",
+            (false, false, true, true) => "scheduled again (woken while running)",
             (false, false, true, false) => "running",
             (false, false, false, true) => "scheduled",
             (false, false, false, false) => "idle, waiting for a wake",
@@ -439,6 +440,11 @@ impl StateCell {
     /// meanwhile. When closed, `on_closed` runs first (possibly more than once), while RUNNING is
     /// still held, to drop the future. Returns the previous state.
     ///
+    /// If the task was woken while running (and is not closed), nothing is written: RUNNING
+    /// stays set beside SCHEDULED, and the `Runnable` that the caller schedules again clears
+    /// both when it runs or is dropped (raw rule 5). Every other actor treats SCHEDULED and
+    /// SCHEDULED | RUNNING alike.
+    ///
     /// If the task was neither closed nor woken meanwhile ([`State::releases_at_pending`]), the
     /// `Runnable`'s reference is released in the same step; the caller then owns the task if
     /// that was the last owner ([`State::last_reference_without_task`]) and must not touch it
@@ -455,7 +461,7 @@ impl StateCell {
                 on_closed();
                 Some(s.0 & !(RUNNING | SCHEDULED))
             } else if s.is_scheduled() {
-                Some(s.0 & !RUNNING)
+                None
             } else {
                 Some((s.0 & !RUNNING) - REFERENCE)
             }
@@ -463,7 +469,7 @@ impl StateCell {
         .unwrap_or_else(|s| s)
     }
 
-    /// After a `Runnable` dropped a closed task's future: clears SCHEDULED (the release makes the
+    /// After a `Runnable` dropped a closed task's future: clears SCHEDULED and RUNNING (the release makes the
     /// drop visible to a `Task` waiting in `cancel`) and, unless an awaiter waits to be woken,
     /// releases the `Runnable`'s reference in the same step. Returns the previous state: if it
     /// [`has_awaiter`](State::has_awaiter), the caller still holds its reference; otherwise it
@@ -471,11 +477,13 @@ impl StateCell {
     /// must not touch it otherwise.
     #[inline]
     pub(crate) fn unschedule_and_release(&self) -> State {
+        // RUNNING goes too: a `Runnable` scheduled again after a wake while running still
+        // carries it (`finish_pending`).
         self.transition(|s| {
             if s.has_awaiter() {
-                Some(s.0 & !SCHEDULED)
+                Some(s.0 & !(SCHEDULED | RUNNING))
             } else {
-                Some((s.0 & !SCHEDULED) - REFERENCE)
+                Some((s.0 & !(SCHEDULED | RUNNING)) - REFERENCE)
             }
         })
         .unwrap_or_else(|s| s)
