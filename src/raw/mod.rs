@@ -890,7 +890,8 @@ where
 }
 
 /// Finishes with a closed task whose future the caller's `Runnable` has just dropped: clears
-/// SCHEDULED, wakes the awaiter (so that a `cancel` waiting for the drop resolves, rule 4) and
+/// SCHEDULED (and RUNNING, which a `Runnable` queued again after a yield carries), wakes the
+/// awaiter (so that a `cancel` waiting for the drop resolves, rule 4) and
 /// releases the reference, freeing the task if that was the last owner.
 ///
 /// # Safety

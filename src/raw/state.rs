@@ -469,9 +469,9 @@ impl StateCell {
         .unwrap_or_else(|s| s)
     }
 
-    /// After a `Runnable` dropped a closed task's future: clears SCHEDULED and RUNNING (the release makes the
-    /// drop visible to a `Task` waiting in `cancel`) and, unless an awaiter waits to be woken,
-    /// releases the `Runnable`'s reference in the same step. Returns the previous state: if it
+    /// After a `Runnable` dropped a closed task's future: clears SCHEDULED and RUNNING (the
+    /// release makes the drop visible to a `Task` waiting in `cancel`) and, unless an awaiter
+    /// waits to be woken, releases the `Runnable`'s reference in the same step. Returns the previous state: if it
     /// [`has_awaiter`](State::has_awaiter), the caller still holds its reference; otherwise it
     /// owns the task if that was the last owner ([`State::last_reference_without_task`]) and
     /// must not touch it otherwise.
