@@ -123,3 +123,22 @@ fn detached_runnable_drop_vs_waker_drop() {
         h.finish(None, Never);
     });
 }
+
+/// The `Task` is detached while the runner completes the task on another thread: detaching
+/// alone (the runner's reference already released) moves the unread output out and frees the
+/// task in one step (`Detach::TakeOutputAndDestroy`); otherwise the atomic path marks the output
+/// taken or leaves it to the runner. The output is dropped exactly once either way.
+#[test]
+fn task_detach_vs_completion() {
+    model("task_detach_vs_completion", deep(), || {
+        let mut h = H::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Ready));
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.run(r));
+        t.detach();
+        a.join().unwrap();
+        assert_eq!(get(&h.c.outputs_made), 1);
+        assert_eq!(get(&h.c.output_drops), 1);
+        h.finish(None, Never);
+    });
+}
