@@ -278,7 +278,7 @@ impl<T, M> Task<T, M> {
             if state.is_closed() {
                 // Cancelled (or the output was taken): wait until the `Runnable` has dropped
                 // the future (raw rule 4).
-                if state.is_scheduled() || state.is_running() {
+                if !state.is_finished() {
                     if !registered {
                         prefix.register_awaiter(cx.waker());
                         registered = true;

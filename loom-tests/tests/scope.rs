@@ -32,8 +32,9 @@ use loom::sync::{Arc, Mutex};
 use loom::thread;
 use loom_tests::Flag;
 use rawtask::scope::{
-    CancelReceiver, ChildSignals, DoneSender, ForgettableSignalSender, ParentSignals,
-    RemoteChildSignals, RemoteScope, ScopeClosed, ScopedSpawn, ScopedSpawner, SignalSender,
+    CancelReceiver, CancelSender, ChildSignals, DoneReceiver, DoneSender, ForgettableSignalSender,
+    OnSchedule, ParentSignals, RemoteChildSignals, RemoteScope, ScopeClosed, ScopedSpawn,
+    ScopedSpawner, SignalSender,
 };
 use rawtask::Runnable;
 
@@ -240,6 +241,41 @@ fn tagged(
 /// A run queue for rawtask tasks: the schedule function pushes, the model's threads drain.
 type Queue = Arc<Mutex<VecDeque<Runnable>>>;
 
+/// A root spawner whose rawtask tasks are pushed onto the returned queue.
+fn queued_root() -> (
+    Queue,
+    ScopedSpawner<OnSchedule<impl Fn(Runnable) + Clone + Send + Sync + 'static>>,
+) {
+    let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
+    let root = ScopedSpawner::on_schedule({
+        let queue = queue.clone();
+        move |runnable| queue.lock().unwrap().push_back(runnable)
+    });
+    (queue, root)
+}
+
+/// A leaf (`spawn_future_with_signal` on a [`queued_root`]) whose future is ready after
+/// `yields` self-wakes (`None`: only its cancel ends it), recording its future's drop and its
+/// done fn (which must run after that drop). Returns the queue and the parent's two ends; the
+/// root spawner is dropped.
+fn spawn_leaf(
+    yields: Option<usize>,
+    future_dropped: &Event,
+    done: &Event,
+) -> (Queue, CancelSender, DoneReceiver) {
+    let (queue, root) = queued_root();
+    let ParentSignals {
+        cancel_sender,
+        done_receiver,
+    } = root
+        .spawn_future_with_signal(
+            Work::new(yields, future_dropped),
+            done_fn(done, &[future_dropped]),
+        )
+        .unwrap();
+    (queue, cancel_sender, done_receiver)
+}
+
 /// Runs queued tasks until the queue is empty.
 fn run_queued(queue: &Queue) {
     loop {
@@ -365,21 +401,7 @@ fn leaf_cancel_vs_completion(name: &str, yields: Option<usize>) {
         let future_dropped = Event::new("the future's drop", &clock);
         let done = Event::new("the done fn", &clock);
 
-        let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
-        let root = ScopedSpawner::on_schedule({
-            let queue = queue.clone();
-            move |runnable| queue.lock().unwrap().push_back(runnable)
-        });
-        let ParentSignals {
-            cancel_sender,
-            done_receiver,
-        } = root
-            .spawn_future_with_signal(
-                Work::new(yields, &future_dropped),
-                done_fn(&done, &[&future_dropped]),
-            )
-            .unwrap();
-        drop(root);
+        let (queue, cancel_sender, done_receiver) = spawn_leaf(yields, &future_dropped, &done);
 
         let runner = {
             let queue = queue.clone();
@@ -429,21 +451,7 @@ fn leaf_receiver_vs_sender_forget() {
         let future_dropped = Event::new("the future's drop", &clock);
         let done = Event::new("the done fn", &clock);
 
-        let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
-        let root = ScopedSpawner::on_schedule({
-            let queue = queue.clone();
-            move |runnable| queue.lock().unwrap().push_back(runnable)
-        });
-        let ParentSignals {
-            cancel_sender,
-            done_receiver,
-        } = root
-            .spawn_future_with_signal(
-                Work::new(Some(1), &future_dropped),
-                done_fn(&done, &[&future_dropped]),
-            )
-            .unwrap();
-        drop(root);
+        let (queue, cancel_sender, done_receiver) = spawn_leaf(Some(1), &future_dropped, &done);
 
         let runner = {
             let queue = queue.clone();
@@ -601,11 +609,7 @@ fn spawn_future_vs_parent_completion() {
         let parent_done = Event::new("the parent's done fn", &clock);
         let registered = StdArc::new(AtomicUsize::new(0));
 
-        let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
-        let root = ScopedSpawner::on_schedule({
-            let queue = queue.clone();
-            move |runnable| queue.lock().unwrap().push_back(runnable)
-        });
+        let (queue, root) = queued_root();
         let mut children = None;
         let signals = root
             .spawn_with_signal(

@@ -73,6 +73,13 @@ impl State {
         self.has(COMPLETED | CLOSED)
     }
 
+    /// Finished for good: completed, or closed with neither SCHEDULED nor RUNNING left, so the
+    /// future has been dropped (raw rule 4).
+    #[inline(always)]
+    pub(crate) fn is_finished(self) -> bool {
+        self.is_completed() || (self.is_closed() && !self.has(SCHEDULED | RUNNING))
+    }
+
     /// The `Task` handle is alive.
     #[inline(always)]
     pub(crate) fn has_task(self) -> bool {

@@ -10,7 +10,6 @@ use core::ptr::NonNull;
 use core::task::{Context, Poll};
 
 use super::header::{prefix, release_waker_ref, HeaderPrefix};
-use super::state::State;
 
 /// One reference to a task, which may wait for the task to finish: to complete, or to be
 /// cancelled and have its future dropped.
@@ -44,7 +43,7 @@ impl Watcher {
     /// Whether the task has finished: completed, or cancelled with its future dropped.
     #[inline]
     pub(crate) fn is_finished(&self) -> bool {
-        finished(self.prefix().state.load())
+        self.prefix().state.load().is_finished()
     }
 
     /// Waits until [`is_finished`](Self::is_finished).
@@ -54,7 +53,7 @@ impl Watcher {
         let mut registered = false;
         loop {
             let state = prefix.state.load();
-            if finished(state) {
+            if state.is_finished() {
                 if state.has_awaiter() {
                     // A waker we registered is still there (the finisher did not take it):
                     // take it out, so that it does not live as long as the task.
@@ -70,12 +69,6 @@ impl Watcher {
             registered = true;
         }
     }
-}
-
-/// Completed, or closed with neither SCHEDULED nor RUNNING left: the future is gone for good.
-#[inline(always)]
-fn finished(state: State) -> bool {
-    state.is_completed() || (state.is_closed() && !state.is_scheduled() && !state.is_running())
 }
 
 impl Drop for Watcher {
