@@ -2,7 +2,7 @@
 //!
 //! Such a task has no children, so steps 3 and 4 of its termination are empty. Instead of a
 //! [`Scoped`](super::Scoped) future with four signal ends, it holds one reference to its
-//! scope and, if its parent has signals, a [`Parent`] end; it watches its scope's token
+//! scope and the end its parent hears it through ([`ParentEnd`]); it watches its scope's token
 //! directly instead of a token of its own. Spawning it without signals allocates nothing but
 //! the task; with signals, one `Link` — or nothing, when it is a raw task whose data slot
 //! holds the cancel flag ([`LeafSlot`]) and whose end is the done signal.
@@ -10,8 +10,9 @@
 use alloc::boxed::Box;
 use core::any::Any;
 use core::future::Future;
+use core::mem::ManuallyDrop;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::children::Registration;
@@ -65,85 +66,124 @@ impl SlotRef {
     }
 }
 
-/// How a leaf hears from, and reports to, its parent.
-pub(crate) enum Parent {
-    /// No parent signals (`spawn_future`).
-    None,
-    /// A shared `Link`: its `CANCELLED` flag and waker in, its `DONE` flag out.
-    Link(Arc<Link>),
-    /// The leaf is a raw task: the cancel flag is in its data slot (the sender wakes the task
-    /// after setting it), and completing the task is the done signal.
-    Slot(SlotRef),
+/// How a leaf hears from, and reports to, its parent. One type per kind of parent, so that
+/// each leaf is compiled for the one it has.
+pub(crate) trait ParentEnd {
+    /// Whether the parent's cancel signal has arrived.
+    fn is_cancelled(&self) -> bool;
+
+    /// Arranges for `waker` to be woken by the parent's cancel signal; `true` if it has
+    /// arrived meanwhile.
+    fn poll_cancelled(&self, waker: &Waker) -> bool;
+
+    /// Step 6, the parent's part: the done signal, if it is not the task's completion itself.
+    fn send_done(self);
+}
+
+/// No parent signals (`spawn_future`).
+pub(crate) struct NoParent;
+
+impl ParentEnd for NoParent {
+    #[inline]
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+
+    #[inline]
+    fn poll_cancelled(&self, _: &Waker) -> bool {
+        false
+    }
+
+    #[inline]
+    fn send_done(self) {}
+}
+
+/// A shared `Link`: its `CANCELLED` flag and waker in, its `DONE` flag out.
+impl ParentEnd for Arc<Link> {
+    #[inline]
+    fn is_cancelled(&self) -> bool {
+        self.is(CANCELLED)
+    }
+
+    fn poll_cancelled(&self, waker: &Waker) -> bool {
+        self.poll(CANCELLED, waker).is_ready()
+    }
+
+    fn send_done(self) {
+        self.set(DONE);
+    }
+}
+
+/// The leaf is a raw task: the cancel flag is in its data slot, and completing the task is the
+/// done signal.
+impl ParentEnd for SlotRef {
+    #[inline]
+    fn is_cancelled(&self) -> bool {
+        self.get().is_cancelled()
+    }
+
+    /// The sender sets the flag, then wakes this task: a flag set after this check comes with
+    /// a wake.
+    #[inline]
+    fn poll_cancelled(&self, _: &Waker) -> bool {
+        self.get().is_cancelled()
+    }
+
+    #[inline]
+    fn send_done(self) {}
 }
 
 type Panic = Box<dyn Any + Send>;
 
-pub(crate) struct Leaf<F, D: FnOnce()> {
+/// Every field but `terminated` is dropped by [`terminate`](Leaf::terminate), in the order the
+/// termination needs, and never again: the leaf has no drop glue beyond that one call.
+pub(crate) struct Leaf<F, D: FnOnce(), P: ParentEnd> {
     /// Until termination begins (structurally pinned, dropped in place).
-    future: Option<F>,
-    /// Taken by step 5.
-    done: Option<D>,
-    /// The scope this task is counted in; `None` once the done signal is sent.
-    scope: Option<Registration>,
-    /// The parent's signals, if any.
-    parent: Parent,
+    future: ManuallyDrop<F>,
+    /// Called by step 5.
+    done: ManuallyDrop<D>,
+    /// The scope this task is counted in.
+    scope: ManuallyDrop<Registration>,
+    /// The parent's signals.
+    parent: ManuallyDrop<P>,
     /// Waits for the scope's token; made at the first pending poll.
-    wait: Option<WaitForCancellationFutureOwned>,
-    /// A panic of the future or its drop, resumed after the done signal.
-    panic: Option<Panic>,
+    wait: ManuallyDrop<Option<WaitForCancellationFutureOwned>>,
+    /// Set by `terminate`: every other field is gone.
+    terminated: bool,
 }
 
-impl<F, D> Leaf<F, D>
+impl<F, D, P> Leaf<F, D, P>
 where
     F: Future<Output = ()>,
     D: FnOnce(),
+    P: ParentEnd,
 {
     /// `scope` must already count this task.
-    pub(crate) fn new(future: F, done: D, scope: Registration, parent: Parent) -> Self {
+    #[inline]
+    pub(crate) fn new(future: F, done: D, scope: Registration, parent: P) -> Self {
         Leaf {
-            future: Some(future),
-            done: Some(done),
-            scope: Some(scope),
-            parent,
-            wait: None,
-            panic: None,
+            future: ManuallyDrop::new(future),
+            done: ManuallyDrop::new(done),
+            scope: ManuallyDrop::new(scope),
+            parent: ManuallyDrop::new(parent),
+            wait: ManuallyDrop::new(None),
+            terminated: false,
         }
     }
 
+    /// Step 1's check: the parent's signal or the scope's token. Call before `terminate`.
     #[inline]
     fn cancelled(&self) -> bool {
-        let by_parent = match &self.parent {
-            Parent::None => false,
-            Parent::Link(link) => link.is(CANCELLED),
-            Parent::Slot(slot) => slot.get().is_cancelled(),
-        };
-        by_parent
-            || self
-                .scope
-                .as_ref()
-                .is_some_and(|scope| scope.token().is_cancelled())
+        self.parent.is_cancelled() || self.scope.token().is_cancelled()
     }
 
     /// Registers `cx`'s waker for both cancel sources; `true` if one has fired meanwhile.
+    /// Call before `terminate`.
     fn wait_cancelled(&mut self, cx: &mut Context<'_>) -> bool {
-        match &self.parent {
-            Parent::Link(link) => {
-                if link.poll(CANCELLED, cx.waker()).is_ready() {
-                    return true;
-                }
-            }
-            // The sender sets the flag, then wakes this task: a flag set after this check
-            // comes with a wake.
-            Parent::Slot(slot) => {
-                if slot.get().is_cancelled() {
-                    return true;
-                }
-            }
-            Parent::None => {}
-        }
-        let Some(scope) = &self.scope else {
+        if self.parent.poll_cancelled(cx.waker()) {
             return true;
-        };
+        }
+        let scope = &self.scope;
         let wait = self
             .wait
             .get_or_insert_with(|| scope.token().clone().wait_cancelled_owned());
@@ -151,54 +191,58 @@ where
     }
 }
 
-impl<F, D: FnOnce()> Leaf<F, D> {
-    /// Steps 2, 5 and 6 (3 and 4 are empty: a leaf has no children). Returns the panic to
-    /// resume, if any.
-    fn terminate(&mut self) -> Option<Panic> {
-        // Step 2. Assigning drops the future in place, which pinning allows.
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.future = None)) {
-            self.panic.get_or_insert(payload);
-        }
-        self.wait = None;
+impl<F, D: FnOnce(), P: ParentEnd> Leaf<F, D, P> {
+    /// Steps 2, 5 and 6 (3 and 4 are empty: a leaf has no children), once. Returns the
+    /// panic to resume: `panic` (the future's), or else one of the future's drop or of the
+    /// done function.
+    fn terminate(&mut self, panic: Option<Panic>) -> Option<Panic> {
+        self.terminated = true;
+        // Step 2, in place (pinning allows dropping, not moving).
+        // SAFETY: `terminated` was clear, so the future is still there, and it is never used
+        // again.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut self.future)
+        }));
+        // SAFETY: as above, for each field below: dropped or moved out exactly once.
+        unsafe { ManuallyDrop::drop(&mut self.wait) };
         // Step 5.
-        let done = self.done.take();
-        let result = catch_unwind(AssertUnwindSafe(|| done.map(|done| done())));
-        // Step 6: the parent's receiver first, then the scope's count.
-        if let Parent::Link(link) = core::mem::replace(&mut self.parent, Parent::None) {
-            link.set(DONE);
-        }
-        // Dropping the registration deregisters.
-        self.scope = None;
-        self.panic.take().or(result.err())
+        // SAFETY: see above.
+        let done = unsafe { ManuallyDrop::take(&mut self.done) };
+        let ran = catch_unwind(AssertUnwindSafe(done));
+        // Step 6: the parent's receiver first, then the scope's count (dropping the
+        // registration deregisters).
+        // SAFETY: see above.
+        unsafe { ManuallyDrop::take(&mut self.parent) }.send_done();
+        // SAFETY: see above.
+        unsafe { ManuallyDrop::drop(&mut self.scope) };
+        panic.or(dropped.err()).or(ran.err())
     }
 }
 
-impl<F, D> Future for Leaf<F, D>
+impl<F, D, P> Future for Leaf<F, D, P>
 where
     F: Future<Output = ()>,
     D: FnOnce(),
+    P: ParentEnd,
 {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: only `future` is pinned structurally: it is polled through
-        // `Pin::new_unchecked` below and dropped in place (by assigning `None` in `terminate`),
-        // never moved out.
+        // `Pin::new_unchecked` below and dropped in place (in `terminate`), never moved out.
         let this = unsafe { self.get_unchecked_mut() };
-        if this.scope.is_none() {
-            return Poll::Ready(()); // terminated earlier
+        if this.terminated {
+            return Poll::Ready(());
         }
         // Step 1: a cheap check first, so that a task that completes at once never
         // registers a waker.
+        let mut panic = None;
         if !this.cancelled() {
-            let polled = catch_unwind(AssertUnwindSafe(|| match this.future.as_mut() {
-                // SAFETY: structurally pinned, see above.
-                Some(future) => unsafe { Pin::new_unchecked(future) }.poll(cx),
-                None => Poll::Ready(()),
-            }));
-            match polled {
+            // SAFETY: structurally pinned, see above; not yet terminated.
+            let future = unsafe { Pin::new_unchecked(&mut *this.future) };
+            match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
                 Ok(Poll::Ready(())) => {}
-                Err(payload) => this.panic = Some(payload),
+                Err(payload) => panic = Some(payload),
                 Ok(Poll::Pending) => {
                     if !this.wait_cancelled(cx) {
                         return Poll::Pending;
@@ -206,21 +250,21 @@ where
                 }
             }
         }
-        if let Some(payload) = this.terminate() {
+        if let Some(payload) = this.terminate(panic) {
             resume_unwind(payload);
         }
         Poll::Ready(())
     }
 }
 
-impl<F, D: FnOnce()> Drop for Leaf<F, D> {
+impl<F, D: FnOnce(), P: ParentEnd> Drop for Leaf<F, D, P> {
     fn drop(&mut self) {
-        if self.scope.is_some() {
+        if !self.terminated {
             // Dropped early, by the executor or because spawning failed: terminate anyway (a
             // leaf has no children to wait for). A panic is not resumed: unwinding out of a
             // task's destructor aborts most executors (rawtask included), and the panic hook
             // has already reported it.
-            drop(self.terminate());
+            drop(self.terminate(None));
         }
     }
 }

@@ -9,7 +9,7 @@ use core::task::{Context, Poll};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::children::{run_tail, Closed, Owner, Registration};
-use super::leaf::{Leaf, Parent as LeafParent};
+use super::leaf::{Leaf, NoParent};
 use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender, Link};
 use super::{ChildSignals, ParentSignals, RawScopedSpawn, SignalReceiver, SignalSender};
 use crate::cancel::CancellationToken;
@@ -151,30 +151,40 @@ impl RemoteSpawner {
     }
 
     /// Registers a child that will not spawn children of its own and returns its future
-    /// (see `Leaf`), with the parent's signals if `with_signal`.
-    pub(crate) fn leaf<F, D>(
-        &self,
-        future: F,
-        done: D,
-        with_signal: bool,
-    ) -> Result<(Option<RemoteParentSignals>, Leaf<F, D>), ScopeClosed>
+    /// (see `Leaf`), without signals for its parent.
+    #[inline]
+    pub(crate) fn leaf<F, D>(&self, future: F, done: D) -> Result<Leaf<F, D, NoParent>, ScopeClosed>
     where
         F: Future<Output = ()>,
         D: FnOnce(),
     {
-        let registration = self.children.register().map_err(|Closed| ScopeClosed)?;
-        let link = with_signal.then(|| Arc::new(Link::new()));
-        let parent = link.as_ref().map(|link| ParentSignals {
+        let registration = self.register()?;
+        Ok(Leaf::new(future, done, registration, NoParent))
+    }
+
+    /// [`leaf`](Self::leaf) with the parent's signals, which reach the leaf through one
+    /// shared `Link`.
+    pub(crate) fn leaf_with_signal<F, D>(
+        &self,
+        future: F,
+        done: D,
+    ) -> Result<(RemoteParentSignals, LinkedLeaf<F, D>), ScopeClosed>
+    where
+        F: Future<Output = ()>,
+        D: FnOnce(),
+    {
+        let registration = self.register()?;
+        let link = Arc::new(Link::new());
+        let parent = ParentSignals {
             cancel_sender: CancelSender::for_link(link.clone()),
             done_receiver: DoneReceiver::new(link.clone()),
-        });
-        let parent_end = match link {
-            Some(link) => LeafParent::Link(link),
-            None => LeafParent::None,
         };
-        Ok((parent, Leaf::new(future, done, registration, parent_end)))
+        Ok((parent, Leaf::new(future, done, registration, link)))
     }
 }
+
+/// A leaf whose parent's signals go through a shared `Link`.
+pub(crate) type LinkedLeaf<F, D> = Leaf<F, D, Arc<Link>>;
 
 /// The parent's signals of a child of a [`RemoteSpawner`].
 pub type RemoteParentSignals = ParentSignals<CancelSender, DoneReceiver>;

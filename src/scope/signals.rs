@@ -105,9 +105,13 @@ impl ForgettableSignalSender for CancelSender {
     /// Drops the sender without cancelling: the child runs until it completes or its scope
     /// terminates.
     #[inline]
-    fn forget(mut self) {
-        if let Some(Target::Leaf(task)) = self.target.take() {
-            task.detach();
+    fn forget(self) {
+        // Its own drop would cancel: release the target here instead.
+        let mut this = core::mem::ManuallyDrop::new(self);
+        match this.target.take() {
+            Some(Target::Leaf(task)) => task.detach(),
+            // A token or a link: released without being set.
+            other => drop(other),
         }
     }
 }

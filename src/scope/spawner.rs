@@ -3,7 +3,7 @@
 use core::fmt;
 use core::future::Future;
 
-use super::leaf::{Leaf, LeafSlot, Parent, SlotRef};
+use super::leaf::{Leaf, LeafSlot, SlotRef};
 use super::remote::{
     RemoteChildSignals, RemoteParentSignals, RemoteScope, RemoteSpawner, ScopeClosed,
 };
@@ -39,9 +39,9 @@ pub trait ScopeExecutor: Clone + Send + Sync + 'static {
         F: Future<Output = ()> + Send + 'static,
         D: FnOnce() + Send + 'static,
     {
-        let (parent, leaf) = scope.leaf(future, done, true)?;
+        let (parent, leaf) = scope.leaf_with_signal(future, done)?;
         self.spawn_scoped(leaf)?;
-        Ok(parent.expect("a leaf registered with a signal has parent signals"))
+        Ok(parent)
     }
 }
 
@@ -91,7 +91,7 @@ where
             schedule.schedule(runnable, info);
         });
         let (runnable, task) = crate::Builder::new().metadata(LeafSlot::new()).spawn(
-            |slot: &LeafSlot| Leaf::new(future, done, children, Parent::Slot(SlotRef(slot))),
+            |slot: &LeafSlot| Leaf::new(future, done, children, SlotRef(slot)),
             forward,
         );
         // SAFETY: the task was spawned just now and neither handle has left this thread; the
@@ -314,7 +314,7 @@ impl<E: ScopeExecutor> ScopedSpawn for ScopedSpawner<E> {
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        let (_, leaf) = self.raw.leaf(future, done, false)?;
+        let leaf = self.raw.leaf(future, done)?;
         self.executor.spawn_scoped(leaf)
     }
 
