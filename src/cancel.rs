@@ -588,6 +588,22 @@ impl fmt::Display for Cancelled {
 
 impl std::error::Error for Cancelled {}
 
+impl CancellationToken {
+    /// The wait of a holder that keeps the token alive by other means (a scoped task's
+    /// cancel receiver or leaf), with no handle of its own: `poll_wait` under the holder's
+    /// `key`, which it must hand to [`forget_wait`](Self::forget_wait) before the token goes.
+    #[inline]
+    pub(crate) fn poll_wait(&self, key: &mut Option<usize>, waker: &Waker) -> Poll<()> {
+        poll_wait(&self.node, key, waker)
+    }
+
+    /// Unregisters the waker stored under `key` by [`poll_wait`](Self::poll_wait).
+    #[inline]
+    pub(crate) fn forget_wait(&self, key: usize) {
+        drop_wait(&self.node, Some(key));
+    }
+}
+
 /// Registers the waker of a pending wait future under `key`; `Ready` once cancelled.
 fn poll_wait(node: &Node, key: &mut Option<usize>, waker: &Waker) -> Poll<()> {
     if node.is_cancelled() {

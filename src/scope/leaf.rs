@@ -17,7 +17,6 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::children::Registration;
 use super::signals::{Link, CANCELLED, DONE};
-use crate::cancel::WaitForCancellationFutureOwned;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::Arc;
 
@@ -146,8 +145,8 @@ pub(crate) struct Leaf<F, D: FnOnce(), P: ParentEnd> {
     scope: ManuallyDrop<Registration>,
     /// The parent's signals.
     parent: ManuallyDrop<P>,
-    /// Waits for the scope's token; made at the first pending poll.
-    wait: ManuallyDrop<Option<WaitForCancellationFutureOwned>>,
+    /// Where a pending poll's waker is registered in the scope's token.
+    wait: Option<usize>,
     /// Set by `terminate`: every other field is gone.
     terminated: bool,
 }
@@ -166,7 +165,7 @@ where
             done: ManuallyDrop::new(done),
             scope: ManuallyDrop::new(scope),
             parent: ManuallyDrop::new(parent),
-            wait: ManuallyDrop::new(None),
+            wait: None,
             terminated: false,
         }
     }
@@ -183,11 +182,10 @@ where
         if self.parent.poll_cancelled(cx.waker()) {
             return true;
         }
-        let scope = &self.scope;
-        let wait = self
-            .wait
-            .get_or_insert_with(|| scope.token().clone().wait_cancelled_owned());
-        Pin::new(wait).poll(cx).is_ready()
+        self.scope
+            .token()
+            .poll_wait(&mut self.wait, cx.waker())
+            .is_ready()
     }
 }
 
@@ -203,10 +201,11 @@ impl<F, D: FnOnce(), P: ParentEnd> Leaf<F, D, P> {
         let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
             ManuallyDrop::drop(&mut self.future)
         }));
-        // SAFETY: as above, for each field below: dropped or moved out exactly once.
-        unsafe { ManuallyDrop::drop(&mut self.wait) };
+        if let Some(key) = self.wait.take() {
+            self.scope.token().forget_wait(key);
+        }
         // Step 5.
-        // SAFETY: see above.
+        // SAFETY: as above, for each field below: dropped or moved out exactly once.
         let done = unsafe { ManuallyDrop::take(&mut self.done) };
         let ran = catch_unwind(AssertUnwindSafe(done));
         // Step 6: the parent's receiver first, then the scope's count (dropping the

@@ -20,7 +20,7 @@ use core::task::{Context, Poll, Waker};
 use super::children::Registration;
 use super::leaf::LeafSlot;
 use super::{ForgettableSignalSender, SignalReceiver, SignalSender};
-use crate::cancel::{CancellationToken, WaitForCancellationFutureOwned};
+use crate::cancel::CancellationToken;
 use crate::raw::watcher::Watcher;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{lock, Arc, Mutex};
@@ -152,15 +152,13 @@ impl fmt::Debug for CancelSender {
 /// cancelled — by its parent's [`CancelSender`], by its scope terminating, or directly.
 pub struct CancelReceiver {
     token: CancellationToken,
-    wait: WaitForCancellationFutureOwned,
+    /// Where the waker of a pending poll is registered in `token`.
+    wait: Option<usize>,
 }
 
 impl CancelReceiver {
     pub(crate) fn new(token: CancellationToken) -> CancelReceiver {
-        CancelReceiver {
-            wait: token.clone().wait_cancelled_owned(),
-            token,
-        }
+        CancelReceiver { token, wait: None }
     }
 
     /// The child's own token (the one this receiver waits for).
@@ -172,8 +170,17 @@ impl CancelReceiver {
 impl Future for CancelReceiver {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.wait).poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.token.poll_wait(&mut this.wait, cx.waker())
+    }
+}
+
+impl Drop for CancelReceiver {
+    fn drop(&mut self) {
+        if let Some(key) = self.wait.take() {
+            self.token.forget_wait(key);
+        }
     }
 }
 
