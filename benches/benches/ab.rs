@@ -352,6 +352,29 @@ fn scope(rounds: usize) {
         },
         || plain(black_box(7)),
     );
+    // The same three operations where a scoped leaf does them: registering before the spawn,
+    // deregistering when the future completes, releasing a second handle after the join.
+    ab(
+        "floor in place: the same 3 at a scoped child's points",
+        rounds,
+        || {
+            use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+            let counter = black_box(&FLOOR);
+            counter.fetch_add(1, Relaxed);
+            let (runnable, task) = rawtask::spawn(
+                async move {
+                    black_box(7u64);
+                    counter.fetch_sub(1, AcqRel);
+                },
+                push,
+            );
+            runnable.schedule();
+            run_queue();
+            poll_ready(task);
+            counter.fetch_add(1, AcqRel);
+        },
+        || plain(black_box(7)),
+    );
     ab(
         "scoped spawn with a child spawner + done signal",
         rounds,

@@ -193,6 +193,7 @@ impl<F, D: FnOnce(), P: ParentEnd> Leaf<F, D, P> {
     /// Steps 2, 5 and 6 (3 and 4 are empty: a leaf has no children), once. Returns the
     /// panic to resume: `panic` (the future's), or else one of the future's drop or of the
     /// done function.
+    #[inline]
     fn terminate(&mut self, panic: Option<Panic>) -> Option<Panic> {
         self.terminated = true;
         // Step 2, in place (pinning allows dropping, not moving).
@@ -226,6 +227,7 @@ where
 {
     type Output = ();
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: only `future` is pinned structurally: it is polled through
         // `Pin::new_unchecked` below and dropped in place (in `terminate`), never moved out.
