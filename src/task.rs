@@ -236,7 +236,27 @@ impl<T, M> Task<T, M> {
     }
 
     /// Gives up the handle, returning the output if it was stored and not yet taken.
+    ///
+    /// The common end of a finished task whose handle goes last (raw rule 12) is inline; the
+    /// rest is [`set_detached_shared`](Self::set_detached_shared).
+    #[inline]
     fn set_detached(&mut self) -> Option<Result<T, PanicPayload>> {
+        let prefix = self.prefix();
+        let state = prefix.state.load();
+        if state.task_alone() && (state.has_output() || state.is_closed()) {
+            let output = state
+                .has_output()
+                .then(|| self.read_output(state.is_panicked()));
+            // SAFETY: nothing else can reach the task (raw rule 12), so we own it; its output
+            // is moved out or was never there (closed).
+            unsafe { (prefix.vtable.destroy)(self.ptr) };
+            return output;
+        }
+        self.set_detached_shared()
+    }
+
+    #[inline(never)]
+    fn set_detached_shared(&mut self) -> Option<Result<T, PanicPayload>> {
         let ptr = self.ptr;
         let mut output = None;
         loop {

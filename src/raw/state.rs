@@ -117,6 +117,12 @@ impl State {
         self.refs() == 1 && !self.has_task() && !self.has_awaiter()
     }
 
+    /// Completed with the output still stored: not closed, so nobody took it or dropped it.
+    #[inline(always)]
+    pub(crate) fn has_output(self) -> bool {
+        self.is_completed() && !self.is_closed()
+    }
+
     /// Seen by the `Task` holder: no `Runnable` and no waker exists, so nothing but the `Task`
     /// handle can reach the task (raw rule 12).
     #[inline(always)]
@@ -544,12 +550,12 @@ impl StateCell {
     /// marks it with a plain store.
     #[inline]
     pub(crate) fn take_output(&self, seen: State) -> Result<State, State> {
-        if seen.task_alone() && seen.is_completed() && !seen.is_closed() {
+        if seen.task_alone() && seen.has_output() {
             self.store_alone(seen.0 | CLOSED);
             return Ok(seen);
         }
         self.transition_from(seen, |s| {
-            if s.is_completed() && !s.is_closed() {
+            if s.has_output() {
                 Some(s.0 | CLOSED)
             } else {
                 None
@@ -563,7 +569,7 @@ impl StateCell {
     pub(crate) fn detach(&self) -> Detach {
         let s = self.load();
         if s.task_alone() {
-            return if s.is_completed() && !s.is_closed() {
+            return if s.has_output() {
                 Detach::TakeOutputAndDestroy {
                     panicked: s.is_panicked(),
                 }
@@ -576,7 +582,7 @@ impl StateCell {
         }
         let mut outcome = Detach::Detached;
         let _ = self.transition_from(s, |s| {
-            if s.is_completed() && !s.is_closed() {
+            if s.has_output() {
                 outcome = Detach::TakeOutput;
                 Some(s.0 | CLOSED)
             } else if s.refs() == 0 && !s.is_closed() {
