@@ -255,6 +255,8 @@ impl<T, M> Task<T, M> {
         self.set_detached_shared()
     }
 
+    /// The general detach: one transition decides whether the handle takes the output, frees
+    /// the task, schedules it to drop its future, or only clears TASK.
     #[inline(never)]
     fn set_detached_shared(&mut self) -> Option<Result<T, PanicPayload>> {
         let ptr = self.ptr;
