@@ -758,3 +758,107 @@ fn dropping_a_done_receiver_does_not_cancel_the_child() {
     queue.run_all();
     assert_eq!(log.events(), ["finished", "done"]);
 }
+
+/// A waker whose clones are counted by its `Arc`.
+struct CountedWaker;
+
+impl std::task::Wake for CountedWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Completes once `ready` is set; pending (registering nothing) before.
+struct WhenSet(Arc<std::sync::atomic::AtomicBool>);
+
+impl Future for WhenSet {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// A child that pends leaves its waker with its cancel receiver (in its own token); once the
+/// child completes instead, that waker must be gone, not kept until the token is dropped.
+#[test]
+fn a_completed_child_leaves_no_waker_in_its_token() {
+    let _g = check_leaks();
+    let log = Log::default();
+    let root = RemoteScope::new().spawner();
+    let (parent, child) = root.try_spawn_raw_with_signal().unwrap();
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut task =
+        Box::pin(RemoteScope::new().wrap(child, WhenSet(ready.clone()), log.done("done")));
+    let counted = Arc::new(CountedWaker);
+    let waker = std::task::Waker::from(counted.clone());
+    let mut cx = Context::from_waker(&waker);
+
+    assert!(task.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        Arc::strong_count(&counted),
+        3,
+        "the cancel receiver keeps a clone"
+    );
+    ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(task.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(log.events(), ["done"]);
+    assert_eq!(
+        Arc::strong_count(&counted),
+        2,
+        "the token still holds the finished child's waker"
+    );
+    // The parent's cancel sender still holds the child's token: dropping it now cancels a
+    // token with no waiter left.
+    drop(parent);
+}
+
+/// An executor that only stores what it is given, for the test to poll by hand.
+#[derive(Clone, Default)]
+struct Stash(Arc<Mutex<Vec<Pin<Box<dyn Future<Output = ()> + Send>>>>>);
+
+impl ScopeExecutor for Stash {
+    fn spawn_scoped<F>(&self, future: F) -> Result<(), rawtask::scope::SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.0.lock().unwrap().push(Box::pin(future));
+        Ok(())
+    }
+}
+
+/// The same for a child spawned with `spawn_future`, which waits on its scope's token: a
+/// pending leaf's waker must leave that token when the leaf completes.
+#[test]
+fn a_completed_leaf_leaves_no_waker_in_its_scopes_token() {
+    let _g = check_leaks();
+    let log = Log::default();
+    let stash = Stash::default();
+    let spawner = ScopedSpawner::new(stash.clone());
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    spawner
+        .spawn_future(WhenSet(ready.clone()), log.done("done"))
+        .unwrap();
+    let mut leaf = stash.0.lock().unwrap().pop().unwrap();
+    let counted = Arc::new(CountedWaker);
+    let waker = std::task::Waker::from(counted.clone());
+    let mut cx = Context::from_waker(&waker);
+
+    assert!(leaf.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        Arc::strong_count(&counted),
+        3,
+        "the scope's token keeps a clone"
+    );
+    ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(leaf.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(log.events(), ["done"]);
+    assert_eq!(
+        Arc::strong_count(&counted),
+        2,
+        "the scope's token still holds the finished leaf's waker"
+    );
+    drop(leaf);
+    drop(spawner);
+}
