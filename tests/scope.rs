@@ -814,9 +814,11 @@ fn a_completed_child_leaves_no_waker_in_its_token() {
     drop(parent);
 }
 
+type BoxedFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// An executor that only stores what it is given, for the test to poll by hand.
 #[derive(Clone, Default)]
-struct Stash(Arc<Mutex<Vec<Pin<Box<dyn Future<Output = ()> + Send>>>>>);
+struct Stash(Arc<Mutex<Vec<BoxedFuture>>>);
 
 impl ScopeExecutor for Stash {
     fn spawn_scoped<F>(&self, future: F) -> Result<(), rawtask::scope::SpawnError>
