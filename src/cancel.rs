@@ -685,6 +685,13 @@ pub struct WaitForCancellationFutureOwned {
     key: Option<usize>,
 }
 
+impl WaitForCancellationFutureOwned {
+    /// The token this future waits for.
+    pub(crate) fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+}
+
 impl Future for WaitForCancellationFutureOwned {
     type Output = ();
 

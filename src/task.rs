@@ -237,57 +237,63 @@ impl<T, M> Task<T, M> {
 
     /// Gives up the handle, returning the output if it was stored and not yet taken.
     ///
-    /// The common end of a finished task whose handle goes last (raw rule 12) is inline; the
-    /// rest is [`set_detached_shared`](Self::set_detached_shared).
+    /// A handle alone with its finished task (raw rule 12) decides with one load, inline; the
+    /// rest goes through [`set_detached_shared`](Self::set_detached_shared).
     #[inline]
     fn set_detached(&mut self) -> Option<Result<T, PanicPayload>> {
-        let prefix = self.prefix();
-        let state = prefix.state.load();
-        if state.task_alone() && (state.has_output() || state.is_closed()) {
-            let output = state
-                .has_output()
-                .then(|| self.read_output(state.is_panicked()));
-            // SAFETY: nothing else can reach the task (raw rule 12), so we own it; its output
-            // is moved out or was never there (closed).
-            unsafe { (prefix.vtable.destroy)(self.ptr) };
-            return output;
+        match self.prefix().state.load().detach_alone_finished() {
+            Some(outcome) => self.finish_detach(outcome, None),
+            None => self.set_detached_shared(),
         }
-        self.set_detached_shared()
     }
 
     /// The general detach: one transition decides whether the handle takes the output, frees
     /// the task, schedules it to drop its future, or only clears TASK.
     #[inline(never)]
     fn set_detached_shared(&mut self) -> Option<Result<T, PanicPayload>> {
-        let ptr = self.ptr;
         let mut output = None;
         loop {
-            // SAFETY: TASK is still set, so the task is alive.
-            let prefix = unsafe { prefix(ptr) };
-            match prefix.state.detach() {
+            match self.prefix().state.detach() {
                 Detach::TakeOutput => {
-                    let panicked = prefix.state.load().is_panicked();
+                    let panicked = self.prefix().state.load().is_panicked();
                     output = Some(self.read_output(panicked));
                 }
-                Detach::TakeOutputAndDestroy { panicked } => {
-                    let output = self.read_output(panicked);
-                    // SAFETY: `detach` saw that nothing else can reach the task (raw rule 12):
-                    // we own it, and its output is now moved out.
-                    unsafe { (prefix.vtable.destroy)(ptr) };
-                    return Some(output);
-                }
-                Detach::Detached => return output,
-                Detach::Destroy => {
-                    // SAFETY: no reference remains and TASK is now clear: we own the task.
-                    unsafe { (prefix.vtable.destroy)(ptr) };
-                    return output;
-                }
-                Detach::Schedule => {
-                    // SAFETY: `detach` gave the final `Runnable` its reference.
-                    unsafe { (prefix.vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
-                    return output;
-                }
+                outcome => return self.finish_detach(outcome, output),
             }
+        }
+    }
+
+    /// Carries out a final `Detach` outcome; `output` is what an earlier `TakeOutput` took.
+    #[inline]
+    fn finish_detach(
+        &mut self,
+        outcome: Detach,
+        output: Option<Result<T, PanicPayload>>,
+    ) -> Option<Result<T, PanicPayload>> {
+        let ptr = self.ptr;
+        let vtable = self.prefix().vtable;
+        match outcome {
+            Detach::TakeOutputAndDestroy { panicked } => {
+                let output = self.read_output(panicked);
+                // SAFETY: nothing else can reach the task (raw rule 12): we own it, and its
+                // output is now moved out.
+                unsafe { (vtable.destroy)(ptr) };
+                Some(output)
+            }
+            Detach::Destroy => {
+                // SAFETY: no reference remains and TASK is clear (or we are alone with a closed
+                // task): we own the task.
+                unsafe { (vtable.destroy)(ptr) };
+                output
+            }
+            Detach::Schedule => {
+                // SAFETY: `detach` gave the final `Runnable` its reference.
+                unsafe { (vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
+                output
+            }
+            Detach::Detached => output,
+            // Never final: `set_detached_shared` takes the output and detaches again.
+            Detach::TakeOutput => output,
         }
     }
 

@@ -780,6 +780,23 @@ impl Future for WhenSet {
     }
 }
 
+/// Polls `task`, whose future is a `WhenSet(ready)`, with a counted waker until it pends, then
+/// sets `ready` and polls it to completion. Returns the waker's count (the test's own handle
+/// included) while it was pending and once it completed.
+fn waker_clones_pending_then_done(
+    mut task: Pin<&mut (dyn Future<Output = ()> + Send)>,
+    ready: &std::sync::atomic::AtomicBool,
+) -> (usize, usize) {
+    let counted = Arc::new(CountedWaker);
+    let waker = std::task::Waker::from(counted.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert!(task.as_mut().poll(&mut cx).is_pending());
+    let pending = Arc::strong_count(&counted);
+    ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(task.as_mut().poll(&mut cx).is_ready());
+    (pending, Arc::strong_count(&counted))
+}
+
 /// A child that pends leaves its waker with its cancel receiver (in its own token); once the
 /// child completes instead, that waker must be gone, not kept until the token is dropped.
 #[test]
@@ -791,24 +808,10 @@ fn a_completed_child_leaves_no_waker_in_its_token() {
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut task =
         Box::pin(RemoteScope::new().wrap(child, WhenSet(ready.clone()), log.done("done")));
-    let counted = Arc::new(CountedWaker);
-    let waker = std::task::Waker::from(counted.clone());
-    let mut cx = Context::from_waker(&waker);
-
-    assert!(task.as_mut().poll(&mut cx).is_pending());
-    assert_eq!(
-        Arc::strong_count(&counted),
-        3,
-        "the cancel receiver keeps a clone"
-    );
-    ready.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert!(task.as_mut().poll(&mut cx).is_ready());
+    let (pending, done) = waker_clones_pending_then_done(task.as_mut(), &ready);
+    assert_eq!(pending, 3, "the cancel receiver keeps a clone");
     assert_eq!(log.events(), ["done"]);
-    assert_eq!(
-        Arc::strong_count(&counted),
-        2,
-        "the token still holds the finished child's waker"
-    );
+    assert_eq!(done, 2, "the token still holds the finished child's waker");
     // The parent's cancel sender still holds the child's token: dropping it now cancels a
     // token with no waiter left.
     drop(parent);
@@ -843,22 +846,11 @@ fn a_completed_leaf_leaves_no_waker_in_its_scopes_token() {
         .spawn_future(WhenSet(ready.clone()), log.done("done"))
         .unwrap();
     let mut leaf = stash.0.lock().unwrap().pop().unwrap();
-    let counted = Arc::new(CountedWaker);
-    let waker = std::task::Waker::from(counted.clone());
-    let mut cx = Context::from_waker(&waker);
-
-    assert!(leaf.as_mut().poll(&mut cx).is_pending());
-    assert_eq!(
-        Arc::strong_count(&counted),
-        3,
-        "the scope's token keeps a clone"
-    );
-    ready.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert!(leaf.as_mut().poll(&mut cx).is_ready());
+    let (pending, done) = waker_clones_pending_then_done(leaf.as_mut(), &ready);
+    assert_eq!(pending, 3, "the scope's token keeps a clone");
     assert_eq!(log.events(), ["done"]);
     assert_eq!(
-        Arc::strong_count(&counted),
-        2,
+        done, 2,
         "the scope's token still holds the finished leaf's waker"
     );
     drop(leaf);

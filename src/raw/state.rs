@@ -123,6 +123,24 @@ impl State {
         self.is_completed() && !self.is_closed()
     }
 
+    /// What detaching does for a `Task` holder alone with a finished task (raw rule 12), which
+    /// needs no write: take the output and free the task, or only free it (closed, nothing to
+    /// take). `None` if the holder is not alone or the task is not finished.
+    #[inline(always)]
+    pub(crate) fn detach_alone_finished(self) -> Option<Detach> {
+        if !self.task_alone() {
+            None
+        } else if self.has_output() {
+            Some(Detach::TakeOutputAndDestroy {
+                panicked: self.is_panicked(),
+            })
+        } else if self.is_closed() {
+            Some(Detach::Destroy)
+        } else {
+            None
+        }
+    }
+
     /// Seen by the `Task` holder: no `Runnable` and no waker exists, so nothing but the `Task`
     /// handle can reach the task (raw rule 12).
     #[inline(always)]
@@ -568,17 +586,13 @@ impl StateCell {
     #[inline]
     pub(crate) fn detach(&self) -> Detach {
         let s = self.load();
+        if let Some(outcome) = s.detach_alone_finished() {
+            return outcome;
+        }
         if s.task_alone() {
-            return if s.has_output() {
-                Detach::TakeOutputAndDestroy {
-                    panicked: s.is_panicked(),
-                }
-            } else if !s.is_closed() {
-                self.store_alone(SCHEDULED | CLOSED | REFERENCE | (s.0 & IMMUTABLE));
-                Detach::Schedule
-            } else {
-                Detach::Destroy
-            };
+            // Alone with an idle task: its future is still there, for a `Runnable` to drop.
+            self.store_alone(SCHEDULED | CLOSED | REFERENCE | (s.0 & IMMUTABLE));
+            return Detach::Schedule;
         }
         let mut outcome = Detach::Detached;
         let _ = self.transition_from(s, |s| {

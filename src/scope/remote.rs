@@ -117,7 +117,7 @@ impl RemoteSpawner {
     /// The child gets a token of its own, a child of [`children_token`](Self::children_token)
     /// ([`CancelReceiver::child_token`]).
     pub fn try_spawn_raw(&self) -> Result<RemoteChildSignals, ScopeClosed> {
-        let registration = self.children.register().map_err(|Closed| ScopeClosed)?;
+        let registration = self.register()?;
         let token = self.children.token().child_token();
         Ok(ChildSignals {
             cancel_receiver: CancelReceiver::new(token),
@@ -130,7 +130,7 @@ impl RemoteSpawner {
     pub fn try_spawn_raw_with_signal(
         &self,
     ) -> Result<(RemoteParentSignals, RemoteChildSignals), ScopeClosed> {
-        let registration = self.children.register().map_err(|Closed| ScopeClosed)?;
+        let registration = self.register()?;
         let token = self.children.token().child_token();
         let link = Arc::new(Link::new());
         let parent = ParentSignals {

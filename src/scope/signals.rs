@@ -20,7 +20,7 @@ use core::task::{Context, Poll, Waker};
 use super::children::Registration;
 use super::leaf::LeafSlot;
 use super::{ForgettableSignalSender, SignalReceiver, SignalSender};
-use crate::cancel::CancellationToken;
+use crate::cancel::{CancellationToken, WaitForCancellationFutureOwned};
 use crate::raw::watcher::Watcher;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{lock, Arc, Mutex};
@@ -151,49 +151,41 @@ impl fmt::Debug for CancelSender {
 /// The child's end of its cancel signal: a future that completes once the child's token is
 /// cancelled — by its parent's [`CancelSender`], by its scope terminating, or directly.
 pub struct CancelReceiver {
-    token: CancellationToken,
-    /// Where the waker of a pending poll is registered in `token`.
-    wait: Option<usize>,
+    /// Owns the child's token: no second handle just to wait.
+    wait: WaitForCancellationFutureOwned,
 }
 
 impl CancelReceiver {
     pub(crate) fn new(token: CancellationToken) -> CancelReceiver {
-        CancelReceiver { token, wait: None }
+        CancelReceiver {
+            wait: token.wait_cancelled_owned(),
+        }
     }
 
     /// The child's own token (the one this receiver waits for).
     pub fn child_token(&self) -> &CancellationToken {
-        &self.token
+        self.wait.token()
     }
 }
 
 impl Future for CancelReceiver {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        this.token.poll_wait(&mut this.wait, cx.waker())
-    }
-}
-
-impl Drop for CancelReceiver {
-    fn drop(&mut self) {
-        if let Some(key) = self.wait.take() {
-            self.token.forget_wait(key);
-        }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.wait).poll(cx)
     }
 }
 
 impl SignalReceiver for CancelReceiver {
     fn is_signalled(&self) -> bool {
-        self.token.is_cancelled()
+        self.child_token().is_cancelled()
     }
 }
 
 impl fmt::Debug for CancelReceiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CancelReceiver")
-            .field("token", &self.token)
+            .field("token", self.child_token())
             .finish()
     }
 }
