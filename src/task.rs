@@ -270,25 +270,27 @@ impl<T, M> Task<T, M> {
         outcome: Detach,
         output: Option<Result<T, PanicPayload>>,
     ) -> Option<Result<T, PanicPayload>> {
+        // The task is read only in the arms that own it (or its final `Runnable`): after a
+        // plain `Detached`, another thread may already have freed it.
         let ptr = self.ptr;
-        let vtable = self.prefix().vtable;
         match outcome {
             Detach::TakeOutputAndDestroy { panicked } => {
                 let output = self.read_output(panicked);
                 // SAFETY: nothing else can reach the task (raw rule 12): we own it, and its
                 // output is now moved out.
-                unsafe { (vtable.destroy)(ptr) };
+                unsafe { (self.prefix().vtable.destroy)(ptr) };
                 Some(output)
             }
             Detach::Destroy => {
                 // SAFETY: no reference remains and TASK is clear (or we are alone with a closed
                 // task): we own the task.
-                unsafe { (vtable.destroy)(ptr) };
+                unsafe { (self.prefix().vtable.destroy)(ptr) };
                 output
             }
             Detach::Schedule => {
-                // SAFETY: `detach` gave the final `Runnable` its reference.
-                unsafe { (vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
+                // SAFETY: `detach` gave the final `Runnable` its reference, which keeps the task
+                // alive until the executor runs it.
+                unsafe { (self.prefix().vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
                 output
             }
             Detach::Detached => output,
