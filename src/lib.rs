@@ -45,6 +45,8 @@
 //! - [`storage`]: where a task's allocation lives ([`Builder::allocator`], a recycling pool).
 //! - [`identity`]: opt-in task ids, names and spawn locations.
 //! - [`spawn_many`]: batch spawning.
+//! - [`compat::async_task_ffi`]: async-task-ffi 4.1.1's API exactly, where it collides with
+//!   async-task's (`data_mut` returning `&mut D`, `Task<T>`, raw pointers as `*mut ()`).
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -61,6 +63,7 @@ mod builder;
 pub mod cancel;
 #[cfg(feature = "std")]
 pub mod capi;
+pub mod compat;
 #[cfg(feature = "std")]
 pub mod ffi;
 pub mod identity;

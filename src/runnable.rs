@@ -108,8 +108,23 @@ impl<M> Runnable<M> {
         }
         // SAFETY: the `Task` handle is gone for good (TASK never comes back), and the acquire
         // load above synchronised with its last use. The only other handles, wakers, never
-        // touch the slot, and `&mut self` excludes our own shared borrows.
-        Some(unsafe { &mut (*self.ptr.cast::<Header<M>>().as_ptr()).metadata })
+        // touch the slot.
+        Some(unsafe { self.data_mut_unchecked() })
+    }
+
+    /// The data slot, mutably, with no check that a `Task` handle could read it.
+    ///
+    /// # Safety
+    /// Nothing but this `Runnable` reads or writes the slot while the borrow lives: no `Task`
+    /// handle that can read it exists, or it cannot run concurrently (a `Task` whose slot type
+    /// was erased with [`Task::erase_metadata`](crate::Task::erase_metadata) never reads it).
+    /// Wakers never touch the slot, and `&mut self` excludes the `Runnable`'s own borrows.
+    #[inline]
+    pub(crate) unsafe fn data_mut_unchecked(&mut self) -> &mut M {
+        // SAFETY: the `Runnable`'s reference keeps the task alive; exclusive access to the
+        // slot is the caller's promise. The place is reached through the raw pointer, not
+        // through a shared `&Header`.
+        unsafe { &mut (*self.ptr.cast::<Header<M>>().as_ptr()).metadata }
     }
 
     /// Hands the task to its schedule function.
@@ -276,18 +291,26 @@ pub(crate) unsafe fn drop_runnable(ptr: NonNull<()>) {
     unsafe { crate::raw::release_closed_runnable(ptr) };
 }
 
-impl<M: fmt::Debug> fmt::Debug for Runnable<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = self.header();
-        let state = header.state.load();
-        let mut s = f.debug_struct("Runnable");
+impl<M> Runnable<M> {
+    /// The `Debug` fields every `Runnable` shows, its slot aside.
+    pub(crate) fn debug_state<'a, 'f, 'g>(
+        &self,
+        s: &'a mut fmt::DebugStruct<'f, 'g>,
+    ) -> &'a mut fmt::DebugStruct<'f, 'g> {
+        let state = self.header().state.load();
         if let Some(identity) = self.identity() {
             s.field("identity", identity);
         }
         s.field("state", &format_args!("{}", state.stage()))
             .field("references", &state.refs())
             .field("task_handle", &state.has_task())
-            .field("metadata", &header.metadata)
+    }
+}
+
+impl<M: fmt::Debug> fmt::Debug for Runnable<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.debug_state(&mut f.debug_struct("Runnable"))
+            .field("metadata", &self.header().metadata)
             .finish()
     }
 }

@@ -185,6 +185,19 @@ impl<T, M> Task<T, M> {
         }
     }
 
+    /// The same handle, with its slot type forgotten: the result's `metadata` is `&()`, which
+    /// reads no memory, so it never touches the slot. The `Task` of
+    /// [`compat::async_task_ffi`](crate::compat::async_task_ffi) is built on it, which is what
+    /// makes its `Runnable::data_mut` sound without a check.
+    #[inline]
+    pub(crate) fn erase_metadata(self) -> Task<T> {
+        let ptr = ManuallyDrop::new(self).ptr;
+        Task {
+            ptr,
+            _marker: PhantomData,
+        }
+    }
+
     /// Wakes the task as one of its wakers would (the handle keeps the task alive).
     #[cfg(feature = "std")]
     #[inline]
