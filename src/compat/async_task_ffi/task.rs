@@ -91,9 +91,8 @@ impl<T> Task<T> {
     pub unsafe fn from_raw(ptr: *mut ()) -> Task<T> {
         // SAFETY: forwarded from the caller; this module's `Task<T>` is the crate root's
         // `Task<T>` (slot type `()`), so the pointer came from that type's `into_raw`.
-        Task {
-            inner: unsafe { crate::Task::from_raw(ptr) },
-        }
+        let inner = unsafe { crate::Task::from_raw(ptr) };
+        Task { inner }
     }
 }
 
