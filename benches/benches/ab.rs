@@ -12,6 +12,7 @@
 //!     cargo bench -p rawtask-benches --bench ab -- scope   # rawtask::scope against plain tasks
 //!     cargo bench -p rawtask-benches --bench ab -- capi    # the C callback path against Rust
 //!     cargo bench -p rawtask-benches --bench ab -- ffi     # rawtask::ffi against async-ffi 0.5.1
+//!     cargo bench -p rawtask-benches --bench ab -- compat  # compat::async_task_ffi against the root
 //!
 //! Prints one line per workload: median rawtask/async-task ratio and the quartiles, then the
 //! geometric mean of the medians. A ratio below 1 means rawtask is faster.
@@ -57,7 +58,13 @@ fn main() {
         .filter(|arg| !arg.starts_with("--"))
         .collect();
     if groups.is_empty() || quick {
-        groups = vec!["core".into(), "scope".into(), "capi".into(), "ffi".into()];
+        groups = vec![
+            "core".into(),
+            "scope".into(),
+            "capi".into(),
+            "ffi".into(),
+            "compat".into(),
+        ];
     }
     for group in groups {
         match group.as_str() {
@@ -65,7 +72,8 @@ fn main() {
             "scope" => scope(rounds),
             "capi" => capi(rounds),
             "ffi" => ffi(rounds),
-            other => panic!("unknown group {other:?}: core, scope, capi, ffi"),
+            "compat" => compat(rounds),
+            other => panic!("unknown group {other:?}: core, scope, capi, ffi, compat"),
         }
         println!();
     }
@@ -453,6 +461,77 @@ fn capi(rounds: usize) {
                 }
                 poll_ready(task);
             },
+        );
+    }
+}
+
+/// `rawtask::compat::async_task_ffi` against the crate root it wraps (the same raw task, so
+/// the target is 1.00), and against async-task-ffi 4.1.1 itself.
+fn compat(rounds: usize) {
+    use rawtask::compat::async_task_ffi as compat;
+    use rawtask_benches::SelfWake;
+
+    thread_local! {
+        static COMPAT_QUEUE: std::cell::RefCell<std::collections::VecDeque<compat::Runnable<u64>>> =
+            const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+        static ROOT_QUEUE: std::cell::RefCell<std::collections::VecDeque<rawtask::Runnable<u64>>> =
+            const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+        static PEER_QUEUE: std::cell::RefCell<std::collections::VecDeque<async_task_ffi::Runnable<u64>>> =
+            const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+    }
+    // Each schedule function reads the slot, as a priority executor would, and queues.
+    fn compat_push(runnable: compat::Runnable<u64>) {
+        black_box(runnable.data());
+        COMPAT_QUEUE.with_borrow_mut(|q| q.push_back(runnable));
+    }
+    fn root_push(runnable: rawtask::Runnable<u64>) {
+        black_box(runnable.data());
+        ROOT_QUEUE.with_borrow_mut(|q| q.push_back(runnable));
+    }
+    fn peer_push(runnable: async_task_ffi::Runnable<u64>) {
+        black_box(runnable.data());
+        PEER_QUEUE.with_borrow_mut(|q| q.push_back(runnable));
+    }
+    let compat_run = |yields: u64| {
+        let (runnable, task) = compat::spawn_with(SelfWake::new(yields), compat_push, 0u64);
+        runnable.schedule();
+        while let Some(runnable) = COMPAT_QUEUE.with_borrow_mut(|q| q.pop_front()) {
+            black_box(runnable.run());
+        }
+        poll_ready(task);
+    };
+    let root_run = |yields: u64| {
+        let (runnable, task) = rawtask::spawn_with(SelfWake::new(yields), root_push, 0u64);
+        runnable.schedule();
+        while let Some(runnable) = ROOT_QUEUE.with_borrow_mut(|q| q.pop_front()) {
+            black_box(runnable.run());
+        }
+        poll_ready(task);
+    };
+    let peer_run = |yields: u64| {
+        let (runnable, task) = async_task_ffi::spawn_with(SelfWake::new(yields), peer_push, 0u64);
+        runnable.schedule();
+        while let Some(runnable) = PEER_QUEUE.with_borrow_mut(|q| q.pop_front()) {
+            black_box(runnable.run());
+        }
+        poll_ready(task);
+    };
+
+    println!("| workload ({rounds} rounds) | median | quartiles |");
+    println!("|---|---:|---:|");
+    for yields in [0u64, 3] {
+        let runs = yields + 1;
+        ab(
+            &format!("compat/crate root: spawn_with, {runs} runs, join"),
+            rounds,
+            || compat_run(yields),
+            || root_run(yields),
+        );
+        ab(
+            &format!("compat/async-task-ffi: spawn_with, {runs} runs, join"),
+            rounds,
+            || compat_run(yields),
+            || peer_run(yields),
         );
     }
 }
