@@ -116,3 +116,9 @@ pub const DATA_OFFSET: usize = data_offset::<usize>();
 
 #[cfg(not(loom))]
 const _: () = assert!(DATA_OFFSET == 4 * core::mem::size_of::<usize>());
+
+/// The README's Rust examples, compiled and run as doc tests. One of them uses `#[async_ffi]`,
+/// so they run with the `macros` feature, as `cargo test --workspace` builds rawtask.
+#[cfg(all(doctest, feature = "macros"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
