@@ -129,6 +129,28 @@
 //! 0, 1 or 2 makes the awaiting side panic with "FFI future panicked: " and a message naming
 //! the tag; the payload is not read, and the future is not polled again.
 //!
+//! # `abi_stable`
+//!
+//! With the feature `abi_stable` (off by default), the types that async-ffi's feature of the
+//! same name covers derive [`abi_stable::StableAbi`](https://docs.rs/abi_stable/0.11) (0.11):
+//! [`LocalBorrowingFfiFuture`] and [`BorrowingFfiFuture`] (so also [`FfiFuture`] and
+//! [`LocalFfiFuture`]), [`FfiContext`], [`FfiPoll`], [`FfiWakerBase`] and [`FfiWakerVTable`].
+//! As in async-ffi, abi_stable sees the future's `poll_fn` as returning [`FfiPoll<T>`]
+//! (rawtask declares it as returning [`RawtaskFfiPoll<T>`](abi::RawtaskFfiPoll), the same
+//! layout). abi_stable's checker also compares the crate a type comes from, so it accepts
+//! rawtask's types against rawtask's (of a compatible version), not against async-ffi's, even
+//! though the memory layouts are the same.
+//!
+//! ```
+//! # #[cfg(feature = "abi_stable")] {
+//! use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
+//! use abi_stable::StableAbi;
+//!
+//! let layout = <rawtask::ffi::FfiFuture<u32> as StableAbi>::LAYOUT;
+//! assert!(check_layout_compatibility(layout, layout).is_ok());
+//! # }
+//! ```
+//!
 //! # Costs
 //!
 //! Converting a future (`into_ffi`) boxes it, once, as async-ffi does. Polling lends the

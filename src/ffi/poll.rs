@@ -22,6 +22,7 @@ use std::string::{String, ToString};
 /// ```
 #[repr(C, u8)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "abi_stable", derive(abi_stable::StableAbi))]
 pub enum FfiPoll<T> {
     /// The future finished with this output.
     Ready(T),
