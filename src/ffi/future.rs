@@ -227,9 +227,10 @@ impl<'a, T> BorrowingFfiFuture<'a, T> {
 impl<T> Future for LocalBorrowingFfiFuture<'_, T> {
     type Output = T;
 
-    /// Polls the foreign future. A panic on its side is raised here as "FFI future panicked:
-    /// <message>" when its message crossed (rawtask sends it), else as async-ffi's bare "FFI
-    /// future panicked" (async-ffi and C usually send none); see [`PollPanicked::resume`].
+    /// Polls the foreign future. A panic on its side is raised here as
+    /// `FFI future panicked: <message>` when its message crossed (rawtask sends it), else as
+    /// async-ffi's bare "FFI future panicked" (async-ffi and C usually send none); see
+    /// [`PollPanicked::resume`].
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match self.try_poll(cx) {

@@ -22,7 +22,7 @@
 //! |---|---|---|
 //! | cloning the waker of a rawtask task inside an FFI future | allocates a box | one reference count increment: the task pointer *is* the FFI waker |
 //! | cloning any other waker | one allocation | one allocation |
-//! | a panic in `poll` | `Panicked`, the awaiting side panics with "FFI future panicked" | the same, and the original message crosses too: "FFI future panicked: <message>" (see [Panics](#panics)) |
+//! | a panic in `poll` | `Panicked`, the awaiting side panics with "FFI future panicked" | the same, and the original message crosses too: `FFI future panicked: <message>` (see [Panics](#panics)) |
 //! | polling again after `Panicked` | calls the poll function again | never calls it again: a panic with a clear message |
 //! | a poll function returning a tag other than 0, 1, 2 | undefined behaviour (transmuted) | rejected: the awaiting side panics with a clear message |
 //! | a panic in `drop` or in a waker function | abort | abort, with a message on stderr naming what panicked |
@@ -85,7 +85,7 @@
 //!
 //! - A panic in the future's `poll` is caught; `poll_fn` returns `Panicked`, and the awaiting
 //!   side raises a panic with async-ffi's message followed by the original one:
-//!   "FFI future panicked: <message>" (the payload is that text, a `String`). When no message
+//!   `FFI future panicked: <message>` (the payload is that text, a `String`). When no message
 //!   crossed (the future was made by async-ffi or by C), the panic is async-ffi's own: the
 //!   `&'static str` "FFI future panicked". Code written for async-ffi that matches on its
 //!   message keeps working. [`LocalBorrowingFfiFuture::try_poll`] returns the panic as a
