@@ -741,7 +741,7 @@ RawtaskStatus rawtask_check_abi(uint32_t abi_version,
  * Clears this thread's last error.
  *
  * ```
- * rawtask::capi::update_last_error("oops");
+ * rawtask::capi::update_last_error(anyhow::anyhow!("oops"));
  * rawtask::capi::clear_last_error();
  * assert_eq!(rawtask::capi::last_error_length(), 0);
  * ```
@@ -753,7 +753,7 @@ void rawtask_clear_last_error(void);
  * if there is no error.
  *
  * ```
- * rawtask::capi::update_last_error("é");
+ * rawtask::capi::update_last_error(anyhow::anyhow!("é"));
  * assert_eq!(rawtask::capi::rawtask_last_error_length(), 3);
  * ```
  */
@@ -764,7 +764,7 @@ int rawtask_last_error_length(void);
  * 0 if there is no error.
  *
  * ```
- * rawtask::capi::update_last_error("é");
+ * rawtask::capi::update_last_error(anyhow::anyhow!("é"));
  * assert_eq!(rawtask::capi::rawtask_last_error_length_utf16(), 2);
  * ```
  */
@@ -784,7 +784,7 @@ int rawtask_last_error_length_utf16(void);
  * `buf` must be null or valid for writes of `length` bytes.
  *
  * ```
- * rawtask::capi::update_last_error("bad handle");
+ * rawtask::capi::update_last_error(anyhow::anyhow!("bad handle"));
  * let mut buf = [1 as std::ffi::c_char; 32];
  * let n = unsafe { rawtask::capi::rawtask_last_error_message(buf.as_mut_ptr(), 32) };
  * assert_eq!(n, 11);
@@ -807,7 +807,7 @@ int rawtask_last_error_message(char *buf, int length);
  * `buf` must be null or valid for writes of `length` `u16` units.
  *
  * ```
- * rawtask::capi::update_last_error("hé");
+ * rawtask::capi::update_last_error(anyhow::anyhow!("hé"));
  * let mut buf = [0u16; 8];
  * let n = unsafe { rawtask::capi::rawtask_last_error_message_utf16(buf.as_mut_ptr(), 8) };
  * assert_eq!(n, 3);

@@ -22,7 +22,7 @@ impl Task for Sum {
     type Output = u64;
     fn run(&self, token: &CancellationToken) -> Result<u64, Error> {
         if self.n == 0 {
-            return Err("nothing to add".into());
+            return Err(anyhow::anyhow!("nothing to add"));
         }
         let mut total = 0;
         for i in 1..=self.n {

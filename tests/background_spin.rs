@@ -1,10 +1,12 @@
 //! ffi_helpers 0.3's `Spin` example (`../shared/seeds/ffi_helpers-task.txt`), as written there
 //! apart from the crate path: `ffi_helpers::task` / `ffi_helpers::Task` become
-//! `rawtask::background`, `ffi_helpers::error_handling` becomes `rawtask::capi`, and
-//! `anyhow::Error` becomes `rawtask::background::Error`.
+//! `rawtask::background`, `ffi_helpers::error_handling` becomes `rawtask::capi`. The error
+//! type is `anyhow::Error`, imported as ffi_helpers' docs import it.
 #![allow(missing_docs, unused_variables)] // the seed's `pub struct Spin` and `num_spins`
 
-use rawtask::background::{CancellationToken, Error, Task};
+use anyhow::Error;
+use rawtask::background::CancellationToken;
+use rawtask::background::Task;
 use rawtask::capi::*;
 use std::thread;
 use std::time::Duration;

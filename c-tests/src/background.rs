@@ -22,7 +22,7 @@ impl Task for PrimeCount {
 
     fn run(&self, token: &CancellationToken) -> Result<u64, Error> {
         if self.limit == 0 {
-            return Err("prime_count: the limit must be positive".into());
+            return Err(Error::msg("prime_count: the limit must be positive"));
         }
         let mut count = 0;
         let mut n = 2u64;

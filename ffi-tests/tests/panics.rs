@@ -37,19 +37,23 @@ fn noop_cx() -> Context<'static> {
 #[test]
 fn the_message_crosses_and_is_reraised() {
     let payload = catch_unwind(|| block_on(async { panic!("boom {}", 1) }.into_ffi())).unwrap_err();
-    assert_eq!(message(&*payload), "boom 1");
-    // In a rawtask task, through two FFI layers.
+    // async-ffi's message, then the original one; the payload is a `String`.
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("FFI future panicked: boom 1")
+    );
+    // In a rawtask task, through two FFI layers: the prefix appears once.
     let payload = catch_unwind(|| {
         let inner = async { panic!("deep") }.into_ffi();
         #[allow(clippy::redundant_async_block)] // two FFI layers on purpose
         run_task(async move { inner.await }.into_ffi())
     })
     .unwrap_err();
-    assert_eq!(message(&*payload), "deep");
+    assert_eq!(message(&*payload), "FFI future panicked: deep");
     // A payload that is not a string.
     let payload =
         catch_unwind(|| block_on(async { std::panic::panic_any(5u8) }.into_ffi())).unwrap_err();
-    assert_eq!(message(&*payload), "Box<dyn Any>");
+    assert_eq!(message(&*payload), "FFI future panicked: Box<dyn Any>");
 }
 
 #[test]
@@ -62,7 +66,7 @@ fn try_poll_returns_the_panic() {
     .into_ffi();
     let err: PollPanicked = future.try_poll(&mut noop_cx()).unwrap_err();
     assert_eq!(err.message(), Some("caught"));
-    assert_eq!(err.to_string(), "FFI poll function panicked: caught");
+    assert_eq!(err.to_string(), "FFI future panicked: caught");
     // The async block dropped its locals while unwinding.
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     // Fused: the poll function is not called again.

@@ -223,7 +223,7 @@ impl<T> TaskHandle<T> {
     /// struct Fails;
     /// impl Task for Fails {
     ///     type Output = ();
-    ///     fn run(&self, _: &CancellationToken) -> Result<(), Error> { Err("no luck".into()) }
+    ///     fn run(&self, _: &CancellationToken) -> Result<(), Error> { Err(Error::msg("no luck")) }
     /// }
     ///
     /// assert_eq!(TaskHandle::spawn(Fails).wait().unwrap_err().to_string(), "no luck");

@@ -11,6 +11,10 @@
 //! 4. [`export_task!`](crate::export_task) writes the `extern "C"` functions that do all of this
 //!    from C, with errors reported through the thread-local last error of [`crate::capi`].
 //!
+//! The job error type, [`Error`], is [`anyhow::Error`], as in ffi_helpers: a `run` written for
+//! ffi_helpers (with `use anyhow::Error;`) compiles unchanged, and so does one written with
+//! `rawtask::background::Error`, the same type.
+//!
 //! ```
 //! use rawtask::background::{CancellationToken, Error, Task, TaskHandle};
 //!
@@ -50,9 +54,6 @@
 //! - After the result was taken, [`poll`](TaskHandle::poll) and [`wait`](TaskHandle::wait)
 //!   report [`AlreadyTaken`], not a channel error.
 //! - A panic in `run` becomes a [`Panicked`] error carrying the panic message.
-//! - [`Error`] is `Box<dyn std::error::Error + Send + Sync>` instead of `anyhow::Error`; a
-//!   `run` written for ffi_helpers compiles as is when it only uses `?` and `Ok`, and
-//!   `anyhow::Error` converts into it with `.into()`.
 //! - The `extern "C"` functions never unwind into C: a panic becomes the last error.
 //! - Dropping a handle whose job has not started yet means the job never runs.
 //! - A null argument is handled as by ffi_helpers' `null_pointer_check!` (the last error is

@@ -15,22 +15,30 @@
 //!   the longest prefix that fits (cut at a character boundary), or an empty string when there
 //!   is no error.
 //!
-//! The stored error is a user-supplied `Box<dyn Error>`, so dropping it runs user code: it is
+//! The stored error is an [`anyhow::Error`], as in ffi_helpers, and its message is its
+//! `Display` text (`to_string()`: the outermost message, without the chain of sources), as
+//! ffi_helpers reports it. The error is user-supplied, so dropping it runs user code: it is
 //! always dropped after the thread-local is released (its destructor may store a new error),
 //! and a panic in its destructor is caught, as is a panic in its `Display`. During thread-local
 //! teardown the functions behave as if there were no error, and storing one drops it at once.
 
-use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use core::cell::RefCell;
 use core::ffi::{c_char, c_int};
-use std::error::Error as StdError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::status::{catching_value, drop_payload};
 
-/// The error type stored as the last error: any error, boxed.
-pub type Error = Box<dyn StdError + Send + Sync + 'static>;
+/// The error type stored as the last error: [`anyhow::Error`], as in ffi_helpers (any
+/// standard error converts into it with `?` or `.into()`; [`Error::msg`] makes one from a
+/// message).
+///
+/// ```
+/// let error: rawtask::capi::Error = std::io::Error::other("disk on fire").into();
+/// assert!(error.is::<std::io::Error>());
+/// assert_eq!(rawtask::capi::Error::msg("bad input").to_string(), "bad input");
+/// ```
+pub use anyhow::Error;
 
 struct LastError {
     /// Always `Some` until [`take_last_error`] moves it out or the destructor drops it.
@@ -76,11 +84,14 @@ fn replace(value: Option<LastError>) {
     drop(swap(value));
 }
 
-/// Stores `error` as this thread's last error, replacing any previous one.
+/// Stores `error` as this thread's last error, replacing any previous one (ffi_helpers'
+/// signature: anything that converts into an [`anyhow::Error`]).
 ///
 /// ```
-/// rawtask::capi::update_last_error("disk on fire");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("disk on fire"));
 /// assert_eq!(rawtask::capi::last_error_length(), 13); // 12 bytes + NUL
+/// // Any standard error converts too.
+/// rawtask::capi::update_last_error(std::io::Error::other("disk on fire"));
 /// ```
 pub fn update_last_error<E: Into<Error>>(error: E) {
     let error = error.into();
@@ -106,7 +117,7 @@ pub fn update_last_error<E: Into<Error>>(error: E) {
 /// Takes this thread's last error out, leaving none.
 ///
 /// ```
-/// rawtask::capi::update_last_error("oops");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("oops"));
 /// assert_eq!(rawtask::capi::take_last_error().unwrap().to_string(), "oops");
 /// assert!(rawtask::capi::take_last_error().is_none());
 /// ```
@@ -117,7 +128,7 @@ pub fn take_last_error() -> Option<Error> {
 /// Clears this thread's last error.
 ///
 /// ```
-/// rawtask::capi::update_last_error("oops");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("oops"));
 /// rawtask::capi::clear_last_error();
 /// assert_eq!(rawtask::capi::last_error_length(), 0);
 /// ```
@@ -209,7 +220,7 @@ unsafe fn copy_message<U: Copy + Default>(
 /// if there is no error.
 ///
 /// ```
-/// rawtask::capi::update_last_error("é");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("é"));
 /// assert_eq!(rawtask::capi::rawtask_last_error_length(), 3);
 /// ```
 #[no_mangle]
@@ -223,7 +234,7 @@ pub extern "C" fn rawtask_last_error_length() -> c_int {
 /// 0 if there is no error.
 ///
 /// ```
-/// rawtask::capi::update_last_error("é");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("é"));
 /// assert_eq!(rawtask::capi::rawtask_last_error_length_utf16(), 2);
 /// ```
 #[no_mangle]
@@ -246,7 +257,7 @@ pub extern "C" fn rawtask_last_error_length_utf16() -> c_int {
 /// `buf` must be null or valid for writes of `length` bytes.
 ///
 /// ```
-/// rawtask::capi::update_last_error("bad handle");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("bad handle"));
 /// let mut buf = [1 as std::ffi::c_char; 32];
 /// let n = unsafe { rawtask::capi::rawtask_last_error_message(buf.as_mut_ptr(), 32) };
 /// assert_eq!(n, 11);
@@ -279,7 +290,7 @@ pub unsafe extern "C" fn rawtask_last_error_message(buf: *mut c_char, length: c_
 /// `buf` must be null or valid for writes of `length` `u16` units.
 ///
 /// ```
-/// rawtask::capi::update_last_error("hé");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("hé"));
 /// let mut buf = [0u16; 8];
 /// let n = unsafe { rawtask::capi::rawtask_last_error_message_utf16(buf.as_mut_ptr(), 8) };
 /// assert_eq!(n, 3);
@@ -315,7 +326,7 @@ pub extern "C" fn last_error_length() -> c_int {
 /// ffi_helpers' name for [`rawtask_last_error_length_utf16`].
 ///
 /// ```
-/// rawtask::capi::update_last_error("x");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("x"));
 /// assert_eq!(rawtask::capi::last_error_length_utf16(), 2);
 /// ```
 pub extern "C" fn last_error_length_utf16() -> c_int {
@@ -329,7 +340,7 @@ pub extern "C" fn last_error_length_utf16() -> c_int {
 /// As [`rawtask_last_error_message`].
 ///
 /// ```
-/// rawtask::capi::update_last_error("x");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("x"));
 /// assert_eq!(unsafe { rawtask::capi::error_message_utf8(std::ptr::null_mut(), 4) }, -1);
 /// assert_eq!(rawtask::capi::last_error_length(), 2); // not clobbered
 /// let mut buf = [0 as std::ffi::c_char; 4];
@@ -347,7 +358,7 @@ pub unsafe extern "C" fn error_message_utf8(buf: *mut c_char, length: c_int) -> 
 /// As [`rawtask_last_error_message_utf16`].
 ///
 /// ```
-/// rawtask::capi::update_last_error("x");
+/// rawtask::capi::update_last_error(anyhow::anyhow!("x"));
 /// assert_eq!(unsafe { rawtask::capi::error_message_utf16(std::ptr::null_mut(), -3) }, -1);
 /// ```
 pub unsafe extern "C" fn error_message_utf16(buf: *mut u16, length: c_int) -> c_int {
@@ -422,6 +433,7 @@ macro_rules! export_error_handling_functions {
 mod tests {
     use super::*;
     use core::fmt;
+    use std::error::Error as StdError;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
     fn message() -> Option<String> {
@@ -439,7 +451,7 @@ mod tests {
     impl StdError for StoresOnDrop {}
     impl Drop for StoresOnDrop {
         fn drop(&mut self) {
-            update_last_error("stored by a destructor");
+            update_last_error(Error::msg("stored by a destructor"));
         }
     }
 
@@ -470,14 +482,14 @@ mod tests {
 
     #[test]
     fn a_cut_message_keeps_whole_characters() {
-        update_last_error("aé");
+        update_last_error(Error::msg("aé"));
         let mut bytes = [7 as c_char; 3];
         // SAFETY: three writable bytes.
         let n = unsafe { rawtask_last_error_message(bytes.as_mut_ptr(), 3) };
         // "é" is two bytes: only "a" fits before the NUL.
         assert_eq!((n, bytes[0] as u8, bytes[1]), (-1, b'a', 0));
 
-        update_last_error("a\u{1F600}");
+        update_last_error(Error::msg("a\u{1F600}"));
         let mut units = [7u16; 3];
         // SAFETY: three writable units.
         let n = unsafe { rawtask_last_error_message_utf16(units.as_mut_ptr(), 3) };
@@ -494,7 +506,7 @@ mod tests {
     fn a_destructor_that_stores_an_error_does_not_hit_the_borrowed_slot() {
         update_last_error(StoresOnDrop);
         // Dropping the old error stores one while we replace it: the caller's error wins.
-        update_last_error("second");
+        update_last_error(Error::msg("second"));
         assert_eq!(message().as_deref(), Some("second"));
 
         update_last_error(StoresOnDrop);
@@ -520,7 +532,7 @@ mod tests {
         assert_eq!(rawtask_last_error_length(), 0);
 
         update_last_error(PanicsOnDrop);
-        update_last_error("after");
+        update_last_error(Error::msg("after"));
         assert_eq!(message().as_deref(), Some("after"));
 
         // `guard` stores its failure outside its `catch_unwind`.
@@ -555,7 +567,7 @@ mod tests {
     impl StdError for UsesLastErrorOnDrop {}
     impl Drop for UsesLastErrorOnDrop {
         fn drop(&mut self) {
-            update_last_error("during teardown");
+            update_last_error(Error::msg("during teardown"));
             let _ = rawtask_last_error_length();
             let _ = rawtask_last_error_length_utf16();
             let mut buf = [1 as c_char; 8];
@@ -578,7 +590,7 @@ mod tests {
 
     #[test]
     fn reading_the_message_peeks() {
-        update_last_error("peek at me");
+        update_last_error(Error::msg("peek at me"));
         let mut buf = [0 as c_char; 16];
         for _ in 0..2 {
             // SAFETY: `buf` holds 16 bytes.

@@ -10,6 +10,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::error::{update_last_error, Error};
 
+/// What [`Failure`] accepts: anything a boxed standard error can be made from.
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What a call of the C API did.
 ///
 /// Non-negative values are outcomes, negative values are errors; every error and the
@@ -110,17 +113,20 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A failure with the given status and message.
+    /// A failure with the given status and message: a `&str`, a `String` or any standard
+    /// error (an [`anyhow::Error`] too), stored as the last error's [`Error`] when reported.
     ///
     /// ```
     /// use rawtask::capi::{Failure, RawtaskStatus};
     /// let failure = Failure::new(RawtaskStatus::Busy, "try later");
     /// assert_eq!(failure.status(), RawtaskStatus::Busy);
     /// ```
-    pub fn new(status: RawtaskStatus, error: impl Into<Error>) -> Failure {
+    pub fn new(status: RawtaskStatus, error: impl Into<BoxError>) -> Failure {
         Failure {
             status,
-            error: error.into(),
+            // Through a box so that plain messages convert too, as they did before the last
+            // error became an `anyhow::Error` (which has no `From<&str>`).
+            error: Error::from_boxed(error.into()),
         }
     }
 
@@ -130,7 +136,7 @@ impl Failure {
     /// let failure = rawtask::capi::Failure::invalid_argument("null pointer");
     /// assert!(failure.status().is_error());
     /// ```
-    pub fn invalid_argument(error: impl Into<Error>) -> Failure {
+    pub fn invalid_argument(error: impl Into<BoxError>) -> Failure {
         Failure::new(RawtaskStatus::InvalidArgument, error)
     }
 
@@ -229,7 +235,7 @@ pub(crate) fn catching_value<R>(context: &str, fallback: R, f: impl FnOnce() -> 
 pub(crate) fn panicked(context: &str, payload: Box<dyn Any + Send>) -> RawtaskStatus {
     let message = format!("{context}: {}", panic_message(&*payload));
     drop_payload(payload);
-    update_last_error(message);
+    update_last_error(Error::msg(message));
     RawtaskStatus::Panicked
 }
 

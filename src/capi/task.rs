@@ -24,7 +24,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::status::{drop_payload, guard, panic_message, Failure, RawtaskStatus};
-use super::update_last_error;
+use super::{update_last_error, Error};
 use crate::raw::header::prefix;
 use crate::Task;
 
@@ -456,7 +456,7 @@ pub unsafe extern "C" fn rawtask_task_poll(
                 ))
             }
             Some(Finished::Cancelled) => {
-                update_last_error(format!("{F}: the task was cancelled"));
+                update_last_error(Error::msg(format!("{F}: the task was cancelled")));
                 return Ok(RawtaskStatus::Cancelled);
             }
             None => {}
@@ -479,14 +479,16 @@ pub unsafe extern "C" fn rawtask_task_poll(
             }
             Polled::Cancelled => {
                 held.finished = Some(Finished::Cancelled);
-                update_last_error(format!("{F}: the task was cancelled"));
+                update_last_error(Error::msg(format!("{F}: the task was cancelled")));
                 Ok(RawtaskStatus::Cancelled)
             }
             Polled::Panicked(payload) => {
                 held.finished = Some(Finished::Taken);
                 let message = panic_message(&*payload);
                 drop_payload(payload);
-                update_last_error(format!("{F}: the task's future panicked: {message}"));
+                update_last_error(Error::msg(format!(
+                    "{F}: the task's future panicked: {message}"
+                )));
                 Ok(RawtaskStatus::Panicked)
             }
         }

@@ -37,8 +37,18 @@ const POLLED_AFTER_COMPLETION: &str =
 /// assert_eq!(futures_lite::future::block_on(future), 6);
 /// ```
 #[repr(C)]
+#[cfg_attr(feature = "abi_stable", derive(abi_stable::StableAbi))]
 pub struct LocalBorrowingFfiFuture<'a, T> {
     fut_ptr: *mut (),
+    // abi_stable sees the poll function as async-ffi declares it, returning `FfiPoll<T>`:
+    // `RawtaskFfiPoll<T>` is that enum's layout read as a plain struct (asserted in `abi`).
+    #[cfg_attr(
+        feature = "abi_stable",
+        sabi(unsafe_change_type = unsafe extern "C" fn(
+            *mut (),
+            *mut FfiContext<'_>,
+        ) -> super::FfiPoll<T>)
+    )]
     poll_fn: unsafe extern "C" fn(
         fut_ptr: *mut (),
         context_ptr: *mut FfiContext<'_>,
@@ -70,6 +80,7 @@ pub type LocalFfiFuture<T> = LocalBorrowingFfiFuture<'static, T>;
 /// assert_eq!(futures_lite::future::block_on(sum(&numbers)), 6);
 /// ```
 #[repr(transparent)]
+#[cfg_attr(feature = "abi_stable", derive(abi_stable::StableAbi))]
 pub struct BorrowingFfiFuture<'a, T>(LocalBorrowingFfiFuture<'a, T>);
 
 /// [`BorrowingFfiFuture`] for `'static` futures: the FFI-safe
@@ -216,8 +227,10 @@ impl<'a, T> BorrowingFfiFuture<'a, T> {
 impl<T> Future for LocalBorrowingFfiFuture<'_, T> {
     type Output = T;
 
-    /// Polls the foreign future. A panic on its side is raised here, with its message when it
-    /// crossed (rawtask sends it; async-ffi and C usually do not: "FFI future panicked").
+    /// Polls the foreign future. A panic on its side is raised here as
+    /// `FFI future panicked: <message>` when its message crossed (rawtask sends it), else as
+    /// async-ffi's bare "FFI future panicked" (async-ffi and C usually send none); see
+    /// [`PollPanicked::resume`].
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match self.try_poll(cx) {

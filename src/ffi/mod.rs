@@ -22,7 +22,7 @@
 //! |---|---|---|
 //! | cloning the waker of a rawtask task inside an FFI future | allocates a box | one reference count increment: the task pointer *is* the FFI waker |
 //! | cloning any other waker | one allocation | one allocation |
-//! | a panic in `poll` | `Panicked`, the awaiting side panics with "FFI future panicked" | the same, plus the panic message crosses and is re-raised (see [Panics](#panics)) |
+//! | a panic in `poll` | `Panicked`, the awaiting side panics with "FFI future panicked" | the same, and the original message crosses too: `FFI future panicked: <message>` (see [Panics](#panics)) |
 //! | polling again after `Panicked` | calls the poll function again | never calls it again: a panic with a clear message |
 //! | a poll function returning a tag other than 0, 1, 2 | undefined behaviour (transmuted) | rejected: the awaiting side panics with a clear message |
 //! | a panic in `drop` or in a waker function | abort | abort, with a message on stderr naming what panicked |
@@ -84,8 +84,12 @@
 //! catches panics:
 //!
 //! - A panic in the future's `poll` is caught; `poll_fn` returns `Panicked`, and the awaiting
-//!   side re-raises a panic with the same message (its payload is the message, a `String`).
-//!   [`LocalBorrowingFfiFuture::try_poll`] returns it as a [`PollPanicked`] instead.
+//!   side raises a panic with async-ffi's message followed by the original one:
+//!   `FFI future panicked: <message>` (the payload is that text, a `String`). When no message
+//!   crossed (the future was made by async-ffi or by C), the panic is async-ffi's own: the
+//!   `&'static str` "FFI future panicked". Code written for async-ffi that matches on its
+//!   message keeps working. [`LocalBorrowingFfiFuture::try_poll`] returns the panic as a
+//!   [`PollPanicked`] instead, whose [`message`](PollPanicked::message) is the original one.
 //! - A panic in `drop_fn`, in a waker function, or while dropping a panic payload aborts the
 //!   process, after printing which function panicked to stderr.
 //!
@@ -109,20 +113,43 @@
 //!
 //! - A future made by [`FutureExt::into_ffi`] (or the `new` functions) polls its Rust future
 //!   again, as async-ffi's does: safe Rust cannot make that undefined, and a panic it causes
-//!   crosses like any other. An `async` block panics, so the awaiting side raises "`async fn`
-//!   resumed after completion" (rawtask) or "FFI future panicked" (async-ffi). Neither side
-//!   keeps a "done" flag, which keeps a poll as cheap as async-ffi's.
+//!   crosses like any other. An `async` block panics, so the awaiting side raises "FFI future
+//!   panicked: `async fn` resumed after completion" (rawtask) or "FFI future panicked"
+//!   (async-ffi). Neither side keeps a "done" flag, which keeps a poll as cheap as
+//!   async-ffi's.
 //! - After `Panicked` or an invalid tag, an `FfiFuture` never calls its `poll_fn` again: a
-//!   later poll panics with "rawtask::ffi: an FFI future was polled again after it panicked or
-//!   returned an invalid tag". The future is still dropped by `drop_fn` when the `FfiFuture`
-//!   is dropped.
+//!   later poll panics with "FFI future panicked: rawtask::ffi: an FFI future was polled again
+//!   after it panicked or returned an invalid tag". The future is still dropped by `drop_fn`
+//!   when the `FfiFuture` is dropped.
 //!
 //! # Invalid tags
 //!
 //! The result of a foreign `poll_fn` is read as a raw tag and a payload
 //! ([`RawtaskFfiPoll`](abi::RawtaskFfiPoll)), never transmuted to the Rust enum. A tag other than
-//! 0, 1 or 2 makes the awaiting side panic with a message naming the tag; the payload is not
-//! read, and the future is not polled again.
+//! 0, 1 or 2 makes the awaiting side panic with "FFI future panicked: " and a message naming
+//! the tag; the payload is not read, and the future is not polled again.
+//!
+//! # `abi_stable`
+//!
+//! With the feature `abi_stable` (off by default), the types that async-ffi's feature of the
+//! same name covers derive [`abi_stable::StableAbi`](https://docs.rs/abi_stable/0.11) (0.11):
+//! [`LocalBorrowingFfiFuture`] and [`BorrowingFfiFuture`] (so also [`FfiFuture`] and
+//! [`LocalFfiFuture`]), [`FfiContext`], [`FfiPoll`], [`FfiWakerBase`] and [`FfiWakerVTable`].
+//! As in async-ffi, abi_stable sees the future's `poll_fn` as returning [`FfiPoll<T>`]
+//! (rawtask declares it as returning [`RawtaskFfiPoll<T>`](abi::RawtaskFfiPoll), the same
+//! layout). abi_stable's checker also compares the crate a type comes from, so it accepts
+//! rawtask's types against rawtask's (of a compatible version), not against async-ffi's, even
+//! though the memory layouts are the same.
+//!
+//! ```
+//! # #[cfg(feature = "abi_stable")] {
+//! use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
+//! use abi_stable::StableAbi;
+//!
+//! let layout = <rawtask::ffi::FfiFuture<u32> as StableAbi>::LAYOUT;
+//! assert!(check_layout_compatibility(layout, layout).is_ok());
+//! # }
+//! ```
 //!
 //! # Costs
 //!

@@ -2,7 +2,7 @@
 
 use core::fmt;
 use core::task::Poll;
-use std::string::String;
+use std::string::{String, ToString};
 
 /// The FFI-safe counterpart of [`Poll`], plus `Panicked` for a `poll` that panicked.
 ///
@@ -22,6 +22,7 @@ use std::string::String;
 /// ```
 #[repr(C, u8)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "abi_stable", derive(abi_stable::StableAbi))]
 pub enum FfiPoll<T> {
     /// The future finished with this output.
     Ready(T),
@@ -87,7 +88,7 @@ impl<T> TryFrom<FfiPoll<T>> for Poll<T> {
 /// let mut future = async { panic!("out of cheese") }.into_ffi();
 /// let err = future.try_poll(&mut Context::from_waker(Waker::noop())).unwrap_err();
 /// assert_eq!(err.message(), Some("out of cheese"));
-/// assert_eq!(err.to_string(), "FFI poll function panicked: out of cheese");
+/// assert_eq!(err.to_string(), "FFI future panicked: out of cheese");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollPanicked {
@@ -111,30 +112,49 @@ impl PollPanicked {
         self.message.as_deref()
     }
 
-    /// Raises the panic on this side: with the message as payload (a `String`) when there is
-    /// one, else with async-ffi's "FFI future panicked".
+    /// Raises the panic on this side, with the message async-ffi raises: "FFI future
+    /// panicked", followed by `: ` and the original message when one crossed. A message that
+    /// already starts with "FFI future panicked" (a panic re-raised by an inner FFI layer) is
+    /// raised as it is, so a panic crossing several layers carries the prefix once.
     ///
-    /// ```should_panic
-    /// use rawtask::ffi::FfiPoll;
-    /// FfiPoll::<()>::Panicked.try_into_poll().unwrap_err().resume();
+    /// The payload is the [`Display`](fmt::Display) text: a `String` when a message crossed,
+    /// else the `&'static str` "FFI future panicked", exactly as async-ffi raises it.
+    ///
+    /// ```
+    /// use rawtask::ffi::FutureExt;
+    /// use std::task::{Context, Waker};
+    ///
+    /// let mut future = async { panic!("out of cheese") }.into_ffi();
+    /// let err = future.try_poll(&mut Context::from_waker(Waker::noop())).unwrap_err();
+    /// let payload = std::panic::catch_unwind(|| err.resume()).unwrap_err();
+    /// assert_eq!(
+    ///     payload.downcast_ref::<String>().unwrap(),
+    ///     "FFI future panicked: out of cheese"
+    /// );
     /// ```
     #[cold]
     #[track_caller]
     pub fn resume(self) -> ! {
         match self.message {
-            Some(message) => std::panic::panic_any(message),
-            None => panic!("FFI future panicked"),
+            // The prefix keeps async-ffi's message (callers match on it); the rest is what
+            // async-ffi loses.
+            Some(_) => std::panic::panic_any(self.to_string()),
+            None => std::panic::panic_any(PANICKED),
         }
     }
 }
 
+/// async-ffi's message for a panic that crossed; rawtask appends the original message.
+const PANICKED: &str = "FFI future panicked";
+
 impl fmt::Display for PollPanicked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FFI poll function panicked")?;
-        if let Some(message) = &self.message {
-            write!(f, ": {message}")?;
+        match &self.message {
+            // Re-raised by an inner FFI layer already: one prefix is enough.
+            Some(message) if message.starts_with(PANICKED) => f.write_str(message),
+            Some(message) => write!(f, "{PANICKED}: {message}"),
+            None => f.write_str(PANICKED),
         }
-        Ok(())
     }
 }
 

@@ -43,6 +43,7 @@ use crate::raw::header::{clone_waker, is_task_ffi_vtable, RAW_WAKER_VTABLE};
 /// cx.with_ffi_context(|ffi_cx| ffi_cx.with_context(|cx| cx.waker().wake_by_ref()));
 /// ```
 #[repr(C)]
+#[cfg_attr(feature = "abi_stable", derive(abi_stable::StableAbi))]
 pub struct FfiContext<'a> {
     waker: *const FfiWakerBase,
     _marker: PhantomData<&'a FfiWakerBase>,

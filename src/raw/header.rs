@@ -58,6 +58,7 @@ pub(crate) struct TaskVTable {
 /// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "abi_stable", derive(abi_stable::StableAbi))]
 pub struct FfiWakerVTable {
     /// Returns a new owned waker that wakes the same task.
     pub clone: unsafe extern "C" fn(*const FfiWakerBase) -> *const FfiWakerBase,
@@ -87,6 +88,7 @@ pub struct FfiWakerVTable {
 /// ```
 #[repr(C)]
 #[derive(Debug)]
+#[cfg_attr(feature = "abi_stable", derive(abi_stable::StableAbi))]
 pub struct FfiWakerBase {
     /// The waker's functions.
     pub vtable: *const FfiWakerVTable,

@@ -24,7 +24,7 @@ impl Task for Triangle {
 
     fn run(&self, token: &CancellationToken) -> Result<u64, Error> {
         if self.n == 0 {
-            return Err("triangle: n must be positive".into());
+            return Err(Error::msg("triangle: n must be positive"));
         }
         let mut total = 0u64;
         for i in 1..=self.n {

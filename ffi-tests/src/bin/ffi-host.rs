@@ -153,14 +153,15 @@ fn main() {
         assert_eq!((value, stats.runs), (42, 2));
         assert_eq!(drops.load(Ordering::SeqCst), 1);
 
-        // A panic in the plugin: re-raised here with the plugin's message.
+        // A panic in the plugin: re-raised here with async-ffi's prefix and the plugin's
+        // message.
         let panic: Symbol<PanicFn> = library.get(b"plugin_panic").unwrap();
         let future = panic(9);
         let payload = catch_unwind(AssertUnwindSafe(|| run(future))).unwrap_err();
         let expected = if is_c {
-            "c plugin panic: 9"
+            "FFI future panicked: c plugin panic: 9"
         } else {
-            "plugin panic: 9"
+            "FFI future panicked: plugin panic: 9"
         };
         assert_eq!(panic_message(&*payload), expected);
 
@@ -168,7 +169,11 @@ fn main() {
         let future = add_one(async { panic!("host panic") }.into_ffi());
         let payload = catch_unwind(AssertUnwindSafe(|| run(future))).unwrap_err();
         let message = panic_message(&*payload);
-        assert_eq!(message, "host panic", "through the plugin");
+        // Two crossings (into the plugin and back), one prefix.
+        assert_eq!(
+            message, "FFI future panicked: host panic",
+            "through the plugin"
+        );
 
         // An invalid tag (only the C plugin can return one): rejected, not transmuted.
         if let Ok(bad_tag) = library.get::<BadTagFn>(b"plugin_bad_tag") {
