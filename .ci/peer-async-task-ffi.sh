@@ -32,7 +32,8 @@ async-task-ffi = "=$VERSION"
 [workspace]
 TOML
 touch "$WORK/fetch/src/lib.rs"
-(cd "$WORK/fetch" && cargo fetch -q) >&2
+# (without the caller's RUSTFLAGS: the miri step sets nightly-only flags)
+(cd "$WORK/fetch" && env -u RUSTFLAGS cargo fetch -q) >&2
 SRC=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/async-task-ffi-$VERSION 2>/dev/null | head -n 1)
 if [ -z "$SRC" ] || [ ! -d "$SRC/tests" ]; then
     echo "FAILED: peer-async-task-ffi: the published async-task-ffi $VERSION has no tests/ after cargo fetch"

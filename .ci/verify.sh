@@ -264,9 +264,17 @@ step_miri() {
     else
         note "no concurrency tests listed"
     fi
+    # 4. async-task-ffi 4.1.1's own suite against compat::async_task_ffi: its `data_mut` hands
+    #    out `&mut D` with no check, and this is where a `Task` reading the slot would show.
+    local plog=$LOG_DIR/miri-peer-async-task-ffi.log peer
+    peer=$(MIRIFLAGS="$base -Zmiri-disable-isolation" bash .ci/peer-async-task-ffi.sh --miri 2>"$plog" | tail -n 1) ||
+        fail miri "$plog" "async-task-ffi's suite failed under miri"
+    local peer_count
+    peer_count=$(count_passed "$plog")
+
     local nfiles
     nfiles=$(echo $MIRI_CONCURRENCY_TESTS | wc -w)
-    echo "miri: $((all + ws_total)) tests passed (rawtask lib + integration $all, $docs; $ws); concurrency tests ($nfiles files): $seeds tests x seeds 0..8 passed, $tb with tree borrows"
+    echo "miri: $((all + ws_total + peer_count)) tests passed (rawtask lib + integration $all, $docs; $ws; async-task-ffi 4.1.1's suite $peer_count); concurrency tests ($nfiles files): $seeds tests x seeds 0..8 passed, $tb with tree borrows"
 }
 
 step_asan() {
