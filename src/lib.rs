@@ -95,7 +95,7 @@ pub use crate::task::{FallibleTask, Task};
 /// assert_eq!(rawtask::data_offset::<()>(), rawtask::DATA_OFFSET);
 /// ```
 pub const fn data_offset<M>() -> usize {
-    core::mem::offset_of!(raw::header::Header<M>, metadata)
+    raw::header::metadata_offset::<M>()
 }
 
 /// The byte offset of the data slot for any `M` aligned to at most `align_of::<usize>()`: four
