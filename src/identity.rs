@@ -161,6 +161,9 @@ impl fmt::Debug for Identity {
 
 /// The identity of the task that `waker` wakes, if it is a rawtask task's waker and the task
 /// is identified.
+///
+/// Recognising rawtask's wakers needs `Waker::data` (Rust 1.83): built with an older compiler,
+/// this always returns `None`.
 pub fn of_waker(waker: &Waker) -> Option<&Identity> {
     crate::raw::header::identity_of_waker(waker)
 }
