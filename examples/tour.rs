@@ -17,6 +17,9 @@
 //! twice. The example checks the sum of all outputs and the number of polls, and prints
 //! the throughput and the bytes allocated per task (a counting global allocator below).
 
+// Tests and examples may use newer Rust than the library's MSRV (1.70); see the README.
+#![allow(clippy::incompatible_msrv)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;

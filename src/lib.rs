@@ -38,6 +38,15 @@
 //!   [`background`] jobs for C, [`scope`], [`storage::TaskPool`]. Without it the crate is `no_std` and needs only `alloc`.
 //! - `macros`: the `#[async_ffi]` attribute, as `rawtask::ffi::async_ffi`.
 //! - `futures`: `futures::task::Spawn` executors as [`scope::ScopeExecutor`]s.
+//! - `portable-atomic`: every atomic from the [portable-atomic](https://docs.rs/portable-atomic)
+//!   crate, for targets without compare-and-swap such as `thumbv6m-none-eabi` (as async-task's
+//!   feature of that name; the target also needs one of portable-atomic's own options, e.g.
+//!   `--cfg portable_atomic_unsafe_assume_single_core`).
+//!
+//! No 64-bit atomic is required (see [`identity::TaskId`] for ids on targets without them). The
+//! library builds with Rust 1.70 and later; a few things are faster on newer compilers (before
+//! 1.83, [`identity::of_waker`] returns `None` and Rust wakers crossing the [`ffi`] layer are
+//! always wrapped).
 //!
 //! # Beyond async-task
 //!
@@ -98,7 +107,7 @@ pub use crate::task::{FallibleTask, Task};
 /// assert_eq!(rawtask::data_offset::<()>(), rawtask::DATA_OFFSET);
 /// ```
 pub const fn data_offset<M>() -> usize {
-    core::mem::offset_of!(raw::header::Header<M>, metadata)
+    raw::header::metadata_offset::<M>()
 }
 
 /// The byte offset of the data slot for any `M` aligned to at most `align_of::<usize>()`: four

@@ -2,15 +2,17 @@
 //!
 //! Under `cfg(loom)` everything here is loom's model-checked stand-in, so that every access the
 //! protocol makes is visible to the loom models in `loom-tests/`. A value that bypasses this
-//! module is a value loom cannot check: do not import `core::sync::atomic` elsewhere.
+//! module is a value loom cannot check: do not import `core::sync::atomic` (or `portable_atomic`)
+//! elsewhere.
 
+/// The protocol's atomics: the state word, reference counts, flags.
+///
+/// They come from `core`, or from the `portable-atomic` crate when that feature is on (targets
+/// without compare-and-swap, such as `thumbv6m-none-eabi`), or from loom under `cfg(loom)` —
+/// loom wins over `portable-atomic`, so the models always see every access.
 #[cfg(not(loom))]
 pub(crate) mod atomic {
-    #[cfg(feature = "std")]
-    pub(crate) use core::sync::atomic::AtomicBool;
-    #[cfg(all(feature = "std", target_has_atomic = "64"))]
-    pub(crate) use core::sync::atomic::AtomicU64;
-    pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use super::atomic_static::*;
 }
 
 #[cfg(loom)]
@@ -20,6 +22,25 @@ pub(crate) mod atomic {
     #[cfg(all(feature = "std", target_has_atomic = "64"))]
     pub(crate) use loom::sync::atomic::AtomicU64;
     pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+}
+
+/// Atomics that are never loom's, for process-wide `static`s (a loom atomic cannot be built in a
+/// `const` context, and a static outlives every model execution) and for code that no loom model
+/// drives (the background thread pool). Still `core`'s or `portable-atomic`'s, like [`atomic`].
+#[allow(unused_imports)] // each layer uses a different subset
+pub(crate) mod atomic_static {
+    #[cfg(not(feature = "portable-atomic"))]
+    pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+    #[cfg(feature = "portable-atomic")]
+    pub(crate) use portable_atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+    // 64-bit atomics only where the target has them natively: nothing requires them.
+    // (`portable-atomic` emulates them only with its `fallback` feature, which rawtask leaves
+    // off, like async-task.)
+    #[cfg(all(not(feature = "portable-atomic"), target_has_atomic = "64"))]
+    pub(crate) use core::sync::atomic::AtomicU64;
+    #[cfg(all(feature = "portable-atomic", target_has_atomic = "64"))]
+    pub(crate) use portable_atomic::AtomicU64;
 }
 
 /// Reference counting and locks for the std-only layers (`cancel`, `background`).

@@ -2,6 +2,9 @@
 //! `Runnable::data_mut`, and the documented offset of the slot (`DATA_OFFSET`,
 //! `data_offset::<M>()`) for code that only holds the raw task pointer.
 
+// Tests and examples may use newer Rust than the library's MSRV (1.70); see the README.
+#![allow(clippy::incompatible_msrv)]
+
 mod common;
 
 use std::mem::align_of;

@@ -2,6 +2,9 @@
 //! order an `async fn` with the same signature drops them: compared side by side, for a future
 //! dropped before its first poll, one dropped while suspended, and one run to completion.
 
+// Tests may use newer Rust than the crate's MSRV (1.70); see the README.
+#![allow(clippy::incompatible_msrv)]
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;

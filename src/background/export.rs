@@ -141,7 +141,7 @@ macro_rules! __export_task {
         ///
         /// # Safety
         /// `task` must be null or point to a valid task value.
-        #[unsafe(no_mangle)]
+        #[no_mangle]
         #[allow(dead_code)]
         $($attr)*
         pub unsafe extern "C" fn $name(
@@ -158,7 +158,7 @@ macro_rules! __export_task {
         ///
         /// # Safety
         /// `handle` must be null or a live handle from this task type's `spawn`.
-        #[unsafe(no_mangle)]
+        #[no_mangle]
         #[allow(dead_code)]
         $($attr)*
         pub unsafe extern "C" fn $name(
@@ -176,7 +176,7 @@ macro_rules! __export_task {
         /// # Safety
         /// `handle` must be null or a live handle from this task type's `spawn`; `result` must
         /// be null or valid for a pointer write.
-        #[unsafe(no_mangle)]
+        #[no_mangle]
         #[allow(dead_code)]
         $($attr)*
         pub unsafe extern "C" fn $name(
@@ -194,7 +194,7 @@ macro_rules! __export_task {
         ///
         /// # Safety
         /// `handle` must be null or a live handle from this task type's `spawn`; it is freed.
-        #[unsafe(no_mangle)]
+        #[no_mangle]
         #[allow(dead_code)]
         $($attr)*
         pub unsafe extern "C" fn $name(
@@ -210,7 +210,7 @@ macro_rules! __export_task {
         ///
         /// # Safety
         /// `handle` must be null or a live handle from this task type's `spawn`.
-        #[unsafe(no_mangle)]
+        #[no_mangle]
         #[allow(dead_code)]
         $($attr)*
         pub unsafe extern "C" fn $name(
@@ -227,7 +227,7 @@ macro_rules! __export_task {
         ///
         /// # Safety
         /// `handle` must be null or a live handle from this task type's `spawn`.
-        #[unsafe(no_mangle)]
+        #[no_mangle]
         #[allow(dead_code)]
         $($attr)*
         pub unsafe extern "C" fn $name(
@@ -244,7 +244,7 @@ macro_rules! __export_task {
         ///
         /// # Safety
         /// `handle` must be null or a live handle from this task type's `spawn`; it is freed.
-        #[unsafe(no_mangle)]
+        #[no_mangle]
         #[allow(dead_code)]
         $($attr)*
         pub unsafe extern "C" fn $name(
@@ -261,7 +261,7 @@ macro_rules! __export_task {
         ///
         /// # Safety
         /// `result` must be null or an output of this task type not freed yet.
-        #[unsafe(no_mangle)]
+        #[no_mangle]
         #[allow(dead_code)]
         $($attr)*
         pub unsafe extern "C" fn $name(result: *mut <$task as $crate::background::Task>::Output) {

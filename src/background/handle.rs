@@ -8,6 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{pool, AlreadyTaken, Error, Panicked, Task};
 use crate::cancel::CancellationToken;
+use crate::raw::header::noop_waker;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::UnsafeCell;
 use crate::{FallibleTask, Schedule};
@@ -289,7 +290,7 @@ fn try_take<T>(slot: &mut Option<FallibleTask<Result<T, Error>>>) -> Option<Resu
     if !task.is_finished() {
         return None;
     }
-    match Pin::new(task).poll(&mut Context::from_waker(Waker::noop())) {
+    match Pin::new(task).poll(&mut Context::from_waker(&noop_waker())) {
         // Closed but the `Runnable` has not dropped the future yet: not done after all.
         Poll::Pending => None,
         Poll::Ready(output) => {
@@ -313,7 +314,7 @@ fn block_on<R>(mut task: FallibleTask<R>) -> Option<R> {
     if task.is_finished() {
         // The common case after spinning: no waker to allocate.
         if let Poll::Ready(output) =
-            Pin::new(&mut task).poll(&mut Context::from_waker(Waker::noop()))
+            Pin::new(&mut task).poll(&mut Context::from_waker(&noop_waker()))
         {
             return output;
         }

@@ -7,17 +7,18 @@
 //! Under Miri the pool is not used (`TaskHandle::spawn` gives each job a thread that its handle
 //! joins), because Miri rejects threads that outlive `main`.
 //!
-//! The pool uses std's `Mutex` and `Condvar` directly, not `crate::sync`: it is not part of any
-//! loom model (the models give jobs to their own threads with `TaskHandle::spawn_on`).
+//! The pool uses std's `Mutex` and `Condvar` directly, and `sync::atomic_static` rather than loom's
+//! atomics: it is not part of any loom model (the models give jobs to their own threads with
+//! `TaskHandle::spawn_on`).
 
 #![cfg_attr(miri, allow(dead_code))] // see above: under Miri only `run` is used
 
 use alloc::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
+use crate::sync::atomic_static::{AtomicUsize, Ordering};
 use crate::Runnable;
 
 /// The most threads the pool runs at once; further jobs wait in the queue.

@@ -3,7 +3,7 @@
 //! by [`rawtask_check_abi`] at run time (header against library).
 
 #[cfg_attr(loom, allow(unused_imports))]
-use core::mem::{offset_of, size_of};
+use core::mem::size_of;
 
 use super::{RawtaskSchedule, RawtaskStatus, RawtaskTask};
 use crate::capi::status::{guard, Failure};
@@ -41,11 +41,14 @@ pub const RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING: u32 = 1;
 const _: () = {
     assert!(crate::DATA_OFFSET == RAWTASK_DATA_OFFSET_WORDS * size_of::<usize>());
     assert!(size_of::<RawtaskSchedule>() == 2 * size_of::<usize>());
-    assert!(offset_of!(RawtaskSchedule, context) == size_of::<usize>());
     assert!(size_of::<RawtaskTask>() == 8);
     assert!(size_of::<RawtaskStatus>() == 4);
     assert!(size_of::<usize>() == size_of::<*const ()>());
 };
+
+// On compilers that have `offset_of!` (the layout is the same on all).
+#[cfg(all(not(loom), rawtask_offset_of))]
+const _: () = assert!(core::mem::offset_of!(RawtaskSchedule, context) == size_of::<usize>());
 
 /// Returns [`RAWTASK_ABI_VERSION`] as compiled into the library, for a C program to compare
 /// with the header's `RAWTASK_ABI_VERSION` at run time.

@@ -432,9 +432,9 @@ macro_rules! export_error_handling_functions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::atomic_static::{AtomicUsize, Ordering::SeqCst};
     use core::fmt;
     use std::error::Error as StdError;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
     fn message() -> Option<String> {
         with_message(|m| m.map(String::from))

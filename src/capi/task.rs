@@ -19,13 +19,13 @@ use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::mem::{size_of, ManuallyDrop};
 use core::ptr::NonNull;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::status::{drop_payload, guard, panic_message, Failure, RawtaskStatus};
 use super::{update_last_error, Error};
-use crate::raw::header::prefix;
+use crate::raw::header::{noop_waker, prefix};
 use crate::Task;
 
 /// A handle to a task's output, for C: a 64-bit id, `{0}` being the null handle.
@@ -147,7 +147,8 @@ impl<T: Copy + Send + 'static, M: Send + Sync + 'static> Ops<T, M> {
     unsafe fn poll(ptr: NonNull<()>, out: *mut u8) -> Polled {
         // SAFETY: the caller checked the handle out.
         let mut task = unsafe { Self::task(ptr) };
-        let mut cx = Context::from_waker(Waker::noop());
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
         // A propagated panic is re-raised by `poll_task` after the payload was taken out.
         match catch_unwind(AssertUnwindSafe(|| task.poll_task(&mut cx))) {
             Ok(Poll::Pending) => Polled::Pending,

@@ -19,7 +19,7 @@
 
 use core::ffi::{c_char, c_void};
 use core::fmt;
-use core::mem::ManuallyDrop;
+use core::mem::{align_of, size_of, ManuallyDrop};
 
 use super::{FfiContext, FfiFuture, FfiPoll, FfiWakerBase};
 
@@ -304,6 +304,11 @@ const _: () = {
     assert!(align_of::<RawtaskFfiPollU64>() == align_of::<FfiPoll<u64>>());
     assert!(size_of::<RawtaskFfiFutureU64>() == size_of::<FfiFuture<u64>>());
     assert!(align_of::<RawtaskFfiFutureU64>() == align_of::<FfiFuture<u64>>());
+};
+
+// The field offsets, on compilers that have `offset_of!` (the layout is the same on all).
+#[cfg(rawtask_offset_of)]
+const _: () = {
     assert!(core::mem::offset_of!(RawtaskFfiFutureU64, fut_ptr) == 0);
     assert!(core::mem::offset_of!(RawtaskFfiFutureU64, poll_fn) == size_of::<usize>());
     assert!(core::mem::offset_of!(RawtaskFfiFutureU64, drop_fn) == 2 * size_of::<usize>());
@@ -355,6 +360,11 @@ const _: () = {
     assert!(align_of::<RawtaskFfiPollPtr>() == align_of::<FfiPoll<*mut c_void>>());
     assert!(size_of::<RawtaskFfiFuturePtr>() == size_of::<FfiFuture<*mut c_void>>());
     assert!(align_of::<RawtaskFfiFuturePtr>() == align_of::<FfiFuture<*mut c_void>>());
+};
+
+// The field offsets, on compilers that have `offset_of!` (the layout is the same on all).
+#[cfg(rawtask_offset_of)]
+const _: () = {
     assert!(core::mem::offset_of!(RawtaskFfiFuturePtr, fut_ptr) == 0);
     assert!(core::mem::offset_of!(RawtaskFfiFuturePtr, poll_fn) == size_of::<usize>());
     assert!(core::mem::offset_of!(RawtaskFfiFuturePtr, drop_fn) == 2 * size_of::<usize>());
@@ -401,6 +411,11 @@ const _: () = {
     assert!(align_of::<RawtaskFfiPollVoid>() == align_of::<FfiPoll<()>>());
     assert!(size_of::<RawtaskFfiFutureVoid>() == size_of::<FfiFuture<()>>());
     assert!(align_of::<RawtaskFfiFutureVoid>() == align_of::<FfiFuture<()>>());
+};
+
+// The field offsets, on compilers that have `offset_of!` (the layout is the same on all).
+#[cfg(rawtask_offset_of)]
+const _: () = {
     assert!(core::mem::offset_of!(RawtaskFfiFutureVoid, fut_ptr) == 0);
     assert!(core::mem::offset_of!(RawtaskFfiFutureVoid, poll_fn) == size_of::<usize>());
     assert!(core::mem::offset_of!(RawtaskFfiFutureVoid, drop_fn) == 2 * size_of::<usize>());

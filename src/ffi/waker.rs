@@ -27,7 +27,9 @@ use std::boxed::Box;
 
 use super::{FfiWakerBase, FfiWakerVTable};
 use crate::abort::{abort, abort_on_panic};
-use crate::raw::header::{clone_waker, is_task_ffi_vtable, RAW_WAKER_VTABLE};
+#[cfg(rawtask_waker_data)]
+use crate::raw::header::RAW_WAKER_VTABLE;
+use crate::raw::header::{clone_waker, is_task_ffi_vtable};
 
 /// The FFI-safe counterpart of [`Context`]: a borrowed FFI waker, passed by pointer to a
 /// future's `poll_fn` for the duration of one call.
@@ -175,13 +177,19 @@ impl ContextExt for Context<'_> {
 }
 
 /// Runs `f` with `waker` as an FFI waker, valid for the duration of the call.
+///
+/// Without `Waker::data` (before Rust 1.83) every waker goes the slower way, wrapped on the
+/// stack, even a task's own.
 #[inline]
 pub(crate) fn with_ffi_waker<R>(waker: &Waker, f: impl FnOnce(*const FfiWakerBase) -> R) -> R {
-    let vtable = waker.vtable();
-    if ptr::eq(vtable, &RAW_WAKER_VTABLE) || ptr::eq(vtable, &FFI_RUST_VTABLE) {
-        // A task pointer (its `TaskVTable` starts with the FFI vtable), or an FFI waker that a
-        // Rust waker wraps: either is an FFI waker as it is, borrowed with the Rust waker.
-        return f(waker.data().cast());
+    #[cfg(rawtask_waker_data)]
+    {
+        let vtable = waker.vtable();
+        if ptr::eq(vtable, &RAW_WAKER_VTABLE) || ptr::eq(vtable, &FFI_RUST_VTABLE) {
+            // A task pointer (its `TaskVTable` starts with the FFI vtable), or an FFI waker that
+            // a Rust waker wraps: either is an FFI waker as it is, borrowed with the Rust waker.
+            return f(waker.data().cast());
+        }
     }
     let borrowed = BorrowedRustWaker {
         base: FfiWakerBase {
@@ -339,9 +347,17 @@ unsafe fn ffi_rust_clone(data: *const ()) -> RawWaker {
 }
 
 /// Gives up a Rust waker for its raw parts (the new `RawWaker` owns what the waker owned).
+#[cfg(rawtask_waker_data)]
 fn into_raw(waker: Waker) -> RawWaker {
     let waker = ManuallyDrop::new(waker);
     RawWaker::new(waker.data(), waker.vtable())
+}
+
+/// Without `Waker::data` (before Rust 1.83) a waker cannot be taken apart: box it as an owned
+/// FFI waker instead, which the new `RawWaker` wraps (one allocation per clone).
+#[cfg(not(rawtask_waker_data))]
+fn into_raw(waker: Waker) -> RawWaker {
+    RawWaker::new(new_owned(waker).cast(), &FFI_RUST_VTABLE)
 }
 
 unsafe fn ffi_rust_wake(data: *const ()) {

@@ -113,6 +113,21 @@ pub(crate) struct Header<M> {
     pub(crate) metadata: M,
 }
 
+/// The offset of `Header<M>::metadata`, computed as `repr(C)` lays fields out (each at the end
+/// of the previous one, rounded up to its alignment), so that it is exact, `const`, and needs
+/// no `offset_of!` (Rust 1.77). A test checks it against `offset_of!`.
+pub(crate) const fn metadata_offset<M>() -> usize {
+    use core::mem::{align_of, size_of};
+    const fn align_up(offset: usize, align: usize) -> usize {
+        (offset + align - 1) / align * align
+    }
+    let vtable_end = size_of::<&'static TaskVTable>();
+    let state_end = align_up(vtable_end, align_of::<StateCell>()) + size_of::<StateCell>();
+    let awaiter_end = align_up(state_end, align_of::<UnsafeCell<Option<Waker>>>())
+        + size_of::<UnsafeCell<Option<Waker>>>();
+    align_up(awaiter_end, align_of::<M>())
+}
+
 /// The header without its data slot: the part whose layout is the same for every task.
 #[repr(C)]
 pub(crate) struct HeaderPrefix {
@@ -212,7 +227,31 @@ pub(crate) unsafe fn waker_from_ref(ptr: NonNull<()>) -> Waker {
     unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr(), &RAW_WAKER_VTABLE)) }
 }
 
+/// A waker that does nothing, as `Waker::noop` (Rust 1.85) but on every compiler. Never
+/// dropped, like `Waker::noop`'s `&'static Waker`: borrow it.
+#[cfg(feature = "std")]
+pub(crate) fn noop_waker() -> core::mem::ManuallyDrop<Waker> {
+    fn noop_clone(_: *const ()) -> RawWaker {
+        RawWaker::new(core::ptr::null(), &NOOP_VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    static NOOP_VTABLE: RawWakerVTable = RawWakerVTable::new(noop_clone, noop, noop, noop);
+    // SAFETY: the vtable's functions ignore the data pointer and do nothing, which fulfils the
+    // `RawWaker` contract for any pointer.
+    core::mem::ManuallyDrop::new(unsafe { Waker::from_raw(noop_clone(core::ptr::null())) })
+}
+
 /// The identity of the task behind `waker`, if it is a rawtask waker of an identified task.
+///
+/// Needs `Waker::data` (Rust 1.83) to recognise the task's own wakers; on older compilers
+/// every waker is treated as foreign and this is `None`.
+#[cfg(not(rawtask_waker_data))]
+pub(crate) fn identity_of_waker(_waker: &Waker) -> Option<&crate::identity::Identity> {
+    None
+}
+
+/// The identity of the task behind `waker`, if it is a rawtask waker of an identified task.
+#[cfg(rawtask_waker_data)]
 pub(crate) fn identity_of_waker(waker: &Waker) -> Option<&crate::identity::Identity> {
     if !core::ptr::eq(waker.vtable(), &RAW_WAKER_VTABLE) {
         return None;
@@ -295,13 +334,11 @@ pub(crate) const FFI_WAKER_VTABLE: FfiWakerVTable = FfiWakerVTable {
 #[cfg(feature = "std")]
 #[inline]
 pub(crate) fn is_task_ffi_vtable(vtable: &FfiWakerVTable) -> bool {
-    core::ptr::fn_addr_eq(
-        vtable.wake_by_ref,
-        ffi_wake_by_ref as unsafe extern "C" fn(*const FfiWakerBase),
-    ) && core::ptr::fn_addr_eq(
-        vtable.clone,
-        ffi_clone as unsafe extern "C" fn(*const FfiWakerBase) -> *const FfiWakerBase,
-    )
+    // Addresses as data pointers, which is what `ptr::fn_addr_eq` (Rust 1.85) compares.
+    core::ptr::eq(
+        vtable.wake_by_ref as *const (),
+        ffi_wake_by_ref as *const (),
+    ) && core::ptr::eq(vtable.clone as *const (), ffi_clone as *const ())
 }
 
 unsafe extern "C" fn ffi_clone(waker: *const FfiWakerBase) -> *const FfiWakerBase {
@@ -374,5 +411,52 @@ unsafe fn release_last(ptr: NonNull<()>, new: State) {
             prefix(ptr).state.reschedule_for_drop(new);
             (vtable.schedule)(ptr, ScheduleInfo::new(false));
         }
+    }
+}
+
+// `metadata_offset` is `offset_of!`, checked at compile time wherever the compiler has it.
+#[cfg(rawtask_offset_of)]
+const _: () = {
+    assert!(metadata_offset::<()>() == core::mem::offset_of!(Header<()>, metadata));
+    assert!(metadata_offset::<u8>() == core::mem::offset_of!(Header<u8>, metadata));
+    assert!(metadata_offset::<u64>() == core::mem::offset_of!(Header<u64>, metadata));
+    assert!(metadata_offset::<u128>() == core::mem::offset_of!(Header<u128>, metadata));
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(align(64))]
+    struct Align64(#[allow(dead_code)] u8);
+
+    #[repr(align(16))]
+    struct Align16(#[allow(dead_code)] [u8; 40]);
+
+    #[test]
+    fn metadata_offset_matches_offset_of() {
+        macro_rules! check {
+            ($($m:ty),*) => {$(
+                assert_eq!(
+                    metadata_offset::<$m>(),
+                    core::mem::offset_of!(Header<$m>, metadata),
+                    "{}",
+                    stringify!($m),
+                );
+            )*};
+        }
+        check!(
+            (),
+            u8,
+            u16,
+            u32,
+            u64,
+            u128,
+            usize,
+            [u8; 3],
+            [u64; 5],
+            Align16,
+            Align64
+        );
     }
 }

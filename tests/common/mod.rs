@@ -22,6 +22,9 @@
 //! The panic hook is wrapped so that whatever the default hook allocates (captured output,
 //! backtraces) is untracked, and so that panics the test expects (see [`expect_panic`]) are
 //! not printed.
+
+// Tests and examples may use newer Rust than the library's MSRV (1.70); see the README.
+#![allow(clippy::incompatible_msrv)]
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -2,7 +2,7 @@
 //! every function `export_task!` and `export_error_handling_functions!` wrote into it: if a
 //! macro's functions were not exported, the lookup fails.
 
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::path::PathBuf;
 use std::ptr::null_mut;
 use std::sync::OnceLock;

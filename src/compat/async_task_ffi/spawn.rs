@@ -89,10 +89,10 @@ where
 /// thread.
 ///
 /// ```
-/// use std::rc::Rc;
-/// let shared = Rc::new(10);
-/// let (runnable, task) = rawtask::compat::async_task_ffi::spawn_local_with(async { 1 }, |_| {}, shared.clone());
-/// assert_eq!(**runnable.data(), 10);
+/// use std::cell::Cell;
+/// let (runnable, task) = rawtask::compat::async_task_ffi::spawn_local_with(async { 1 }, |_| {}, Cell::new(10));
+/// runnable.data().set(11); // through `Checked`'s `Deref`, on the spawning thread
+/// assert_eq!(runnable.data().get(), 11);
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 1);
 /// ```
