@@ -44,6 +44,11 @@ TARGET=x86_64-unknown-linux-gnu
 #   drop_semantics 59+7 s, scope 95+16 s, cancel_tree 139+21 s, identity 163+36 s
 MIRI_CONCURRENCY_TESTS=${MIRI_CONCURRENCY_TESTS:-"background_pool background_spin cancel_guard storage background_export leak_check cancel_token cancel_detach waker join_threads compat_async_task_ffi"}
 
+# The core's test files that miri also runs on a 32-bit (i686) and a big-endian (s390x) target,
+# with the library's unit tests (capi's among them). Together ~3 min per target here.
+MIRI_CROSS_TARGETS=${MIRI_CROSS_TARGETS:-"i686-unknown-linux-gnu s390x-unknown-linux-gnu"}
+MIRI_CROSS_TESTS=${MIRI_CROSS_TESTS:-"basic raw metadata waker drop_semantics panic local fallible ready large_future join_threads compat_async_task_ffi"}
+
 # ----- The workspace's other test suites (issue 3: the whole test suite, benchmarks excluded) ---
 # As package:test-target pairs; each step below runs those its tool can run. Left out of every
 # step, on purpose:
@@ -272,9 +277,26 @@ step_miri() {
     local peer_count
     peer_count=$(count_passed "$plog")
 
+    # 5. The core on other architectures: 32-bit little-endian (i686) and 64-bit big-endian
+    #    (s390x). Miri interprets them without a linker; the library's unit tests (the capi
+    #    ones among them) and the core's test files, which read the slot at DATA_OFFSET and
+    #    the state word through every transition.
+    local cross=() cross_counts=() target clog
+    for t in $MIRI_CROSS_TESTS; do cross+=(--test "$t"); done
+    for target in $MIRI_CROSS_TARGETS; do
+        clog=$LOG_DIR/miri-$target.log
+        : >"$clog"
+        MIRIFLAGS="$base" CARGO_TARGET_DIR=target/miri-cross \
+            logged "$clog" cargo +nightly miri test -p rawtask --no-fail-fast --target "$target" --lib "${cross[@]}" ||
+            fail miri "$clog" "the core failed under miri on $target"
+        cross_counts+=("$target $(count_passed "$clog")")
+    done
+    local cross_summary
+    cross_summary=$(IFS=,; echo "${cross_counts[*]}" | sed 's/,/, /g')
+
     local nfiles
     nfiles=$(echo $MIRI_CONCURRENCY_TESTS | wc -w)
-    echo "miri: $((all + ws_total + peer_count)) tests passed (rawtask lib + integration $all, $docs; $ws; async-task-ffi 4.1.1's suite $peer_count); concurrency tests ($nfiles files): $seeds tests x seeds 0..8 passed, $tb with tree borrows"
+    echo "miri: $((all + ws_total + peer_count)) tests passed (rawtask lib + integration $all, $docs; $ws; async-task-ffi 4.1.1's suite $peer_count); concurrency tests ($nfiles files): $seeds tests x seeds 0..8 passed, $tb with tree borrows; other architectures (lib + $(echo $MIRI_CROSS_TESTS | wc -w) core files): $cross_summary"
 }
 
 step_asan() {
