@@ -9,10 +9,13 @@
 # (async-task's name and version, rawtask's crate root), checks with `cargo tree` that the
 # patch is really in the graph, and runs the package's own test suite.
 #
-# Why the tree check: if the shim lacks a feature a dependent names (async-task's
-# `portable-atomic`, named by edge-executor's feature and by a target-specific dependency of
-# bevy_tasks), Cargo drops the whole patch with only a warning ("Patch ... was not used in the
-# crate graph") and builds the real async-task: the suite would pass without testing rawtask.
+# Why the tree check: if the shim lacks a feature that something in the graph names (async-task's
+# `portable-atomic`: edge-executor's feature of that name forwards to it, and a target-specific
+# dependency of bevy_tasks always names it), or does not match a version requirement, Cargo
+# drops the whole patch with only a warning ("patch ... was not used in the crate graph") and
+# builds the real async-task: the suite would pass without testing rawtask. (Cargo 1.95 does
+# that when a dependency names the feature; when the copied package itself names it, resolution
+# fails outright. Both fail this step.)
 #
 # Progress and the tools' output go to stderr (and to target/dependents/<name>.log); the last
 # stdout line is the summary, `SKIPPED: dependents: ...` when crates.io cannot be reached, or
