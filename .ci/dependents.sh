@@ -29,6 +29,9 @@ WORK=$ROOT/target/dependents
 export CARGO_TARGET_DIR=$WORK/target
 # The suites' expected panics need no backtraces.
 export RUST_BACKTRACE=0
+# Other people's crates, built as they are published: the caller's flags (-D warnings, a
+# sanitizer) are not meant for them.
+unset RUSTFLAGS RUSTDOCFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS
 
 # name:version:features:harness-args:expected-passed-tests, one per line. The counts are those
 # of the published, immutable packages (what `cargo test` runs: unit tests, tests/, doc
@@ -222,6 +225,11 @@ run_suite() {
     (cd "$dir" && logged "$log" cargo test --no-fail-fast "$@") ||
         problem "$log" "$name: its own test suite fails on rawtask (failed: $(failed_tests "$log"); log: $log)" ||
         return 1
+    # The tree check ran the resolver already; this catches a graph that changed since.
+    if grep -q 'was not used in the crate graph' "$log"; then
+        problem "$log" "$name: cargo test built the real async-task ($(grep -m1 'was not used' "$log"))"
+        return 1
+    fi
     passed=$(count_passed "$log")
     if [ -n "$expected" ] && [ "$passed" != "$expected" ]; then
         problem "$log" "$name: $passed tests passed, expected $expected (were tests filtered, skipped or not found?)"
