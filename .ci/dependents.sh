@@ -48,7 +48,9 @@ blocking:1.7.0:::21
 edge-executor:0.5.0::--include-ignored:20
 bevy_tasks:0.20.1:multi_threaded::20"
 ASYNC_TASK_VERSION=4.7.1
+# async-task's tests/ and its doc examples.
 ASYNC_TASK_TESTS=53
+ASYNC_TASK_DOCS=27
 
 # A subset when names are given.
 if [ $# -gt 0 ]; then
@@ -237,18 +239,51 @@ run_suite() {
     fi
 }
 
-# async-task 4.7.1's tests/ in a scratch crate whose async-task is the shim, with async-task's
-# published dev-dependency tables and its Cargo.lock's versions. Its unit tests and doc
-# examples exercise its private modules and its own lib, not the crate root as a user sees
-# it, so they are not run.
+# The fenced code blocks of the `///` and `//!` comments of Rust sources, as Markdown that
+# rustdoc tests like the originals: the doc examples, with their info strings (no_run, ...) and
+# hidden `# ` lines. A blank source line inside a doc comment does not end it (rustdoc joins
+# the comment's lines across it); any other non-comment line inside a fence is an error.
+extract_doc_examples() { # extract_doc_examples FILE... > MARKDOWN
+    awk '
+    FNR == 1 { if (fence) bad = bad " " prev; fence = 0 }
+    {
+        prev = FILENAME ":" FNR
+        if (match($0, /^[ \t]*\/\/[\/!]/)) {
+            body = substr($0, RSTART + RLENGTH)
+            sub(/^ /, "", body)
+            if (body ~ /^[ \t]*```/) {
+                if (!fence) { fence = 1; n++; print "<!-- " prev " -->"; print body }
+                else { fence = 0; print "```"; print "" }
+            } else if (fence) print body
+        } else if (fence && $0 !~ /^[ \t]*$/) { bad = bad " " prev; fence = 0 }
+    }
+    END {
+        if (fence) bad = bad " " prev
+        if (bad != "") { print "unterminated doc example at" bad > "/dev/stderr"; exit 1 }
+        if (n == 0) { print "no doc example found" > "/dev/stderr"; exit 1 }
+    }' "$@"
+}
+
+# async-task 4.7.1's own test suite, in a scratch crate whose async-task is the shim: its
+# tests/ as they are, and its doc examples (extracted from its sources into the crate's docs,
+# with async-task's doctest attributes: warnings are errors). async-task has no unit tests.
+# The crate gets async-task's published dev-dependency tables and its Cargo.lock's versions.
 prepare_async_task_suite() { # prepare_async_task_suite DIR
     local dir=$1 src=${SRC[async-task]}
     rm -rf "$dir"
     mkdir -p "$dir/src"
-    : >"$dir/src/lib.rs"
     cp -R "$src/tests" "$dir/tests"
     cp "$src/Cargo.lock" "$dir/Cargo.lock"
     chmod -R u+w "$dir"
+    extract_doc_examples "$src"/src/*.rs >"$dir/doc-examples.md" ||
+        fail /dev/null "async-task: could not extract its doc examples from $src/src"
+    cat >"$dir/src/lib.rs" <<'EOF'
+//! async-task's doc examples, run as this crate's (extracted by rawtask's .ci/dependents.sh).
+#![doc = include_str!("../doc-examples.md")]
+// async-task's own doctest attributes.
+#![doc(test(attr(deny(rust_2018_idioms, warnings))))]
+#![doc(test(attr(allow(unused_extern_crates, unused_variables))))]
+EOF
     {
         cat <<EOF
 [package]
@@ -265,6 +300,11 @@ EOF
         awk '/^\[/ { keep = ($0 ~ /^\[dev-dependencies[].]/) } keep' "$src/Cargo.toml"
     } >"$dir/Cargo.toml"
     fetch_graph async-task "$dir"
+}
+
+# The tests passed in the doc-test blocks of a cargo test log.
+doc_passed() {
+    awk '/^ *Running /{doc = 0} /^ *Doc-tests /{doc = 1} doc && /test result: ok\./{s += $4} END {print s + 0}' "$1"
 }
 
 mkdir -p "$WORK"
@@ -294,11 +334,12 @@ tail=""
 if [ -n "$ASYNC_TASK_VERSION" ]; then
     log=$WORK/async-task.log
     : >"$log"
-    note "async-task $ASYNC_TASK_VERSION's own tests/ on the shim"
+    note "async-task $ASYNC_TASK_VERSION's own tests/ and doc examples on the shim"
     if check_patched "$WORK/async-task-suite" "$log" &&
-        run_suite "$WORK/async-task-suite" "$log" "$ASYNC_TASK_TESTS" --tests; then
-        note "async-task $ASYNC_TASK_VERSION: $passed tests passed on rawtask"
-        tail="; async-task $ASYNC_TASK_VERSION's own tests/ ($passed tests) pass on the shim"
+        run_suite "$WORK/async-task-suite" "$log" "$((ASYNC_TASK_TESTS + ASYNC_TASK_DOCS))"; then
+        docs=$(doc_passed "$log")
+        note "async-task $ASYNC_TASK_VERSION: $passed tests passed on rawtask ($docs doc examples)"
+        tail="; async-task $ASYNC_TASK_VERSION's own tests/ ($((passed - docs)) tests) and doc examples ($docs) pass on the shim"
     fi
 fi
 
