@@ -59,4 +59,4 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED: targets: ${failed[*]}"
     exit 1
 fi
-echo "targets: $ran scripts passed, $skipped skipped"
+echo "targets: $ran passed, $skipped skipped (of $((ran + skipped)) scripts)"
