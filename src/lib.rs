@@ -58,6 +58,8 @@
 //!   async-task's (`data_mut` returning `&mut D`, `Task<T>`, raw pointers as `*mut ()`).
 
 #![no_std]
+// On docs.rs, every feature-gated item shows the features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 extern crate alloc;
