@@ -22,13 +22,16 @@ if [ "$macros_msrv" != "$msrv" ]; then
     exit 1
 fi
 
+# The published form first: both crates packaged, and cargo's verify build of each (rawtask's
+# against the just-packaged rawtask-macros), on the current toolchain.
+echo "--- packaging and verifying rawtask and rawtask-macros" >&2
+cargo package -p rawtask -p rawtask-macros --allow-dirty >&2
+
 if ! rustup toolchain install "$msrv" --profile minimal >&2; then
-    echo "SKIPPED: msrv: rustup cannot install the $msrv toolchain"
+    echo "SKIPPED: msrv: rustup cannot install the $msrv toolchain (the packages were verified)"
     exit 0
 fi
 
-echo "--- packaging rawtask and rawtask-macros" >&2
-cargo package -p rawtask -p rawtask-macros --allow-dirty --no-verify >&2
 
 work=target/msrv
 rm -rf "$work"
@@ -68,4 +71,4 @@ build portable-atomic --no-default-features --features portable-atomic
 build "std + portable-atomic" --features portable-atomic
 build "macros and futures" --features macros,futures
 
-echo "msrv: rawtask builds with Rust $msrv (default, no_std, portable-atomic; also macros, futures: $builds builds)"
+echo "msrv: rawtask and rawtask-macros package and verify; rawtask builds with Rust $msrv (default, no_std, portable-atomic; also macros, futures: $builds builds)"
