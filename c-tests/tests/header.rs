@@ -129,12 +129,17 @@ fn header_compiles_as_cpp() {
         .arg("-I")
         .arg(root.join("include"))
         .arg(root.join("tests/c/header_cpp.cpp"));
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running the C++ compiler {cmd:?}: {e}"));
+    // The program alone in messages: `cc` puts the whole environment on the command.
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let output = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run the C++ compiler `{program}` ({e}): `cargo test --workspace` needs one; \
+             install g++ or clang++, or point CXX at it"
+        )
+    });
     assert!(
         output.status.success(),
-        "include/rawtask.h does not compile as C++:\n{cmd:?}\n{}{}",
+        "include/rawtask.h does not compile as C++ with `{program}`:\n{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );

@@ -61,7 +61,12 @@ fn cc(args: &[&str]) {
         .arg(&include)
         .args(args)
         .status()
-        .unwrap_or_else(|e| panic!("running {compiler}: {e}"));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run the C compiler `{compiler}` ({e}): `cargo test --workspace` needs \
+                 one; install gcc or clang, or point CC at it"
+            )
+        });
     assert!(status.success(), "{compiler} {args:?} failed");
 }
 

@@ -121,18 +121,35 @@ pub fn build_c_program(name: &str, source: &Path, lib: &str, extra_sources: &[Pa
             cmd.arg(format!("-fsanitize={sanitizer}"));
         }
     }
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running the C compiler {cmd:?}: {e}"));
+    let output = cmd.output().unwrap_or_else(|e| no_compiler(&cmd, e));
     assert!(
         output.status.success(),
-        "compiling {} failed:\n{cmd:?}\n{}{}",
+        "compiling {} failed:\n{}\n{}{}",
         source.display(),
+        command_line(&cmd),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     std::fs::rename(&tmp, &exe).unwrap();
     exe
+}
+
+/// The program and arguments of `cmd`, without the environment `cc` sets on it.
+pub fn command_line(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|arg| arg.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One clear line when the C compiler cannot be run at all.
+pub fn no_compiler(cmd: &Command, error: std::io::Error) -> ! {
+    panic!(
+        "cannot run the C compiler `{}` ({error}): `cargo test --workspace` needs one; install \
+         gcc or clang, or point CC (CXX for C++) at it",
+        cmd.get_program().to_string_lossy()
+    )
 }
 
 /// Runs `exe` (under valgrind with `RAWTASK_C_VALGRIND=1`) and checks that it passed.
