@@ -2,6 +2,8 @@
 
 use crate::Runnable;
 
+/// Seals [`Schedule`]: only this crate implements it (for closures, [`WithInfo`], and the C
+/// API's schedule type).
 pub(crate) mod sealed {
     use super::WithInfo;
     use crate::Runnable;
@@ -16,11 +18,8 @@ pub(crate) mod sealed {
 
     impl<M, F: Fn(Runnable<M>)> Sealed<M> for F {}
     impl<M, F: Fn(Runnable<M>, super::ScheduleInfo)> Sealed<M> for WithInfo<F> {}
-    #[cfg(feature = "std")]
-    impl<M> Sealed<M> for crate::capi::RawtaskSchedule {
-        // A function pointer and a context pointer, `Copy`.
-        const PLAIN_DATA: bool = true;
-    }
+    // The C API's `RawtaskSchedule` implements it beside its own definition, in `capi`: the
+    // core does not know the layers built on it.
 }
 
 /// Extra information passed to a schedule function.

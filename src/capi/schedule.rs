@@ -135,6 +135,12 @@ impl RawtaskSchedule {
     }
 }
 
+impl<M> crate::schedule::sealed::Sealed<M> for RawtaskSchedule {
+    // A function pointer and a context pointer, `Copy`: the task calls a copy on its stack
+    // (raw rule 6).
+    const PLAIN_DATA: bool = true;
+}
+
 impl<M> Schedule<M> for RawtaskSchedule {
     #[inline]
     fn schedule(&self, runnable: Runnable<M>, info: ScheduleInfo) {
