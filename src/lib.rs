@@ -76,6 +76,8 @@ pub mod compat;
 #[cfg(feature = "std")]
 pub mod ffi;
 pub mod identity;
+#[cfg(feature = "std")]
+mod panic;
 mod raw;
 mod runnable;
 mod schedule;

@@ -79,7 +79,7 @@ pub use self::handle::TaskHandle;
 pub use crate::cancel::{CancellationToken, Cancelled};
 pub use crate::capi::Error;
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use core::fmt;
 
 /// A cancellable job meant to run on a background thread.
@@ -181,15 +181,9 @@ impl Panicked {
     /// assert_eq!(rawtask::background::Panicked::from_payload(payload).message(), "oops");
     /// ```
     pub fn from_payload(payload: std::boxed::Box<dyn core::any::Any + Send>) -> Panicked {
-        let message = if let Some(text) = payload.downcast_ref::<&'static str>() {
-            (*text).to_string()
-        } else if let Some(text) = payload.downcast_ref::<String>() {
-            text.clone()
-        } else {
-            "a panic without a message".to_string()
-        };
+        let message = crate::panic::message_or(&*payload, "a panic without a message");
         // Never let the payload's destructor unwind out of here.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+        crate::panic::drop_payload(payload);
         Panicked { message }
     }
 

@@ -23,7 +23,8 @@ use core::task::{Context, Poll};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::status::{drop_payload, guard, panic_message, Failure, RawtaskStatus};
+use super::status::{guard, panic_message, Failure, RawtaskStatus};
+use crate::panic::drop_payload;
 use super::{update_last_error, Error};
 use crate::raw::header::{noop_waker, prefix};
 use crate::Task;

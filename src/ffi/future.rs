@@ -339,10 +339,7 @@ unsafe extern "C" fn poll_boxed<F: Future>(
         Ok(Poll::Pending) => RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PENDING),
         Err(payload) => {
             let message = payload_message(&*payload);
-            abort_on_panic(
-                "rawtask::ffi: dropping the payload of a panic in an FFI future's poll panicked",
-                || drop(payload),
-            );
+            crate::panic::drop_payload(payload);
             // SAFETY: the caller's context is live.
             unsafe { leave_note(cx, &message) };
             RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PANICKED)
