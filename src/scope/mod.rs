@@ -89,6 +89,7 @@
 
 mod children;
 mod leaf;
+mod link;
 mod remote;
 mod signals;
 mod spawner;

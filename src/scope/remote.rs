@@ -10,7 +10,8 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::children::{run_tail, Closed, Owner, Registration};
 use super::leaf::{Leaf, NoParent};
-use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender, Link};
+use super::link::Link;
+use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender};
 use super::{ChildSignals, ParentSignals, RawScopedSpawn, SignalReceiver, SignalSender};
 use crate::cancel::CancellationToken;
 use crate::sync::Arc;
