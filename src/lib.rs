@@ -81,6 +81,7 @@ mod panic;
 mod raw;
 mod runnable;
 mod schedule;
+mod schedule_info;
 #[cfg(feature = "std")]
 pub mod scope;
 pub mod storage;
@@ -95,7 +96,8 @@ pub use crate::builder::{spawn_local, spawn_local_with};
 #[cfg(feature = "std")]
 pub use crate::cancel::CancellationToken;
 pub use crate::runnable::Runnable;
-pub use crate::schedule::{Schedule, ScheduleInfo, WithInfo};
+pub use crate::schedule::{Schedule, WithInfo};
+pub use crate::schedule_info::ScheduleInfo;
 pub use crate::task::{FallibleTask, Task};
 
 /// The byte offset of the data slot from a task pointer, for a slot of type `M`.

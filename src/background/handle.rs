@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{pool, AlreadyTaken, Error, Panicked, Task};
 use crate::cancel::CancellationToken;
-use crate::raw::header::noop_waker;
+use crate::raw::waker::noop_waker;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::UnsafeCell;
 use crate::{FallibleTask, Schedule};

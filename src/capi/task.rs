@@ -26,8 +26,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use super::status::{guard, panic_message, Failure, RawtaskStatus};
 use crate::panic::drop_payload;
 use super::{update_last_error, Error};
-use crate::raw::header::{noop_waker, prefix};
-use crate::Task;
+use crate::raw::header::prefix;
+use crate::raw::waker::noop_waker;
+use crate::task::Task;
 
 /// A handle to a task's output, for C: a 64-bit id, `{0}` being the null handle.
 ///

@@ -171,7 +171,7 @@ pub use self::future::{
 };
 pub use self::poll::{FfiPoll, PollPanicked};
 pub use self::waker::{ContextExt, FfiContext};
-pub use crate::raw::header::{FfiWakerBase, FfiWakerVTable};
+pub use crate::raw::ffi_waker::{FfiWakerBase, FfiWakerVTable};
 
 /// Turns an `async fn` into a function returning an [`FfiFuture`] (async-ffi's attribute).
 ///
