@@ -248,7 +248,13 @@ impl<M, A: Allocator> Builder<M, A> {
         // SAFETY: `HomeThread` keeps the non-`Send` future, output and data slot on this
         // thread (raw rule 8); the allocator, which may free the memory on another thread, is
         // `Send`; everything is `'static`.
-        unsafe { self.spawn_with_locality(future, schedule, crate::raw::locality::HomeThread::current()) }
+        unsafe {
+            self.spawn_with_locality(
+                future,
+                schedule,
+                crate::raw::locality::HomeThread::current(),
+            )
+        }
     }
 
     /// Spawns a future without checking `Send` or `'static`.

@@ -312,9 +312,9 @@ macro_rules! export_error_handling_functions {
 mod tests {
     use super::*;
     use crate::capi::last_error::{take_last_error, update_last_error, Error};
-    use alloc::string::String;
     use crate::capi::status::{guard, Failure, RawtaskStatus};
     use crate::sync::atomic_static::{AtomicUsize, Ordering::SeqCst};
+    use alloc::string::String;
     use core::fmt;
     use std::error::Error as StdError;
 

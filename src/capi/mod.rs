@@ -57,7 +57,7 @@ mod task;
 
 pub use self::abi::{
     rawtask_abi_version, rawtask_check_abi, rawtask_data_offset, RAWTASK_ABI_VERSION,
-    RAWTASK_DATA_OFFSET_WORDS, RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING,
+    RAWTASK_DATA_OFFSET_WORDS,
 };
 pub use self::error_message::{
     clear_last_error, error_message_utf16, error_message_utf8, last_error_length,
@@ -70,7 +70,9 @@ pub use self::runnable::{
     rawtask_runnable_schedule, rawtask_runnable_waker, rawtask_waker_clone, rawtask_waker_drop,
     rawtask_waker_wake, rawtask_waker_wake_by_ref, RawtaskRunnable, RawtaskWaker,
 };
-pub use self::schedule::{RawtaskSchedule, RawtaskScheduleFn};
+pub use self::schedule::{
+    RawtaskSchedule, RawtaskScheduleFn, RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING,
+};
 pub use self::status::{guard, Failure, RawtaskStatus};
 pub use self::task::{
     rawtask_task_cancel, rawtask_task_data, rawtask_task_detach, rawtask_task_free,

@@ -24,8 +24,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::status::{guard, panic_message, Failure, RawtaskStatus};
-use crate::panic::drop_payload;
 use super::{update_last_error, Error};
+use crate::panic::drop_payload;
 use crate::raw::header::prefix;
 use crate::raw::waker::noop_waker;
 use crate::task::Task;

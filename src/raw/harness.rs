@@ -352,5 +352,4 @@ where
         // SAFETY: we give up the `Runnable`'s reference; the future is gone.
         unsafe { Self::release_and_notify(ptr, prev) };
     }
-
 }

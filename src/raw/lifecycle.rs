@@ -212,5 +212,4 @@ where
                 .map(|identity| &*(identity as *const Identity))
         }
     }
-
 }

@@ -32,6 +32,6 @@ pub(crate) mod locality;
 pub(crate) mod release;
 pub(crate) mod state;
 pub(crate) mod vtable;
+pub(crate) mod waker;
 #[cfg(feature = "std")]
 pub(crate) mod watcher;
-pub(crate) mod waker;
