@@ -59,6 +59,36 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Locks a std mutex that is never loom's (a `static`, which outlives every model execution,
+/// or state no loom model drives: the task pool, the background thread pool), ignoring
+/// poisoning as [`lock`] does.
+#[cfg(feature = "std")]
+pub(crate) fn lock_static<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A waker that unparks the current thread, for the blocking waits of the std-only layers
+/// (`CancellationToken::block`, a background `TaskHandle`'s wait).
+#[cfg(feature = "std")]
+pub(crate) fn waker_for_current_thread() -> core::task::Waker {
+    /// Unparks the thread it was made on.
+    struct Unparker(thread::Thread);
+
+    impl std::task::Wake for Unparker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    core::task::Waker::from(std::sync::Arc::new(Unparker(thread::current())))
+}
+
 /// Parking and identity of threads, for the blocking waits of the std-only layers.
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) mod thread {

@@ -89,10 +89,7 @@ unsafe impl Send for PinnedForever {}
 #[cold]
 pub(crate) fn keep_pinned_forever(ptr: NonNull<()>) {
     #[cfg(feature = "std")]
-    PINNED_FOREVER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(PinnedForever(ptr));
+    crate::sync::lock_static(&PINNED_FOREVER).push(PinnedForever(ptr));
     #[cfg(not(feature = "std"))]
     let _ = ptr;
 }
