@@ -456,7 +456,6 @@ impl CancellationToken {
     }
 }
 
-
 /// Cancels one node (unless it already was): marks it, takes and wakes its waiters (keeping
 /// the first panic of a waker in `panic`). Pushes its children onto `stack` either way and
 /// returns whether there were any.

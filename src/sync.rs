@@ -1,4 +1,4 @@
-//! The one place the task protocol gets its atomics, cells and allocator from.
+//! The one place rawtask gets its atomics, cells, allocator, locks and threads from.
 //!
 //! Under `cfg(loom)` everything here is loom's model-checked stand-in, so that every access the
 //! protocol makes is visible to the loom models in `loom-tests/`. A value that bypasses this
@@ -43,7 +43,7 @@ pub(crate) mod atomic_static {
     pub(crate) use portable_atomic::AtomicU64;
 }
 
-/// Reference counting and locks for the std-only layers (`cancel`, `background`).
+/// Reference counting and locks for the std-only layers (`cancel`, `background`, `scope`).
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 

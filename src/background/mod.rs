@@ -1,5 +1,11 @@
 //! Background jobs for C callers: ffi_helpers 0.3's task API, built on raw tasks.
 //!
+//! **Two different `Task`s.** This module's [`Task`] is the *job* trait of ffi_helpers (the
+//! name is kept so that ffi_helpers code compiles unchanged); it has nothing to do with the
+//! crate root's [`rawtask::Task`](crate::Task), the handle that awaits a raw task's output.
+//! [`Job`] is the same trait under a name that cannot be confused with the handle: write
+//! `impl Job for …` in new code, or `impl Task for …` in code ported from ffi_helpers.
+//!
 //! The *Task API* lets C code start a blocking job, check on it, cancel it and collect its
 //! result:
 //!
@@ -76,6 +82,8 @@ pub use self::export::{
     RAWTASK_BACKGROUND_ERROR, RAWTASK_BACKGROUND_PENDING, RAWTASK_BACKGROUND_READY,
 };
 pub use self::handle::TaskHandle;
+/// This module's job trait, [`Task`], under a name distinct from [`rawtask::Task`](crate::Task).
+pub use self::Task as Job;
 pub use crate::cancel::{CancellationToken, Cancelled};
 pub use crate::capi::Error;
 

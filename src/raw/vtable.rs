@@ -26,7 +26,7 @@ pub(crate) struct TaskVTable {
     pub(crate) read_output: unsafe fn(NonNull<()>, bool, *mut ()),
     /// Drops the schedule function and the data slot and frees the allocation.
     pub(crate) destroy: unsafe fn(NonNull<()>),
-    /// Size and alignment of the whole allocation, for diagnostics.
+    /// Size and alignment of the whole allocation, which `destroy` hands back to the allocator.
     pub(crate) layout: core::alloc::Layout,
     /// Byte offset of the data slot from the task pointer (`data_offset::<M>()`), so that
     /// type-erased code (the C API) can find the slot of any task. Never read on a hot path.
