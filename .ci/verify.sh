@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The heavy rungs of rawtask's verification ladder (DESIGN.md), one function per step:
+# The heavy rungs of rawtask's verification ladder (the README's "On a fresh machine"
+# describes the ladder; .ci/run runs all of it), one function per step:
 #
 #   bash .ci/verify.sh loom|miri|asan|tsan|valgrind [more steps...]
 #
@@ -33,7 +34,8 @@ TARGET=x86_64-unknown-linux-gnu
 # Every test file that starts threads (itself, or through rawtask::background's pool), with
 # its measured cost on this 2-core machine (seeds 0..8 + tree borrows, one `cargo miri test`
 # each, so ~4 s of it is start-up). Listed is every file that fits the CI budget (~8 min for
-# all that issue 3 added to .ci/run, most of it taken by the workspace's suites below):
+# all that running the whole test suite added to .ci/run, most of it taken by the workspace's
+# suites below):
 #   background_pool 8+2 s, background_spin 8+2 s, cancel_guard 17+4 s, storage 19+5 s,
 #   background_export 21+5 s, leak_check 23+5 s, cancel_token 23+4 s,
 #   cancel_detach 41+7 s, waker 51+9 s, join_threads 75+10 s (the core cross-thread tests),
@@ -49,10 +51,10 @@ MIRI_CONCURRENCY_TESTS=${MIRI_CONCURRENCY_TESTS:-"background_pool background_spi
 MIRI_CROSS_TARGETS=${MIRI_CROSS_TARGETS:-"i686-unknown-linux-gnu s390x-unknown-linux-gnu"}
 MIRI_CROSS_TESTS=${MIRI_CROSS_TESTS:-"basic raw metadata waker drop_semantics panic local fallible ready large_future join_threads compat_async_task_ffi"}
 
-# ----- The workspace's other test suites (issue 3: the whole test suite, benchmarks excluded) ---
+# ----- The workspace's other test suites (the whole test suite, benchmarks excluded) -----------
 # As package:test-target pairs; each step below runs those its tool can run. Left out of every
 # step, on purpose:
-#   benches              benchmarks, not tests (issue 3 excludes them)
+#   benches              benchmarks, not tests
 #   loom-tests           loom models, meaningful only with --cfg loom: step_loom runs them
 #   c-tests              its C programs are compiled with cc and run as child processes;
 #                        .ci/c-valgrind.sh runs each under memcheck (miri cannot run C, and the

@@ -553,7 +553,7 @@ typedef struct RawtaskFfiContext {
 } RawtaskFfiContext;
 
 /**
- * The C view of [`FfiFuture<u64>`](FfiFuture) (any of the four variants): a future whose
+ * The C view of [`FfiFuture<u64>`](super::FfiFuture) (any of the four variants): a future whose
  * output is a `uint64_t`. Rust declares functions with `FfiFuture<u64>`, C with this.
  *
  * The FFI future ABI (async-ffi 0.5.1's, `RAWTASK_FFI_ABI_VERSION`), for every output type:
@@ -623,7 +623,7 @@ typedef struct RawtaskFfiPollPtr {
 } RawtaskFfiPollPtr;
 
 /**
- * The C view of [`FfiFuture<*mut c_void>`](FfiFuture): a future whose output is a pointer
+ * The C view of [`FfiFuture<*mut c_void>`](super::FfiFuture): a future whose output is a pointer
  * (whose ownership the two sides agree on).
  *
  * ```
@@ -668,7 +668,7 @@ typedef struct RawtaskFfiPollVoid {
 } RawtaskFfiPollVoid;
 
 /**
- * The C view of [`FfiFuture<()>`](FfiFuture): a future without output.
+ * The C view of [`FfiFuture<()>`](super::FfiFuture): a future without output.
  *
  * ```
  * use rawtask::ffi::{abi::RawtaskFfiFutureVoid, FfiFuture};

@@ -5,10 +5,14 @@ use core::fmt;
 use core::future::Future;
 use core::panic::Location;
 
-use crate::identity::Identity;
-use crate::raw::{AnyThread, Custom, IdentitySlot, Locality, RawTask};
+use crate::identity::task_identity::Identity;
+use crate::raw::extras::{IdentitySlot, TaskExtras};
+use crate::raw::harness::RawTask;
+use crate::raw::locality::{AnyThread, Locality};
+use crate::runnable::Runnable;
+use crate::schedule::Schedule;
 use crate::storage::{Allocator, Heap};
-use crate::{Runnable, Schedule, Task};
+use crate::task::Task;
 
 /// Configures and spawns tasks: a data slot (metadata), panic propagation, the allocator the
 /// task's memory comes from, and an optional identity (id, name, spawn location).
@@ -244,7 +248,13 @@ impl<M, A: Allocator> Builder<M, A> {
         // SAFETY: `HomeThread` keeps the non-`Send` future, output and data slot on this
         // thread (raw rule 8); the allocator, which may free the memory on another thread, is
         // `Send`; everything is `'static`.
-        unsafe { self.spawn_with_locality(future, schedule, crate::raw::HomeThread::current()) }
+        unsafe {
+            self.spawn_with_locality(
+                future,
+                schedule,
+                crate::raw::locality::HomeThread::current(),
+            )
+        }
     }
 
     /// Spawns a future without checking `Send` or `'static`.
@@ -312,7 +322,7 @@ impl<M, A: Allocator> Builder<M, A> {
         unsafe {
             match identity {
                 None => {
-                    let extras = Custom {
+                    let extras = TaskExtras {
                         locality,
                         allocator,
                         identity: (),
@@ -322,7 +332,7 @@ impl<M, A: Allocator> Builder<M, A> {
                 Some(spec) => {
                     let caller = Location::caller();
                     let location = spec.track_location.then_some(caller);
-                    let extras = Custom {
+                    let extras = TaskExtras {
                         locality,
                         allocator,
                         identity: Identity::new(spec.name, location),
@@ -339,26 +349,26 @@ impl<M, A: Allocator> Builder<M, A> {
 /// # Safety
 /// As `Builder::spawn_unchecked`, with `extras` deciding where the contents may be dropped.
 #[inline]
-unsafe fn allocate<'a, F, Fut, S, M, L, A, I>(
+unsafe fn allocate<'a, F, Fut, S, M, Loc, Alloc, IdSlot>(
     future: F,
     schedule: S,
     metadata: M,
-    extras: Custom<L, A, I>,
+    extras: TaskExtras<Loc, Alloc, IdSlot>,
     propagate_panic: bool,
 ) -> (Runnable<M>, Task<Fut::Output, M>)
 where
     F: FnOnce(&'a M) -> Fut,
     Fut: Future + 'a,
     S: Schedule<M>,
-    L: Locality,
-    A: Allocator,
-    I: IdentitySlot,
+    Loc: Locality,
+    Alloc: Allocator,
+    IdSlot: IdentitySlot,
     M: 'a,
 {
     // SAFETY: forwarded from the caller; the new task's reference goes to the `Runnable` and
     // its TASK bit to the `Task`.
     unsafe {
-        let ptr = RawTask::<Fut, Fut::Output, S, M, Custom<L, A, I>>::allocate(
+        let ptr = RawTask::<Fut, Fut::Output, S, M, TaskExtras<Loc, Alloc, IdSlot>>::allocate(
             future,
             schedule,
             metadata,
@@ -431,7 +441,7 @@ where
     S: Schedule,
 {
     // The default path: no data slot, the heap, no identity (all zero-sized).
-    let extras = Custom {
+    let extras = TaskExtras {
         locality: AnyThread,
         allocator: Heap,
         identity: (),

@@ -435,7 +435,7 @@ impl CancellationToken {
         if self.cancelled() {
             return true;
         }
-        let waker = Waker::from(std::sync::Arc::new(Unparker(std::thread::current())));
+        let waker = crate::sync::waker_for_current_thread();
         let mut cx = Context::from_waker(&waker);
         let mut future = self.wait_cancelled();
         loop {
@@ -456,30 +456,13 @@ impl CancellationToken {
     }
 }
 
-/// Wakes a thread blocked in `CancellationToken::block`.
-#[cfg(not(loom))]
-struct Unparker(std::thread::Thread);
-
-#[cfg(not(loom))]
-impl std::task::Wake for Unparker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-type PanicPayload = std::boxed::Box<dyn core::any::Any + Send + 'static>;
-
 /// Cancels one node (unless it already was): marks it, takes and wakes its waiters (keeping
 /// the first panic of a waker in `panic`). Pushes its children onto `stack` either way and
 /// returns whether there were any.
 fn cancel_one(
     node: &Node,
     stack: &mut Vec<(Arc<Node>, bool)>,
-    panic: &mut Option<PanicPayload>,
+    panic: &mut Option<crate::panic::Payload>,
 ) -> bool {
     let mut inner = lock(&node.inner);
     stack.extend(inner.children.iter().map(|child| (child.clone(), false)));
@@ -872,7 +855,7 @@ impl Waiters {
     }
 
     /// Wakes every waiter; a panicking waker does not stop the others.
-    fn wake_all(self, panic: &mut Option<PanicPayload>) {
+    fn wake_all(self, panic: &mut Option<crate::panic::Payload>) {
         for slot in self.slots {
             if let Slot::Waiting(waker) = slot {
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {

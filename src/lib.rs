@@ -35,7 +35,9 @@
 //! # Features
 //!
 //! - `std` (default): [`spawn_local`], panic propagation, [`ffi`], [`CancellationToken`],
-//!   [`background`] jobs for C, [`scope`], [`storage::TaskPool`]. Without it the crate is `no_std` and needs only `alloc`.
+//!   [`background`] jobs for C, [`capi`] (the C ABI: runnables, task handles and wakers from
+//!   C, status codes and the thread-local last error), [`scope`], [`storage::TaskPool`].
+//!   Without it the crate is `no_std` and needs only `alloc`.
 //! - `macros`: the `#[async_ffi]` attribute, as `rawtask::ffi::async_ffi`.
 //! - `futures`: `futures::task::Spawn` executors as [`scope::ScopeExecutor`]s.
 //! - `portable-atomic`: every atomic from the [portable-atomic](https://docs.rs/portable-atomic)
@@ -50,6 +52,8 @@
 //!
 //! # Beyond async-task
 //!
+//! - [`protocol`]: the raw task's specification (state bits, who may touch what, the rules,
+//!   every transition), for readers of the core and authors of C executors.
 //! - [`scope`]: structured scopes (no task outlives its parent), a superset of scoped_spawn.
 //! - [`storage`]: where a task's allocation lives ([`Builder::allocator`], a recycling pool).
 //! - [`identity`]: opt-in task ids, names and spawn locations.
@@ -78,9 +82,14 @@ pub mod compat;
 #[cfg(feature = "std")]
 pub mod ffi;
 pub mod identity;
+#[cfg(feature = "std")]
+mod panic;
+#[doc = include_str!("../docs/protocol.md")]
+pub mod protocol {}
 mod raw;
 mod runnable;
 mod schedule;
+mod schedule_info;
 #[cfg(feature = "std")]
 pub mod scope;
 pub mod storage;
@@ -95,7 +104,8 @@ pub use crate::builder::{spawn_local, spawn_local_with};
 #[cfg(feature = "std")]
 pub use crate::cancel::CancellationToken;
 pub use crate::runnable::Runnable;
-pub use crate::schedule::{Schedule, ScheduleInfo, WithInfo};
+pub use crate::schedule::{Schedule, WithInfo};
+pub use crate::schedule_info::ScheduleInfo;
 pub use crate::task::{FallibleTask, Task};
 
 /// The byte offset of the data slot from a task pointer, for a slot of type `M`.

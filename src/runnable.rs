@@ -5,7 +5,9 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::task::Waker;
 
-use crate::raw::header::{prefix, waker_from_ref, Header};
+use crate::raw::header::{prefix, Header};
+use crate::raw::waker::waker_from_ref;
+use crate::schedule_info::ScheduleInfo;
 
 /// A handle to a scheduled task, owned by the executor.
 ///
@@ -141,7 +143,7 @@ impl<M> Runnable<M> {
     pub fn schedule(self) {
         let ptr = self.into_raw();
         // SAFETY: our reference and SCHEDULED bit pass to the schedule function's `Runnable`.
-        unsafe { (prefix(ptr).vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) }
+        unsafe { (prefix(ptr).vtable.schedule)(ptr, ScheduleInfo::new(false)) }
     }
 
     /// Polls the task's future once.
@@ -288,7 +290,7 @@ pub(crate) unsafe fn drop_runnable(ptr: NonNull<()>) {
     // SAFETY: we hold SCHEDULED on a closed task: the future is ours to drop.
     unsafe { (vtable.drop_future)(ptr) };
     // SAFETY: we give up the `Runnable` of a closed task whose future is gone.
-    unsafe { crate::raw::release_closed_runnable(ptr) };
+    unsafe { crate::raw::release::release_closed_runnable(ptr) };
 }
 
 impl<M> Runnable<M> {

@@ -1,10 +1,14 @@
 //! Schedule functions: how a woken task gets back to its executor.
 
-use crate::Runnable;
+use crate::runnable::Runnable;
+use crate::schedule_info::ScheduleInfo;
 
+/// Seals [`Schedule`]: only this crate implements it (for closures, [`WithInfo`], and the C
+/// API's schedule type).
 pub(crate) mod sealed {
     use super::WithInfo;
-    use crate::Runnable;
+    use crate::runnable::Runnable;
+    use crate::schedule_info::ScheduleInfo;
 
     pub trait Sealed<M> {
         /// The schedule function is plain data (`Copy`, no destructor, no interior
@@ -15,47 +19,9 @@ pub(crate) mod sealed {
     }
 
     impl<M, F: Fn(Runnable<M>)> Sealed<M> for F {}
-    impl<M, F: Fn(Runnable<M>, super::ScheduleInfo)> Sealed<M> for WithInfo<F> {}
-    #[cfg(feature = "std")]
-    impl<M> Sealed<M> for crate::capi::RawtaskSchedule {
-        // A function pointer and a context pointer, `Copy`.
-        const PLAIN_DATA: bool = true;
-    }
-}
-
-/// Extra information passed to a schedule function.
-///
-/// ```
-/// use rawtask::{Runnable, ScheduleInfo, WithInfo};
-///
-/// let (s, r) = flume::unbounded();
-/// let schedule = WithInfo(move |runnable: Runnable, info: ScheduleInfo| {
-///     // A task that yielded (woke itself while running) goes to the back of the queue.
-///     let _ = info.woken_while_running;
-///     s.send(runnable).unwrap();
-/// });
-/// let (runnable, task) = rawtask::spawn(async { 1 + 2 }, schedule);
-/// runnable.schedule();
-/// r.recv().unwrap().run();
-/// assert_eq!(futures_lite::future::block_on(task), 3);
-/// ```
-#[derive(Debug, Copy, Clone)]
-#[non_exhaustive]
-pub struct ScheduleInfo {
-    /// The task was woken while it was running, usually because it yielded to the executor.
-    ///
-    /// Executors typically put such a task at the back of a queue rather than in a LIFO slot,
-    /// so that a yielding task cannot starve the others.
-    pub woken_while_running: bool,
-}
-
-impl ScheduleInfo {
-    #[inline(always)]
-    pub(crate) const fn new(woken_while_running: bool) -> ScheduleInfo {
-        ScheduleInfo {
-            woken_while_running,
-        }
-    }
+    impl<M, F: Fn(Runnable<M>, ScheduleInfo)> Sealed<M> for WithInfo<F> {}
+    // The C API's `RawtaskSchedule` implements it beside its own definition, in `capi`: the
+    // core does not know the layers built on it.
 }
 
 /// A function that schedules a task: a plain `Fn(Runnable<M>)` closure, a

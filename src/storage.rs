@@ -77,6 +77,8 @@ mod pool {
     use core::ptr::NonNull;
     use std::sync::{Mutex, PoisonError};
 
+    use crate::sync::lock_static;
+
     use super::{AllocError, Allocator};
 
     /// An allocator that keeps the memory of freed tasks and hands it to the next task of the
@@ -145,7 +147,7 @@ mod pool {
         }
 
         fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-            self.state.lock().unwrap_or_else(PoisonError::into_inner)
+            lock_static(&self.state)
         }
     }
 

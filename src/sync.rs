@@ -1,4 +1,4 @@
-//! The one place the task protocol gets its atomics, cells and allocator from.
+//! The one place rawtask gets its atomics, cells, allocator, locks and threads from.
 //!
 //! Under `cfg(loom)` everything here is loom's model-checked stand-in, so that every access the
 //! protocol makes is visible to the loom models in `loom-tests/`. A value that bypasses this
@@ -43,7 +43,7 @@ pub(crate) mod atomic_static {
     pub(crate) use portable_atomic::AtomicU64;
 }
 
-/// Reference counting and locks for the std-only layers (`cancel`, `background`).
+/// Reference counting and locks for the std-only layers (`cancel`, `background`, `scope`).
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -57,6 +57,36 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Locks a std mutex that is never loom's (a `static`, which outlives every model execution,
+/// or state no loom model drives: the task pool, the background thread pool), ignoring
+/// poisoning as [`lock`] does.
+#[cfg(feature = "std")]
+pub(crate) fn lock_static<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A waker that unparks the current thread, for the blocking waits of the std-only layers
+/// (`CancellationToken::block`, a background `TaskHandle`'s wait).
+#[cfg(feature = "std")]
+pub(crate) fn waker_for_current_thread() -> core::task::Waker {
+    /// Unparks the thread it was made on.
+    struct Unparker(thread::Thread);
+
+    impl std::task::Wake for Unparker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    core::task::Waker::from(std::sync::Arc::new(Unparker(thread::current())))
 }
 
 /// Parking and identity of threads, for the blocking waits of the std-only layers.

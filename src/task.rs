@@ -8,9 +8,11 @@ use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll};
 
+use crate::raw::awaiter::Look;
+use crate::raw::cell::StoredPanic;
 use crate::raw::header::{prefix, Header, HeaderPrefix};
 use crate::raw::state::{Close, Detach};
-use crate::raw::PanicPayload;
+use crate::schedule_info::ScheduleInfo;
 
 /// A handle that awaits the output of a task.
 ///
@@ -203,12 +205,12 @@ impl<T, M> Task<T, M> {
     #[inline]
     pub(crate) fn wake(&self) {
         // SAFETY: the TASK bit keeps the task alive during the call.
-        unsafe { crate::raw::header::wake_by_ref(self.ptr.as_ptr()) }
+        unsafe { crate::raw::waker::wake_by_ref(self.ptr.as_ptr()) }
     }
 
     /// Moves the output out; the caller has just marked it taken.
     #[inline]
-    fn read_output(&self, panicked: bool) -> Result<T, PanicPayload> {
+    fn read_output(&self, panicked: bool) -> Result<T, StoredPanic> {
         if mem::size_of::<T>() == 0 && !panicked {
             // A zero-sized output (`()` above all) has no bytes to move: conjure it instead of
             // calling through the vtable. The stored value counts as moved out, exactly as the
@@ -217,7 +219,7 @@ impl<T, M> Task<T, M> {
             // and the caller owns the output (it just marked it taken).
             return Ok(unsafe { ptr::read(NonNull::<T>::dangling().as_ptr()) });
         }
-        let mut out = MaybeUninit::<Result<T, PanicPayload>>::uninit();
+        let mut out = MaybeUninit::<Result<T, StoredPanic>>::uninit();
         let prefix = self.prefix();
         // SAFETY: `take_output` (or a `Detach::TakeOutput` step) gave us the stored output,
         // whose type is `T`, and `out` is valid for writes.
@@ -240,7 +242,7 @@ impl<T, M> Task<T, M> {
             }
             Close::ClosedSchedule { had_awaiter } => {
                 // SAFETY: `close_from_task` added the reference the new `Runnable` owns.
-                unsafe { (prefix.vtable.schedule)(self.ptr, crate::ScheduleInfo::new(false)) };
+                unsafe { (prefix.vtable.schedule)(self.ptr, ScheduleInfo::new(false)) };
                 if had_awaiter {
                     prefix.notify_awaiter(None);
                 }
@@ -253,7 +255,7 @@ impl<T, M> Task<T, M> {
     /// A handle alone with its finished task (raw rule 12) decides with one load, inline; the
     /// rest goes through [`set_detached_shared`](Self::set_detached_shared).
     #[inline]
-    fn set_detached(&mut self) -> Option<Result<T, PanicPayload>> {
+    fn set_detached(&mut self) -> Option<Result<T, StoredPanic>> {
         match self.prefix().state.load().detach_alone_finished() {
             Some(outcome) => self.finish_detach(outcome, None),
             None => self.set_detached_shared(),
@@ -263,7 +265,7 @@ impl<T, M> Task<T, M> {
     /// The general detach: one transition decides whether the handle takes the output, frees
     /// the task, schedules it to drop its future, or only clears TASK.
     #[inline(never)]
-    fn set_detached_shared(&mut self) -> Option<Result<T, PanicPayload>> {
+    fn set_detached_shared(&mut self) -> Option<Result<T, StoredPanic>> {
         let mut output = None;
         loop {
             match self.prefix().state.detach() {
@@ -281,8 +283,8 @@ impl<T, M> Task<T, M> {
     fn finish_detach(
         &mut self,
         outcome: Detach,
-        output: Option<Result<T, PanicPayload>>,
-    ) -> Option<Result<T, PanicPayload>> {
+        output: Option<Result<T, StoredPanic>>,
+    ) -> Option<Result<T, StoredPanic>> {
         // The task is read only in the arms that own it (or its final `Runnable`): after a
         // plain `Detached`, another thread may already have freed it.
         let ptr = self.ptr;
@@ -303,7 +305,7 @@ impl<T, M> Task<T, M> {
             Detach::Schedule => {
                 // SAFETY: `detach` gave the final `Runnable` its reference, which keeps the task
                 // alive until the executor runs it.
-                unsafe { (self.prefix().vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
+                unsafe { (self.prefix().vtable.schedule)(ptr, ScheduleInfo::new(false)) };
                 output
             }
             Detach::Detached => output,
@@ -315,44 +317,39 @@ impl<T, M> Task<T, M> {
     /// Polls for the output: `Ready(None)` once the task is cancelled and its future dropped.
     pub(crate) fn poll_task(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let prefix = self.prefix();
-        let mut registered = false;
-        loop {
-            let state = prefix.state.load();
+        let taken = prefix.poll_awaiter(cx.waker(), |state| {
             if state.is_closed() {
                 // Cancelled (or the output was taken): wait until the `Runnable` has dropped
-                // the future (raw rule 4).
+                // the future (protocol rule 4).
                 if !state.is_finished() {
-                    if !registered {
-                        prefix.register_awaiter(cx.waker());
-                        registered = true;
-                        continue;
-                    }
-                    return Poll::Pending;
+                    return Look::Wait;
                 }
                 prefix.notify_awaiter(Some(cx.waker()));
-                return Poll::Ready(None);
+                return Look::Done(None);
             }
             if !state.is_completed() {
-                if !registered {
-                    // Register, then look again: the task may have completed meanwhile.
-                    prefix.register_awaiter(cx.waker());
-                    registered = true;
-                    continue;
-                }
-                return Poll::Pending;
+                return Look::Wait;
             }
-            if let Ok(prev) = prefix.state.take_output(state) {
-                if prev.has_awaiter() {
-                    prefix.notify_awaiter(Some(cx.waker()));
+            match prefix.state.take_output(state) {
+                Ok(prev) => {
+                    if prev.has_awaiter() {
+                        prefix.notify_awaiter(Some(cx.waker()));
+                    }
+                    Look::Done(Some(prev.is_panicked()))
                 }
-                return match self.read_output(prev.is_panicked()) {
-                    Ok(output) => Poll::Ready(Some(output)),
-                    #[cfg(feature = "std")]
-                    Err(payload) => std::panic::resume_unwind(*payload.0),
-                    #[cfg(not(feature = "std"))]
-                    Err(never) => match never {},
-                };
+                Err(_) => Look::Again,
             }
+        });
+        match taken {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(panicked)) => match self.read_output(panicked) {
+                Ok(output) => Poll::Ready(Some(output)),
+                #[cfg(feature = "std")]
+                Err(payload) => std::panic::resume_unwind(*payload.0),
+                #[cfg(not(feature = "std"))]
+                Err(never) => match never {},
+            },
         }
     }
 }

@@ -1,8 +1,9 @@
-//! ffi_helpers 0.3's `Spin` example (`../shared/seeds/ffi_helpers-task.txt`), as written there
+//! ffi_helpers 0.3's `Spin` example (the docs of its `task` module,
+//! <https://docs.rs/ffi_helpers/0.3/ffi_helpers/task/index.html>), as written there
 //! apart from the crate path: `ffi_helpers::task` / `ffi_helpers::Task` become
 //! `rawtask::background`, `ffi_helpers::error_handling` becomes `rawtask::capi`. The error
 //! type is `anyhow::Error`, imported as ffi_helpers' docs import it.
-#![allow(missing_docs, unused_variables)] // the seed's `pub struct Spin` and `num_spins`
+#![allow(missing_docs, unused_variables)] // the example's `pub struct Spin` and `num_spins`
 
 use anyhow::Error;
 use rawtask::background::CancellationToken;

@@ -5,8 +5,8 @@
 //!
 //! # What every model checks
 //!
-//! A model spawns one task with [`H::spawn`], hands its `Runnable`, `Task` and wakers to the
-//! main thread and one or two spawned loom threads, joins them, and calls [`H::finish`], which
+//! A model spawns one task with [`Harness::spawn`], hands its `Runnable`, `Task` and wakers to the
+//! main thread and one or two spawned loom threads, joins them, and calls [`Harness::finish`], which
 //! runs whatever is still queued, resolves a `Task` the main thread kept, and asserts:
 //!
 //! - the future was dropped exactly once, the data slot exactly once, the schedule function
@@ -17,7 +17,7 @@
 //!   exactly once where nobody gives the output up and the task can complete, so that a lost
 //!   wakeup or a lost output fails the model; never where the `Task` was detached or dropped
 //!   or the task was cancelled before completing; at most once where a `cancel` races the
-//!   completion. A `Task` the main thread kept for [`H::finish`] must moreover receive any
+//!   completion. A `Task` the main thread kept for [`Harness::finish`] must moreover receive any
 //!   output that was produced;
 //! - with a [`WithInfo`] schedule function, the number of schedules with
 //!   `woken_while_running` equals the number of `Runnable::run` calls that returned `true`;
@@ -144,7 +144,7 @@ pub struct Flags {
 /// `Runnable::data`/`Task::metadata` are checked against the destructor and `data_mut`.
 #[derive(Debug)]
 pub struct Data {
-    c: StdArc<Counters>,
+    counters: StdArc<Counters>,
     flags: StdArc<Flags>,
     pub cell: UnsafeCell<usize>,
 }
@@ -171,20 +171,20 @@ impl Drop for Data {
     fn drop(&mut self) {
         self.cell.with_mut(|_| ());
         self.flags.data_dropped.set();
-        bump(&self.c.data_drops);
+        bump(&self.counters.data_drops);
     }
 }
 
 /// The output of every test future.
 #[derive(Debug)]
 pub struct Output {
-    c: StdArc<Counters>,
+    counters: StdArc<Counters>,
     pub value: usize,
 }
 
 impl Drop for Output {
     fn drop(&mut self) {
-        bump(&self.c.output_drops);
+        bump(&self.counters.output_drops);
     }
 }
 
@@ -199,17 +199,17 @@ impl Drop for PanicToken {
 }
 
 /// Counts the drop of a model's own future type exactly as a [`TestFuture`]'s drop is counted
-/// (and sets [`Flags::future_dropped`]): such a future holds one, made by [`H::future_guard`].
+/// (and sets [`Flags::future_dropped`]): such a future holds one, made by [`Harness::future_guard`].
 #[derive(Debug)]
 pub struct FutureGuard {
-    c: StdArc<Counters>,
+    counters: StdArc<Counters>,
     flags: StdArc<Flags>,
 }
 
 impl Drop for FutureGuard {
     fn drop(&mut self) {
         self.flags.future_dropped.set();
-        bump(&self.c.future_drops);
+        bump(&self.counters.future_drops);
     }
 }
 
@@ -218,7 +218,7 @@ pub const VALUE: usize = 42;
 
 /// How many times one execution must deliver the output (or, with `propagate_panic`, the
 /// stored panic) to a `Task` holder: an await that resolves to it, or a `Task::cancel` that
-/// returns it (both counted by [`H::record`]). Checked by [`H::finish`].
+/// returns it (both counted by [`Harness::record`]). Checked by [`Harness::finish`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivery {
     /// Exactly once: nobody gives the output up (the `Task` is neither dropped, detached nor
@@ -256,7 +256,7 @@ pub enum Kind {
 
 /// The future of every model.
 pub struct TestFuture {
-    c: StdArc<Counters>,
+    counters: StdArc<Counters>,
     flags: StdArc<Flags>,
     exec: StdArc<Exec>,
     kind: Kind,
@@ -271,7 +271,7 @@ impl Future for TestFuture {
     type Output = Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Output> {
-        bump(&self.c.polls);
+        bump(&self.counters.polls);
         self.polls += 1;
         assert!(self.polls <= 2, "a finished future was polled again");
         let first = self.polls == 1;
@@ -291,14 +291,14 @@ impl Future for TestFuture {
             }
             Kind::PendingOnce if first => return Poll::Pending,
             Kind::Panic1 => {
-                bump(&self.c.panics_made);
-                std::panic::panic_any(PanicToken(self.c.clone()));
+                bump(&self.counters.panics_made);
+                std::panic::panic_any(PanicToken(self.counters.clone()));
             }
             _ => {}
         }
-        bump(&self.c.outputs_made);
+        bump(&self.counters.outputs_made);
         Poll::Ready(Output {
-            c: self.c.clone(),
+            counters: self.counters.clone(),
             value: VALUE,
         })
     }
@@ -307,7 +307,7 @@ impl Future for TestFuture {
 impl Drop for TestFuture {
     fn drop(&mut self) {
         self.flags.future_dropped.set();
-        bump(&self.c.future_drops);
+        bump(&self.counters.future_drops);
     }
 }
 
@@ -403,16 +403,16 @@ impl Exec {
 
 /// The schedule function's captured state; counts its drop.
 struct Sched {
-    c: StdArc<Counters>,
+    counters: StdArc<Counters>,
     exec: StdArc<Exec>,
     dropped: Flag,
 }
 
 impl Sched {
     fn schedule(&self, r: Runnable<Data>, woken_while_running: bool) {
-        bump(&self.c.schedules);
+        bump(&self.counters.schedules);
         if woken_while_running {
-            bump(&self.c.woken_while_running);
+            bump(&self.counters.woken_while_running);
         }
         self.exec.push(r);
         // Rule 6: the task (and so this closure) must still be alive after the push, even if
@@ -424,14 +424,14 @@ impl Sched {
             !self.dropped.get(),
             "the schedule function was dropped during its own call"
         );
-        assert_eq!(get(&self.c.schedule_fn_drops), 0);
+        assert_eq!(get(&self.counters.schedule_fn_drops), 0);
     }
 }
 
 impl Drop for Sched {
     fn drop(&mut self) {
         self.dropped.set();
-        bump(&self.c.schedule_fn_drops);
+        bump(&self.counters.schedule_fn_drops);
     }
 }
 
@@ -442,8 +442,8 @@ pub struct Spawn {
     pub propagate_panic: bool,
     /// Schedule through `WithInfo` (and check `woken_while_running`) or a plain closure.
     pub with_info: bool,
-    /// The task uses the harness's counting schedule function (`H::spawn`); `false` for
-    /// models that spawn with their own (see `H::adopt`).
+    /// The task uses the harness's counting schedule function (`Harness::spawn`); `false` for
+    /// models that spawn with their own (see `Harness::adopt`).
     pub counted_schedule: bool,
 }
 
@@ -475,29 +475,31 @@ impl Spawn {
     }
 }
 
-pub type R = Runnable<Data>;
-pub type T = Task<Output, Data>;
+/// The `Runnable` of a model's task (its data slot is the counted [`Data`]).
+pub type ModelRunnable = Runnable<Data>;
+/// The `Task` handle of a model's task.
+pub type ModelTask = Task<Output, Data>;
 
 /// One model execution's world: counters, flags and the executor.
 #[derive(Clone)]
-pub struct H {
-    pub c: StdArc<Counters>,
+pub struct Harness {
+    pub counters: StdArc<Counters>,
     pub flags: StdArc<Flags>,
     pub exec: StdArc<Exec>,
     spawn: Option<Spawn>,
 }
 
-impl Default for H {
+impl Default for Harness {
     fn default() -> Self {
-        H::new()
+        Harness::new()
     }
 }
 
-impl H {
-    pub fn new() -> H {
+impl Harness {
+    pub fn new() -> Harness {
         quiet_test_panics();
-        H {
-            c: StdArc::new(Counters::default()),
+        Harness {
+            counters: StdArc::new(Counters::default()),
             flags: StdArc::new(Flags::default()),
             exec: StdArc::new(Exec::new()),
             spawn: None,
@@ -507,7 +509,7 @@ impl H {
     /// Builds the data slot (value 7).
     pub fn data(&self) -> Data {
         Data {
-            c: self.c.clone(),
+            counters: self.counters.clone(),
             flags: self.flags.clone(),
             cell: UnsafeCell::new(7),
         }
@@ -516,7 +518,7 @@ impl H {
     /// A test future of the given kind.
     pub fn future(&self, kind: Kind) -> TestFuture {
         TestFuture {
-            c: self.c.clone(),
+            counters: self.counters.clone(),
             flags: self.flags.clone(),
             exec: self.exec.clone(),
             kind,
@@ -526,12 +528,12 @@ impl H {
     }
 
     /// Spawns the model's one task. The `Runnable` is returned as is (not scheduled yet).
-    pub fn spawn(&mut self, how: Spawn) -> (R, T) {
+    pub fn spawn(&mut self, how: Spawn) -> (ModelRunnable, ModelTask) {
         self.spawn_hooked(how, None)
     }
 
     /// [`spawn`](Self::spawn) with a [`Hook`] the future calls at the start of every poll.
-    pub fn spawn_hooked(&mut self, how: Spawn, hook: Option<Hook>) -> (R, T) {
+    pub fn spawn_hooked(&mut self, how: Spawn, hook: Option<Hook>) -> (ModelRunnable, ModelTask) {
         let mut future = self.future(how.kind);
         future.hook = hook;
         self.spawn_with(how, future)
@@ -543,7 +545,7 @@ impl H {
     /// [`TestFuture`]. `how.kind` only describes the future (with [`Delivery::Once`], `Panic1`
     /// means the `Task` must receive a propagated panic, any other kind the output); the data
     /// slot and the schedule function are the harness's, as in [`spawn`](Self::spawn).
-    pub fn spawn_with<F>(&mut self, how: Spawn, future: F) -> (R, T)
+    pub fn spawn_with<F>(&mut self, how: Spawn, future: F) -> (ModelRunnable, ModelTask)
     where
         F: Future<Output = Output> + Send + 'static,
     {
@@ -557,35 +559,38 @@ impl H {
             .metadata(self.data())
             .propagate_panic(how.propagate_panic);
         let sched = Sched {
-            c: self.c.clone(),
+            counters: self.counters.clone(),
             exec: self.exec.clone(),
             dropped: Flag::new(),
         };
         if how.with_info {
             builder.spawn(
                 move |_| future,
-                WithInfo(move |r: R, info: ScheduleInfo| {
+                WithInfo(move |r: ModelRunnable, info: ScheduleInfo| {
                     sched.schedule(r, info.woken_while_running)
                 }),
             )
         } else {
-            builder.spawn(move |_| future, move |r: R| sched.schedule(r, false))
+            builder.spawn(
+                move |_| future,
+                move |r: ModelRunnable| sched.schedule(r, false),
+            )
         }
     }
 
     /// The drop counter of a model's own future type (see [`spawn_with`](Self::spawn_with)).
     pub fn future_guard(&self) -> FutureGuard {
         FutureGuard {
-            c: self.c.clone(),
+            counters: self.counters.clone(),
             flags: self.flags.clone(),
         }
     }
 
     /// The output of a model's own future type, counted as made (value [`VALUE`]).
     pub fn output(&self) -> Output {
-        bump(&self.c.outputs_made);
+        bump(&self.counters.outputs_made);
         Output {
-            c: self.c.clone(),
+            counters: self.counters.clone(),
             value: VALUE,
         }
     }
@@ -599,10 +604,10 @@ impl H {
 
     /// Runs a `Runnable` as an executor does: a panic from the test future is caught (and its
     /// payload dropped); any other panic (a loom failure, a broken assertion) goes on.
-    pub fn run(&self, r: R) {
+    pub fn run(&self, r: ModelRunnable) {
         let _ = r.data().read();
         match catch_unwind(AssertUnwindSafe(|| r.run())) {
-            Ok(true) => bump(&self.c.runs_returning_true),
+            Ok(true) => bump(&self.counters.runs_returning_true),
             Ok(false) => {}
             Err(payload) => expect_test_panic(payload),
         }
@@ -644,14 +649,14 @@ impl H {
     /// is gone by then (rule 4 for cancelled tasks; completion drops the future before storing
     /// the output). Returns the output value, `None` if cancelled; a propagated panic is
     /// caught and counted, and reported as `Some(usize::MAX)`.
-    pub fn await_task(&self, t: T) -> Option<usize> {
+    pub fn await_task(&self, t: ModelTask) -> Option<usize> {
         let _ = t.metadata().read();
         let got = catch_unwind(AssertUnwindSafe(|| loom::future::block_on(t.fallible())));
         self.record(got)
     }
 
     /// `Task::cancel`, then the same bookkeeping as [`await_task`](Self::await_task).
-    pub fn cancel_task(&self, t: T) -> Option<usize> {
+    pub fn cancel_task(&self, t: ModelTask) -> Option<usize> {
         let _ = t.metadata().read();
         let got = catch_unwind(AssertUnwindSafe(|| loom::future::block_on(t.cancel())));
         self.record(got)
@@ -668,13 +673,13 @@ impl H {
         match got {
             Ok(Some(out)) => {
                 assert_eq!(out.value, VALUE);
-                bump(&self.c.outputs_received);
+                bump(&self.counters.outputs_received);
                 Some(out.value)
             }
             Ok(None) => None,
             Err(payload) => {
                 expect_test_panic(payload);
-                bump(&self.c.panics_received);
+                bump(&self.counters.panics_received);
                 Some(usize::MAX)
             }
         }
@@ -689,7 +694,7 @@ impl H {
     /// panic) the task produced; and with [`Delivery::Once`] the task must have finished once
     /// everything queued has run and the stash has been fired (else a wakeup was lost). A kept
     /// `Task` that has not finished is dropped (cancelling the task) only where neither holds.
-    pub fn finish(&self, task: Option<T>, delivery: Delivery) -> Option<usize> {
+    pub fn finish(&self, task: Option<ModelTask>, delivery: Delivery) -> Option<usize> {
         self.drain();
         let mut got = None;
         if let Some(t) = task {
@@ -698,13 +703,17 @@ impl H {
                 assert!(
                     t.is_finished(),
                     "the kept Task has not finished after draining (a lost wakeup?): {:?}",
-                    self.c
+                    self.counters
                 );
             }
             if t.is_finished() {
                 got = self.await_task(t);
                 if produced {
-                    assert!(got.is_some(), "the kept Task lost the output: {:?}", self.c);
+                    assert!(
+                        got.is_some(),
+                        "the kept Task lost the output: {:?}",
+                        self.counters
+                    );
                 }
             } else {
                 drop(t);
@@ -719,62 +728,82 @@ impl H {
     /// `propagate_panic`.
     fn produced(&self) -> bool {
         let spawn = self.spawn.expect("no task spawned");
-        get(&self.c.outputs_made) > 0 || (spawn.propagate_panic && get(&self.c.panics_made) > 0)
+        get(&self.counters.outputs_made) > 0
+            || (spawn.propagate_panic && get(&self.counters.panics_made) > 0)
     }
 
     /// The end-of-model assertions.
     pub fn check(&self, delivery: Delivery) {
-        let c = &*self.c;
+        let counters = &*self.counters;
         let spawn = self.spawn.expect("no task spawned");
-        let delivered = get(&c.outputs_received) + get(&c.panics_received);
+        let delivered = get(&counters.outputs_received) + get(&counters.panics_received);
         match delivery {
             Delivery::Once if spawn.kind == Kind::Panic1 => assert_eq!(
-                (get(&c.panics_received), get(&c.outputs_received)),
+                (
+                    get(&counters.panics_received),
+                    get(&counters.outputs_received)
+                ),
                 (1, 0),
-                "the propagated panic must reach the Task exactly once: {c:?}"
+                "the propagated panic must reach the Task exactly once: {counters:?}"
             ),
             Delivery::Once => assert_eq!(
-                (get(&c.outputs_received), get(&c.panics_received)),
+                (
+                    get(&counters.outputs_received),
+                    get(&counters.panics_received)
+                ),
                 (1, 0),
-                "the output must reach the Task exactly once: {c:?}"
+                "the output must reach the Task exactly once: {counters:?}"
             ),
-            Delivery::AtMostOnce => assert!(delivered <= 1, "delivered twice: {c:?}"),
-            Delivery::Never => assert_eq!(delivered, 0, "delivered, but given up: {c:?}"),
+            Delivery::AtMostOnce => assert!(delivered <= 1, "delivered twice: {counters:?}"),
+            Delivery::Never => assert_eq!(delivered, 0, "delivered, but given up: {counters:?}"),
         }
-        assert_eq!(get(&c.future_drops), 1, "future drops: {c:?}");
+        assert_eq!(get(&counters.future_drops), 1, "future drops: {counters:?}");
         assert!(self.flags.future_dropped.get());
-        assert_eq!(get(&c.data_drops), 1, "data slot drops: {c:?}");
+        assert_eq!(
+            get(&counters.data_drops),
+            1,
+            "data slot drops: {counters:?}"
+        );
         assert!(self.flags.data_dropped.get());
         let sched_drops = usize::from(spawn.counted_schedule);
         assert_eq!(
-            get(&c.schedule_fn_drops),
+            get(&counters.schedule_fn_drops),
             sched_drops,
-            "schedule fn drops: {c:?}"
+            "schedule fn drops: {counters:?}"
         );
-        assert!(get(&c.outputs_made) <= 1, "{c:?}");
+        assert!(get(&counters.outputs_made) <= 1, "{counters:?}");
         assert_eq!(
-            get(&c.output_drops),
-            get(&c.outputs_made),
-            "output drops: {c:?}"
+            get(&counters.output_drops),
+            get(&counters.outputs_made),
+            "output drops: {counters:?}"
         );
-        assert!(get(&c.outputs_received) <= get(&c.outputs_made), "{c:?}");
-        assert!(get(&c.panics_made) <= 1, "{c:?}");
+        assert!(
+            get(&counters.outputs_received) <= get(&counters.outputs_made),
+            "{counters:?}"
+        );
+        assert!(get(&counters.panics_made) <= 1, "{counters:?}");
         assert_eq!(
-            get(&c.panic_drops),
-            get(&c.panics_made),
-            "panic payload drops: {c:?}"
+            get(&counters.panic_drops),
+            get(&counters.panics_made),
+            "panic payload drops: {counters:?}"
         );
-        assert!(get(&c.panics_received) <= get(&c.panics_made), "{c:?}");
-        assert!(get(&c.outputs_made) + get(&c.panics_made) <= 1, "{c:?}");
+        assert!(
+            get(&counters.panics_received) <= get(&counters.panics_made),
+            "{counters:?}"
+        );
+        assert!(
+            get(&counters.outputs_made) + get(&counters.panics_made) <= 1,
+            "{counters:?}"
+        );
         if !spawn.propagate_panic {
-            assert_eq!(get(&c.panics_received), 0, "{c:?}");
+            assert_eq!(get(&counters.panics_received), 0, "{counters:?}");
         }
-        assert!(get(&c.polls) <= 2, "{c:?}");
+        assert!(get(&counters.polls) <= 2, "{counters:?}");
         if spawn.with_info {
             assert_eq!(
-                get(&c.woken_while_running),
-                get(&c.runs_returning_true),
-                "woken_while_running schedules vs run() == true: {c:?}"
+                get(&counters.woken_while_running),
+                get(&counters.runs_returning_true),
+                "woken_while_running schedules vs run() == true: {counters:?}"
             );
         }
         let exec = self.exec.state.lock().unwrap();
@@ -926,20 +955,20 @@ impl Actor {
 /// What an actor gets from the main thread.
 enum Kit {
     Nothing,
-    Runnable(R),
+    Runnable(ModelRunnable),
     Raw(SendPtr),
     Waker(Waker),
-    Task(T),
+    Task(ModelTask),
 }
 
-fn act(h: &H, actor: Actor, kit: Kit, executor: bool) {
+fn act(h: &Harness, actor: Actor, kit: Kit, executor: bool) {
     act_once(h, actor, kit, executor);
     if executor && actor != Actor::Run {
         h.executor_loop();
     }
 }
 
-fn act_once(h: &H, actor: Actor, kit: Kit, executor: bool) {
+fn act_once(h: &Harness, actor: Actor, kit: Kit, executor: bool) {
     match (actor, kit) {
         (Actor::Run, Kit::Nothing) if executor => h.executor_loop(),
         (Actor::Run, Kit::Nothing) => {
@@ -951,7 +980,7 @@ fn act_once(h: &H, actor: Actor, kit: Kit, executor: bool) {
         }
         (Actor::RunnableDrop, Kit::Nothing) => {
             if let Some(r) = h.exec.pop() {
-                bump(&h.c.runnables_dropped);
+                bump(&h.counters.runnables_dropped);
                 drop(r)
             }
         }
@@ -1013,12 +1042,12 @@ pub fn race(name: &str, a: Actor, b: Actor, how: Spawn, bound: Option<usize>) {
         "no actor would wake a PendingOnce future a second time"
     );
     model(name, bound, move || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(how);
         let blocking = a.blocks() || b.blocks();
         let mut r = Some(r);
         let mut t = Some(t);
-        let kit = |actor: Actor, r: &mut Option<R>, t: &mut Option<T>| {
+        let kit = |actor: Actor, r: &mut Option<ModelRunnable>, t: &mut Option<ModelTask>| {
             if actor.wants_waker() {
                 Kit::Waker(r.as_ref().unwrap().waker())
             } else if actor == Actor::Schedule {
@@ -1052,12 +1081,12 @@ pub fn race(name: &str, a: Actor, b: Actor, how: Spawn, bound: Option<usize>) {
         let tb = loom::thread::spawn(move || act(&hb, b, kit_b, exec_b));
         act(&h, a, kit_a, exec_a);
         tb.join().unwrap();
-        h.finish(t, race_delivery(a, b, how, &h.c));
+        h.finish(t, race_delivery(a, b, how, &h.counters));
     });
 }
 
 /// What a race must deliver to the `Task` holder (the `TaskPoll` actor, the `TaskCancel` actor,
-/// or the main thread that kept the `Task` for [`H::finish`]), from the two actors, how the
+/// or the main thread that kept the `Task` for [`Harness::finish`]), from the two actors, how the
 /// task was built, and whether the `RunnableDrop` actor found a `Runnable` to drop:
 ///
 /// - [`Delivery::Never`] if the `Task` is given up (`TaskDrop`, `TaskDetach`: any output is
@@ -1070,13 +1099,13 @@ pub fn race(name: &str, a: Actor, b: Actor, how: Spawn, bound: Option<usize>) {
 ///   waker actors, `TaskPoll`) never give the output up, and every future kind in the races
 ///   completes once polled often enough: the first poll is queued at set-up (or runs in the
 ///   `Schedule`/`RawHandoff` actor), a second poll is queued by the future itself (`YieldOnce`)
-///   or by the executor firing the stash (`Stash1`), and [`H::finish`] drains both. So after
+///   or by the executor firing the stash (`Stash1`), and [`Harness::finish`] drains both. So after
 ///   draining the task must have finished, and its output (or propagated panic) must have
 ///   reached the `TaskPoll` actor or the kept `Task` exactly once.
-fn race_delivery(a: Actor, b: Actor, how: Spawn, c: &Counters) -> Delivery {
+fn race_delivery(a: Actor, b: Actor, how: Spawn, counters: &Counters) -> Delivery {
     let either = |f: fn(Actor) -> bool| f(a) || f(b);
     if either(|x| matches!(x, Actor::TaskDrop | Actor::TaskDetach))
-        || get(&c.runnables_dropped) > 0
+        || get(&counters.runnables_dropped) > 0
         || (how.kind == Kind::Panic1 && !how.propagate_panic)
     {
         Delivery::Never

@@ -9,7 +9,7 @@
 
 use loom::thread;
 use loom_tests::Delivery::{Never, Once};
-use loom_tests::{deep, get, model, Kind, Spawn, H};
+use loom_tests::{deep, get, model, Harness, Kind, Spawn};
 
 /// The `Task` takes the output alone (`take_output`) and frees the task alone (`detach`) only
 /// if the runner's completion and its waker's release on another thread happen-before its look.
@@ -19,7 +19,7 @@ fn task_takes_output_vs_runner_and_waker_release() {
         "task_takes_output_vs_runner_and_waker_release",
         deep(),
         || {
-            let mut h = H::new();
+            let mut h = Harness::new();
             let (r, t) = h.spawn(Spawn::new(Kind::Ready));
             let w = r.waker();
             let h1 = h.clone();
@@ -41,15 +41,15 @@ fn task_takes_output_vs_runner_and_waker_release() {
 #[test]
 fn detached_completion_vs_waker_drop() {
     model("detached_completion_vs_waker_drop", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let w = r.waker();
         t.detach();
         let a = thread::spawn(move || drop(w));
         h.run(r);
         a.join().unwrap();
-        assert_eq!(get(&h.c.outputs_made), 1);
-        assert_eq!(get(&h.c.output_drops), 1);
+        assert_eq!(get(&h.counters.outputs_made), 1);
+        assert_eq!(get(&h.counters.output_drops), 1);
         h.finish(None, Never);
     });
 }
@@ -61,7 +61,7 @@ fn detached_completion_vs_waker_drop() {
 #[test]
 fn detached_pending_vs_waker_drop() {
     model("detached_pending_vs_waker_drop", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let w = r.waker();
         t.detach();
@@ -69,8 +69,11 @@ fn detached_pending_vs_waker_drop() {
         h.run(r);
         a.join().unwrap();
         h.finish(None, Never);
-        assert_eq!(get(&h.c.outputs_made), 0);
-        assert!(get(&h.c.schedules) <= 1, "at most the final run of rule 7");
+        assert_eq!(get(&h.counters.outputs_made), 0);
+        assert!(
+            get(&h.counters.schedules) <= 1,
+            "at most the final run of rule 7"
+        );
     });
 }
 
@@ -80,12 +83,12 @@ fn detached_pending_vs_waker_drop() {
 #[test]
 fn runnable_drop_vs_task_drop() {
     model("runnable_drop_vs_task_drop", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let a = thread::spawn(move || drop(t));
         drop(r);
         a.join().unwrap();
-        assert_eq!(get(&h.c.polls), 0);
+        assert_eq!(get(&h.counters.polls), 0);
         h.finish(None, Never);
     });
 }
@@ -96,7 +99,7 @@ fn runnable_drop_vs_task_drop() {
 #[test]
 fn runnable_drop_vs_task_await() {
     model("runnable_drop_vs_task_await", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let h1 = h.clone();
         let a = thread::spawn(move || h1.await_task(t));
@@ -112,14 +115,14 @@ fn runnable_drop_vs_task_await() {
 #[test]
 fn detached_runnable_drop_vs_waker_drop() {
     model("detached_runnable_drop_vs_waker_drop", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let w = r.waker();
         t.detach();
         let a = thread::spawn(move || drop(w));
         drop(r);
         a.join().unwrap();
-        assert_eq!(get(&h.c.future_drops), 1);
+        assert_eq!(get(&h.counters.future_drops), 1);
         h.finish(None, Never);
     });
 }
@@ -131,14 +134,14 @@ fn detached_runnable_drop_vs_waker_drop() {
 #[test]
 fn task_detach_vs_completion() {
     model("task_detach_vs_completion", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let h1 = h.clone();
         let a = thread::spawn(move || h1.run(r));
         t.detach();
         a.join().unwrap();
-        assert_eq!(get(&h.c.outputs_made), 1);
-        assert_eq!(get(&h.c.output_drops), 1);
+        assert_eq!(get(&h.counters.outputs_made), 1);
+        assert_eq!(get(&h.counters.output_drops), 1);
         h.finish(None, Never);
     });
 }

@@ -6,7 +6,7 @@
 //!
 //! The task models run on the harness (`src/lib.rs`): the task is spawned with the harness's
 //! data slot and counting `WithInfo` schedule function, its future holds a `FutureGuard` and
-//! completes with the harness's `Output`, and `H::finish` checks that the future, the data slot,
+//! completes with the harness's `Output`, and `Harness::finish` checks that the future, the data slot,
 //! the output and the schedule function are each dropped exactly once, that the output reaches
 //! the `Task` exactly once (or never, where the `Task` is dropped), and `woken_while_running`;
 //! loom's allocation tracker checks that the task is freed (no leak, no double free). Every
@@ -24,7 +24,7 @@ use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 use loom_tests::Delivery::{Never, Once};
-use loom_tests::{deep, loom, model, FutureGuard, Kind, Output, Spawn, H, T, VALUE};
+use loom_tests::{deep, loom, model, FutureGuard, Harness, Kind, ModelTask, Output, Spawn, VALUE};
 use rawtask::ffi::abi::{
     RawtaskFfiFutureU64, RawtaskFfiPollU64, RAWTASK_FFI_POLL_PENDING, RAWTASK_FFI_POLL_READY,
 };
@@ -55,7 +55,7 @@ type Stash = Arc<Mutex<Option<SendWaker>>>;
 /// First poll: clones the task's waker through the FFI vtable (the task pointer, borrowed by
 /// `with_ffi_context`) and stashes the clone; later polls: ready once `fired` is set.
 struct StashFfi {
-    h: H,
+    h: Harness,
     stash: Stash,
     fired: Arc<AtomicBool>,
     polls: usize,
@@ -85,15 +85,15 @@ impl Future for StashFfi {
 }
 
 struct Setup {
-    h: H,
+    h: Harness,
     stash: Stash,
     fired: Arc<AtomicBool>,
-    task: T,
+    task: ModelTask,
 }
 
 /// Spawns a `StashFfi` task and runs its first poll (which stashes an FFI clone).
 fn setup() -> Setup {
-    let mut h = H::new();
+    let mut h = Harness::new();
     let stash: Stash = Arc::new(Mutex::new(None));
     let fired = Arc::new(AtomicBool::new(false));
     let future = StashFfi {
@@ -124,7 +124,7 @@ fn take(stash: &Stash) -> SendWaker {
 
 /// The executor: runs the queue until the task finishes (every wake schedules the task, or
 /// marks it while it runs).
-fn run_until_finished(h: &H, task: &T) {
+fn run_until_finished(h: &Harness, task: &ModelTask) {
     while !task.is_finished() {
         h.drain();
         thread::yield_now();

@@ -11,7 +11,9 @@ use std::task::{Context, Poll, Waker};
 
 use loom::thread;
 use loom_tests::Delivery::{AtMostOnce, Never, Once};
-use loom_tests::{deep, get, loom, model, Flag, Kind, SendTaskPtr, Spawn, H, R, VALUE};
+use loom_tests::{
+    deep, get, loom, model, Flag, Harness, Kind, ModelRunnable, SendTaskPtr, Spawn, VALUE,
+};
 use rawtask::{Builder, Task};
 
 /// Rules 2 and 4: cancelling an idle task schedules it one last time, so the executor (not the
@@ -20,7 +22,7 @@ use rawtask::{Builder, Task};
 #[test]
 fn cancel_idle_vs_wake() {
     model("cancel_idle_vs_wake", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let w = r.waker();
         h.run(r); // pending, idle, no waker kept by the future
@@ -34,11 +36,11 @@ fn cancel_idle_vs_wake() {
         });
         let got = a.join().unwrap();
         b.join().unwrap();
-        assert_eq!(get(&h.c.schedules), 1, "exactly one Runnable");
+        assert_eq!(get(&h.counters.schedules), 1, "exactly one Runnable");
         // `cancel` returns the output only if the wake's run completed the task first; closed
         // while running, the output is made and dropped by `run` (rule 3).
         if got.is_some() {
-            assert_eq!(get(&h.c.outputs_made), 1);
+            assert_eq!(get(&h.counters.outputs_made), 1);
         }
         h.finish(None, AtMostOnce); // delivered iff `cancel` returned the output
     });
@@ -50,7 +52,7 @@ fn cancel_idle_vs_wake() {
 #[test]
 fn last_waker_drop_vs_last_waker_drop() {
     model("last_waker_drop_vs_last_waker_drop", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let (w1, w2) = (r.waker(), r.waker());
         h.run(r);
@@ -59,10 +61,14 @@ fn last_waker_drop_vs_last_waker_drop() {
         let b = thread::spawn(move || drop(w2));
         a.join().unwrap();
         b.join().unwrap();
-        assert_eq!(get(&h.c.schedules), 1);
-        assert_eq!(get(&h.c.future_drops), 0, "a waker dropped the future");
+        assert_eq!(get(&h.counters.schedules), 1);
+        assert_eq!(
+            get(&h.counters.future_drops),
+            0,
+            "a waker dropped the future"
+        );
         h.finish(None, Never);
-        assert_eq!(get(&h.c.outputs_made), 0);
+        assert_eq!(get(&h.counters.outputs_made), 0);
     });
 }
 
@@ -71,7 +77,7 @@ fn last_waker_drop_vs_last_waker_drop() {
 #[test]
 fn task_detach_vs_last_waker_drop() {
     model("task_detach_vs_last_waker_drop", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         // A plain `Fn(Runnable)` schedule function (not `WithInfo`) for once.
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce).plain());
         let w = r.waker();
@@ -80,9 +86,9 @@ fn task_detach_vs_last_waker_drop() {
         let b = thread::spawn(move || drop(w));
         a.join().unwrap();
         b.join().unwrap();
-        assert_eq!(get(&h.c.schedules), 1);
+        assert_eq!(get(&h.counters.schedules), 1);
         assert_eq!(
-            get(&h.c.future_drops),
+            get(&h.counters.future_drops),
             0,
             "the future was dropped off the executor"
         );
@@ -94,7 +100,7 @@ fn task_detach_vs_last_waker_drop() {
 #[test]
 fn task_drop_vs_last_waker_drop() {
     model("task_drop_vs_last_waker_drop", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let w = r.waker();
         h.run(r);
@@ -102,9 +108,9 @@ fn task_drop_vs_last_waker_drop() {
         let b = thread::spawn(move || drop(w));
         a.join().unwrap();
         b.join().unwrap();
-        assert_eq!(get(&h.c.schedules), 1);
+        assert_eq!(get(&h.counters.schedules), 1);
         assert_eq!(
-            get(&h.c.future_drops),
+            get(&h.counters.future_drops),
             0,
             "the future was dropped off the executor"
         );
@@ -118,7 +124,7 @@ fn task_drop_vs_last_waker_drop() {
 #[test]
 fn yield_vs_wake_by_ref_with_info() {
     model("yield_vs_wake_by_ref_with_info", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
         let w = r.waker();
         let h1 = h.clone();
@@ -129,9 +135,9 @@ fn yield_vs_wake_by_ref_with_info() {
         });
         a.join().unwrap();
         b.join().unwrap();
-        assert_eq!(get(&h.c.runs_returning_true), 1);
-        assert_eq!(get(&h.c.woken_while_running), 1);
-        assert_eq!(get(&h.c.schedules), 1);
+        assert_eq!(get(&h.counters.runs_returning_true), 1);
+        assert_eq!(get(&h.counters.woken_while_running), 1);
+        assert_eq!(get(&h.counters.schedules), 1);
         assert_eq!(h.finish(Some(t), Once), Some(VALUE));
     });
 }
@@ -142,10 +148,10 @@ fn yield_vs_wake_by_ref_with_info() {
 #[test]
 fn yield_then_cancel_while_queued() {
     model("yield_then_cancel_while_queued", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
         h.run(r); // yields: queued again, SCHEDULED | RUNNING
-        assert_eq!(get(&h.c.runs_returning_true), 1);
+        assert_eq!(get(&h.counters.runs_returning_true), 1);
         let h1 = h.clone();
         let a = thread::spawn(move || h1.cancel_task(t));
         h.run_next();
@@ -162,7 +168,7 @@ fn yield_then_cancel_while_queued() {
 #[test]
 fn yield_then_runnable_dropped_vs_task_await() {
     model("yield_then_runnable_dropped_vs_task_await", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
         h.run(r);
         let h1 = h.clone();
@@ -170,7 +176,7 @@ fn yield_then_runnable_dropped_vs_task_await() {
         let queued = h.exec.pop().expect("the yield queued the task again");
         drop(queued);
         assert_eq!(a.join().unwrap(), None);
-        assert_eq!(get(&h.c.polls), 1);
+        assert_eq!(get(&h.counters.polls), 1);
         h.finish(None, Never);
     });
 }
@@ -180,7 +186,7 @@ fn yield_then_runnable_dropped_vs_task_await() {
 #[test]
 fn wake_publishes_memory_to_next_poll() {
     model("wake_publishes_memory_to_next_poll", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let msg = StdArc::new(Flag::new());
         // Not seen by loom: whether the wake call has returned, in this execution's order.
         let woken = StdArc::new(AtomicBool::new(false));
@@ -217,7 +223,7 @@ fn wake_publishes_memory_to_next_poll() {
 #[test]
 fn schedule_fn_outlives_its_call() {
     model("schedule_fn_outlives_its_call", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let w = r.waker();
         h.run(r);
@@ -230,8 +236,8 @@ fn schedule_fn_outlives_its_call() {
         });
         a.join().unwrap();
         b.join().unwrap();
-        assert_eq!(get(&h.c.outputs_made), 1);
-        assert_eq!(get(&h.c.schedules), 1);
+        assert_eq!(get(&h.counters.outputs_made), 1);
+        assert_eq!(get(&h.counters.schedules), 1);
         h.finish(None, Never);
     });
 }
@@ -242,10 +248,10 @@ fn schedule_fn_outlives_its_call() {
 #[test]
 fn dropping_scheduler_wake_vs_wake_by_ref() {
     model("dropping_scheduler_wake_vs_wake_by_ref", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         h.adopt(Spawn::new(Kind::PendingOnce).custom_schedule());
         let future = h.future(Kind::PendingOnce);
-        let schedule = |r: R| drop(r);
+        let schedule = |r: ModelRunnable| drop(r);
         assert_eq!(std::mem::size_of_val(&schedule), 0);
         let (r, t) = Builder::new()
             .metadata(h.data())
@@ -259,7 +265,7 @@ fn dropping_scheduler_wake_vs_wake_by_ref() {
         });
         a.join().unwrap();
         b.join().unwrap();
-        assert_eq!(get(&h.c.future_drops), 1);
+        assert_eq!(get(&h.counters.future_drops), 1);
         assert_eq!(h.finish(Some(t), Never), None);
     });
 }
@@ -270,7 +276,7 @@ fn dropping_scheduler_wake_vs_wake_by_ref() {
 #[test]
 fn awaiter_reregistration_vs_run() {
     model("awaiter_reregistration_vs_run", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let h1 = h.clone();
         let a = thread::spawn(move || h1.run(r));
@@ -286,7 +292,7 @@ fn awaiter_reregistration_vs_run() {
         });
         a.join().unwrap();
         assert_eq!(b.join().unwrap(), Some(VALUE));
-        assert_eq!(get(&h.c.outputs_received), 1);
+        assert_eq!(get(&h.counters.outputs_received), 1);
         h.finish(None, Once);
     });
 }
@@ -297,7 +303,7 @@ fn awaiter_reregistration_vs_run() {
 #[test]
 fn data_mut_vs_task_metadata() {
     model("data_mut_vs_task_metadata", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let a = thread::spawn(move || {
             assert_eq!(t.metadata().read(), 7);
@@ -323,7 +329,7 @@ fn data_mut_vs_task_metadata() {
 #[test]
 fn task_raw_handoff_vs_run() {
     model("task_raw_handoff_vs_run", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let p = SendTaskPtr(t.into_raw());
         let h1 = h.clone();
@@ -346,7 +352,7 @@ fn task_raw_handoff_vs_run() {
 #[test]
 fn run_vs_wake_vs_task_poll() {
     model("run_vs_wake_vs_task_poll", None, || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Stash1));
         let w = r.waker();
         r.schedule();
@@ -370,7 +376,7 @@ fn run_vs_wake_vs_task_poll() {
 #[test]
 fn cancel_vs_run_vs_wake() {
     model("cancel_vs_run_vs_wake", None, || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Stash1));
         let w = r.waker();
         r.schedule();
@@ -389,7 +395,7 @@ fn cancel_vs_run_vs_wake() {
         // The output is returned only if the task completed before `cancel` closed it; closed
         // while running, the output is made and dropped by `run` (rule 3).
         if got.is_some() {
-            assert_eq!(get(&h.c.outputs_made), 1);
+            assert_eq!(get(&h.counters.outputs_made), 1);
         }
         h.finish(None, AtMostOnce); // delivered iff `cancel` returned the output
     });
@@ -399,7 +405,7 @@ fn cancel_vs_run_vs_wake() {
 #[test]
 fn propagated_panic_reaches_task_poll() {
     model("propagated_panic_reaches_task_poll", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Panic1).propagate());
         let h1 = h.clone();
         let a = thread::spawn(move || h1.run(r));
@@ -407,7 +413,7 @@ fn propagated_panic_reaches_task_poll() {
         let b = thread::spawn(move || h2.await_task(t));
         a.join().unwrap();
         assert_eq!(b.join().unwrap(), Some(usize::MAX));
-        assert_eq!(get(&h.c.panics_received), 1);
+        assert_eq!(get(&h.counters.panics_received), 1);
         h.finish(None, Once);
     });
 }
@@ -417,7 +423,7 @@ fn propagated_panic_reaches_task_poll() {
 #[test]
 fn panic_cancels_task_poll() {
     model("panic_cancels_task_poll", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Panic1));
         let h1 = h.clone();
         let a = thread::spawn(move || h1.run(r));
@@ -425,7 +431,7 @@ fn panic_cancels_task_poll() {
         let b = thread::spawn(move || h2.await_task(t));
         a.join().unwrap();
         assert_eq!(b.join().unwrap(), None);
-        assert_eq!(get(&h.c.panic_drops), 1);
+        assert_eq!(get(&h.counters.panic_drops), 1);
         h.finish(None, Never);
     });
 }
@@ -435,15 +441,15 @@ fn panic_cancels_task_poll() {
 #[test]
 fn output_dropped_once_run_vs_task_detach() {
     model("output_dropped_once_run_vs_task_detach", deep(), || {
-        let mut h = H::new();
+        let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         let h1 = h.clone();
         let a = thread::spawn(move || h1.run(r));
         let b = thread::spawn(move || t.detach());
         a.join().unwrap();
         b.join().unwrap();
-        assert_eq!(get(&h.c.outputs_made), 1);
-        assert_eq!(get(&h.c.output_drops), 1);
+        assert_eq!(get(&h.counters.outputs_made), 1);
+        assert_eq!(get(&h.counters.output_drops), 1);
         h.finish(None, Never);
     });
 }

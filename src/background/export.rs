@@ -297,7 +297,9 @@ pub mod __private {
             Err(payload) => {
                 let error = Panicked::from_payload(payload);
                 // Storing our own error cannot panic, but stay on the safe side.
-                let _ = catch_unwind(move || update_last_error(error));
+                if let Err(payload) = catch_unwind(move || update_last_error(error)) {
+                    crate::panic::drop_payload(payload);
+                }
                 on_panic
             }
         }

@@ -3,12 +3,12 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{pool, AlreadyTaken, Error, Panicked, Task};
 use crate::cancel::CancellationToken;
-use crate::raw::header::noop_waker;
+use crate::raw::waker::noop_waker;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::UnsafeCell;
 use crate::{FallibleTask, Schedule};
@@ -319,9 +319,7 @@ fn block_on<R>(mut task: FallibleTask<R>) -> Option<R> {
             return output;
         }
     }
-    let waker = Waker::from(std::sync::Arc::new(
-        Unparker(crate::sync::thread::current()),
-    ));
+    let waker = crate::sync::waker_for_current_thread();
     let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(output) = Pin::new(&mut task).poll(&mut cx) {
@@ -338,19 +336,6 @@ fn block_on<R>(mut task: FallibleTask<R>) -> Option<R> {
 const SPIN_ROUNDS: u32 = 64;
 #[cfg(not(loom))]
 const SPINS_PER_ROUND: u32 = 32;
-
-/// Wakes a thread parked in `block_on`.
-struct Unparker(crate::sync::thread::Thread);
-
-impl std::task::Wake for Unparker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.unpark();
-    }
-}
 
 impl<T> Drop for TaskHandle<T> {
     fn drop(&mut self) {

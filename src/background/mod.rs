@@ -1,5 +1,11 @@
 //! Background jobs for C callers: ffi_helpers 0.3's task API, built on raw tasks.
 //!
+//! **Two different `Task`s.** This module's [`Task`] is the *job* trait of ffi_helpers (the
+//! name is kept so that ffi_helpers code compiles unchanged); it has nothing to do with the
+//! crate root's [`rawtask::Task`](crate::Task), the handle that awaits a raw task's output.
+//! [`Job`] is the same trait under a name that cannot be confused with the handle: write
+//! `impl Job for …` in new code, or `impl Task for …` in code ported from ffi_helpers.
+//!
 //! The *Task API* lets C code start a blocking job, check on it, cancel it and collect its
 //! result:
 //!
@@ -76,10 +82,12 @@ pub use self::export::{
     RAWTASK_BACKGROUND_ERROR, RAWTASK_BACKGROUND_PENDING, RAWTASK_BACKGROUND_READY,
 };
 pub use self::handle::TaskHandle;
+/// This module's job trait, [`Task`], under a name distinct from [`rawtask::Task`](crate::Task).
+pub use self::Task as Job;
 pub use crate::cancel::{CancellationToken, Cancelled};
 pub use crate::capi::Error;
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use core::fmt;
 
 /// A cancellable job meant to run on a background thread.
@@ -181,15 +189,9 @@ impl Panicked {
     /// assert_eq!(rawtask::background::Panicked::from_payload(payload).message(), "oops");
     /// ```
     pub fn from_payload(payload: std::boxed::Box<dyn core::any::Any + Send>) -> Panicked {
-        let message = if let Some(text) = payload.downcast_ref::<&'static str>() {
-            (*text).to_string()
-        } else if let Some(text) = payload.downcast_ref::<String>() {
-            text.clone()
-        } else {
-            "a panic without a message".to_string()
-        };
+        let message = crate::panic::message_or(&*payload, "a panic without a message");
         // Never let the payload's destructor unwind out of here.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+        crate::panic::drop_payload(payload);
         Panicked { message }
     }
 

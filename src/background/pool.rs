@@ -80,7 +80,7 @@ impl Pool {
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
         // Nothing panics while the lock is held (jobs run outside it).
-        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock_static(&self.shared)
     }
 
     fn push(&'static self, runnable: Runnable) {

@@ -26,15 +26,6 @@ pub const RAWTASK_ABI_VERSION: u32 = 1;
 /// ```
 pub const RAWTASK_DATA_OFFSET_WORDS: usize = 4;
 
-/// The bit of a schedule callback's `flags` argument that says the task was woken while it was
-/// running ([`ScheduleInfo::woken_while_running`](crate::ScheduleInfo)): it yielded, and a fair
-/// executor puts it at the back of its queue.
-///
-/// ```
-/// assert_eq!(rawtask::capi::RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING, 1);
-/// ```
-pub const RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING: u32 = 1;
-
 // The facts the header's `_Static_assert`s state, asserted on the Rust side too. (Not under
 // loom, whose atomics are larger than the real ones.)
 #[cfg(not(loom))]

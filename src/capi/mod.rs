@@ -48,7 +48,8 @@
 //! ```
 
 mod abi;
-mod error;
+mod error_message;
+mod last_error;
 mod runnable;
 mod schedule;
 mod status;
@@ -56,20 +57,22 @@ mod task;
 
 pub use self::abi::{
     rawtask_abi_version, rawtask_check_abi, rawtask_data_offset, RAWTASK_ABI_VERSION,
-    RAWTASK_DATA_OFFSET_WORDS, RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING,
+    RAWTASK_DATA_OFFSET_WORDS,
 };
-pub use self::error::{
+pub use self::error_message::{
     clear_last_error, error_message_utf16, error_message_utf8, last_error_length,
     last_error_length_utf16, rawtask_clear_last_error, rawtask_last_error_length,
     rawtask_last_error_length_utf16, rawtask_last_error_message, rawtask_last_error_message_utf16,
-    take_last_error, update_last_error, Error,
 };
+pub use self::last_error::{take_last_error, update_last_error, Error};
 pub use self::runnable::{
     rawtask_runnable_data, rawtask_runnable_data_size, rawtask_runnable_drop, rawtask_runnable_run,
     rawtask_runnable_schedule, rawtask_runnable_waker, rawtask_waker_clone, rawtask_waker_drop,
     rawtask_waker_wake, rawtask_waker_wake_by_ref, RawtaskRunnable, RawtaskWaker,
 };
-pub use self::schedule::{RawtaskSchedule, RawtaskScheduleFn};
+pub use self::schedule::{
+    RawtaskSchedule, RawtaskScheduleFn, RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING,
+};
 pub use self::status::{guard, Failure, RawtaskStatus};
 pub use self::task::{
     rawtask_task_cancel, rawtask_task_data, rawtask_task_detach, rawtask_task_free,

@@ -14,8 +14,11 @@ use core::task::Waker;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::status::{catching_value, panicked, Failure, RawtaskStatus};
-use crate::raw::header::{prefix, release_waker_ref, waker_from_ref};
-use crate::Runnable;
+use crate::raw::header::prefix;
+use crate::raw::release::release_waker_ref;
+use crate::raw::waker::waker_from_ref;
+use crate::runnable::Runnable;
+use crate::schedule_info::ScheduleInfo;
 
 /// A scheduled task, as C sees it: an opaque handle that must be run
 /// ([`rawtask_runnable_run`]), scheduled ([`rawtask_runnable_schedule`]) or dropped
@@ -173,7 +176,7 @@ pub unsafe extern "C" fn rawtask_runnable_schedule(
             let ptr = ptr.cast::<()>();
             // SAFETY: the caller's runnable (reference and SCHEDULED bit) passes to the schedule
             // function's new `Runnable`, as in `Runnable::schedule`.
-            unsafe { (prefix(ptr).vtable.schedule)(ptr, crate::ScheduleInfo::new(false)) };
+            unsafe { (prefix(ptr).vtable.schedule)(ptr, ScheduleInfo::new(false)) };
             RawtaskStatus::Ok
         },
     )

@@ -5,11 +5,19 @@ use core::ffi::c_void;
 use core::future::Future;
 use core::ptr::NonNull;
 
-use super::abi::RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING;
 use super::runnable::RawtaskRunnable;
 use super::status::Failure;
 use super::task::RawtaskTask;
 use crate::{Builder, Runnable, Schedule, ScheduleInfo};
+
+/// The bit of a schedule callback's `flags` argument that says the task was woken while it was
+/// running ([`ScheduleInfo::woken_while_running`](crate::ScheduleInfo)): it yielded, and a fair
+/// executor puts it at the back of its queue.
+///
+/// ```
+/// assert_eq!(rawtask::capi::RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING, 1);
+/// ```
+pub const RAWTASK_SCHEDULE_WOKEN_WHILE_RUNNING: u32 = 1;
 
 /// The C function that receives a task's runnable whenever the task is scheduled: `context` is
 /// the pointer given with it in [`RawtaskSchedule`], `flags` holds
@@ -133,6 +141,12 @@ impl RawtaskSchedule {
     pub fn context(&self) -> *mut c_void {
         self.context
     }
+}
+
+impl<M> crate::schedule::sealed::Sealed<M> for RawtaskSchedule {
+    // A function pointer and a context pointer, `Copy`: the task calls a copy on its stack
+    // (raw rule 6).
+    const PLAIN_DATA: bool = true;
 }
 
 impl<M> Schedule<M> for RawtaskSchedule {

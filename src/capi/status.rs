@@ -8,7 +8,9 @@ use core::any::Any;
 use core::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::error::{update_last_error, Error};
+use crate::panic::{drop_payload, message_or, Payload};
+
+use super::last_error::{update_last_error, Error};
 
 /// What [`Failure`] accepts: anything a boxed standard error can be made from.
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -232,29 +234,14 @@ pub(crate) fn catching_value<R>(context: &str, fallback: R, f: impl FnOnce() -> 
 
 /// Reports a caught panic as `PANICKED`, with `context` and the panic's message as the last
 /// error, and disposes of the payload without letting its destructor unwind.
-pub(crate) fn panicked(context: &str, payload: Box<dyn Any + Send>) -> RawtaskStatus {
+pub(crate) fn panicked(context: &str, payload: Payload) -> RawtaskStatus {
     let message = format!("{context}: {}", panic_message(&*payload));
     drop_payload(payload);
     update_last_error(Error::msg(message));
     RawtaskStatus::Panicked
 }
 
-/// The message of a panic payload (`panic!` with a literal or a format string), or a
-/// placeholder for other payload types.
+/// The message of a panic payload, as the C API reports it.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        String::from(*s)
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("(a panic payload that is not a string)")
-    }
-}
-
-/// Drops a panic payload; if its destructor panics in turn, that second payload is leaked
-/// rather than unwound into C.
-pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        core::mem::forget(again);
-    }
+    message_or(payload, "(a panic payload that is not a string)")
 }

@@ -21,12 +21,14 @@ use core::mem::{size_of, ManuallyDrop};
 use core::ptr::NonNull;
 use core::task::{Context, Poll};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
-use super::status::{drop_payload, guard, panic_message, Failure, RawtaskStatus};
+use super::status::{guard, panic_message, Failure, RawtaskStatus};
 use super::{update_last_error, Error};
-use crate::raw::header::{noop_waker, prefix};
-use crate::Task;
+use crate::panic::drop_payload;
+use crate::raw::header::prefix;
+use crate::raw::waker::noop_waker;
+use crate::task::Task;
 
 /// A handle to a task's output, for C: a 64-bit id, `{0}` being the null handle.
 ///
@@ -239,7 +241,7 @@ static TABLE: Mutex<Table> = Mutex::new(Table {
 fn lock() -> MutexGuard<'static, Table> {
     // The table is consistent between any two statements that run under the lock, and no
     // code that could panic runs under it, so a poisoned lock is still good.
-    TABLE.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::sync::lock_static(&TABLE)
 }
 
 fn make_id(index: u32, generation: u32) -> RawtaskTask {

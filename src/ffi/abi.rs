@@ -1,7 +1,7 @@
 //! The C view of the FFI future ABI: the raw poll result, the panic note, the constants and
 //! the concrete future types that `include/rawtask.h` declares.
 //!
-//! Rust code rarely needs this module: [`FfiFuture`] and friends use it
+//! Rust code rarely needs this module: [`FfiFuture`](super::FfiFuture) and friends use it
 //! internally. It is public so that the C header can be generated from it and so that Rust
 //! code talking to hand-written C (or testing the ABI) can name the raw types.
 //!
@@ -21,7 +21,7 @@ use core::ffi::{c_char, c_void};
 use core::fmt;
 use core::mem::{align_of, size_of, ManuallyDrop};
 
-use super::{FfiContext, FfiFuture, FfiPoll, FfiWakerBase};
+use super::{FfiContext, FfiPoll, FfiWakerBase};
 
 /// The tag of a ready poll result: the payload holds the output.
 ///
@@ -178,7 +178,6 @@ const _: () = {
     assert!(size_of::<RawtaskFfiPoll<()>>() == size_of::<FfiPoll<()>>());
     assert!(size_of::<RawtaskFfiPoll<[u8; 3]>>() == size_of::<FfiPoll<[u8; 3]>>());
     assert!(align_of::<RawtaskFfiPoll<u64>>() == align_of::<FfiPoll<u64>>());
-    assert!(size_of::<FfiFuture<u64>>() == 3 * size_of::<usize>());
 };
 
 /// How a rawtask future hands its panic message to the awaiting side (see the
@@ -256,7 +255,7 @@ pub struct RawtaskFfiPollU64 {
     pub ready: u64,
 }
 
-/// The C view of [`FfiFuture<u64>`](FfiFuture) (any of the four variants): a future whose
+/// The C view of [`FfiFuture<u64>`](super::FfiFuture) (any of the four variants): a future whose
 /// output is a `uint64_t`. Rust declares functions with `FfiFuture<u64>`, C with this.
 ///
 /// The FFI future ABI (async-ffi 0.5.1's, `RAWTASK_FFI_ABI_VERSION`), for every output type:
@@ -302,8 +301,6 @@ pub struct RawtaskFfiFutureU64 {
 const _: () = {
     assert!(size_of::<RawtaskFfiPollU64>() == size_of::<FfiPoll<u64>>());
     assert!(align_of::<RawtaskFfiPollU64>() == align_of::<FfiPoll<u64>>());
-    assert!(size_of::<RawtaskFfiFutureU64>() == size_of::<FfiFuture<u64>>());
-    assert!(align_of::<RawtaskFfiFutureU64>() == align_of::<FfiFuture<u64>>());
 };
 
 // The field offsets, on compilers that have `offset_of!` (the layout is the same on all).
@@ -332,7 +329,7 @@ pub struct RawtaskFfiPollPtr {
     pub ready: *mut c_void,
 }
 
-/// The C view of [`FfiFuture<*mut c_void>`](FfiFuture): a future whose output is a pointer
+/// The C view of [`FfiFuture<*mut c_void>`](super::FfiFuture): a future whose output is a pointer
 /// (whose ownership the two sides agree on).
 ///
 /// ```
@@ -358,8 +355,6 @@ pub struct RawtaskFfiFuturePtr {
 const _: () = {
     assert!(size_of::<RawtaskFfiPollPtr>() == size_of::<FfiPoll<*mut c_void>>());
     assert!(align_of::<RawtaskFfiPollPtr>() == align_of::<FfiPoll<*mut c_void>>());
-    assert!(size_of::<RawtaskFfiFuturePtr>() == size_of::<FfiFuture<*mut c_void>>());
-    assert!(align_of::<RawtaskFfiFuturePtr>() == align_of::<FfiFuture<*mut c_void>>());
 };
 
 // The field offsets, on compilers that have `offset_of!` (the layout is the same on all).
@@ -385,7 +380,7 @@ pub struct RawtaskFfiPollVoid {
     pub tag: u8,
 }
 
-/// The C view of [`FfiFuture<()>`](FfiFuture): a future without output.
+/// The C view of [`FfiFuture<()>`](super::FfiFuture): a future without output.
 ///
 /// ```
 /// use rawtask::ffi::{abi::RawtaskFfiFutureVoid, FfiFuture};
@@ -409,8 +404,6 @@ pub struct RawtaskFfiFutureVoid {
 const _: () = {
     assert!(size_of::<RawtaskFfiPollVoid>() == size_of::<FfiPoll<()>>());
     assert!(align_of::<RawtaskFfiPollVoid>() == align_of::<FfiPoll<()>>());
-    assert!(size_of::<RawtaskFfiFutureVoid>() == size_of::<FfiFuture<()>>());
-    assert!(align_of::<RawtaskFfiFutureVoid>() == align_of::<FfiFuture<()>>());
 };
 
 // The field offsets, on compilers that have `offset_of!` (the layout is the same on all).

@@ -10,7 +10,8 @@ use std::boxed::Box;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::abi::{
-    RawtaskFfiPoll, RAWTASK_FFI_POLL_PANICKED, RAWTASK_FFI_POLL_PENDING, RAWTASK_FFI_POLL_READY,
+    RawtaskFfiFuturePtr, RawtaskFfiFutureU64, RawtaskFfiFutureVoid, RawtaskFfiPoll,
+    RAWTASK_FFI_POLL_PANICKED, RAWTASK_FFI_POLL_PENDING, RAWTASK_FFI_POLL_READY,
 };
 use super::panic::{leave_note, payload_message, take_note};
 use super::waker::with_ffi_waker;
@@ -93,6 +94,18 @@ pub struct BorrowingFfiFuture<'a, T>(LocalBorrowingFfiFuture<'a, T>);
 /// assert_eq!(handle.join().unwrap(), 2);
 /// ```
 pub type FfiFuture<T> = BorrowingFfiFuture<'static, T>;
+
+// async-ffi's layout, three words, which the C views in `abi` mirror.
+const _: () = {
+    use core::mem::{align_of, size_of};
+    assert!(size_of::<FfiFuture<u64>>() == 3 * size_of::<usize>());
+    assert!(size_of::<RawtaskFfiFutureU64>() == size_of::<FfiFuture<u64>>());
+    assert!(align_of::<RawtaskFfiFutureU64>() == align_of::<FfiFuture<u64>>());
+    assert!(size_of::<RawtaskFfiFuturePtr>() == size_of::<FfiFuture<*mut core::ffi::c_void>>());
+    assert!(align_of::<RawtaskFfiFuturePtr>() == align_of::<FfiFuture<*mut core::ffi::c_void>>());
+    assert!(size_of::<RawtaskFfiFutureVoid>() == size_of::<FfiFuture<()>>());
+    assert!(align_of::<RawtaskFfiFutureVoid>() == align_of::<FfiFuture<()>>());
+};
 
 // SAFETY: a `BorrowingFfiFuture` is only ever made from a `Send` future (`new`), or received
 // from foreign code that promised the same through the type of its function; its poll and
@@ -339,10 +352,7 @@ unsafe extern "C" fn poll_boxed<F: Future>(
         Ok(Poll::Pending) => RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PENDING),
         Err(payload) => {
             let message = payload_message(&*payload);
-            abort_on_panic(
-                "rawtask::ffi: dropping the payload of a panic in an FFI future's poll panicked",
-                || drop(payload),
-            );
+            crate::panic::drop_payload(payload);
             // SAFETY: the caller's context is live.
             unsafe { leave_note(cx, &message) };
             RawtaskFfiPoll::empty(RAWTASK_FFI_POLL_PANICKED)

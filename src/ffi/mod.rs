@@ -90,8 +90,9 @@
 //!   `&'static str` "FFI future panicked". Code written for async-ffi that matches on its
 //!   message keeps working. [`LocalBorrowingFfiFuture::try_poll`] returns the panic as a
 //!   [`PollPanicked`] instead, whose [`message`](PollPanicked::message) is the original one.
-//! - A panic in `drop_fn`, in a waker function, or while dropping a panic payload aborts the
-//!   process, after printing which function panicked to stderr.
+//! - A panic in `drop_fn` or in a waker function aborts the process, after printing which
+//!   function panicked to stderr. A panic while dropping a panic payload is caught (and the
+//!   payload of that panic dropped the same way, or leaked if it panics again).
 //!
 //! The message crosses through a **panic note**, a rawtask extension that needs no change to
 //! async-ffi's layout. When a rawtask `poll_fn` catches a panic, it allocates a
@@ -170,7 +171,7 @@ pub use self::future::{
 };
 pub use self::poll::{FfiPoll, PollPanicked};
 pub use self::waker::{ContextExt, FfiContext};
-pub use crate::raw::header::{FfiWakerBase, FfiWakerVTable};
+pub use crate::raw::ffi_waker::{FfiWakerBase, FfiWakerVTable};
 
 /// Turns an `async fn` into a function returning an [`FfiFuture`] (async-ffi's attribute).
 ///

@@ -4,7 +4,7 @@
 use core::any::Any;
 use core::ptr::{self, addr_of_mut};
 use std::boxed::Box;
-use std::string::{String, ToString};
+use std::string::String;
 use std::vec::Vec;
 
 use super::abi::{RawtaskFfiPanicNote, RAWTASK_FFI_PANIC_NOTE_MAGIC};
@@ -13,13 +13,7 @@ use crate::abort::{abort, abort_on_panic};
 
 /// The message of a caught panic, as the default panic hook would print it.
 pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("Box<dyn Any>")
-    }
+    crate::panic::message_or(payload, "Box<dyn Any>")
 }
 
 /// The allocation behind a note: the note first, so that a pointer to it is a pointer to the

@@ -28,8 +28,8 @@ use std::boxed::Box;
 use super::{FfiWakerBase, FfiWakerVTable};
 use crate::abort::{abort, abort_on_panic};
 #[cfg(rawtask_waker_data)]
-use crate::raw::header::RAW_WAKER_VTABLE;
-use crate::raw::header::{clone_waker, is_task_ffi_vtable};
+use crate::raw::waker::RAW_WAKER_VTABLE;
+use crate::raw::waker::{clone_waker, is_task_ffi_vtable};
 
 /// The FFI-safe counterpart of [`Context`]: a borrowed FFI waker, passed by pointer to a
 /// future's `poll_fn` for the duration of one call.

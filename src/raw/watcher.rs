@@ -1,15 +1,16 @@
 //! [`Watcher`]: a counted reference that waits for a task to finish without taking its output.
 //!
 //! A `Task` handle does two jobs: it waits for the task (registering the awaiter) and it owns
-//! the output and the right to cancel. A scoped leaf hands these jobs to two different
-//! parents' ends: its done receiver only waits, its cancel sender only cancels. The receiver is
-//! a `Watcher`, the sender keeps the `Task` handle and never polls it, so the awaiter slot
-//! still has a single registrar (raw rule 13).
+//! the output and the right to cancel. A caller that needs the two jobs in different hands
+//! gives the waiting to a `Watcher` and keeps the `Task` handle only to cancel, detach or drop,
+//! never to poll, so the awaiter slot still has a single registrar (protocol rule 13).
 
 use core::ptr::NonNull;
 use core::task::{Context, Poll};
 
-use super::header::{prefix, release_waker_ref, HeaderPrefix};
+use super::awaiter::Look;
+use super::header::{prefix, HeaderPrefix};
+use super::release::release_waker_ref;
 
 /// One reference to a task, which may wait for the task to finish: to complete, or to be
 /// cancelled and have its future dropped.
@@ -50,24 +51,17 @@ impl Watcher {
     #[inline]
     pub(crate) fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let prefix = self.prefix();
-        let mut registered = false;
-        loop {
-            let state = prefix.state.load();
-            if state.is_finished() {
-                if state.has_awaiter() {
-                    // A waker we registered is still there (the finisher did not take it):
-                    // take it out, so that it does not live as long as the task.
-                    prefix.notify_awaiter(Some(cx.waker()));
-                }
-                return Poll::Ready(());
+        prefix.poll_awaiter(cx.waker(), |state| {
+            if !state.is_finished() {
+                return Look::Wait;
             }
-            if registered {
-                return Poll::Pending;
+            if state.has_awaiter() {
+                // A waker we registered is still there (the finisher did not take it): take it
+                // out, so that it does not live as long as the task.
+                prefix.notify_awaiter(Some(cx.waker()));
             }
-            // Register, then look again: the task may have finished meanwhile.
-            prefix.register_awaiter(cx.waker());
-            registered = true;
-        }
+            Look::Done(())
+        })
     }
 }
 

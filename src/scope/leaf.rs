@@ -16,7 +16,7 @@ use core::task::{Context, Poll, Waker};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::children::Registration;
-use super::signals::{Link, CANCELLED, DONE};
+use super::link::{Link, CANCELLED, DONE};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::Arc;
 

@@ -85,10 +85,21 @@
 //! `futures` feature, [`ScopedSpawner::new`] also takes any `futures::task::Spawn` executor
 //! (tokio, async-std, `futures::executor::ThreadPool`, … through a small `Spawn` impl).
 //!
+//! # On the raw task
+//!
+//! A task spawned by [`ScopedSpawner::on_schedule`] is a raw task whose parent's two ends
+//! split the `Task` handle's jobs: the cancel sender keeps the `Task` handle and only
+//! cancels, wakes, detaches or drops it, never polls it; the done receiver is a watcher, one
+//! counted reference that waits for the task to finish (the [protocol](crate::protocol), rule
+//! 13). The watcher's reference is added, and the `Task` of a child spawned without signals
+//! is detached, before the new task leaves the spawning thread, without atomic
+//! read-modify-writes (rule 11): a scoped spawn costs what a plain one does.
+//!
 //! This module needs the `std` feature.
 
 mod children;
 mod leaf;
+mod link;
 mod remote;
 mod signals;
 mod spawner;

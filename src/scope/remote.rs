@@ -8,9 +8,12 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
+use pin_project_lite::pin_project;
+
 use super::children::{run_tail, Closed, Owner, Registration};
 use super::leaf::{Leaf, NoParent};
-use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender, Link};
+use super::link::Link;
+use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender};
 use super::{ChildSignals, ParentSignals, RawScopedSpawn, SignalReceiver, SignalSender};
 use crate::cancel::CancellationToken;
 use crate::sync::Arc;
@@ -240,25 +243,45 @@ impl std::error::Error for ScopeClosed {}
 
 type Panic = Box<dyn Any + Send>;
 
-/// A scoped task's future, from [`RemoteScope::wrap`].
-#[must_use = "futures do nothing unless polled"]
-pub struct Scoped<F, D, CancelRx, DoneTx>
-where
-    D: FnOnce() + Send + 'static,
-    DoneTx: Send + 'static,
-{
-    /// The task's future until termination begins (structurally pinned, dropped in place).
-    future: Option<F>,
-    /// The parent's cancel signal until termination begins (structurally pinned).
-    cancel: Option<CancelRx>,
-    /// This task's children, if it ever asked for a spawner.
-    children: Option<Owner>,
-    /// Taken by step 5.
-    done: Option<D>,
-    /// Dropped by step 6.
-    done_sender: Option<DoneTx>,
-    /// The first panic of the future or its drop, resumed after step 6.
-    panic: Option<Panic>,
+pin_project! {
+    /// A scoped task's future, from [`RemoteScope::wrap`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scoped<F, D, CancelRx, DoneTx>
+    where
+        D: FnOnce(),
+        D: Send,
+        D: 'static,
+        DoneTx: Send,
+        DoneTx: 'static,
+    {
+        // The task's future until termination begins (dropped in place by setting `None`).
+        #[pin]
+        future: Option<F>,
+        // The parent's cancel signal until termination begins.
+        #[pin]
+        cancel: Option<CancelRx>,
+        // This task's children, if it ever asked for a spawner.
+        children: Option<Owner>,
+        // Taken by step 5.
+        done: Option<D>,
+        // Dropped by step 6.
+        done_sender: Option<DoneTx>,
+        // The first panic of the future or its drop, resumed after step 6.
+        panic: Option<Panic>,
+    }
+
+    impl<F, D, CancelRx, DoneTx> PinnedDrop for Scoped<F, D, CancelRx, DoneTx>
+    where
+        D: FnOnce(),
+        D: Send,
+        D: 'static,
+        DoneTx: Send,
+        DoneTx: 'static,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            this.drop_early();
+        }
+    }
 }
 
 impl<F, D, CancelRx, DoneTx> Scoped<F, D, CancelRx, DoneTx>
@@ -267,26 +290,60 @@ where
     DoneTx: Send + 'static,
 {
     /// Steps 2 and 3 (again harmlessly if they already ran).
-    fn begin_termination(&mut self) {
-        // Step 2. Assigning drops the future in place, which pinning allows.
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.future = None)) {
-            self.panic.get_or_insert(payload);
+    fn begin_termination(self: Pin<&mut Self>) {
+        let mut this = self.project();
+        // Step 2. Setting `None` drops the future in place, which pinning allows.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| this.future.set(None))) {
+            this.panic.get_or_insert(payload);
         }
-        self.cancel = None;
+        this.cancel.set(None);
         // Step 3.
-        if let Some(children) = &self.children {
+        if let Some(children) = this.children {
             children.close();
         }
     }
 
     /// Steps 5 and 6; then resumes a panic of the future or of `done`.
-    fn finish(&mut self) {
-        let done = self.done.take();
+    fn finish(self: Pin<&mut Self>) {
+        let this = self.project();
+        let done = this.done.take();
         let result = catch_unwind(AssertUnwindSafe(|| done.map(|done| done())));
-        drop(self.done_sender.take());
-        let panic = self.panic.take().or(result.err());
+        drop(this.done_sender.take());
+        let panic = this.panic.take().or(result.err());
         if let Some(payload) = panic {
             resume_unwind(payload);
+        }
+    }
+
+    /// Dropped before it terminated (by the executor, or because spawning failed): terminates
+    /// anyway, leaving steps 5 and 6 to the last child if children remain.
+    fn drop_early(mut self: Pin<&mut Self>) {
+        if self.done_sender.is_none() {
+            return; // terminated normally
+        }
+        self.as_mut().begin_termination();
+        let this = self.project();
+        let done = this.done.take();
+        let done_sender = this.done_sender.take();
+        let tail: super::children::Tail = Box::new(move || {
+            // A panic of `done` is caught by `run_tail`; the done signal is sent either way,
+            // as `done_sender` is dropped when the closure unwinds.
+            let _done_sender = done_sender;
+            if let Some(done) = done {
+                done();
+            }
+        });
+        let now = match this.children {
+            Some(children) => children.leave_tail(tail),
+            None => Some(tail),
+        };
+        if let Some(tail) = now {
+            run_tail(tail);
+        }
+        // Not resumed: unwinding out of a task's destructor aborts most executors (rawtask
+        // included). The panic hook has already reported it.
+        if let Some(payload) = this.panic.take() {
+            crate::panic::drop_payload(payload);
         }
     }
 }
@@ -300,35 +357,28 @@ where
 {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: `future` and `cancel` are pinned structurally: they are only polled through
-        // `Pin::new_unchecked` below and only ever dropped in place (by assigning `None` or
-        // by `Drop`), never moved out. The other fields are not pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.future.is_some() {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.future.is_some() {
             // Step 1: whichever comes first, the cancel signal or completion. A cancelled
             // task's future is not polled again. The receiver is checked cheaply first and
             // polled (registering a waker) only if the future is pending.
-            let signalled = this
+            let signalled = self
                 .cancel
                 .as_ref()
                 .is_some_and(|cancel| cancel.is_signalled());
             if !signalled {
-                let polled = catch_unwind(AssertUnwindSafe(|| match this.future.as_mut() {
-                    // SAFETY: structurally pinned, see above.
-                    Some(future) => unsafe { Pin::new_unchecked(future) }.poll(cx),
+                let this = self.as_mut().project();
+                let future = this.future;
+                let polled = catch_unwind(AssertUnwindSafe(|| match future.as_pin_mut() {
+                    Some(future) => future.poll(cx),
                     None => Poll::Ready(()),
                 }));
                 match polled {
                     Ok(Poll::Ready(())) => {}
-                    Err(payload) => this.panic = Some(payload),
+                    Err(payload) => *this.panic = Some(payload),
                     Ok(Poll::Pending) => {
-                        let cancelled = match this.cancel.as_mut() {
-                            Some(cancel) => {
-                                // SAFETY: structurally pinned, see above.
-                                let cancel = unsafe { Pin::new_unchecked(cancel) };
-                                cancel.poll(cx).is_ready()
-                            }
+                        let cancelled = match this.cancel.as_pin_mut() {
+                            Some(cancel) => cancel.poll(cx).is_ready(),
                             None => false,
                         };
                         if !cancelled {
@@ -337,52 +387,18 @@ where
                     }
                 }
             }
-            this.begin_termination();
+            self.as_mut().begin_termination();
         }
-        if this.done_sender.is_some() {
+        if self.done_sender.is_some() {
             // Step 4.
-            if let Some(children) = &this.children {
+            if let Some(children) = &self.children {
                 if children.poll_empty(cx).is_pending() {
                     return Poll::Pending;
                 }
             }
-            this.finish();
+            self.finish();
         }
         Poll::Ready(())
-    }
-}
-
-impl<F, D, CancelRx, DoneTx> Drop for Scoped<F, D, CancelRx, DoneTx>
-where
-    D: FnOnce() + Send + 'static,
-    DoneTx: Send + 'static,
-{
-    fn drop(&mut self) {
-        if self.done_sender.is_none() {
-            return; // terminated normally
-        }
-        // Dropped early, by the executor or because spawning failed: terminate anyway.
-        self.begin_termination();
-        let done = self.done.take();
-        let done_sender = self.done_sender.take();
-        let tail: super::children::Tail = Box::new(move || {
-            // A panic of `done` is caught by `run_tail`; the done signal is sent either way,
-            // as `done_sender` is dropped when the closure unwinds.
-            let _done_sender = done_sender;
-            if let Some(done) = done {
-                done();
-            }
-        });
-        let now = match &self.children {
-            Some(children) => children.leave_tail(tail),
-            None => Some(tail),
-        };
-        if let Some(tail) = now {
-            run_tail(tail);
-        }
-        // Not resumed: unwinding out of a task's destructor aborts most executors (rawtask
-        // included). The panic hook has already reported it.
-        drop(self.panic.take());
     }
 }
 

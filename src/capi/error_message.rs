@@ -1,129 +1,26 @@
-//! The thread-local "last error" that C callers read after a function reports failure.
+//! The C functions that read and clear the thread-local last error (`last_error`).
 //!
-//! Every `extern "C"` function of rawtask that fails stores a message here and returns a status
-//! code. C reads it with [`rawtask_last_error_length`] and [`rawtask_last_error_message`] (or
-//! their UTF-16 forms). The rules:
+//! Every `extern "C"` function of rawtask that fails stores a message there and returns a
+//! status code. C reads it with [`rawtask_last_error_length`] and [`rawtask_last_error_message`]
+//! (or their UTF-16 forms). The rules:
 //!
 //! - lengths are in the unit of the buffer (bytes for UTF-8, `u16` units for UTF-16) and include
 //!   the NUL terminator; `0` means there is no error;
 //! - reading the message *peeks*, as ffi_helpers' `error_message_utf8` does: the error stays
-//!   until [`rawtask_clear_last_error`] (or [`take_last_error`]) removes it or the next error
-//!   replaces it;
+//!   until [`rawtask_clear_last_error`] (or [`take_last_error`](crate::capi::take_last_error))
+//!   removes it or the next error replaces it;
 //! - a failed copy (null buffer, length `<= 0`, buffer too small) returns `-1` and leaves the
 //!   error as it was (ffi_helpers replaces it with a null-pointer error for a null buffer);
 //! - a non-null buffer of positive length always receives a NUL terminator: the whole message,
 //!   the longest prefix that fits (cut at a character boundary), or an empty string when there
 //!   is no error.
 //!
-//! The stored error is an [`anyhow::Error`], as in ffi_helpers, and its message is its
-//! `Display` text (`to_string()`: the outermost message, without the chain of sources), as
-//! ffi_helpers reports it. The error is user-supplied, so dropping it runs user code: it is
-//! always dropped after the thread-local is released (its destructor may store a new error),
-//! and a panic in its destructor is caught, as is a panic in its `Display`. During thread-local
-//! teardown the functions behave as if there were no error, and storing one drops it at once.
+//! During thread-local teardown the functions behave as if there were no error.
 
-use alloc::string::{String, ToString};
-use core::cell::RefCell;
 use core::ffi::{c_char, c_int};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::status::{catching_value, drop_payload};
-
-/// The error type stored as the last error: [`anyhow::Error`], as in ffi_helpers (any
-/// standard error converts into it with `?` or `.into()`; [`Error::msg`] makes one from a
-/// message).
-///
-/// ```
-/// let error: rawtask::capi::Error = std::io::Error::other("disk on fire").into();
-/// assert!(error.is::<std::io::Error>());
-/// assert_eq!(rawtask::capi::Error::msg("bad input").to_string(), "bad input");
-/// ```
-pub use anyhow::Error;
-
-struct LastError {
-    /// Always `Some` until [`take_last_error`] moves it out or the destructor drops it.
-    error: Option<Error>,
-    /// The rendered message, kept so that repeated length queries agree with the copy.
-    message: String,
-}
-
-impl Drop for LastError {
-    fn drop(&mut self) {
-        // The error is user code: never let its destructor unwind out of ours (which may run
-        // inside an `extern "C"` function, or as a thread-local destructor).
-        if let Some(error) = self.error.take() {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(error))) {
-                drop_payload(payload);
-            }
-        }
-    }
-}
-
-std::thread_local! {
-    static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
-}
-
-/// Puts `value` into this thread's slot and returns what was there, without dropping anything
-/// while the slot is borrowed. If the slot cannot be used (the thread-local is being torn down,
-/// or — which rawtask never does — it is borrowed), `value` itself comes back.
-fn swap(value: Option<LastError>) -> Option<LastError> {
-    let mut value = value;
-    let _ = LAST_ERROR.try_with(|slot| {
-        if let Ok(mut slot) = slot.try_borrow_mut() {
-            core::mem::swap(&mut *slot, &mut value);
-        }
-    });
-    value
-}
-
-/// Replaces this thread's last error with `value`. The old error is dropped after the borrow
-/// ended and before `value` is stored, so an old error whose destructor stores an error of its
-/// own does not overwrite `value`.
-fn replace(value: Option<LastError>) {
-    drop(swap(None));
-    drop(swap(value));
-}
-
-/// Stores `error` as this thread's last error, replacing any previous one (ffi_helpers'
-/// signature: anything that converts into an [`anyhow::Error`]).
-///
-/// ```
-/// rawtask::capi::update_last_error(anyhow::anyhow!("disk on fire"));
-/// assert_eq!(rawtask::capi::last_error_length(), 13); // 12 bytes + NUL
-/// // Any standard error converts too.
-/// rawtask::capi::update_last_error(std::io::Error::other("disk on fire"));
-/// ```
-pub fn update_last_error<E: Into<Error>>(error: E) {
-    let error = error.into();
-    let message = match catch_unwind(AssertUnwindSafe(|| error.to_string())) {
-        Ok(message) => message,
-        Err(payload) => {
-            drop_payload(payload);
-            String::from("(an error whose Display implementation panicked)")
-        }
-    };
-    // A NUL inside the message would cut it short in C; show it instead.
-    let message = if message.contains('\0') {
-        message.replace('\0', "\\0")
-    } else {
-        message
-    };
-    replace(Some(LastError {
-        error: Some(error),
-        message,
-    }));
-}
-
-/// Takes this thread's last error out, leaving none.
-///
-/// ```
-/// rawtask::capi::update_last_error(anyhow::anyhow!("oops"));
-/// assert_eq!(rawtask::capi::take_last_error().unwrap().to_string(), "oops");
-/// assert!(rawtask::capi::take_last_error().is_none());
-/// ```
-pub fn take_last_error() -> Option<Error> {
-    swap(None).and_then(|mut last| last.error.take())
-}
+use super::last_error::{clear, with_message};
+use super::status::catching_value;
 
 /// Clears this thread's last error.
 ///
@@ -134,7 +31,7 @@ pub fn take_last_error() -> Option<Error> {
 /// ```
 #[no_mangle]
 pub extern "C" fn rawtask_clear_last_error() {
-    catching_value("rawtask_clear_last_error", (), || replace(None))
+    catching_value("rawtask_clear_last_error", (), clear)
 }
 
 /// Clears this thread's last error (the Rust name of [`rawtask_clear_last_error`]).
@@ -144,24 +41,6 @@ pub extern "C" fn rawtask_clear_last_error() {
 /// ```
 pub fn clear_last_error() {
     rawtask_clear_last_error()
-}
-
-/// Calls `f` with the last error's message (`None` if there is none, or if the thread-local is
-/// being torn down).
-fn with_message<R>(f: impl FnOnce(Option<&str>) -> R) -> R {
-    let mut f = Some(f);
-    let result = LAST_ERROR.try_with(|slot| {
-        let f = f.take().unwrap();
-        match slot.try_borrow() {
-            Ok(slot) => f(slot.as_ref().map(|last| last.message.as_str())),
-            Err(_) => f(None),
-        }
-    });
-    match result {
-        Ok(result) => result,
-        // `f` was not called: the thread-local is gone.
-        Err(_) => (f.take().unwrap())(None),
-    }
 }
 
 fn clamp(len: usize) -> c_int {
@@ -432,7 +311,10 @@ macro_rules! export_error_handling_functions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capi::last_error::{take_last_error, update_last_error, Error};
+    use crate::capi::status::{guard, Failure, RawtaskStatus};
     use crate::sync::atomic_static::{AtomicUsize, Ordering::SeqCst};
+    use alloc::string::String;
     use core::fmt;
     use std::error::Error as StdError;
 
@@ -537,8 +419,8 @@ mod tests {
 
         // `guard` stores its failure outside its `catch_unwind`.
         update_last_error(PanicsOnDrop);
-        let status = super::super::guard(|| Err(super::super::Failure::invalid_argument("x")));
-        assert_eq!(status, super::super::RawtaskStatus::InvalidArgument);
+        let status = guard(|| Err(Failure::invalid_argument("x")));
+        assert_eq!(status, RawtaskStatus::InvalidArgument);
         assert_eq!(message().as_deref(), Some("x"));
         rawtask_clear_last_error();
     }
