@@ -1,3 +1,17 @@
+// In a `no_std` build the std-only items named below are not in the crate: their links go to
+// docs.rs, which documents every feature.
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "
+[`spawn_local`]: https://docs.rs/rawtask/latest/rawtask/fn.spawn_local.html
+[`ffi`]: https://docs.rs/rawtask/latest/rawtask/ffi/index.html
+[`CancellationToken`]: https://docs.rs/rawtask/latest/rawtask/cancel/struct.CancellationToken.html
+[`background`]: https://docs.rs/rawtask/latest/rawtask/background/index.html
+[`capi`]: https://docs.rs/rawtask/latest/rawtask/capi/index.html
+[`scope`]: https://docs.rs/rawtask/latest/rawtask/scope/index.html
+[`storage::TaskPool`]: https://docs.rs/rawtask/latest/rawtask/storage/struct.TaskPool.html
+[`scope::ScopeExecutor`]: https://docs.rs/rawtask/latest/rawtask/scope/trait.ScopeExecutor.html"
+)]
 //! One-allocation raw tasks for async executors, usable from Rust and from C.
 //!
 //! A task is a future in a single heap allocation together with an atomic state word, the
@@ -84,6 +98,20 @@ pub mod ffi;
 pub mod identity;
 #[cfg(feature = "std")]
 mod panic;
+#[cfg_attr(
+    feature = "std",
+    doc = "
+[`FfiWakerVTable`]: crate::ffi::FfiWakerVTable
+[`FfiWakerBase`]: crate::ffi::FfiWakerBase
+[`rawtask::ffi`]: crate::ffi"
+)]
+#[cfg_attr(
+    not(feature = "std"),
+    doc = "
+[`FfiWakerVTable`]: https://docs.rs/rawtask/latest/rawtask/ffi/struct.FfiWakerVTable.html
+[`FfiWakerBase`]: https://docs.rs/rawtask/latest/rawtask/ffi/struct.FfiWakerBase.html
+[`rawtask::ffi`]: https://docs.rs/rawtask/latest/rawtask/ffi/index.html"
+)]
 #[doc = include_str!("../docs/protocol.md")]
 pub mod protocol {}
 mod raw;

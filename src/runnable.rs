@@ -158,7 +158,7 @@ impl<M> Runnable<M> {
     /// case the panic is re-raised by whoever awaits the `Task`.
     ///
     /// # Panics
-    /// Besides the future's own panics: a task from [`spawn_local`](crate::spawn_local) run on a
+    /// Besides the future's own panics: a task from [`spawn_local`] run on a
     /// thread other than the one that spawned it panics (the task is cancelled and its future
     /// leaked, never dropped on the wrong thread).
     ///
@@ -167,6 +167,16 @@ impl<M> Runnable<M> {
     /// assert!(!runnable.run());
     /// assert!(task.is_finished());
     /// ```
+    #[cfg_attr(
+        feature = "std",
+        doc = "
+[`spawn_local`]: crate::spawn_local"
+    )]
+    #[cfg_attr(
+        not(feature = "std"),
+        doc = "
+[`spawn_local`]: https://docs.rs/rawtask/latest/rawtask/fn.spawn_local.html"
+    )]
     #[inline]
     pub fn run(self) -> bool {
         let ptr = self.into_raw();

@@ -26,7 +26,7 @@ pub(crate) mod sealed {
 
 /// A function that schedules a task: a plain `Fn(Runnable<M>)` closure, a
 /// `Fn(Runnable<M>, ScheduleInfo)` closure wrapped in [`WithInfo`], or a C callback
-/// ([`capi::RawtaskSchedule`](crate::capi::RawtaskSchedule), with the `std` feature).
+/// ([`capi::RawtaskSchedule`], with the `std` feature).
 ///
 /// The trait is sealed; it exists so that both kinds of closure are accepted by the `spawn`
 /// functions.
@@ -44,6 +44,16 @@ pub(crate) mod sealed {
 /// let s = takes_schedule(|runnable: rawtask::Runnable| { runnable.run(); });
 /// # let _ = s;
 /// ```
+#[cfg_attr(
+    feature = "std",
+    doc = "
+[`capi::RawtaskSchedule`]: crate::capi::RawtaskSchedule"
+)]
+#[cfg_attr(
+    not(feature = "std"),
+    doc = "
+[`capi::RawtaskSchedule`]: https://docs.rs/rawtask/latest/rawtask/capi/struct.RawtaskSchedule.html"
+)]
 pub trait Schedule<M = ()>: sealed::Sealed<M> {
     /// Hands `runnable` to the executor.
     fn schedule(&self, runnable: Runnable<M>, info: ScheduleInfo);

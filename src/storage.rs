@@ -1,3 +1,8 @@
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "
+[`TaskPool`]: https://docs.rs/rawtask/latest/rawtask/storage/struct.TaskPool.html"
+)]
 //! Where a task's one allocation lives.
 //!
 //! By default a task is allocated on the global heap ([`Heap`]). A spawner can choose another

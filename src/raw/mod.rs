@@ -1,3 +1,17 @@
+#![cfg_attr(
+    feature = "std",
+    doc = "
+[`FfiWakerVTable`]: crate::ffi::FfiWakerVTable
+[`FfiWakerBase`]: crate::ffi::FfiWakerBase
+[`rawtask::ffi`]: crate::ffi"
+)]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "
+[`FfiWakerVTable`]: https://docs.rs/rawtask/latest/rawtask/ffi/struct.FfiWakerVTable.html
+[`FfiWakerBase`]: https://docs.rs/rawtask/latest/rawtask/ffi/struct.FfiWakerBase.html
+[`rawtask::ffi`]: https://docs.rs/rawtask/latest/rawtask/ffi/index.html"
+)]
 //! The raw task: one allocation per task, and the protocol that governs it.
 //!
 //! The protocol spec (layout, state bits, who may touch what, the numbered rules and every
@@ -20,7 +34,6 @@
 //! | `watcher` | a reference that waits for the task to finish without taking the output |
 
 #![doc = include_str!("../../docs/protocol.md")]
-
 pub(crate) mod awaiter;
 pub(crate) mod cell;
 pub(crate) mod extras;

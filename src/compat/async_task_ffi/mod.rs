@@ -1,3 +1,9 @@
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "
+[`spawn_local`]: https://docs.rs/rawtask/latest/rawtask/compat/async_task_ffi/fn.spawn_local.html
+[`Checked`]: https://docs.rs/rawtask/latest/rawtask/compat/async_task_ffi/struct.Checked.html"
+)]
 //! async-task-ffi 4.1.1's API, exactly, over the same raw task as the crate root.
 //!
 //! Code written for async-task-ffi switches with one line, `use rawtask::compat::async_task_ffi;`
