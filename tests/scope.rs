@@ -381,9 +381,11 @@ fn a_child_given_its_scopes_token_stops_with_the_scope() {
                     let worker = common::spawn_tracked({
                         let log = log.clone();
                         move || {
-                            while !token.cancelled() {
-                                token.wait_timeout(std::time::Duration::from_millis(1));
-                            }
+                            // Blocks (rather than yields) between looks, as real blocking
+                            // work checking its token would.
+                            common::wait_until("the scope's token to be cancelled", || {
+                                token.wait_timeout(std::time::Duration::from_millis(1))
+                            });
                             log.push("worker saw the scope's token cancelled");
                         }
                     });
