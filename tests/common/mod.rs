@@ -13,6 +13,7 @@
 //! * Counters ([`Counter`], [`DropProbe`]), a controllable future ([`Probe`]), a queue that
 //!   serves as schedule function ([`Queue`]), a tiny [`block_on`], polling helpers and a
 //!   counting waker.
+//! * [`scope`]: an ordered event log and spawning helpers for the `rawtask::scope` tests.
 //! * [`wait_until`] and [`wait_for`]: the one way a test waits for another thread by polling,
 //!   with a [`DEADLINE`] that fails the test instead of hanging it.
 //!
@@ -43,6 +44,10 @@ use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use rawtask::{Runnable, ScheduleInfo};
+
+/// Helpers for the `rawtask::scope` tests (compiled into every test binary, like the rest of
+/// this module; unused there, hence the module-wide `allow(dead_code)`).
+pub mod scope;
 
 /// Iteration count for loops: small under Miri, larger natively.
 pub const N: usize = if cfg!(miri) { 10 } else { 1000 };
