@@ -7,7 +7,7 @@ mod common;
 use std::future::pending;
 use std::sync::{Arc, Mutex};
 
-use common::scope::{spawn_pending_child, spawner, Log, ORDER};
+use common::scope::{spawn_pending_child, spawner, yield_now, Log, ORDER};
 use common::{check_leaks, Queue};
 use rawtask::scope::{ForgettableSignalSender, ScopedSpawn};
 use rawtask::CancellationToken;
@@ -41,7 +41,7 @@ fn a_forgotten_cancel_sender_lets_the_task_finish() {
             {
                 let log = log.clone();
                 async move {
-                    common::yield_now().await;
+                    yield_now().await;
                     log.push("finished")
                 }
             },
@@ -188,7 +188,7 @@ fn dropping_a_done_receiver_does_not_cancel_the_child() {
             {
                 let log = log.clone();
                 async move {
-                    common::yield_now().await;
+                    yield_now().await;
                     log.push("finished");
                 }
             },

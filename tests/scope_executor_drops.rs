@@ -6,7 +6,7 @@ mod common;
 
 use std::future::pending;
 
-use common::scope::{spawn_family, spawn_pending_child, spawner, Log, ORDER};
+use common::scope::{spawn_family, spawn_pending_child, spawner, yield_now, Log, ORDER};
 use common::{check_leaks, Queue};
 use rawtask::scope::ScopedSpawn;
 
@@ -22,7 +22,7 @@ fn a_task_dropped_by_the_executor_terminates_when_its_last_child_does() {
                 move |children| async move {
                     let _guard = l1.on_drop("parent future dropped");
                     spawn_pending_child(&children, &l1);
-                    common::yield_now().await; // puts the parent back in the queue, after the child
+                    yield_now().await; // puts the parent back in the queue, after the child
                     pending::<()>().await
                 },
                 l2.done("parent done"),

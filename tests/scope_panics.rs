@@ -5,7 +5,7 @@ mod common;
 
 use std::future::pending;
 
-use common::scope::{spawn_pending_child, spawner, Log, ORDER};
+use common::scope::{spawn_pending_child, spawner, yield_now, Log, ORDER};
 use common::{catch_quietly, check_leaks, panic_message, Queue};
 use rawtask::scope::ScopedSpawn;
 
@@ -65,7 +65,7 @@ fn a_panicking_future_task_sends_its_done_signal_then_resumes_the_panic() {
                 let guard = log.on_drop("future dropped");
                 async move {
                     let _guard = guard;
-                    common::yield_now().await;
+                    yield_now().await;
                     panic!("the future panics")
                 }
             },
