@@ -1,6 +1,8 @@
 //! The functions `export_task!` generates, called the way C calls them: null pointers, status
 //! codes, take-once, zero-sized outputs, panics, and reading errors through the buffer API.
 
+mod common;
+
 use std::ffi::{c_char, CStr};
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -152,15 +154,12 @@ fn spawn_poll_until_done_then_already_taken() {
         let job = Sum { n: 100 };
         let handle = sum_spawn(&job);
         assert!(!handle.is_null());
-        let result = loop {
+        let result = common::wait_for("the sum's result", || {
             clear_last_error();
             let result = sum_poll(handle);
             assert_eq!(last_error_length(), 0);
-            if !result.is_null() {
-                break result;
-            }
-            std::thread::yield_now();
-        };
+            (!result.is_null()).then_some(result)
+        });
         assert_eq!(*result, 5050);
         sum_result_destroy(result);
 
@@ -178,14 +177,14 @@ fn try_poll_tells_pending_ready_and_error_apart() {
     unsafe {
         let handle = sum_spawn(&Sum { n: 10 });
         let mut out: *mut u64 = std::ptr::dangling_mut();
-        let status = loop {
+        let status = common::wait_for("the sum to be ready", || {
             let status = sum_try_poll(handle, &mut out);
-            if status != RAWTASK_BACKGROUND_PENDING {
-                break status;
+            if status == RAWTASK_BACKGROUND_PENDING {
+                assert!(out.is_null());
+                return None;
             }
-            assert!(out.is_null());
-            std::thread::yield_now();
-        };
+            Some(status)
+        });
         assert_eq!(status, RAWTASK_BACKGROUND_READY);
         assert_eq!(*out, 55);
         sum_result_destroy(out);
@@ -196,13 +195,10 @@ fn try_poll_tells_pending_ready_and_error_apart() {
         sum_handle_destroy(handle);
 
         let failing = sum_spawn(&Sum { n: 0 });
-        let status = loop {
+        let status = common::wait_for("the failing sum to finish", || {
             let status = sum_try_poll(failing, &mut out);
-            if status != RAWTASK_BACKGROUND_PENDING {
-                break status;
-            }
-            std::thread::yield_now();
-        };
+            (status != RAWTASK_BACKGROUND_PENDING).then_some(status)
+        });
         assert_eq!(status, RAWTASK_BACKGROUND_ERROR);
         assert_eq!(last_error(), "nothing to add");
         sum_handle_destroy(failing);
@@ -284,13 +280,10 @@ fn zero_sized_outputs_are_a_non_null_sentinel() {
         nothing_result_destroy(result);
 
         let handle = nothing_spawn(&Nothing);
-        let result = loop {
+        let result = common::wait_for("the result of Nothing", || {
             let result = nothing_poll(handle);
-            if !result.is_null() {
-                break result;
-            }
-            std::thread::yield_now();
-        };
+            (!result.is_null()).then_some(result)
+        });
         nothing_result_destroy(result);
         // `wait` after the result was taken reports it, and frees the handle.
         clear_last_error();

@@ -57,13 +57,9 @@ impl Task for Panics {
     }
 }
 
+#[track_caller]
 fn poll_until_done<T>(handle: &TaskHandle<T>) -> Result<T, Error> {
-    loop {
-        if let Some(result) = handle.poll() {
-            return result;
-        }
-        std::thread::yield_now();
-    }
+    common::wait_for("the job's result", || handle.poll())
 }
 
 #[test]
@@ -255,13 +251,12 @@ fn concurrent_polls_hand_the_result_out_once() {
         let pollers: Vec<_> = (0..2)
             .map(|_| {
                 let handle = handle.clone();
-                common::spawn_tracked(move || loop {
-                    match handle.poll() {
-                        None => std::thread::yield_now(),
-                        Some(Ok(value)) => return Some(value),
-                        Some(Err(error)) => {
+                common::spawn_tracked(move || {
+                    match common::wait_for("the job's result", || handle.poll()) {
+                        Ok(value) => Some(value),
+                        Err(error) => {
                             assert!(error.is::<AlreadyTaken>());
-                            return None;
+                            None
                         }
                     }
                 })

@@ -2,15 +2,18 @@
 //! <https://docs.rs/ffi_helpers/0.3/ffi_helpers/task/index.html>), as written there
 //! apart from the crate path: `ffi_helpers::task` / `ffi_helpers::Task` become
 //! `rawtask::background`, `ffi_helpers::error_handling` becomes `rawtask::capi`. The error
-//! type is `anyhow::Error`, imported as ffi_helpers' docs import it.
+//! type is `anyhow::Error`, imported as ffi_helpers' docs import it. One addition: the job's
+//! loop has a deadline, so that a lost cancel fails the test instead of hanging it.
 #![allow(missing_docs, unused_variables)] // the example's `pub struct Spin` and `num_spins`
+
+mod common;
 
 use anyhow::Error;
 use rawtask::background::CancellationToken;
 use rawtask::background::Task;
 use rawtask::capi::*;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Spin;
@@ -20,8 +23,16 @@ impl Task for Spin {
 
     fn run(&self, cancel_tok: &CancellationToken) -> Result<Self::Output, Error> {
         let mut spins = 0;
+        let started = Instant::now();
 
         while !cancel_tok.cancelled() {
+            // A cancel that never arrives fails the test (the job's panic is its error)
+            // instead of hanging it.
+            assert!(
+                started.elapsed() < common::DEADLINE,
+                "timed out after {:?} waiting for the cancel signal",
+                common::DEADLINE
+            );
             thread::sleep(Duration::from_millis(10));
             spins += 1;
         }

@@ -102,9 +102,7 @@ fn writes_before_cancel_are_visible_after_seeing_it() {
             written.store(42, Relaxed);
             remote.cancel();
         });
-        while !token.cancelled() {
-            std::thread::yield_now();
-        }
+        common::wait_until("the writer's cancel", || token.cancelled());
         assert_eq!(data.load(Relaxed), 42);
         writer.join().unwrap();
     }

@@ -24,18 +24,44 @@ struct Drops {
     schedule: Counter,
 }
 
+/// How many times each thing a task owns has been dropped so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Dropped {
+    future: usize,
+    output: usize,
+    metadata: usize,
+    schedule: usize,
+}
+
+impl Dropped {
+    const NOTHING: Dropped = Dropped {
+        future: 0,
+        output: 0,
+        metadata: 0,
+        schedule: 0,
+    };
+    const EVERYTHING_ONCE: Dropped = Dropped {
+        future: 1,
+        output: 1,
+        metadata: 1,
+        schedule: 1,
+    };
+}
+
 impl Drops {
-    fn assert(&self, future: usize, output: usize, metadata: usize, schedule: usize) {
-        assert_eq!(
-            (
-                self.future.get(),
-                self.output.get(),
-                self.metadata.get(),
-                self.schedule.get()
-            ),
-            (future, output, metadata, schedule),
-            "(future, output, metadata, schedule) drops"
-        );
+    fn now(&self) -> Dropped {
+        Dropped {
+            future: self.future.get(),
+            output: self.output.get(),
+            metadata: self.metadata.get(),
+            schedule: self.schedule.get(),
+        }
+    }
+
+    /// Asserts the drop counts (failing at the caller's line, with every count named).
+    #[track_caller]
+    fn expect(&self, expected: Dropped) {
+        assert_eq!(self.now(), expected, "drops so far");
     }
 }
 
@@ -91,11 +117,17 @@ fn completed_and_output_taken() {
     let (runnable, task) = spawn_probed(&drops, &probe, &queue);
     probe.complete();
     runnable.run();
-    drops.assert(1, 0, 0, 0);
+    drops.expect(Dropped {
+        future: 1,
+        ..Dropped::NOTHING
+    });
     let out = block_on(task);
-    drops.assert(1, 0, 1, 1);
+    drops.expect(Dropped {
+        output: 0,
+        ..Dropped::EVERYTHING_ONCE
+    });
     drop(out);
-    drops.assert(1, 1, 1, 1);
+    drops.expect(Dropped::EVERYTHING_ONCE);
 }
 
 #[test]
@@ -105,9 +137,12 @@ fn completed_and_output_not_taken() {
     let (runnable, task) = spawn_probed(&drops, &probe, &queue);
     probe.complete();
     runnable.run();
-    drops.assert(1, 0, 0, 0);
+    drops.expect(Dropped {
+        future: 1,
+        ..Dropped::NOTHING
+    });
     drop(task);
-    drops.assert(1, 1, 1, 1);
+    drops.expect(Dropped::EVERYTHING_ONCE);
 }
 
 #[test]
@@ -117,11 +152,11 @@ fn completed_after_detach() {
     let (runnable, task) = spawn_probed(&drops, &probe, &queue);
     task.detach();
     runnable.run();
-    drops.assert(0, 0, 0, 0);
+    drops.expect(Dropped::NOTHING);
     probe.complete();
     probe.take_waker().unwrap().wake();
     queue.pop().unwrap().run();
-    drops.assert(1, 1, 1, 1);
+    drops.expect(Dropped::EVERYTHING_ONCE);
 }
 
 #[test]
@@ -130,9 +165,12 @@ fn cancelled_by_dropping_the_task_before_running() {
     let (drops, probe, queue) = (Drops::default(), Probe::new(), Queue::new());
     let (runnable, task) = spawn_probed(&drops, &probe, &queue);
     drop(task);
-    drops.assert(0, 0, 0, 0);
+    drops.expect(Dropped::NOTHING);
     runnable.run();
-    drops.assert(1, 0, 1, 1);
+    drops.expect(Dropped {
+        output: 0,
+        ..Dropped::EVERYTHING_ONCE
+    });
     assert_eq!(probe.polls(), 0);
 }
 
@@ -148,9 +186,15 @@ fn dropping_the_runnable_without_running_drops_the_future() {
         "dropped by the Runnable's destructor"
     );
     assert_eq!(probe.polls(), 0);
-    drops.assert(1, 0, 0, 0);
+    drops.expect(Dropped {
+        future: 1,
+        ..Dropped::NOTHING
+    });
     drop(task);
-    drops.assert(1, 0, 1, 1);
+    drops.expect(Dropped {
+        output: 0,
+        ..Dropped::EVERYTHING_ONCE
+    });
 }
 
 #[test]
@@ -161,9 +205,15 @@ fn dropping_a_woken_runnable_drops_the_future() {
     runnable.run();
     probe.waker().wake();
     drop(queue.pop().unwrap());
-    drops.assert(1, 0, 0, 0);
+    drops.expect(Dropped {
+        future: 1,
+        ..Dropped::NOTHING
+    });
     assert_eq!(block_on(task.fallible()).map(|o| o.value), None);
-    drops.assert(1, 0, 1, 1);
+    drops.expect(Dropped {
+        output: 0,
+        ..Dropped::EVERYTHING_ONCE
+    });
 }
 
 #[test]
@@ -185,13 +235,16 @@ fn cancel_resolves_only_after_the_future_was_dropped() {
         poll_with(&mut cancel, &waker).is_pending(),
         "still pending: the future lives"
     );
-    drops.assert(0, 0, 0, 0);
+    drops.expect(Dropped::NOTHING);
     assert_eq!(wakes.get(), 0);
 
     queue.pop().unwrap().run();
     assert_eq!(wakes.get(), 1);
     assert_eq!(poll_once(&mut cancel), Poll::Ready((true, 1)));
-    drops.assert(1, 0, 1, 1);
+    drops.expect(Dropped {
+        output: 0,
+        ..Dropped::EVERYTHING_ONCE
+    });
 }
 
 #[test]
@@ -249,12 +302,15 @@ fn detached_task_whose_last_waker_is_dropped_is_scheduled_once_more() {
     let waker: Waker = probe.take_waker().unwrap();
     drop(waker);
     assert_eq!(queue.scheduled(), 1, "scheduled one final time");
-    drops.assert(0, 0, 0, 0);
+    drops.expect(Dropped::NOTHING);
 
     let runnable = queue.pop().unwrap();
     assert!(!runnable.run());
     assert_eq!(probe.polls(), 1, "not polled: the task was closed");
-    drops.assert(1, 0, 1, 1);
+    drops.expect(Dropped {
+        output: 0,
+        ..Dropped::EVERYTHING_ONCE
+    });
 }
 
 #[test]
@@ -268,7 +324,10 @@ fn last_waker_dropped_on_another_thread() {
     spawn_tracked(move || drop(waker)).join().unwrap();
     assert_eq!(queue.scheduled(), 1);
     queue.pop().unwrap().run();
-    drops.assert(1, 0, 1, 1);
+    drops.expect(Dropped {
+        output: 0,
+        ..Dropped::EVERYTHING_ONCE
+    });
 }
 
 #[test]
@@ -280,12 +339,20 @@ fn metadata_and_schedule_live_as_long_as_the_wakers() {
     probe.complete();
     runnable.run();
     block_on(task);
-    drops.assert(1, 1, 0, 0);
+    drops.expect(Dropped {
+        future: 1,
+        output: 1,
+        ..Dropped::NOTHING
+    });
     let clone = waker.clone();
     drop(waker);
-    drops.assert(1, 1, 0, 0);
+    drops.expect(Dropped {
+        future: 1,
+        output: 1,
+        ..Dropped::NOTHING
+    });
     drop(clone);
-    drops.assert(1, 1, 1, 1);
+    drops.expect(Dropped::EVERYTHING_ONCE);
 }
 
 #[test]
@@ -311,9 +378,15 @@ fn panicking_future_is_dropped_once() {
             },
         );
     expect_panic(move || runnable.run());
-    drops.assert(1, 0, 0, 0);
+    drops.expect(Dropped {
+        future: 1,
+        ..Dropped::NOTHING
+    });
     drop(task);
-    drops.assert(1, 0, 1, 1);
+    drops.expect(Dropped {
+        output: 0,
+        ..Dropped::EVERYTHING_ONCE
+    });
 }
 
 #[test]
@@ -374,5 +447,10 @@ fn everything_dropped_once_across_many_tasks() {
     }
     queue.run_all();
     let n = common::N;
-    drops.assert(n, n.div_ceil(4), n, n);
+    drops.expect(Dropped {
+        future: n,
+        output: n.div_ceil(4),
+        metadata: n,
+        schedule: n,
+    });
 }

@@ -9,13 +9,10 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{panics, yield_forever, Counter, Forever};
+use common::{panics, wait_until, yield_forever, Counter, Forever, DEADLINE};
 use futures_lite::future::yield_now;
 use rawtask_executors::block_on;
 use rawtask_executors::multi::{Executor, Handle};
-
-/// Generous: only a lost wake-up (or a machine stalled for seconds) takes this long.
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Fewer tasks under Miri, which interprets every instruction.
 const MANY: u64 = if cfg!(miri) { 100 } else { 10_000 };
@@ -153,7 +150,13 @@ fn yield_is_fair_on_one_worker() {
         let flag = flag.clone();
         ex.spawn(async move {
             let mut yields = 0u64;
+            let started = Instant::now();
             while !flag.load(SeqCst) {
+                // An unfair yield would starve the setter forever: fail instead of hanging.
+                assert!(
+                    started.elapsed() < DEADLINE,
+                    "timed out after {DEADLINE:?} waiting for the setter: the yield starved it"
+                );
                 yields += 1;
                 yield_now().await;
             }
@@ -181,7 +184,14 @@ fn lifo_ping_pong_does_not_starve_the_queue() {
                 let stop = stop.clone();
                 async move {
                     let mut rounds = 0u64;
+                    let started = Instant::now();
                     while !stop.load(SeqCst) {
+                        // Without the LIFO poll limit the stopper never runs: fail instead
+                        // of hanging.
+                        assert!(
+                            started.elapsed() < DEADLINE,
+                            "timed out after {DEADLINE:?} waiting for the stopper: starved"
+                        );
                         a_tx.send(()).unwrap();
                         b_rx.recv_async().await.unwrap();
                         rounds += 1;
@@ -206,7 +216,7 @@ fn lifo_ping_pong_does_not_starve_the_queue() {
     };
     let (tx, rx) = flume::bounded(1);
     thread::spawn(move || tx.send(block_on(players)).unwrap());
-    rx.recv_timeout(TIMEOUT)
+    rx.recv_timeout(DEADLINE)
         .expect("the queued task was starved by two tasks waking each other");
 }
 
@@ -250,19 +260,17 @@ fn no_lost_wakeup_when_all_workers_sleep() {
     .detach();
     for round in 0..ROUNDS {
         // Wait until every worker has registered as sleeping.
-        let deadline = Instant::now() + TIMEOUT;
-        while ex.sleeping_workers() != THREADS {
-            assert!(Instant::now() < deadline, "workers never went to sleep");
-            thread::yield_now();
-        }
+        wait_until("every worker to go to sleep", || {
+            ex.sleeping_workers() == THREADS
+        });
         if round % 2 == 0 {
             request_tx.send(round).unwrap();
-            assert_eq!(reply_rx.recv_timeout(TIMEOUT), Ok(round), "lost wake-up");
+            assert_eq!(reply_rx.recv_timeout(DEADLINE), Ok(round), "lost wake-up");
         } else {
             // A spawn from outside must wake a worker too.
             let (tx, rx) = flume::bounded(1);
             ex.spawn(async move { tx.send(round).unwrap() }).detach();
-            assert_eq!(rx.recv_timeout(TIMEOUT), Ok(round), "lost wake-up (spawn)");
+            assert_eq!(rx.recv_timeout(DEADLINE), Ok(round), "lost wake-up (spawn)");
         }
     }
 }
@@ -292,7 +300,7 @@ fn no_lost_wakeup_racing_with_sleep() {
             std::hint::spin_loop();
         }
         request_tx.send(round).unwrap();
-        assert_eq!(reply_rx.recv_timeout(TIMEOUT), Ok(round), "lost wake-up");
+        assert_eq!(reply_rx.recv_timeout(DEADLINE), Ok(round), "lost wake-up");
     }
 }
 
@@ -340,7 +348,7 @@ fn concurrent_outside_wakes() {
     }
     let mut total = 0;
     for _ in 0..THREADS {
-        total += sum_rx.recv_timeout(TIMEOUT).expect("lost wake-up");
+        total += sum_rx.recv_timeout(DEADLINE).expect("lost wake-up");
     }
     assert_eq!(total, THREADS as u64 * MESSAGES * (MESSAGES + 1) / 2);
 }
@@ -425,7 +433,7 @@ fn shutdown_leaks_nothing() {
     let t = counter.track();
     let late = handle.spawn(async move { drop(t) });
     assert_eq!(block_on(late.fallible()), None);
-    counter.assert_none_alive(TIMEOUT);
+    counter.assert_none_alive(DEADLINE);
 }
 
 /// Shutdown while tasks are being woken as fast as possible, from each other (through a hub
@@ -482,5 +490,5 @@ fn shutdown_while_busy() {
         stop.store(true, SeqCst);
         hub.join().unwrap();
     }
-    counter.assert_none_alive(TIMEOUT);
+    counter.assert_none_alive(DEADLINE);
 }

@@ -13,6 +13,9 @@
 //! * Counters ([`Counter`], [`DropProbe`]), a controllable future ([`Probe`]), a queue that
 //!   serves as schedule function ([`Queue`]), a tiny [`block_on`], polling helpers and a
 //!   counting waker.
+//! * [`scope`]: an ordered event log and spawning helpers for the `rawtask::scope` tests.
+//! * [`wait_until`] and [`wait_for`]: the one way a test waits for another thread by polling,
+//!   with a [`DEADLINE`] that fails the test instead of hanging it.
 //!
 //! Rules for leak-checked tests: join every thread the test spawns (also scoped threads:
 //! `thread::scope` can return before its threads have exited and freed their handles), and
@@ -38,11 +41,63 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
 
 use rawtask::{Runnable, ScheduleInfo};
 
+/// Helpers for the `rawtask::scope` tests (compiled into every test binary, like the rest of
+/// this module; unused there, hence the module-wide `allow(dead_code)`).
+pub mod scope;
+
 /// Iteration count for loops: small under Miri, larger natively.
 pub const N: usize = if cfg!(miri) { 10 } else { 1000 };
+
+/// How long [`wait_until`] and [`wait_for`] wait before failing the test. What they wait for
+/// takes microseconds natively, so only a bug (a lost wake-up, a job that never ends) reaches
+/// it; it is generous because valgrind runs the tests 50-100x slower on a loaded machine.
+/// Under Miri it is longer still: with isolation Miri's clock is virtual (it advances with
+/// the instructions interpreted, roughly as fast as native code would run, but only within
+/// an order of magnitude), and with `-Zmiri-disable-isolation` it is the host's wall clock.
+pub const DEADLINE: Duration = if cfg!(miri) {
+    Duration::from_secs(600)
+} else {
+    Duration::from_secs(30)
+};
+
+/// Polls `done` until it returns true, yielding the thread in between; panics with "timed
+/// out after {DEADLINE:?} waiting for {what}" once [`DEADLINE`] has passed.
+#[track_caller]
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    wait_for(what, || done().then_some(()))
+}
+
+/// Polls `attempt` until it returns `Some`, yielding the thread in between, and returns that
+/// value; panics with "timed out after {DEADLINE:?} waiting for {what}" once [`DEADLINE`]
+/// has passed.
+#[track_caller]
+pub fn wait_for<T>(what: &str, attempt: impl FnMut() -> Option<T>) -> T {
+    wait_for_within(what, DEADLINE, attempt)
+}
+
+/// [`wait_for`] with a deadline of the caller's choosing.
+#[track_caller]
+pub fn wait_for_within<T>(
+    what: &str,
+    deadline: Duration,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        // Checked after an attempt, so that a slow attempt still gets its last look.
+        if start.elapsed() >= deadline {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        thread::yield_now();
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // The leak-checking allocator

@@ -6,8 +6,29 @@ use std::ffi::{CStr, c_char, c_int, c_void};
 use std::path::PathBuf;
 use std::ptr::null_mut;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use libloading::Library;
+
+/// How long a test waits for a job before failing: generous, since valgrind runs this file
+/// 50-100x slower (miri cannot load the cdylib, so it never runs here).
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Polls `attempt` until it returns `Some` and returns that value; panics once [`DEADLINE`]
+/// has passed, instead of hanging the test. (rawtask's `tests/common` has the same helper.)
+#[track_caller]
+fn wait_for<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        if start.elapsed() >= DEADLINE {
+            panic!("timed out after {DEADLINE:?} waiting for {what}");
+        }
+        std::thread::yield_now();
+    }
+}
 
 /// The job type of `src/lib.rs`, as C sees it.
 #[repr(C)]
@@ -112,19 +133,19 @@ fn spawn_and_poll_until_done() {
         let handle = (api.spawn)(&Triangle { n: 1000 });
         assert!(!handle.is_null());
         assert_eq!((api.cancelled)(handle), 0);
-        let result = loop {
+        let result = wait_for("the triangle's result", || {
             (api.clear_last_error)();
             let result = (api.poll)(handle);
-            if !result.is_null() {
-                break result;
+            if result.is_null() {
+                assert_eq!(
+                    last_error(api),
+                    None,
+                    "NULL without an error: still running"
+                );
+                return None;
             }
-            assert_eq!(
-                last_error(api),
-                None,
-                "NULL without an error: still running"
-            );
-            std::thread::yield_now();
-        };
+            Some(result)
+        });
         assert_eq!(*result, 500_500);
         (api.result_destroy)(result);
         assert!((api.poll)(handle).is_null());
@@ -147,13 +168,10 @@ fn a_failing_job_reports_through_the_exported_error_functions() {
     unsafe {
         let handle = (api.spawn)(&Triangle { n: 0 });
         let mut out: *mut u64 = null_mut();
-        let status = loop {
+        let status = wait_for("the failing triangle to finish", || {
             let status = (api.try_poll)(handle, &mut out);
-            if status != rawtask::background::RAWTASK_BACKGROUND_PENDING {
-                break status;
-            }
-            std::thread::yield_now();
-        };
+            (status != rawtask::background::RAWTASK_BACKGROUND_PENDING).then_some(status)
+        });
         assert_eq!(status, rawtask::background::RAWTASK_BACKGROUND_ERROR);
         assert!(out.is_null());
         let expected = "triangle: n must be positive";

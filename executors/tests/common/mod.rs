@@ -8,6 +8,29 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+/// How long a test waits for another thread before failing: only a bug (a lost wake-up, a
+/// starved task) or a machine stalled for seconds takes this long. Longer under Miri, whose
+/// clock (virtual under isolation) runs only roughly as fast as native code would.
+pub const DEADLINE: Duration = if cfg!(miri) {
+    Duration::from_secs(600)
+} else {
+    Duration::from_secs(30)
+};
+
+/// Polls `done` until it returns true, yielding the thread in between; panics with "timed
+/// out after {DEADLINE:?} waiting for {what}" once [`DEADLINE`] has passed. (rawtask's
+/// `tests/common` has the same helper.)
+#[track_caller]
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() >= DEADLINE {
+            panic!("timed out after {DEADLINE:?} waiting for {what}");
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Counts the [`Tracked`] values alive; a test that leaks a task leaks its `Tracked`.
 #[derive(Clone, Debug, Default)]
 pub struct Counter(Arc<AtomicUsize>);
