@@ -171,9 +171,13 @@ where
     }
 
     /// Step 1's check: the parent's signal or the scope's token. Call before `terminate`.
+    ///
+    /// Takes the two fields, not `&self`: a shared borrow of the whole leaf would cover the
+    /// suspended future too, and reading through it would invalidate the future's borrows of
+    /// its own locals (undefined behaviour under Stacked Borrows, which miri reports).
     #[inline]
-    fn cancelled(&self) -> bool {
-        self.parent.is_cancelled() || self.scope.token().is_cancelled()
+    fn cancelled(parent: &P, scope: &Registration) -> bool {
+        parent.is_cancelled() || scope.token().is_cancelled()
     }
 
     /// Registers `cx`'s waker for both cancel sources; `true` if one has fired meanwhile.
@@ -238,7 +242,7 @@ where
         // Step 1: a cheap check first, so that a task that completes at once never
         // registers a waker.
         let mut panic = None;
-        if !this.cancelled() {
+        if !Self::cancelled(&this.parent, &this.scope) {
             // SAFETY: structurally pinned, see above; not yet terminated.
             let future = unsafe { Pin::new_unchecked(&mut *this.future) };
             match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {

@@ -80,6 +80,7 @@ impl RemoteScope {
     {
         Scoped {
             future: Some(future),
+            running: true,
             cancel: Some(signals.cancel_receiver),
             children: self.children,
             done: Some(done),
@@ -257,6 +258,10 @@ pin_project! {
         // The task's future until termination begins (dropped in place by setting `None`).
         #[pin]
         future: Option<F>,
+        // Whether `future` is still there. Asked instead of `future.is_some()`: that takes a
+        // shared borrow of the suspended future, which would invalidate the future's borrows
+        // of its own locals (undefined behaviour under Stacked Borrows).
+        running: bool,
         // The parent's cancel signal until termination begins.
         #[pin]
         cancel: Option<CancelRx>,
@@ -292,6 +297,7 @@ where
     /// Steps 2 and 3 (again harmlessly if they already ran).
     fn begin_termination(self: Pin<&mut Self>) {
         let mut this = self.project();
+        *this.running = false;
         // Step 2. Setting `None` drops the future in place, which pinning allows.
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| this.future.set(None))) {
             this.panic.get_or_insert(payload);
@@ -318,7 +324,8 @@ where
     /// Dropped before it terminated (by the executor, or because spawning failed): terminates
     /// anyway, leaving steps 5 and 6 to the last child if children remain.
     fn drop_early(mut self: Pin<&mut Self>) {
-        if self.done_sender.is_none() {
+        // Through the projection, field by field: see `running`.
+        if self.as_mut().project().done_sender.is_none() {
             return; // terminated normally
         }
         self.as_mut().begin_termination();
@@ -358,16 +365,19 @@ where
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.future.is_some() {
+        // Every field through the projection: a shared borrow of the whole task would cover
+        // the suspended future (see `running`).
+        let this = self.as_mut().project();
+        if *this.running {
             // Step 1: whichever comes first, the cancel signal or completion. A cancelled
             // task's future is not polled again. The receiver is checked cheaply first and
             // polled (registering a waker) only if the future is pending.
-            let signalled = self
+            let signalled = this
                 .cancel
                 .as_ref()
+                .as_pin_ref()
                 .is_some_and(|cancel| cancel.is_signalled());
             if !signalled {
-                let this = self.as_mut().project();
                 let future = this.future;
                 let polled = catch_unwind(AssertUnwindSafe(|| match future.as_pin_mut() {
                     Some(future) => future.poll(cx),
@@ -389,9 +399,10 @@ where
             }
             self.as_mut().begin_termination();
         }
-        if self.done_sender.is_some() {
+        let this = self.as_mut().project();
+        if this.done_sender.is_some() {
             // Step 4.
-            if let Some(children) = &self.children {
+            if let Some(children) = this.children {
                 if children.poll_empty(cx).is_pending() {
                     return Poll::Pending;
                 }
@@ -408,7 +419,7 @@ where
     DoneTx: Send + 'static,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let stage = if self.future.is_some() {
+        let stage = if self.running {
             "running"
         } else if self.done_sender.is_some() {
             "waiting for children"
