@@ -183,6 +183,7 @@ impl ContextExt for Context<'_> {
 #[inline]
 pub(crate) fn with_ffi_waker<R>(waker: &Waker, f: impl FnOnce(*const FfiWakerBase) -> R) -> R {
     #[cfg(rawtask_waker_data)]
+    #[allow(clippy::incompatible_msrv)] // rawtask_waker_data: Rust 1.83 or later
     {
         let vtable = waker.vtable();
         if ptr::eq(vtable, &RAW_WAKER_VTABLE) || ptr::eq(vtable, &FFI_RUST_VTABLE) {
@@ -348,6 +349,7 @@ unsafe fn ffi_rust_clone(data: *const ()) -> RawWaker {
 
 /// Gives up a Rust waker for its raw parts (the new `RawWaker` owns what the waker owned).
 #[cfg(rawtask_waker_data)]
+#[allow(clippy::incompatible_msrv)] // rawtask_waker_data: Rust 1.83 or later
 fn into_raw(waker: Waker) -> RawWaker {
     let waker = ManuallyDrop::new(waker);
     RawWaker::new(waker.data(), waker.vtable())

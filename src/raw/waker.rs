@@ -54,6 +54,7 @@ pub(crate) fn identity_of_waker(_waker: &Waker) -> Option<&Identity> {
 
 /// The identity of the task behind `waker`, if it is a rawtask waker of an identified task.
 #[cfg(rawtask_waker_data)]
+#[allow(clippy::incompatible_msrv)] // rawtask_waker_data: Rust 1.83 or later
 pub(crate) fn identity_of_waker(waker: &Waker) -> Option<&Identity> {
     if !core::ptr::eq(waker.vtable(), &RAW_WAKER_VTABLE) {
         return None;
