@@ -48,6 +48,7 @@ pub extern "C" fn fixture_live_futures() -> i64 {
 }
 
 /// Counts itself in [`fixture_live_futures`] from creation to drop.
+#[derive(Debug)]
 pub struct Tracked<F> {
     future: F,
 }
@@ -77,7 +78,7 @@ impl<F: Future> Future for Tracked<F> {
 }
 
 /// A pointer that a fixture future carries to another thread; C promised it may.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct SendPtr(pub *mut c_void);
 
 // SAFETY: the C programs only pass contexts that they use in a thread-safe way.

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// What a sleeping future and the timer thread share.
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct Shared {
     fired: AtomicBool,
     waker: Mutex<Option<Waker>>,
@@ -159,6 +159,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 }
 
 /// See [`sleep`].
+#[derive(Debug)]
 pub struct Sleep {
     deadline: Instant,
     shared: Option<Arc<Shared>>,

@@ -27,6 +27,7 @@ use futures_lite::future::block_on;
 
 const TICK: Duration = Duration::from_millis(5);
 
+/// An output with padding between its fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mixed {
@@ -34,6 +35,7 @@ pub struct Mixed {
     b: f64,
 }
 
+/// An output of two floats (returned in SSE registers by value on x86_64).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pair {
@@ -41,6 +43,7 @@ pub struct Pair {
     b: f32,
 }
 
+/// An output too big for registers (returned through memory).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Big([u64; 8]);
@@ -53,6 +56,7 @@ const BIG: Big = Big([1, 2, 3, 4, 5, 6, 7, 8]);
 macro_rules! plugin {
     ($(fn $name:ident / $caller:ident ($($arg:ident: $def_ty:ty => $decl_ty:ty),*) -> $def_out:ty => $decl_out:ty $body:block)*) => {
         $(
+            #[doc = concat!("The plugin side of `", stringify!($caller), "`.")]
             #[no_mangle]
             pub extern "C" fn $name($($arg: $def_ty),*) -> $def_out $body
         )*
@@ -164,7 +168,7 @@ where
 
 #[test]
 fn async_ffi_futures_awaited_by_rawtask() {
-    // SAFETY (every call below): the declarations match the definitions' ABI, which is the
+    // SAFETY: every call below: the declarations match the definitions' ABI, which is the
     // point of the test.
     unsafe {
         assert_eq!(with_both_wakers(|| af_u8_rt(3)), 3);
@@ -239,7 +243,9 @@ fn panics_cross_both_ways() {
     // SAFETY: as above.
     let payload = std::panic::catch_unwind(|| block_on(unsafe { af_panic_rt() })).unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"FFI future panicked"));
-    let payload = std::panic::catch_unwind(|| run_task(unsafe { af_panic_rt() })).unwrap_err();
+    // SAFETY: as above.
+    let future = unsafe { af_panic_rt() };
+    let payload = std::panic::catch_unwind(|| run_task(future)).unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"FFI future panicked"));
 
     // async-ffi ignores rawtask's note (which it leaks) and raises its own message.
@@ -251,6 +257,7 @@ fn panics_cross_both_ways() {
     // SAFETY: as above.
     let payload = std::panic::catch_unwind(|| {
         use rawtask::ffi::FutureExt as _;
+        // SAFETY: as above.
         block_on(unsafe { af_add_one_rt(async { panic!("inner") }.into_ffi()) })
     })
     .unwrap_err();

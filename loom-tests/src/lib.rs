@@ -72,18 +72,31 @@ use rawtask::{Builder, Runnable, ScheduleInfo, Task, WithInfo};
 /// Counts of what happened to the one task of a model execution.
 #[derive(Default, Debug)]
 pub struct Counters {
+    /// Polls of the future.
     pub polls: AtomicUsize,
+    /// Drops of the future.
     pub future_drops: AtomicUsize,
+    /// Outputs the future returned.
     pub outputs_made: AtomicUsize,
+    /// Drops of an output.
     pub output_drops: AtomicUsize,
+    /// Outputs a `Task` handed to the model.
     pub outputs_received: AtomicUsize,
+    /// Drops of the data slot.
     pub data_drops: AtomicUsize,
+    /// Drops of the schedule function.
     pub schedule_fn_drops: AtomicUsize,
+    /// Calls of the schedule function.
     pub schedules: AtomicUsize,
+    /// Schedule calls with `woken_while_running` set.
     pub woken_while_running: AtomicUsize,
+    /// `Runnable::run` calls that returned `true`.
     pub runs_returning_true: AtomicUsize,
+    /// Panics the future raised.
     pub panics_made: AtomicUsize,
+    /// Drops of a stored panic payload.
     pub panic_drops: AtomicUsize,
+    /// Panics an awaiting `Task` re-raised.
     pub panics_received: AtomicUsize,
     /// Queued `Runnable`s dropped unrun (each one cancels the task: a queued `Runnable` means
     /// the task has not completed).
@@ -110,15 +123,18 @@ pub struct Flag(UnsafeCell<bool>);
 unsafe impl Sync for Flag {}
 
 impl Flag {
+    /// A clear flag.
     pub fn new() -> Flag {
         Flag(UnsafeCell::new(false))
     }
 
+    /// Sets the flag (a loom-checked write).
     pub fn set(&self) {
         // SAFETY: loom checks the access.
         self.0.with_mut(|p| unsafe { *p = true })
     }
 
+    /// Reads the flag (a loom-checked read).
     pub fn get(&self) -> bool {
         // SAFETY: loom checks the access.
         self.0.with(|p| unsafe { *p })
@@ -146,6 +162,7 @@ pub struct Flags {
 pub struct Data {
     counters: StdArc<Counters>,
     flags: StdArc<Flags>,
+    /// A loom cell that slot readers and writers touch.
     pub cell: UnsafeCell<usize>,
 }
 
@@ -179,6 +196,7 @@ impl Drop for Data {
 #[derive(Debug)]
 pub struct Output {
     counters: StdArc<Counters>,
+    /// The value the future produced.
     pub value: usize,
 }
 
@@ -255,6 +273,7 @@ pub enum Kind {
 }
 
 /// The future of every model.
+#[allow(missing_debug_implementations)] // holds closures
 pub struct TestFuture {
     counters: StdArc<Counters>,
     flags: StdArc<Flags>,
@@ -313,6 +332,7 @@ impl Drop for TestFuture {
 
 /// A one-queue executor: the schedule function pushes onto `queue`; futures of kind `Stash1`
 /// leave a waker in `stash`, which the executor wakes when it has nothing else to do.
+#[allow(missing_debug_implementations)] // loom's queue types
 pub struct Exec {
     state: Mutex<ExecState>,
     cv: Condvar,
@@ -438,7 +458,9 @@ impl Drop for Sched {
 /// How a model's task is built.
 #[derive(Clone, Copy, Debug)]
 pub struct Spawn {
+    /// What the future does.
     pub kind: Kind,
+    /// Spawned with `propagate_panic(true)`.
     pub propagate_panic: bool,
     /// Schedule through `WithInfo` (and check `woken_while_running`) or a plain closure.
     pub with_info: bool,
@@ -448,6 +470,7 @@ pub struct Spawn {
 }
 
 impl Spawn {
+    /// A task of `kind`, scheduled through `WithInfo` with the counting schedule function.
     pub const fn new(kind: Kind) -> Spawn {
         Spawn {
             kind,
@@ -457,11 +480,13 @@ impl Spawn {
         }
     }
 
+    /// The same, with panic propagation.
     pub const fn propagate(mut self) -> Spawn {
         self.propagate_panic = true;
         self
     }
 
+    /// The same, with a plain closure as schedule function.
     pub const fn plain(mut self) -> Spawn {
         self.with_info = false;
         self
@@ -482,9 +507,13 @@ pub type ModelTask = Task<Output, Data>;
 
 /// One model execution's world: counters, flags and the executor.
 #[derive(Clone)]
+#[allow(missing_debug_implementations)] // its executor holds loom queues
 pub struct Harness {
+    /// What happened to the task.
     pub counters: StdArc<Counters>,
+    /// What has been dropped.
     pub flags: StdArc<Flags>,
+    /// The executor.
     pub exec: StdArc<Exec>,
     spawn: Option<Spawn>,
 }
@@ -496,6 +525,7 @@ impl Default for Harness {
 }
 
 impl Harness {
+    /// A fresh world for one model execution.
     pub fn new() -> Harness {
         quiet_test_panics();
         Harness {

@@ -197,6 +197,7 @@ async fn question_mark(s: String) -> Result<u32, std::num::ParseIntError> {
 #[async_ffi]
 async fn unit() {}
 
+/// An exported `async extern "C"` function, declared again below as a foreign function.
 #[async_ffi]
 #[no_mangle]
 pub async extern "C" fn rawtask_macros_test_export(x: u64) -> u64 {
@@ -237,10 +238,8 @@ fn every_form_works() {
     block_on(unit());
     assert_eq!(block_on(rawtask_macros_test_export(5)), 15);
     // SAFETY: the declaration matches the definition above, exported from this test binary.
-    assert_eq!(
-        block_on(unsafe { declared::rawtask_macros_test_export(2) }),
-        6
-    );
+    let declared = unsafe { declared::rawtask_macros_test_export(2) };
+    assert_eq!(block_on(declared), 6);
     assert_eq!(block_on(early_return(50)), 10);
     assert_eq!(block_on(generic(5u8)), "5");
 }
