@@ -5,6 +5,9 @@
  * hands C a runnable (RawtaskRunnable *) and a task handle (RawtaskTask). The C event loop
  * queues each runnable the callback receives, runs it with rawtask_runnable_run, and polls the
  * task handle with rawtask_task_poll until it is READY, then frees it with rawtask_task_free.
+ * A loop that sleeps until there is work registers a completion callback instead of polling
+ * (rawtask_task_on_complete): it is called exactly once, when the task finishes, on the
+ * thread that finished it, and then the one poll returns the outcome.
  * The task's data slot (a priority, a name...) is at RAWTASK_DATA_OFFSET bytes from the
  * runnable pointer, readable without a call.
  *
@@ -31,6 +34,10 @@
  *   - a task handle used while another call uses it (another thread, or a schedule callback
  *     called by rawtask_task_cancel polling it): RAWTASK_STATUS_BUSY; a free or detach during
  *     such a call is deferred to its end and returns RAWTASK_STATUS_OK;
+ *   - a second completion callback on one handle: RAWTASK_STATUS_ALREADY_REGISTERED (the
+ *     first stays; the second is never called); freeing or detaching a handle with a
+ *     callback pending is defined: the callback still runs once (when the cancelled task's
+ *     future is dropped, or when the detached task finishes) with the now stale handle;
  *   - freeing the task handle of a task whose runnable is running right now (on another
  *     thread, or from inside the future's own poll): defined, the task is cancelled and its
  *     future dropped when the poll returns.
@@ -44,6 +51,8 @@
  *   - dereferencing the data slot pointer after the task was freed (after its runnable, its
  *     wakers and its task handle are all gone), reading it as a type other than the Rust
  *     slot type, or writing it while anything else reads it;
+ *   - a completion callback that is not safe to call from the thread that finishes the
+ *     task, or whose context dies before it is called;
  *   - a RawtaskSchedule whose callback is not safe to call from the threads that wake its
  *     tasks, or whose context dies before every task spawned with it is freed; a callback
  *     that unwinds (throws a C++ exception or longjmps) out of the call;
@@ -245,6 +254,15 @@ enum RawtaskStatus
      * `rawtask_check_abi`: the header the caller was compiled with does not match the library.
      */
     RAWTASK_STATUS_ABI_MISMATCH = -5,
+    /**
+     * An allocation failed (a task's memory, say). Nothing was done and nothing leaked.
+     */
+    RAWTASK_STATUS_NO_MEMORY = -6,
+    /**
+     * `rawtask_task_on_complete`: the handle already has a completion callback; the new one
+     * was not registered (and will never be called).
+     */
+    RAWTASK_STATUS_ALREADY_REGISTERED = -7,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1083,6 +1101,61 @@ RawtaskStatus rawtask_task_poll(struct RawtaskTask task,
  * ```
  */
 RawtaskStatus rawtask_task_cancel(struct RawtaskTask task);
+
+/**
+ * Registers a callback that rawtask calls exactly once, when the task finishes: completes,
+ * panics, or is cancelled and its future dropped. This is how a foreign event loop waits for a
+ * task without polling: the callback resolves the loop's own promise or future, and the
+ * loop then polls the handle once with [`rawtask_task_poll`] (which returns `READY`,
+ * `CANCELLED` or `PANICKED` from then on).
+ *
+ * The callback runs on the thread that finishes the task (inside `rawtask_runnable_run`,
+ * or wherever the runnable of a cancelled task is dropped), or on this thread before this
+ * function returns if the task has already finished. It may poll, free or detach the handle.
+ * It runs exactly once even if the handle is freed or detached first: after a free it runs
+ * when the cancelled task's future is dropped (right away if the task was idle), after a
+ * detach when the task finishes; its `task` argument is then stale. So the callback is always
+ * the place to release `context`.
+ *
+ * Returns `OK`; `INVALID_ARGUMENT` (null handle or callback), `INVALID_HANDLE`, `BUSY`, or
+ * `ALREADY_REGISTERED` if the handle has a callback already (the new one is never called).
+ *
+ * # Safety
+ * `callback` must be safe to call once from any thread with `context` and a task handle, and
+ * `context` must stay valid until it is called.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * use std::ffi::c_void;
+ * use std::sync::atomic::{AtomicU64, Ordering};
+ *
+ * unsafe extern "C" fn done(context: *mut c_void, task: RawtaskTask) {
+ *     // SAFETY: the context is the `AtomicU64` below, which outlives the task.
+ *     let slot = unsafe { &*context.cast::<AtomicU64>() };
+ *     let mut out = 0u32;
+ *     // SAFETY: `out` is a writable u32, the task's output type.
+ *     let status = unsafe { rawtask_task_poll(task, (&raw mut out).cast(), 4) };
+ *     assert_eq!(status, RawtaskStatus::Ready);
+ *     slot.store(u64::from(out), Ordering::Release);
+ * }
+ *
+ * let result = AtomicU64::new(0);
+ * let (runnable, task) = rawtask::spawn(async { 7u32 }, |_| {});
+ * let handle = RawtaskTask::new(task);
+ * let context = (&raw const result).cast_mut().cast();
+ * unsafe {
+ *     assert_eq!(rawtask_task_on_complete(handle, Some(done), context), RawtaskStatus::Ok);
+ *     assert_eq!(rawtask_task_on_complete(handle, Some(done), context), RawtaskStatus::AlreadyRegistered);
+ * }
+ * assert_eq!(result.load(Ordering::Acquire), 0);
+ * runnable.run(); // completes the task: `done` runs here and takes the output
+ * assert_eq!(result.load(Ordering::Acquire), 7);
+ * assert_eq!(rawtask_task_free(handle), RawtaskStatus::Ok);
+ * ```
+ */
+RawtaskStatus rawtask_task_on_complete(struct RawtaskTask task,
+                                       void (*callback)(void *context, struct RawtaskTask task),
+                                       void *context);
 
 /**
  * Gives up the handle and lets the task run to completion in the background; its output is

@@ -89,6 +89,8 @@ mod abort;
 pub mod background;
 mod builder;
 #[cfg(feature = "std")]
+mod callback_task;
+#[cfg(feature = "std")]
 pub mod cancel;
 #[cfg(feature = "std")]
 pub mod capi;
@@ -129,6 +131,8 @@ pub use crate::builder::{
 };
 #[cfg(feature = "std")]
 pub use crate::builder::{spawn_local, spawn_local_with};
+#[cfg(feature = "std")]
+pub use crate::callback_task::CallbackTask;
 #[cfg(feature = "std")]
 pub use crate::cancel::CancellationToken;
 pub use crate::runnable::Runnable;

@@ -12,6 +12,8 @@ use crate::raw::awaiter::Look;
 use crate::raw::cell::StoredPanic;
 use crate::raw::header::{prefix, Header, HeaderPrefix};
 use crate::raw::state::{Close, Detach};
+#[cfg(feature = "std")]
+use crate::raw::watcher::Watcher;
 use crate::schedule_info::ScheduleInfo;
 
 /// A handle that awaits the output of a task.
@@ -127,6 +129,14 @@ impl<T, M> Task<T, M> {
     /// ```
     pub fn is_finished(&self) -> bool {
         self.prefix().state.load().is_done()
+    }
+
+    /// Whether the task has finished for good: completed, or cancelled with its future
+    /// dropped (rule 4). [`is_finished`](Self::is_finished) also says `true` for a task that
+    /// is cancelled but whose future the executor has yet to drop.
+    #[cfg(feature = "std")]
+    pub(crate) fn is_finished_for_good(&self) -> bool {
+        self.prefix().state.load().is_finished()
     }
 
     /// Returns the task's data slot.
@@ -311,6 +321,47 @@ impl<T, M> Task<T, M> {
             Detach::Detached => output,
             // Never final: `set_detached_shared` takes the output and detaches again.
             Detach::TakeOutput => output,
+        }
+    }
+
+    /// A [`Watcher`] of the task, holding a reference of its own (rule 13: the caller promises
+    /// never to poll this handle with a waker again; [`try_take`](Self::try_take) registers
+    /// none).
+    #[cfg(feature = "std")]
+    pub(crate) fn watcher(&self) -> Watcher {
+        self.prefix().state.add_ref();
+        // SAFETY: the reference just added belongs to the watcher; the caller keeps the
+        // promise of rule 13.
+        unsafe { Watcher::from_ref(self.ptr) }
+    }
+
+    /// Takes the output if the task has completed, without registering a waker: `Pending`
+    /// until the task finishes, `Ready(None)` once it was cancelled (and its future dropped)
+    /// or the output was taken before. A propagated panic is re-raised, as by a poll.
+    #[cfg(feature = "std")]
+    pub(crate) fn try_take(&mut self) -> Poll<Option<T>> {
+        let prefix = self.prefix();
+        let mut state = prefix.state.load();
+        let panicked = loop {
+            if state.is_closed() {
+                // Cancelled, or taken: done once the future is gone (rule 4).
+                return if state.is_finished() {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                };
+            }
+            if !state.is_completed() {
+                return Poll::Pending;
+            }
+            match prefix.state.take_output(state) {
+                Ok(prev) => break prev.is_panicked(),
+                Err(now) => state = now,
+            }
+        };
+        match self.read_output(panicked) {
+            Ok(output) => Poll::Ready(Some(output)),
+            Err(payload) => std::panic::resume_unwind(*payload.0),
         }
     }
 

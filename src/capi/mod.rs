@@ -76,5 +76,6 @@ pub use self::schedule::{
 pub use self::status::{guard, Failure, RawtaskStatus};
 pub use self::task::{
     rawtask_task_cancel, rawtask_task_data, rawtask_task_detach, rawtask_task_free,
-    rawtask_task_output_size, rawtask_task_poll, RawtaskTask,
+    rawtask_task_on_complete, rawtask_task_output_size, rawtask_task_poll, RawtaskCompleteFn,
+    RawtaskTask,
 };

@@ -65,6 +65,11 @@ pub enum RawtaskStatus {
     Busy = -4,
     /// `rawtask_check_abi`: the header the caller was compiled with does not match the library.
     AbiMismatch = -5,
+    /// An allocation failed (a task's memory, say). Nothing was done and nothing leaked.
+    NoMemory = -6,
+    /// `rawtask_task_on_complete`: the handle already has a completion callback; the new one
+    /// was not registered (and will never be called).
+    AlreadyRegistered = -7,
 }
 
 impl RawtaskStatus {
@@ -93,6 +98,8 @@ impl fmt::Display for RawtaskStatus {
             RawtaskStatus::OutputTaken => "RAWTASK_STATUS_OUTPUT_TAKEN",
             RawtaskStatus::Busy => "RAWTASK_STATUS_BUSY",
             RawtaskStatus::AbiMismatch => "RAWTASK_STATUS_ABI_MISMATCH",
+            RawtaskStatus::NoMemory => "RAWTASK_STATUS_NO_MEMORY",
+            RawtaskStatus::AlreadyRegistered => "RAWTASK_STATUS_ALREADY_REGISTERED",
         };
         f.write_str(name)
     }

@@ -19,15 +19,16 @@ use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::mem::{size_of, ManuallyDrop};
 use core::ptr::NonNull;
-use core::task::{Context, Poll};
+use core::task::Poll;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard};
 
 use super::status::{guard, panic_message, Failure, RawtaskStatus};
 use super::{update_last_error, Error};
+use crate::callback_task::call_when_finished;
 use crate::panic::drop_payload;
 use crate::raw::header::prefix;
-use crate::raw::waker::noop_waker;
+use crate::raw::watcher::Watcher;
 use crate::task::Task;
 
 /// A handle to a task's output, for C: a 64-bit id, `{0}` being the null handle.
@@ -88,6 +89,7 @@ impl RawtaskTask {
             ptr,
             ops: &Ops::<T, M>::OPS,
             finished: None,
+            on_complete: false,
         })
     }
 
@@ -124,6 +126,9 @@ struct TaskOps {
     detach: unsafe fn(NonNull<()>),
     /// Gives up the handle: drops the `Task`, cancelling the task.
     free: unsafe fn(NonNull<()>),
+    /// A watcher of the task, for a completion callback (the handle never registers a waker:
+    /// `poll` uses `try_take`).
+    watcher: unsafe fn(NonNull<()>) -> Watcher,
 }
 
 struct Ops<T, M>(PhantomData<fn() -> (T, M)>);
@@ -135,6 +140,7 @@ impl<T: Copy + Send + 'static, M: Send + Sync + 'static> Ops<T, M> {
         cancel: Self::cancel,
         detach: Self::detach,
         free: Self::free,
+        watcher: Self::watcher,
     };
 
     /// Borrows the `Task` that the table owns through `ptr`.
@@ -149,10 +155,9 @@ impl<T: Copy + Send + 'static, M: Send + Sync + 'static> Ops<T, M> {
     unsafe fn poll(ptr: NonNull<()>, out: *mut u8) -> Polled {
         // SAFETY: the caller checked the handle out.
         let mut task = unsafe { Self::task(ptr) };
-        let waker = noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        // A propagated panic is re-raised by `poll_task` after the payload was taken out.
-        match catch_unwind(AssertUnwindSafe(|| task.poll_task(&mut cx))) {
+        // `try_take` registers no waker: a completion callback's watcher may own the awaiter
+        // slot (rule 13). A propagated panic is re-raised after the payload was taken out.
+        match catch_unwind(AssertUnwindSafe(|| task.try_take())) {
             Ok(Poll::Pending) => Polled::Pending,
             Ok(Poll::Ready(Some(output))) => {
                 // SAFETY: the caller checked that `out` holds `size_of::<T>()` writable bytes
@@ -179,6 +184,11 @@ impl<T: Copy + Send + 'static, M: Send + Sync + 'static> Ops<T, M> {
         // SAFETY: the caller removed the handle from the table and owns the `Task`.
         drop(ManuallyDrop::into_inner(unsafe { Self::task(ptr) }));
     }
+
+    unsafe fn watcher(ptr: NonNull<()>) -> Watcher {
+        // SAFETY: the caller checked the handle out.
+        unsafe { Self::task(ptr) }.watcher()
+    }
 }
 
 // ----- the handle table -----
@@ -199,6 +209,8 @@ struct Held {
     ptr: NonNull<()>,
     ops: &'static TaskOps,
     finished: Option<Finished>,
+    /// A completion callback was registered (at most one per handle).
+    on_complete: bool,
 }
 
 // SAFETY: `RawtaskTask::new` only accepts `Task<T, M>`s that are `Send` (`T: Send`,
@@ -527,6 +539,118 @@ pub extern "C" fn rawtask_task_cancel(task: RawtaskTask) -> RawtaskStatus {
         let checkout = lock().checkout("rawtask_task_cancel", task)?;
         // SAFETY: the handle is checked out.
         unsafe { (checkout.held.ops.cancel)(checkout.held.ptr) };
+        Ok(RawtaskStatus::Ok)
+    })
+}
+
+/// The C function [`rawtask_task_on_complete`] calls when a task finishes: `context` is the
+/// pointer registered with it, `task` the handle it was registered on (poll it for the
+/// outcome; after a free or detach the handle is stale and polling it says `INVALID_HANDLE`).
+/// It must not unwind, and should be short: it runs inside the executor's loop.
+pub type RawtaskCompleteFn = unsafe extern "C" fn(context: *mut c_void, task: RawtaskTask);
+
+/// The callback and context of a completion, sent to the thread that finishes the task.
+struct Completion {
+    callback: RawtaskCompleteFn,
+    context: *mut c_void,
+    task: RawtaskTask,
+}
+
+// SAFETY: registering a completion promises that the callback may be called from any thread
+// with its context (the header says so).
+unsafe impl Send for Completion {}
+
+impl Completion {
+    fn call(self) {
+        // SAFETY: the registrant promised that the callback may be called once, from any
+        // thread, with this context.
+        unsafe { (self.callback)(self.context, self.task) }
+    }
+}
+
+/// Registers a callback that rawtask calls exactly once, when the task finishes: completes,
+/// panics, or is cancelled and its future dropped. This is how a foreign event loop waits for a
+/// task without polling: the callback resolves the loop's own promise or future, and the
+/// loop then polls the handle once with [`rawtask_task_poll`] (which returns `READY`,
+/// `CANCELLED` or `PANICKED` from then on).
+///
+/// The callback runs on the thread that finishes the task (inside `rawtask_runnable_run`,
+/// or wherever the runnable of a cancelled task is dropped), or on this thread before this
+/// function returns if the task has already finished. It may poll, free or detach the handle.
+/// It runs exactly once even if the handle is freed or detached first: after a free it runs
+/// when the cancelled task's future is dropped (right away if the task was idle), after a
+/// detach when the task finishes; its `task` argument is then stale. So the callback is always
+/// the place to release `context`.
+///
+/// Returns `OK`; `INVALID_ARGUMENT` (null handle or callback), `INVALID_HANDLE`, `BUSY`, or
+/// `ALREADY_REGISTERED` if the handle has a callback already (the new one is never called).
+///
+/// # Safety
+/// `callback` must be safe to call once from any thread with `context` and a task handle, and
+/// `context` must stay valid until it is called.
+///
+/// ```
+/// use rawtask::capi::*;
+/// use std::ffi::c_void;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// unsafe extern "C" fn done(context: *mut c_void, task: RawtaskTask) {
+///     // SAFETY: the context is the `AtomicU64` below, which outlives the task.
+///     let slot = unsafe { &*context.cast::<AtomicU64>() };
+///     let mut out = 0u32;
+///     // SAFETY: `out` is a writable u32, the task's output type.
+///     let status = unsafe { rawtask_task_poll(task, (&raw mut out).cast(), 4) };
+///     assert_eq!(status, RawtaskStatus::Ready);
+///     slot.store(u64::from(out), Ordering::Release);
+/// }
+///
+/// let result = AtomicU64::new(0);
+/// let (runnable, task) = rawtask::spawn(async { 7u32 }, |_| {});
+/// let handle = RawtaskTask::new(task);
+/// let context = (&raw const result).cast_mut().cast();
+/// unsafe {
+///     assert_eq!(rawtask_task_on_complete(handle, Some(done), context), RawtaskStatus::Ok);
+///     assert_eq!(rawtask_task_on_complete(handle, Some(done), context), RawtaskStatus::AlreadyRegistered);
+/// }
+/// assert_eq!(result.load(Ordering::Acquire), 0);
+/// runnable.run(); // completes the task: `done` runs here and takes the output
+/// assert_eq!(result.load(Ordering::Acquire), 7);
+/// assert_eq!(rawtask_task_free(handle), RawtaskStatus::Ok);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn rawtask_task_on_complete(
+    task: RawtaskTask,
+    // A `RawtaskCompleteFn`, spelled out for cbindgen.
+    callback: Option<unsafe extern "C" fn(context: *mut c_void, task: RawtaskTask)>,
+    context: *mut c_void,
+) -> RawtaskStatus {
+    const F: &str = "rawtask_task_on_complete";
+    guard(|| {
+        let callback = callback.ok_or_else(|| Failure::null(F, "callback"))?;
+        let watcher = {
+            let mut checkout = lock().checkout(F, task)?;
+            if checkout.held.on_complete {
+                return Err(Failure::new(
+                    RawtaskStatus::AlreadyRegistered,
+                    format!(
+                        "{F}: task handle {:#x} already has a completion callback",
+                        task.id
+                    ),
+                ));
+            }
+            checkout.held.on_complete = true;
+            // SAFETY: the handle is checked out; the handle never registers a waker, so the
+            // watcher is the awaiter's only registrar.
+            unsafe { (checkout.held.ops.watcher)(checkout.held.ptr) }
+            // The checkout ends here: the callback may run on this thread below, and may use
+            // the handle.
+        };
+        let completion = Completion {
+            callback,
+            context,
+            task,
+        };
+        call_when_finished(watcher, move || completion.call());
         Ok(RawtaskStatus::Ok)
     })
 }

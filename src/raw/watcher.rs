@@ -6,7 +6,7 @@
 //! never to poll, so the awaiter slot still has a single registrar (protocol rule 13).
 
 use core::ptr::NonNull;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use super::awaiter::Look;
 use super::header::{prefix, HeaderPrefix};
@@ -50,15 +50,27 @@ impl Watcher {
     /// Waits until [`is_finished`](Self::is_finished).
     #[inline]
     pub(crate) fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `&mut self` rules out a second registration through this watcher, and the
+        // watcher is the task's only registrar (rule 13).
+        unsafe { self.register_finished(cx.waker()) }
+    }
+
+    /// [`poll_finished`](Self::poll_finished) through a shared reference, for a watcher shared
+    /// by the wakers it registers (a `CallbackTask`'s, rule 14).
+    ///
+    /// # Safety
+    /// No other registration of this task's awaiter runs at the same time.
+    #[inline]
+    pub(crate) unsafe fn register_finished(&self, waker: &Waker) -> Poll<()> {
         let prefix = self.prefix();
-        prefix.poll_awaiter(cx.waker(), |state| {
+        prefix.poll_awaiter(waker, |state| {
             if !state.is_finished() {
                 return Look::Wait;
             }
             if state.has_awaiter() {
                 // A waker we registered is still there (the finisher did not take it): take it
                 // out, so that it does not live as long as the task.
-                prefix.notify_awaiter(Some(cx.waker()));
+                prefix.notify_awaiter(Some(waker));
             }
             Look::Done(())
         })
