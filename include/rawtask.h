@@ -57,7 +57,9 @@
  *     tasks, or whose context dies before every task spawned with it is freed; a callback
  *     that unwinds (throws a C++ exception or longjmps) out of the call;
  *   - passing a buffer to rawtask_task_poll or rawtask_last_error_message that is smaller
- *     than the length passed with it.
+ *     than the length passed with it;
+ *   - freeing a RawtaskBuffer twice through two copies of it (freeing the same variable
+ *     twice is fine: the first free empties it), or one that rawtask did not make.
  */
 #ifndef RAWTASK_H
 #define RAWTASK_H
@@ -230,6 +232,12 @@ enum RawtaskStatus
      */
     RAWTASK_STATUS_RESCHEDULED = 5,
     /**
+     * `rawtask_task_poll`: the task completed with an error (its output was a Rust `Err`, or
+     * its [`IntoC`](super::IntoC) conversion failed). Nothing was written to the buffer; the
+     * error is the last error, and the output counts as taken.
+     */
+    RAWTASK_STATUS_FAILED = 6,
+    /**
      * A null pointer, a null task handle, or an output buffer of the wrong size. Nothing was
      * done.
      */
@@ -310,6 +318,47 @@ typedef struct RawtaskRunnable RawtaskRunnable;
  * ```
  */
 typedef struct RawtaskWaker RawtaskWaker;
+
+/**
+ * A heap buffer of bytes that Rust gave to C: a task's `String` or `Vec<u8>` output (see
+ * [`IntoC`](super::IntoC)), moved without a copy. C reads `len` bytes at `data` and must free
+ * the buffer exactly once with [`rawtask_buffer_free`]. `data` is null only for an empty
+ * buffer without an allocation.
+ *
+ * In C: `RawtaskBuffer buf; rawtask_task_poll(task, &buf, sizeof buf); ...
+ * rawtask_buffer_free(&buf);`
+ *
+ * ```
+ * use rawtask::capi::*;
+ * let (runnable, task) = rawtask::spawn(async { String::from("hi") }, |_| {});
+ * let handle = RawtaskTask::new(task);
+ * runnable.run();
+ * let mut buffer = RawtaskBuffer::EMPTY;
+ * unsafe {
+ *     let size = size_of::<RawtaskBuffer>();
+ *     assert_eq!(rawtask_task_poll(handle, (&raw mut buffer).cast(), size), RawtaskStatus::Ready);
+ *     assert_eq!(std::slice::from_raw_parts(buffer.data, buffer.len), b"hi");
+ *     assert_eq!(*buffer.data.add(buffer.len), 0); // text is followed by a NUL
+ *     assert_eq!(rawtask_buffer_free(&mut buffer), RawtaskStatus::Ok);
+ * }
+ * assert!(buffer.data.is_null()); // freeing empties it: a second free does nothing
+ * assert_eq!(rawtask_task_free(handle), RawtaskStatus::Ok);
+ * ```
+ */
+typedef struct RawtaskBuffer {
+    /**
+     * The bytes.
+     */
+    uint8_t *data;
+    /**
+     * How many bytes `data` holds.
+     */
+    size_t len;
+    /**
+     * The allocation's capacity, which `rawtask_buffer_free` needs; C must not change it.
+     */
+    size_t capacity;
+} RawtaskBuffer;
 
 /**
  * A handle to a task's output, for C: a 64-bit id, `{0}` being the null handle.
@@ -754,6 +803,28 @@ RawtaskStatus rawtask_check_abi(uint32_t abi_version,
                                 size_t data_offset,
                                 size_t schedule_size,
                                 size_t task_size);
+
+/**
+ * Frees a buffer that rawtask gave to C and empties it (`data` null, `len` and `capacity`
+ * 0), so that freeing the same variable again is a no-op.
+ *
+ * Returns `OK`, or `INVALID_ARGUMENT` if `buffer` is null or its fields are inconsistent
+ * (`len` above `capacity`, or a null `data` with a capacity): nothing is freed then.
+ *
+ * # Safety
+ * `buffer` must be null or point to a `RawtaskBuffer` that rawtask made and that was not
+ * freed through another copy of it.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * let mut empty = RawtaskBuffer::EMPTY;
+ * unsafe {
+ *     assert_eq!(rawtask_buffer_free(&mut empty), RawtaskStatus::Ok);
+ *     assert_eq!(rawtask_buffer_free(std::ptr::null_mut()), RawtaskStatus::InvalidArgument);
+ * }
+ * ```
+ */
+RawtaskStatus rawtask_buffer_free(struct RawtaskBuffer *buffer);
 
 /**
  * Clears this thread's last error.

@@ -40,6 +40,14 @@ pub struct EventTaskOutput {
     pub polls: u32,
 }
 
+// A `repr(C)` struct crosses to C as it is.
+impl rawtask::capi::IntoC for EventTaskOutput {
+    type C = EventTaskOutput;
+    fn into_c(self) -> Result<EventTaskOutput, rawtask::capi::Error> {
+        Ok(self)
+    }
+}
+
 /// The priority of task `index`: a scramble of the index into `0..16`, which C cannot guess
 /// and must read from the data slot.
 pub fn priority_of(index: u32) -> u32 {

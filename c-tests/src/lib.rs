@@ -99,7 +99,7 @@ pub unsafe fn spawn_for_c<M, F, Fut>(
 where
     F: FnOnce(&M) -> Fut,
     Fut: Future + Send + 'static,
-    Fut::Output: Copy + Send + 'static,
+    Fut::Output: rawtask::capi::IntoC,
     M: Send + Sync + 'static,
 {
     if out_runnable.is_null() || out_task.is_null() {

@@ -48,7 +48,9 @@
 //! ```
 
 mod abi;
+mod buffer;
 mod error_message;
+mod into_c;
 mod last_error;
 mod runnable;
 mod schedule;
@@ -59,11 +61,13 @@ pub use self::abi::{
     rawtask_abi_version, rawtask_check_abi, rawtask_data_offset, RAWTASK_ABI_VERSION,
     RAWTASK_DATA_OFFSET_WORDS,
 };
+pub use self::buffer::{rawtask_buffer_free, RawtaskBuffer};
 pub use self::error_message::{
     clear_last_error, error_message_utf16, error_message_utf8, last_error_length,
     last_error_length_utf16, rawtask_clear_last_error, rawtask_last_error_length,
     rawtask_last_error_length_utf16, rawtask_last_error_message, rawtask_last_error_message_utf16,
 };
+pub use self::into_c::IntoC;
 pub use self::last_error::{take_last_error, update_last_error, Error};
 pub use self::runnable::{
     rawtask_runnable_data, rawtask_runnable_data_size, rawtask_runnable_drop, rawtask_runnable_run,

@@ -5,6 +5,7 @@ use core::ffi::c_void;
 use core::future::Future;
 use core::ptr::NonNull;
 
+use super::into_c::IntoC;
 use super::runnable::RawtaskRunnable;
 use super::status::Failure;
 use super::task::RawtaskTask;
@@ -176,8 +177,10 @@ impl<M> Builder<M> {
     /// yet: run it, or pass it to `rawtask_runnable_schedule`), the task as a
     /// [`RawtaskTask`] handle that C polls for the output and frees.
     ///
-    /// The output must be `Copy`: `rawtask_task_poll` copies its bytes into C's buffer, and no
-    /// destructor would ever run on the C side. Give C pointers or `repr(C)` structs.
+    /// The output crosses to C through [`IntoC`](super::IntoC) when C polls the handle:
+    /// numbers and `repr(C)` structs as they are, `String`s and byte vectors as a
+    /// [`RawtaskBuffer`](super::RawtaskBuffer) (moved, not copied), a `Result`'s error as the
+    /// status `FAILED` with the error as the last error.
     ///
     /// Fails with `INVALID_ARGUMENT` if the callback is null.
     ///
@@ -212,7 +215,7 @@ impl<M> Builder<M> {
     where
         F: FnOnce(&M) -> Fut,
         Fut: Future + Send + 'static,
-        Fut::Output: Copy + Send + 'static,
+        Fut::Output: IntoC,
         M: Send + Sync + 'static,
     {
         if schedule.schedule.is_none() {

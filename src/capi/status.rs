@@ -50,6 +50,10 @@ pub enum RawtaskStatus {
     /// `rawtask_runnable_run`: the task was woken while it was running and has already been
     /// handed to its schedule function again.
     Rescheduled = 5,
+    /// `rawtask_task_poll`: the task completed with an error (its output was a Rust `Err`, or
+    /// its [`IntoC`](super::IntoC) conversion failed). Nothing was written to the buffer; the
+    /// error is the last error, and the output counts as taken.
+    Failed = 6,
     /// A null pointer, a null task handle, or an output buffer of the wrong size. Nothing was
     /// done.
     InvalidArgument = -1,
@@ -93,6 +97,7 @@ impl fmt::Display for RawtaskStatus {
             RawtaskStatus::Cancelled => "RAWTASK_STATUS_CANCELLED",
             RawtaskStatus::Panicked => "RAWTASK_STATUS_PANICKED",
             RawtaskStatus::Rescheduled => "RAWTASK_STATUS_RESCHEDULED",
+            RawtaskStatus::Failed => "RAWTASK_STATUS_FAILED",
             RawtaskStatus::InvalidArgument => "RAWTASK_STATUS_INVALID_ARGUMENT",
             RawtaskStatus::InvalidHandle => "RAWTASK_STATUS_INVALID_HANDLE",
             RawtaskStatus::OutputTaken => "RAWTASK_STATUS_OUTPUT_TAKEN",

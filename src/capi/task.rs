@@ -24,7 +24,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard};
 
 use super::status::{guard, panic_message, Failure, RawtaskStatus};
-use super::{update_last_error, Error};
+use super::{update_last_error, Error, IntoC};
 use crate::callback_task::call_when_finished;
 use crate::panic::drop_payload;
 use crate::raw::header::prefix;
@@ -69,8 +69,9 @@ impl RawtaskTask {
 
     /// Puts a task into the handle table and returns its handle for C.
     ///
-    /// The output must be `Copy`: polling copies its bytes into C's buffer, where no
-    /// destructor runs.
+    /// The output crosses to C through [`IntoC`] when C polls the handle: numbers and
+    /// `repr(C)` structs as they are, strings and byte vectors as a
+    /// [`RawtaskBuffer`](super::RawtaskBuffer), a `Result`'s error as the status `FAILED`.
     ///
     /// ```
     /// let (runnable, task) = rawtask::spawn(async { 1u8 }, |_| {});
@@ -81,7 +82,7 @@ impl RawtaskTask {
     /// ```
     pub fn new<T, M>(task: Task<T, M>) -> RawtaskTask
     where
-        T: Copy + Send + 'static,
+        T: IntoC,
         M: Send + Sync + 'static,
     {
         let ptr = NonNull::new(task.into_raw()).expect("task pointers are never null");
@@ -111,6 +112,8 @@ enum Polled {
     /// The output was written to the out-parameter.
     Ready,
     Cancelled,
+    /// The output's conversion for C failed (a Rust `Err`): nothing was written.
+    Failed(Error),
     Panicked(Box<dyn Any + Send>),
 }
 
@@ -133,9 +136,9 @@ struct TaskOps {
 
 struct Ops<T, M>(PhantomData<fn() -> (T, M)>);
 
-impl<T: Copy + Send + 'static, M: Send + Sync + 'static> Ops<T, M> {
+impl<T: IntoC, M: Send + Sync + 'static> Ops<T, M> {
     const OPS: TaskOps = TaskOps {
-        output_size: size_of::<T>(),
+        output_size: size_of::<T::C>(),
         poll: Self::poll,
         cancel: Self::cancel,
         detach: Self::detach,
@@ -157,14 +160,20 @@ impl<T: Copy + Send + 'static, M: Send + Sync + 'static> Ops<T, M> {
         let mut task = unsafe { Self::task(ptr) };
         // `try_take` registers no waker: a completion callback's watcher may own the awaiter
         // slot (rule 13). A propagated panic is re-raised after the payload was taken out.
-        match catch_unwind(AssertUnwindSafe(|| task.try_take())) {
+        let taken = catch_unwind(AssertUnwindSafe(|| match task.try_take() {
+            Poll::Ready(Some(output)) => Poll::Ready(Some(output.into_c())),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }));
+        match taken {
             Ok(Poll::Pending) => Polled::Pending,
-            Ok(Poll::Ready(Some(output))) => {
-                // SAFETY: the caller checked that `out` holds `size_of::<T>()` writable bytes
-                // (or that `T` is zero-sized); `T: Copy`, so C owns a plain copy.
-                unsafe { out.cast::<T>().write_unaligned(output) };
+            Ok(Poll::Ready(Some(Ok(output)))) => {
+                // SAFETY: the caller checked that `out` holds `size_of::<T::C>()` writable
+                // bytes (or that it is zero-sized); `T::C: Copy`, so C owns a plain copy.
+                unsafe { out.cast::<T::C>().write_unaligned(output) };
                 Polled::Ready
             }
+            Ok(Poll::Ready(Some(Err(error)))) => Polled::Failed(error),
             Ok(Poll::Ready(None)) => Polled::Cancelled,
             Err(payload) => Polled::Panicked(payload),
         }
@@ -496,6 +505,11 @@ pub unsafe extern "C" fn rawtask_task_poll(
                 held.finished = Some(Finished::Cancelled);
                 update_last_error(Error::msg(format!("{F}: the task was cancelled")));
                 Ok(RawtaskStatus::Cancelled)
+            }
+            Polled::Failed(error) => {
+                held.finished = Some(Finished::Taken);
+                update_last_error(error);
+                Ok(RawtaskStatus::Failed)
             }
             Polled::Panicked(payload) => {
                 held.finished = Some(Finished::Taken);
