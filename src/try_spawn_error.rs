@@ -62,7 +62,7 @@ impl TrySpawnError {
     /// let big = Aligned([0; 64]);
     /// let error = rawtask::Builder::new()
     ///     .allocator(Empty)
-    ///     .try_spawn(move |()| async move { big.0[0] }, |_| {})
+    ///     .try_spawn(move |()| async move { let whole = big; whole.0[0] }, |_| {})
     ///     .unwrap_err();
     /// assert_eq!(error.layout().align(), 64);
     /// assert!(error.layout().size() >= 64 + rawtask::DATA_OFFSET);
