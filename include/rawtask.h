@@ -245,6 +245,12 @@ enum RawtaskStatus
      * `rawtask_check_abi`: the header the caller was compiled with does not match the library.
      */
     RAWTASK_STATUS_ABI_MISMATCH = -5,
+    /**
+     * An allocation failed: the task's memory when spawning (the allocator refused the task's
+     * layout, which the last error names). Nothing was spawned and nothing leaked; the call
+     * may be retried once memory is available.
+     */
+    RAWTASK_STATUS_NO_MEMORY = -6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

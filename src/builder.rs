@@ -32,6 +32,18 @@ type Spawned<T, M> = (Runnable<M>, Task<T, M>);
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 45);
 /// ```
+///
+/// # When memory runs out
+///
+/// A task is one allocation. The `spawn*` methods (and the crate's `spawn*` functions) abort
+/// the process if it fails, as `Box::new` does ([`handle_alloc_error`]); the `try_spawn*`
+/// methods ([`try_spawn`](Self::try_spawn), [`try_spawn_local`](Self::try_spawn_local),
+/// [`try_spawn_unchecked`](Self::try_spawn_unchecked), and [`try_spawn_many`]) return a
+/// [`TrySpawnError`] instead, after dropping everything they were given. Spawning allocates
+/// nothing else. Running a task allocates only to store a caught panic (with
+/// `propagate_panic(true)`), which aborts if it fails.
+///
+/// [`handle_alloc_error`]: alloc::alloc::handle_alloc_error
 pub struct Builder<M = (), A = Heap> {
     metadata: M,
     propagate_panic: bool,
