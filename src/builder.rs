@@ -213,6 +213,7 @@ impl<M, A: Allocator> Builder<M, A> {
     /// runnable.run();
     /// assert_eq!(futures_lite::future::block_on(task), 4);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn spawn<F, Fut, S>(self, future: F, schedule: S) -> (Runnable<M>, Task<Fut::Output, M>)
     where
@@ -295,6 +296,7 @@ impl<M, A: Allocator> Builder<M, A> {
     /// runnable.run();
     /// assert_eq!(futures_lite::future::block_on(task), 8);
     /// ```
+    #[inline]
     #[track_caller]
     pub unsafe fn spawn_unchecked<'a, F, Fut, S>(
         self,
@@ -442,7 +444,7 @@ impl<M, A: Allocator> Builder<M, A> {
         M: 'a,
     {
         // SAFETY: forwarded from the caller.
-        match unsafe { self.try_spawn_with_locality(future, schedule, locality) } {
+        match unsafe { self.build::<_, _, _, _, true>(future, schedule, locality) } {
             Ok(handles) => handles,
             Err(error) => allocation_failed(error),
         }
@@ -453,6 +455,30 @@ impl<M, A: Allocator> Builder<M, A> {
     #[inline]
     #[track_caller]
     unsafe fn try_spawn_with_locality<'a, F, Fut, S, L>(
+        self,
+        future: F,
+        schedule: S,
+        locality: L,
+    ) -> Result<Spawned<Fut::Output, M>, TrySpawnError>
+    where
+        F: FnOnce(&'a M) -> Fut,
+        Fut: Future + 'a,
+        S: Schedule<M>,
+        L: Locality,
+        M: 'a,
+    {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.build::<_, _, _, _, false>(future, schedule, locality) }
+    }
+
+    /// Spawns with the builder's options; on allocation failure aborts (`ABORT`) or returns
+    /// the error.
+    ///
+    /// # Safety
+    /// As `spawn_unchecked`, with `locality` deciding where the contents may be dropped.
+    #[inline]
+    #[track_caller]
+    unsafe fn build<'a, F, Fut, S, L, const ABORT: bool>(
         self,
         future: F,
         schedule: S,
@@ -480,7 +506,13 @@ impl<M, A: Allocator> Builder<M, A> {
                         allocator,
                         identity: (),
                     };
-                    try_allocate(future, schedule, metadata, extras, propagate_panic)
+                    allocate_task::<_, _, _, _, _, _, _, ABORT>(
+                        future,
+                        schedule,
+                        metadata,
+                        extras,
+                        propagate_panic,
+                    )
                 }
                 Some(spec) => {
                     let caller = Location::caller();
@@ -490,7 +522,13 @@ impl<M, A: Allocator> Builder<M, A> {
                         allocator,
                         identity: Identity::new(spec.name, location),
                     };
-                    try_allocate(future, schedule, metadata, extras, propagate_panic)
+                    allocate_task::<_, _, _, _, _, _, _, ABORT>(
+                        future,
+                        schedule,
+                        metadata,
+                        extras,
+                        propagate_panic,
+                    )
                 }
             }
         }
@@ -504,42 +542,14 @@ fn allocation_failed(error: TrySpawnError) -> ! {
     crate::sync::alloc::handle_alloc_error(error.layout())
 }
 
-/// Allocates a task and returns its handles; aborts (`handle_alloc_error`) if the allocator
-/// fails.
+/// Allocates a task and returns its handles. If the allocator fails: with `ABORT`, aborts the
+/// process (`handle_alloc_error`; the infallible spawns, which then carry no failure path);
+/// without, drops everything given and returns the error.
 ///
 /// # Safety
 /// As `Builder::spawn_unchecked`, with `extras` deciding where the contents may be dropped.
 #[inline]
-unsafe fn allocate<'a, F, Fut, S, M, Loc, Alloc, IdSlot>(
-    future: F,
-    schedule: S,
-    metadata: M,
-    extras: TaskExtras<Loc, Alloc, IdSlot>,
-    propagate_panic: bool,
-) -> (Runnable<M>, Task<Fut::Output, M>)
-where
-    F: FnOnce(&'a M) -> Fut,
-    Fut: Future + 'a,
-    S: Schedule<M>,
-    Loc: Locality,
-    Alloc: Allocator,
-    IdSlot: IdentitySlot,
-    M: 'a,
-{
-    // SAFETY: forwarded from the caller.
-    match unsafe { try_allocate(future, schedule, metadata, extras, propagate_panic) } {
-        Ok(handles) => handles,
-        Err(error) => allocation_failed(error),
-    }
-}
-
-/// Allocates a task and returns its handles, or drops everything given and returns the
-/// error if the allocator fails.
-///
-/// # Safety
-/// As `Builder::spawn_unchecked`, with `extras` deciding where the contents may be dropped.
-#[inline]
-unsafe fn try_allocate<'a, F, Fut, S, M, Loc, Alloc, IdSlot>(
+unsafe fn allocate_task<'a, F, Fut, S, M, Loc, Alloc, IdSlot, const ABORT: bool>(
     future: F,
     schedule: S,
     metadata: M,
@@ -558,13 +568,10 @@ where
     // SAFETY: forwarded from the caller; the new task's reference goes to the `Runnable` and
     // its TASK bit to the `Task`.
     unsafe {
-        let ptr = RawTask::<Fut, Fut::Output, S, M, TaskExtras<Loc, Alloc, IdSlot>>::allocate(
-            future,
-            schedule,
-            metadata,
-            extras,
-            propagate_panic,
-        )?;
+        let ptr = RawTask::<Fut, Fut::Output, S, M, TaskExtras<Loc, Alloc, IdSlot>>::allocate::<
+            F,
+            ABORT,
+        >(future, schedule, metadata, extras, propagate_panic)?;
         Ok((Runnable::from_raw(ptr), Task::from_raw(ptr.as_ptr())))
     }
 }
@@ -637,7 +644,12 @@ where
         identity: (),
     };
     // SAFETY: forwarded from the caller.
-    unsafe { allocate(move |()| future, schedule, (), extras, false) }
+    match unsafe {
+        allocate_task::<_, _, _, _, _, _, _, true>(move |()| future, schedule, (), extras, false)
+    } {
+        Ok(handles) => handles,
+        Err(error) => allocation_failed(error),
+    }
 }
 
 /// Creates a new task with a data slot (async-task-ffi's API): `data` is stored in the task

@@ -411,7 +411,11 @@ fn export_try_spawn_returns_no_memory() {
     // Rust callers can downcast the last error.
     let error = rawtask::capi::take_last_error().unwrap();
     assert_eq!(
-        error.downcast_ref::<TrySpawnError>().unwrap().layout().align(),
+        error
+            .downcast_ref::<TrySpawnError>()
+            .unwrap()
+            .layout()
+            .align(),
         TASK_ALIGN
     );
     assert_eq!((job.clones.get(), job.drops.get()), (1, 1));

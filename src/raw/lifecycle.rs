@@ -37,14 +37,16 @@ where
     /// Allocates a task, builds its future from a reference to the data slot, and returns the
     /// task pointer. The new state holds SCHEDULED, TASK and the reference of the `Runnable`.
     ///
-    /// If the allocator fails, everything given is dropped here (`make_future` unbuilt, the
-    /// schedule function, the data slot, the extras with their allocator and identity), each
-    /// once, and the error names the cell's layout.
+    /// If the allocator fails: with `ABORT`, the process is aborted (`handle_alloc_error`, as
+    /// `Box::new` does; the infallible spawns, whose code then has no failure path at all);
+    /// without it, everything given is dropped here (`make_future` unbuilt, the schedule
+    /// function, the data slot, the extras with their allocator and identity), each once, and
+    /// the error names the cell's layout.
     ///
     /// # Safety
     /// The data slot must outlive every use `make_future`'s future makes of the reference
     /// (`'a` is chosen by the caller); the usual `spawn_unchecked` contract applies to the rest.
-    pub(crate) unsafe fn allocate<'a, G>(
+    pub(crate) unsafe fn allocate<'a, G, const ABORT: bool>(
         make_future: G,
         schedule: S,
         metadata: M,
@@ -58,6 +60,9 @@ where
         let layout = Layout::new::<TaskCell<F, T, S, M, E>>();
         let raw = extras.allocate(layout).cast::<TaskCell<F, T, S, M, E>>();
         if raw.is_null() {
+            if ABORT {
+                crate::sync::alloc::handle_alloc_error(layout);
+            }
             return Err(allocation_failed(
                 layout,
                 (make_future, schedule, metadata, extras),
