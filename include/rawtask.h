@@ -263,7 +263,9 @@ enum RawtaskStatus
      */
     RAWTASK_STATUS_ABI_MISMATCH = -5,
     /**
-     * An allocation failed (a task's memory, say). Nothing was done and nothing leaked.
+     * An allocation failed: the task's memory when spawning (the allocator refused the task's
+     * layout, which the last error names). Nothing was spawned and nothing leaked; the call
+     * may be retried once memory is available.
      */
     RAWTASK_STATUS_NO_MEMORY = -6,
     /**

@@ -13,6 +13,10 @@ use crate::runnable::Runnable;
 use crate::schedule::Schedule;
 use crate::storage::{Allocator, Heap};
 use crate::task::Task;
+use crate::try_spawn_error::TrySpawnError;
+
+/// A new task's two handles, as the `try_spawn*` functions return them.
+type Spawned<T, M> = (Runnable<M>, Task<T, M>);
 
 /// Configures and spawns tasks: a data slot (metadata), panic propagation, the allocator the
 /// task's memory comes from, and an optional identity (id, name, spawn location).
@@ -28,6 +32,18 @@ use crate::task::Task;
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 45);
 /// ```
+///
+/// # When memory runs out
+///
+/// A task is one allocation. The `spawn*` methods (and the crate's `spawn*` functions) abort
+/// the process if it fails, as `Box::new` does ([`handle_alloc_error`]); the `try_spawn*`
+/// methods ([`try_spawn`](Self::try_spawn), [`try_spawn_local`](Self::try_spawn_local),
+/// [`try_spawn_unchecked`](Self::try_spawn_unchecked), and [`try_spawn_many`]) return a
+/// [`TrySpawnError`] instead, after dropping everything they were given. Spawning allocates
+/// nothing else. Running a task allocates only to store a caught panic (with
+/// `propagate_panic(true)`), which aborts if it fails.
+///
+/// [`handle_alloc_error`]: alloc::alloc::handle_alloc_error
 pub struct Builder<M = (), A = Heap> {
     metadata: M,
     propagate_panic: bool,
@@ -197,6 +213,7 @@ impl<M, A: Allocator> Builder<M, A> {
     /// runnable.run();
     /// assert_eq!(futures_lite::future::block_on(task), 4);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn spawn<F, Fut, S>(self, future: F, schedule: S) -> (Runnable<M>, Task<Fut::Output, M>)
     where
@@ -279,6 +296,7 @@ impl<M, A: Allocator> Builder<M, A> {
     /// runnable.run();
     /// assert_eq!(futures_lite::future::block_on(task), 8);
     /// ```
+    #[inline]
     #[track_caller]
     pub unsafe fn spawn_unchecked<'a, F, Fut, S>(
         self,
@@ -295,6 +313,119 @@ impl<M, A: Allocator> Builder<M, A> {
         unsafe { self.spawn_with_locality(future, schedule, AnyThread) }
     }
 
+    /// [`spawn`](Self::spawn), but returns an error instead of aborting the process when the
+    /// allocator cannot provide the task's memory.
+    ///
+    /// On failure, nothing was spawned and nothing is leaked: the closure `future` (never
+    /// called), the data slot, `schedule`, the allocator and the identity have each been
+    /// dropped exactly once before this returns. The [`TrySpawnError`] names the layout that
+    /// failed. Only the task's own allocation is fallible: an identity's name is already
+    /// allocated by the caller, and nothing else is allocated.
+    ///
+    /// ```
+    /// use rawtask::storage::TaskPool;
+    ///
+    /// static POOL: TaskPool = TaskPool::new(4);
+    /// let spawned = rawtask::Builder::new()
+    ///     .metadata(5u32)
+    ///     .allocator(&POOL)
+    ///     .try_spawn(|m| { let m = *m; async move { m + 1 } }, |_| {});
+    /// match spawned {
+    ///     Ok((runnable, task)) => {
+    ///         runnable.run();
+    ///         assert_eq!(futures_lite::future::block_on(task), 6);
+    ///     }
+    ///     Err(error) => eprintln!("no memory for a task of {:?}", error.layout()),
+    /// }
+    /// ```
+    #[track_caller]
+    pub fn try_spawn<F, Fut, S>(
+        self,
+        future: F,
+        schedule: S,
+    ) -> Result<Spawned<Fut::Output, M>, TrySpawnError>
+    where
+        F: FnOnce(&M) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+        S: Schedule<M> + Send + Sync + 'static,
+        M: Send + 'static,
+        A: Send + 'static,
+    {
+        // SAFETY: the bounds are those of `spawn` (see there).
+        unsafe { self.try_spawn_unchecked(future, schedule) }
+    }
+
+    /// [`spawn_local`](Self::spawn_local), but returns an error instead of aborting the
+    /// process when the allocator fails; see [`try_spawn`](Self::try_spawn) for what is dropped.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// let rc = Rc::new(5);
+    /// let (runnable, task) = rawtask::Builder::new()
+    ///     .try_spawn_local(move |()| async move { *rc }, |_| {})
+    ///     .expect("out of memory");
+    /// runnable.run();
+    /// assert_eq!(futures_lite::future::block_on(task), 5);
+    /// ```
+    #[cfg(feature = "std")]
+    #[track_caller]
+    pub fn try_spawn_local<F, Fut, S>(
+        self,
+        future: F,
+        schedule: S,
+    ) -> Result<Spawned<Fut::Output, M>, TrySpawnError>
+    where
+        F: FnOnce(&M) -> Fut,
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+        S: Schedule<M> + Send + Sync + 'static,
+        M: 'static,
+        A: Send + 'static,
+    {
+        // SAFETY: as in `spawn_local`.
+        unsafe {
+            self.try_spawn_with_locality(
+                future,
+                schedule,
+                crate::raw::locality::HomeThread::current(),
+            )
+        }
+    }
+
+    /// [`spawn_unchecked`](Self::spawn_unchecked), but returns an error instead of aborting
+    /// the process when the allocator fails; see [`try_spawn`](Self::try_spawn) for what is
+    /// dropped.
+    ///
+    /// # Safety
+    /// The contract of [`spawn_unchecked`](Self::spawn_unchecked).
+    ///
+    /// ```
+    /// let data = String::from("borrowed");
+    /// // SAFETY: `data` outlives the task, which is run and joined right here.
+    /// let (runnable, task) = unsafe {
+    ///     rawtask::Builder::new().try_spawn_unchecked(|()| async { data.len() }, |_| {})
+    /// }
+    /// .expect("out of memory");
+    /// runnable.run();
+    /// assert_eq!(futures_lite::future::block_on(task), 8);
+    /// ```
+    #[track_caller]
+    pub unsafe fn try_spawn_unchecked<'a, F, Fut, S>(
+        self,
+        future: F,
+        schedule: S,
+    ) -> Result<Spawned<Fut::Output, M>, TrySpawnError>
+    where
+        F: FnOnce(&'a M) -> Fut,
+        Fut: Future + 'a,
+        S: Schedule<M>,
+        M: 'a,
+    {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.try_spawn_with_locality(future, schedule, AnyThread) }
+    }
+
     /// # Safety
     /// As `spawn_unchecked`, with `locality` deciding where the contents may be dropped.
     #[inline]
@@ -305,6 +436,54 @@ impl<M, A: Allocator> Builder<M, A> {
         schedule: S,
         locality: L,
     ) -> (Runnable<M>, Task<Fut::Output, M>)
+    where
+        F: FnOnce(&'a M) -> Fut,
+        Fut: Future + 'a,
+        S: Schedule<M>,
+        L: Locality,
+        M: 'a,
+    {
+        // SAFETY: forwarded from the caller.
+        match unsafe { self.build::<_, _, _, _, true>(future, schedule, locality) } {
+            Ok(handles) => handles,
+            Err(error) => allocation_failed(error),
+        }
+    }
+
+    /// # Safety
+    /// As `spawn_unchecked`, with `locality` deciding where the contents may be dropped.
+    #[inline]
+    #[track_caller]
+    unsafe fn try_spawn_with_locality<'a, F, Fut, S, L>(
+        self,
+        future: F,
+        schedule: S,
+        locality: L,
+    ) -> Result<Spawned<Fut::Output, M>, TrySpawnError>
+    where
+        F: FnOnce(&'a M) -> Fut,
+        Fut: Future + 'a,
+        S: Schedule<M>,
+        L: Locality,
+        M: 'a,
+    {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.build::<_, _, _, _, false>(future, schedule, locality) }
+    }
+
+    /// Spawns with the builder's options; on allocation failure aborts (`ABORT`) or returns
+    /// the error.
+    ///
+    /// # Safety
+    /// As `spawn_unchecked`, with `locality` deciding where the contents may be dropped.
+    #[inline]
+    #[track_caller]
+    unsafe fn build<'a, F, Fut, S, L, const ABORT: bool>(
+        self,
+        future: F,
+        schedule: S,
+        locality: L,
+    ) -> Result<Spawned<Fut::Output, M>, TrySpawnError>
     where
         F: FnOnce(&'a M) -> Fut,
         Fut: Future + 'a,
@@ -327,7 +506,13 @@ impl<M, A: Allocator> Builder<M, A> {
                         allocator,
                         identity: (),
                     };
-                    allocate(future, schedule, metadata, extras, propagate_panic)
+                    allocate_task::<_, _, _, _, _, _, _, ABORT>(
+                        future,
+                        schedule,
+                        metadata,
+                        extras,
+                        propagate_panic,
+                    )
                 }
                 Some(spec) => {
                     let caller = Location::caller();
@@ -337,25 +522,40 @@ impl<M, A: Allocator> Builder<M, A> {
                         allocator,
                         identity: Identity::new(spec.name, location),
                     };
-                    allocate(future, schedule, metadata, extras, propagate_panic)
+                    allocate_task::<_, _, _, _, _, _, _, ABORT>(
+                        future,
+                        schedule,
+                        metadata,
+                        extras,
+                        propagate_panic,
+                    )
                 }
             }
         }
     }
 }
 
-/// Allocates a task and returns its handles.
+/// What the infallible spawn functions do when the allocator fails: what `Box::new` does.
+#[cold]
+#[inline(never)]
+fn allocation_failed(error: TrySpawnError) -> ! {
+    crate::sync::alloc::handle_alloc_error(error.layout())
+}
+
+/// Allocates a task and returns its handles. If the allocator fails: with `ABORT`, aborts the
+/// process (`handle_alloc_error`; the infallible spawns, which then carry no failure path);
+/// without, drops everything given and returns the error.
 ///
 /// # Safety
 /// As `Builder::spawn_unchecked`, with `extras` deciding where the contents may be dropped.
 #[inline]
-unsafe fn allocate<'a, F, Fut, S, M, Loc, Alloc, IdSlot>(
+unsafe fn allocate_task<'a, F, Fut, S, M, Loc, Alloc, IdSlot, const ABORT: bool>(
     future: F,
     schedule: S,
     metadata: M,
     extras: TaskExtras<Loc, Alloc, IdSlot>,
     propagate_panic: bool,
-) -> (Runnable<M>, Task<Fut::Output, M>)
+) -> Result<Spawned<Fut::Output, M>, TrySpawnError>
 where
     F: FnOnce(&'a M) -> Fut,
     Fut: Future + 'a,
@@ -368,14 +568,11 @@ where
     // SAFETY: forwarded from the caller; the new task's reference goes to the `Runnable` and
     // its TASK bit to the `Task`.
     unsafe {
-        let ptr = RawTask::<Fut, Fut::Output, S, M, TaskExtras<Loc, Alloc, IdSlot>>::allocate(
-            future,
-            schedule,
-            metadata,
-            extras,
-            propagate_panic,
-        );
-        (Runnable::from_raw(ptr), Task::from_raw(ptr.as_ptr()))
+        let ptr = RawTask::<Fut, Fut::Output, S, M, TaskExtras<Loc, Alloc, IdSlot>>::allocate::<
+            F,
+            ABORT,
+        >(future, schedule, metadata, extras, propagate_panic)?;
+        Ok((Runnable::from_raw(ptr), Task::from_raw(ptr.as_ptr())))
     }
 }
 
@@ -447,7 +644,12 @@ where
         identity: (),
     };
     // SAFETY: forwarded from the caller.
-    unsafe { allocate(move |()| future, schedule, (), extras, false) }
+    match unsafe {
+        allocate_task::<_, _, _, _, _, _, _, true>(move |()| future, schedule, (), extras, false)
+    } {
+        Ok(handles) => handles,
+        Err(error) => allocation_failed(error),
+    }
 }
 
 /// Creates a new task with a data slot (async-task-ffi's API): `data` is stored in the task
@@ -572,4 +774,47 @@ where
         runnables.extend(Some(runnable));
         tasks.extend(Some(task));
     }
+}
+
+/// [`spawn_many`], but stops at the first allocation failure instead of aborting the process.
+///
+/// On `Err`, the tasks spawned before the failure are in `runnables` and `tasks` as with
+/// `spawn_many` (not scheduled: run or schedule them, or drop them to cancel them); the
+/// future whose allocation failed and the rest of `futures` are dropped unspawned (and the
+/// iterator with them). Growing `runnables` and `tasks` is up to their `Extend`
+/// implementations: a `Vec` aborts if it cannot grow, so reserve first (`try_reserve`) where
+/// that matters.
+///
+/// ```
+/// let (mut runnables, mut tasks) = (Vec::new(), Vec::new());
+/// runnables.try_reserve(3).expect("out of memory");
+/// tasks.try_reserve(3).expect("out of memory");
+/// rawtask::try_spawn_many((0..3).map(|i| async move { i }), &|_| {}, &mut runnables, &mut tasks)
+///     .expect("out of memory");
+/// for runnable in runnables {
+///     runnable.run();
+/// }
+/// let outputs: Vec<i32> = tasks.into_iter().map(futures_lite::future::block_on).collect();
+/// assert_eq!(outputs, [0, 1, 2]);
+/// ```
+pub fn try_spawn_many<I, S, R, T>(
+    futures: I,
+    schedule: &S,
+    runnables: &mut R,
+    tasks: &mut T,
+) -> Result<(), TrySpawnError>
+where
+    I: IntoIterator,
+    I::Item: Future + Send + 'static,
+    <I::Item as Future>::Output: Send + 'static,
+    S: Schedule + Clone + Send + Sync + 'static,
+    R: Extend<Runnable>,
+    T: Extend<Task<<I::Item as Future>::Output>>,
+{
+    for future in futures {
+        let (runnable, task) = Builder::new().try_spawn(move |()| future, schedule.clone())?;
+        runnables.extend(Some(runnable));
+        tasks.extend(Some(task));
+    }
+    Ok(())
 }

@@ -125,9 +125,10 @@ pub mod scope;
 pub mod storage;
 mod sync;
 mod task;
+mod try_spawn_error;
 
 pub use crate::builder::{
-    spawn, spawn_many, spawn_unchecked, spawn_unchecked_with, spawn_with, Builder,
+    spawn, spawn_many, spawn_unchecked, spawn_unchecked_with, spawn_with, try_spawn_many, Builder,
 };
 #[cfg(feature = "std")]
 pub use crate::builder::{spawn_local, spawn_local_with};
@@ -139,6 +140,7 @@ pub use crate::runnable::Runnable;
 pub use crate::schedule::{Schedule, WithInfo};
 pub use crate::schedule_info::ScheduleInfo;
 pub use crate::task::{FallibleTask, Task};
+pub use crate::try_spawn_error::TrySpawnError;
 
 /// The byte offset of the data slot from a task pointer, for a slot of type `M`.
 ///

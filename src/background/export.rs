@@ -39,6 +39,7 @@ pub const RAWTASK_BACKGROUND_ERROR: c_int = -1;
 /// | `cancelled` | `int cancelled(H *handle)` | 1 if `cancel` was called, 0 if not; 0 (and an error) for a null handle |
 /// | `handle_destroy` | `void handle_destroy(H *handle)` | frees the handle, cancelling the job; `NULL` only sets the last error |
 /// | `result_destroy` | `void result_destroy(O *result)` | frees an output; `NULL` only sets the last error |
+/// | `try_spawn` (optional extra) | `RawtaskStatus try_spawn(const Task *task, H **handle)` | as `spawn`, but writes the handle to `*handle` and returns a status: `RAWTASK_STATUS_OK`, `INVALID_ARGUMENT` (a null argument), `NO_MEMORY` (the job's memory could not be allocated) or `PANICKED` (`Clone` panicked); `*handle` is null on failure |
 /// | `try_poll` (optional extra) | `int try_poll(H *handle, O **result)` | [`RAWTASK_BACKGROUND_READY`] (0, `*result` set), [`RAWTASK_BACKGROUND_PENDING`] (1) or [`RAWTASK_BACKGROUND_ERROR`] (-1, last error set) |
 ///
 /// A null argument is handled as ffi_helpers' `null_pointer_check!` handles it: the function
@@ -46,6 +47,12 @@ pub const RAWTASK_BACKGROUND_ERROR: c_int = -1;
 /// ffi_helpers' "null" value — null for a pointer, 0 for `cancelled`, nothing for the `void`
 /// functions (so `handle_destroy(NULL)` and `result_destroy(NULL)` replace the last error) —
 /// and -1 for `try_poll`, which ffi_helpers does not have.
+///
+/// Spawning never aborts the process when memory runs out: `spawn` returns null and
+/// `try_spawn` returns `RAWTASK_STATUS_NO_MEMORY`, with a [`TrySpawnError`](crate::TrySpawnError)
+/// naming the layout as the last error, if the job's task or the handle cannot be allocated.
+/// (The job's cancellation token, the pool's queue and threads, boxed outputs and the last
+/// error itself still come from aborting allocations.)
 ///
 /// Errors (a failed job, a panic, a null argument, a result already taken) are stored as the
 /// thread's last error, read with the functions of [`crate::capi`] (export them from your
@@ -98,6 +105,7 @@ pub const RAWTASK_BACKGROUND_ERROR: c_int = -1;
 ///     handle_destroy: spin_handle_destroy;
 ///     result_destroy: spin_result_destroy;
 ///     try_poll: spin_try_poll;
+///     try_spawn: spin_try_spawn;
 /// }
 ///
 /// let s = Spin;
@@ -121,6 +129,14 @@ pub const RAWTASK_BACKGROUND_ERROR: c_int = -1;
 ///     assert!(!got.is_null());
 ///     let _num_spins: usize = *got;
 ///     spin_result_destroy(got);
+///
+///     // `try_spawn` reports failures (`NO_MEMORY` among them) as a status.
+///     let mut handle = std::ptr::null_mut();
+///     assert_eq!(spin_try_spawn(&s, &mut handle), RawtaskStatus::Ok);
+///     spin_cancel(handle);
+///     spin_result_destroy(spin_wait(handle));
+///     assert_eq!(spin_try_spawn(std::ptr::null(), &mut handle), RawtaskStatus::InvalidArgument);
+///     assert!(handle.is_null());
 /// }
 /// ```
 #[macro_export]
@@ -149,6 +165,26 @@ macro_rules! __export_task {
         ) -> *mut $crate::background::TaskHandle<<$task as $crate::background::Task>::Output> {
             // SAFETY: forwarded from the caller.
             unsafe { $crate::background::__private::spawn::<$task>(task) }
+        }
+        $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
+    };
+    ([$($attr:tt)*] [$task:ty] try_spawn: $name:ident; $($rest:tt)*) => {
+        /// Clones `*task` and starts it in the background, writing its handle to `*handle`.
+        /// Returns `RAWTASK_STATUS_OK`, or `INVALID_ARGUMENT`, `NO_MEMORY` or `PANICKED` with
+        /// the last error set and `*handle` null.
+        ///
+        /// # Safety
+        /// `task` must be null or point to a valid task value; `handle` must be null or valid
+        /// for a pointer write.
+        #[no_mangle]
+        #[allow(dead_code)]
+        $($attr)*
+        pub unsafe extern "C" fn $name(
+            task: *const $task,
+            handle: *mut *mut $crate::background::TaskHandle<<$task as $crate::background::Task>::Output>,
+        ) -> $crate::capi::RawtaskStatus {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::background::__private::try_spawn::<$task>(task, handle) }
         }
         $crate::__export_task! { [$($attr)*] [$task] $($rest)* }
     };
@@ -273,7 +309,7 @@ macro_rules! __export_task {
     ([$($attr:tt)*] [$task:ty] $key:ident: $name:ident; $($rest:tt)*) => {
         ::core::compile_error!(::core::concat!(
             "export_task!: unknown function `", ::core::stringify!($key),
-            "` (expected spawn, poll, try_poll, wait, cancel, cancelled, handle_destroy or result_destroy)"
+            "` (expected spawn, try_spawn, poll, try_poll, wait, cancel, cancelled, handle_destroy or result_destroy)"
         ));
     };
 }
@@ -286,9 +322,12 @@ pub mod __private {
     use core::ptr::null_mut;
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
+    use core::alloc::Layout;
+
     use super::{RAWTASK_BACKGROUND_ERROR, RAWTASK_BACKGROUND_PENDING, RAWTASK_BACKGROUND_READY};
     use crate::background::{NullPointer, Panicked, Task, TaskHandle};
-    use crate::capi::update_last_error;
+    use crate::capi::{update_last_error, Failure, RawtaskStatus};
+    use crate::TrySpawnError;
 
     /// Runs `f`; a panic becomes the last error and `on_panic` the result.
     fn guard<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
@@ -310,7 +349,8 @@ pub mod __private {
         Box::into_raw(Box::new(value))
     }
 
-    /// `spawn`.
+    /// `spawn`: the new handle, or null with the last error set (`NO_MEMORY`'s error, a
+    /// [`TrySpawnError`], if the job's memory could not be allocated).
     ///
     /// # Safety
     /// `task` must be null or point to a valid `K`.
@@ -320,14 +360,88 @@ pub mod __private {
         K::Output: 'static,
     {
         guard(null_mut(), || {
-            if task.is_null() {
-                update_last_error(NullPointer::new("task"));
-                return null_mut();
+            // SAFETY: forwarded from the caller.
+            match unsafe { spawn_boxed(task) } {
+                Ok(handle) => handle,
+                Err(failure) => {
+                    failure.report();
+                    null_mut()
+                }
             }
-            // SAFETY: non-null, and valid by the caller's contract.
-            let task = unsafe { (*task).clone() };
-            boxed(TaskHandle::spawn(task))
         })
+    }
+
+    /// `try_spawn`: writes the new handle to `*handle` (null on failure) and returns `OK`,
+    /// `INVALID_ARGUMENT` (a null argument), `NO_MEMORY` or `PANICKED` (in `Clone`), with the
+    /// last error set on failure.
+    ///
+    /// # Safety
+    /// `task` must be null or point to a valid `K`; `handle` null or writable.
+    pub unsafe fn try_spawn<K>(
+        task: *const K,
+        handle: *mut *mut TaskHandle<K::Output>,
+    ) -> RawtaskStatus
+    where
+        K: Task + 'static,
+        K::Output: 'static,
+    {
+        guard(RawtaskStatus::Panicked, || {
+            if handle.is_null() {
+                update_last_error(NullPointer::new("handle"));
+                return RawtaskStatus::InvalidArgument;
+            }
+            // SAFETY: non-null, and writable by the caller's contract.
+            unsafe { handle.write(null_mut()) };
+            // SAFETY: forwarded from the caller.
+            match unsafe { spawn_boxed(task) } {
+                Ok(spawned) => {
+                    // SAFETY: as above.
+                    unsafe { handle.write(spawned) };
+                    RawtaskStatus::Ok
+                }
+                Err(failure) => failure.report(),
+            }
+        })
+    }
+
+    /// Starts a clone of `*task` and returns its boxed handle. Neither the box nor the job's
+    /// task is an aborting allocation; the box comes first, so that no job is started for a
+    /// handle that could not be returned.
+    ///
+    /// # Safety
+    /// `task` must be null or point to a valid `K`.
+    unsafe fn spawn_boxed<K>(task: *const K) -> Result<*mut TaskHandle<K::Output>, Failure>
+    where
+        K: Task + 'static,
+        K::Output: 'static,
+    {
+        if task.is_null() {
+            return Err(Failure::invalid_argument(NullPointer::new("task")));
+        }
+        let layout = Layout::new::<TaskHandle<K::Output>>();
+        // SAFETY: a `TaskHandle` is never zero-sized (it holds a token and a state word).
+        let memory = unsafe { alloc::alloc::alloc(layout) }.cast::<TaskHandle<K::Output>>();
+        if memory.is_null() {
+            return Err(Failure::no_memory(TrySpawnError::new(layout)));
+        }
+        /// Frees the box's memory unless a handle was written into it.
+        struct Unwritten(*mut u8, Layout);
+        impl Drop for Unwritten {
+            fn drop(&mut self) {
+                // SAFETY: allocated above with this layout; nothing was written to it.
+                unsafe { alloc::alloc::dealloc(self.0, self.1) }
+            }
+        }
+        let unwritten = Unwritten(memory.cast(), layout);
+        // SAFETY: non-null, and valid by the caller's contract. (If `clone` panics,
+        // `unwritten` frees the memory.)
+        let task = unsafe { (*task).clone() };
+        let spawned = TaskHandle::try_spawn(task)?;
+        core::mem::forget(unwritten);
+        // SAFETY: fresh memory with the layout of a `TaskHandle`, as `Box::new` allocates it
+        // (`wait` and `handle_destroy` free it with `Box::from_raw`).
+        unsafe { memory.write(spawned) };
+        Ok(memory)
     }
 
     /// `poll`.

@@ -11,7 +11,7 @@ use crate::cancel::CancellationToken;
 use crate::raw::waker::noop_waker;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::UnsafeCell;
-use crate::{FallibleTask, Schedule};
+use crate::{FallibleTask, Schedule, TrySpawnError};
 
 /// No one is polling and the result has not been taken: the cell may be claimed.
 const IDLE: usize = 0;
@@ -91,9 +91,34 @@ impl<T: Send + 'static> TaskHandle<T> {
     where
         K: Task<Output = T> + 'static,
     {
+        TaskHandle::try_spawn(task).unwrap_or_else(|error| allocation_failed(error))
+    }
+
+    /// [`spawn`](Self::spawn), but returns an error instead of aborting the process when the
+    /// job's task cannot be allocated; the job is then dropped (never run). The job's
+    /// cancellation token, the pool's queue and its threads are still allocated with the
+    /// global allocator (which aborts if that fails).
+    ///
+    /// ```
+    /// use rawtask::background::{CancellationToken, Error, Task, TaskHandle};
+    ///
+    /// #[derive(Clone)]
+    /// struct Answer;
+    /// impl Task for Answer {
+    ///     type Output = u32;
+    ///     fn run(&self, _: &CancellationToken) -> Result<u32, Error> { Ok(42) }
+    /// }
+    ///
+    /// let handle = TaskHandle::try_spawn(Answer).expect("out of memory");
+    /// assert_eq!(handle.wait().unwrap(), 42);
+    /// ```
+    pub fn try_spawn<K>(task: K) -> Result<TaskHandle<T>, TrySpawnError>
+    where
+        K: Task<Output = T> + 'static,
+    {
         #[cfg(not(miri))]
         {
-            TaskHandle::spawn_on(task, pool::schedule)
+            TaskHandle::try_spawn_on(task, pool::schedule)
         }
         // Miri reports every thread still running when `main` returns, and pool threads
         // outlive the jobs they ran: under Miri each job gets a thread of its own instead,
@@ -102,9 +127,9 @@ impl<T: Send + 'static> TaskHandle<T> {
         {
             // The job's future completes on its first poll and nothing wakes it, so the
             // schedule function is never called.
-            let (runnable, mut handle) = TaskHandle::new(task, |_| {});
+            let (runnable, mut handle) = TaskHandle::try_new(task, |_| {})?;
             handle.thread = Some(std::thread::spawn(move || pool::run(runnable)));
-            handle
+            Ok(handle)
         }
     }
 
@@ -134,20 +159,52 @@ impl<T: Send + 'static> TaskHandle<T> {
         K: Task<Output = T> + 'static,
         S: Schedule + Send + Sync + 'static,
     {
-        let (runnable, handle) = TaskHandle::new(task, schedule);
+        TaskHandle::try_spawn_on(task, schedule).unwrap_or_else(|error| allocation_failed(error))
+    }
+
+    /// [`spawn_on`](Self::spawn_on), but returns an error instead of aborting the process when
+    /// the job's task cannot be allocated; the job and `schedule` are then dropped (never
+    /// called).
+    ///
+    /// ```
+    /// use rawtask::background::{CancellationToken, Error, Task, TaskHandle};
+    ///
+    /// #[derive(Clone)]
+    /// struct Answer;
+    /// impl Task for Answer {
+    ///     type Output = u32;
+    ///     fn run(&self, _: &CancellationToken) -> Result<u32, Error> { Ok(42) }
+    /// }
+    ///
+    /// let (sender, receiver) = flume::unbounded();
+    /// let handle = TaskHandle::try_spawn_on(Answer, move |runnable| sender.send(runnable).unwrap())
+    ///     .expect("out of memory");
+    /// receiver.recv().unwrap().run();
+    /// assert_eq!(handle.wait().unwrap(), 42);
+    /// ```
+    pub fn try_spawn_on<K, S>(task: K, schedule: S) -> Result<TaskHandle<T>, TrySpawnError>
+    where
+        K: Task<Output = T> + 'static,
+        S: Schedule + Send + Sync + 'static,
+    {
+        let (runnable, handle) = TaskHandle::try_new(task, schedule)?;
         runnable.schedule();
-        handle
+        Ok(handle)
     }
 
     /// The job's raw task, not yet scheduled, and its handle.
-    fn new<K, S>(task: K, schedule: S) -> (crate::Runnable, TaskHandle<T>)
+    fn try_new<K, S>(
+        task: K,
+        schedule: S,
+    ) -> Result<(crate::Runnable, TaskHandle<T>), TrySpawnError>
     where
         K: Task<Output = T> + 'static,
         S: Schedule + Send + Sync + 'static,
     {
         let token = CancellationToken::new();
         let job_token = token.clone();
-        let (runnable, raw) = crate::spawn(async move { run_job(task, job_token) }, schedule);
+        let (runnable, raw) = crate::Builder::new()
+            .try_spawn(move |()| async move { run_job(task, job_token) }, schedule)?;
         let handle = TaskHandle {
             token,
             state: AtomicUsize::new(IDLE),
@@ -155,8 +212,15 @@ impl<T: Send + 'static> TaskHandle<T> {
             #[cfg(miri)]
             thread: None,
         };
-        (runnable, handle)
+        Ok((runnable, handle))
     }
+}
+
+/// What the infallible spawn functions do when the job's task cannot be allocated.
+#[cold]
+#[inline(never)]
+fn allocation_failed(error: TrySpawnError) -> ! {
+    std::alloc::handle_alloc_error(error.layout())
 }
 
 /// Runs the job, turning a panic (in `run` or in the job's destructor) into an error.

@@ -53,6 +53,16 @@
 //! new detached thread for every job instead. [`TaskHandle::spawn_on`] hands the `Runnable` to
 //! your own executor instead of the pool.
 //!
+//! # Out of memory
+//!
+//! [`TaskHandle::try_spawn`] and [`TaskHandle::try_spawn_on`] return a
+//! [`TrySpawnError`](crate::TrySpawnError) if the job's task cannot be allocated, and the
+//! `spawn` and `try_spawn` functions of [`export_task!`](crate::export_task) report it to C
+//! (null or `RAWTASK_STATUS_NO_MEMORY`, with the error as the last error); their handle's box
+//! is allocated fallibly too. These still abort the process if the global allocator fails:
+//! the job's [`CancellationToken`], the pool's queue and a new pool thread's name, the boxed
+//! outputs of `poll`, `try_poll` and `wait`, and the last error itself.
+//!
 //! # Differences from ffi_helpers 0.3
 //!
 //! - [`TaskHandle`] is `Send + Sync` (ffi_helpers' wraps an `mpsc::Receiver`), so C may poll a

@@ -17,6 +17,13 @@
 //! the rules); no function unwinds into C. What cannot be checked — a runnable or waker used
 //! after it was consumed — is undefined behaviour, listed in the header.
 //!
+//! Out of memory: a task's allocation that fails is reported as `NO_MEMORY`
+//! ([`Builder::spawn_c`](crate::Builder::spawn_c), and your own functions that use
+//! [`Builder::try_spawn`](crate::Builder::try_spawn) with `?` inside [`guard`]), never an
+//! abort. Smaller allocations still abort the process if the global allocator fails: the task
+//! handle table's growth (in `spawn_c`), the last error's message, and the boxed wakers,
+//! futures and panic notes of [`ffi`](crate::ffi).
+//!
 //! ```
 //! use rawtask::capi::*;
 //! use std::ffi::c_void;

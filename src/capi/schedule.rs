@@ -9,6 +9,7 @@ use super::into_c::IntoC;
 use super::runnable::RawtaskRunnable;
 use super::status::Failure;
 use super::task::RawtaskTask;
+use crate::storage::Allocator;
 use crate::{Builder, Runnable, Schedule, ScheduleInfo};
 
 /// The bit of a schedule callback's `flags` argument that says the task was woken while it was
@@ -171,7 +172,7 @@ impl<M> Schedule<M> for RawtaskSchedule {
     }
 }
 
-impl<M> Builder<M> {
+impl<M, A: Allocator> Builder<M, A> {
     /// Spawns a `Send` future for a C executor: its schedule function is a C callback, and the
     /// handles come back as C uses them — the runnable as a `RawtaskRunnable *` (not scheduled
     /// yet: run it, or pass it to `rawtask_runnable_schedule`), the task as a
@@ -182,7 +183,12 @@ impl<M> Builder<M> {
     /// [`RawtaskBuffer`](super::RawtaskBuffer) (moved, not copied), a `Result`'s error as the
     /// status `FAILED` with the error as the last error.
     ///
-    /// Fails with `INVALID_ARGUMENT` if the callback is null.
+    /// Fails with `INVALID_ARGUMENT` if the callback is null, and with `NO_MEMORY` (the last
+    /// error names the layout, see [`TrySpawnError`](crate::TrySpawnError)) if the allocator
+    /// cannot provide the task's memory: it never aborts the process for that. On failure
+    /// nothing was spawned and the closure, data slot and allocator have been dropped. (The
+    /// task handle's own bookkeeping and the last error's message are allocated with the
+    /// global allocator and still abort if that fails.)
     ///
     /// ```
     /// use rawtask::capi::*;
@@ -217,13 +223,14 @@ impl<M> Builder<M> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoC,
         M: Send + Sync + 'static,
+        A: Send + 'static,
     {
         if schedule.schedule.is_none() {
             return Err(Failure::invalid_argument(
                 "Builder::spawn_c: the schedule callback is null",
             ));
         }
-        let (runnable, task) = self.spawn(future, schedule);
+        let (runnable, task) = self.try_spawn(future, schedule)?;
         Ok((
             RawtaskRunnable::from_runnable(runnable),
             RawtaskTask::new(task),

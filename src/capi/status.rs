@@ -9,6 +9,7 @@ use core::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::panic::{drop_payload, message_or, Payload};
+use crate::TrySpawnError;
 
 use super::last_error::{update_last_error, Error};
 
@@ -69,7 +70,9 @@ pub enum RawtaskStatus {
     Busy = -4,
     /// `rawtask_check_abi`: the header the caller was compiled with does not match the library.
     AbiMismatch = -5,
-    /// An allocation failed (a task's memory, say). Nothing was done and nothing leaked.
+    /// An allocation failed: the task's memory when spawning (the allocator refused the task's
+    /// layout, which the last error names). Nothing was spawned and nothing leaked; the call
+    /// may be retried once memory is available.
     NoMemory = -6,
     /// `rawtask_task_on_complete`: the handle already has a completion callback; the new one
     /// was not registered (and will never be called).
@@ -154,6 +157,32 @@ impl Failure {
         Failure::new(RawtaskStatus::InvalidArgument, error)
     }
 
+    /// A failure with status `NO_MEMORY`, for a spawn whose allocation failed.
+    ///
+    /// ```
+    /// # use core::{alloc::Layout, ptr::NonNull};
+    /// # use rawtask::storage::{AllocError, Allocator};
+    /// # struct Empty;
+    /// # // SAFETY: it never hands out memory.
+    /// # unsafe impl Allocator for Empty {
+    /// #     fn allocate(&self, _: Layout) -> Result<NonNull<[u8]>, AllocError> { Err(AllocError) }
+    /// #     unsafe fn deallocate(&self, _: NonNull<u8>, _: Layout) {}
+    /// # }
+    /// use rawtask::capi::{Failure, RawtaskStatus};
+    /// let error = rawtask::Builder::new().allocator(Empty).try_spawn(|()| async {}, |_| {}).unwrap_err();
+    /// let failure = Failure::from(error);
+    /// assert_eq!(failure.status(), RawtaskStatus::NoMemory);
+    /// assert_eq!(failure.to_string(), error.to_string());
+    /// ```
+    pub fn no_memory(error: TrySpawnError) -> Failure {
+        Failure {
+            status: RawtaskStatus::NoMemory,
+            // Directly, not through a box: one allocation fewer, and the last error
+            // downcasts to `TrySpawnError`.
+            error: Error::new(error),
+        }
+    }
+
     /// `INVALID_ARGUMENT` for a null pointer `argument` passed to `function`.
     pub(crate) fn null(function: &str, argument: &str) -> Failure {
         Failure::invalid_argument(format!("{function}: `{argument}` is null"))
@@ -173,6 +202,13 @@ impl Failure {
     pub(crate) fn report(self) -> RawtaskStatus {
         update_last_error(self.error);
         self.status
+    }
+}
+
+/// [`Failure::no_memory`], so that `?` turns a failed `try_spawn` into `NO_MEMORY`.
+impl From<TrySpawnError> for Failure {
+    fn from(error: TrySpawnError) -> Failure {
+        Failure::no_memory(error)
     }
 }
 

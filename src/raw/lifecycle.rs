@@ -16,6 +16,17 @@ use crate::abort::abort_on_panic;
 use crate::identity::task_identity::Identity;
 use crate::schedule::Schedule;
 use crate::sync::UnsafeCell;
+use crate::try_spawn_error::TrySpawnError;
+
+/// The failure path of `allocate`, out of line so that spawning pays nothing for it: drops
+/// what was not stored (in declaration order; if one destructor panics, the rest are still
+/// dropped while unwinding) and names the layout.
+#[cold]
+#[inline(never)]
+fn allocation_failed<Unstored>(layout: Layout, unstored: Unstored) -> TrySpawnError {
+    drop(unstored);
+    TrySpawnError::new(layout)
+}
 
 impl<F, T, S, M, E> RawTask<F, T, S, M, E>
 where
@@ -26,16 +37,22 @@ where
     /// Allocates a task, builds its future from a reference to the data slot, and returns the
     /// task pointer. The new state holds SCHEDULED, TASK and the reference of the `Runnable`.
     ///
+    /// If the allocator fails: with `ABORT`, the process is aborted (`handle_alloc_error`, as
+    /// `Box::new` does; the infallible spawns, whose code then has no failure path at all);
+    /// without it, everything given is dropped here (`make_future` unbuilt, the schedule
+    /// function, the data slot, the extras with their allocator and identity), each once, and
+    /// the error names the cell's layout.
+    ///
     /// # Safety
     /// The data slot must outlive every use `make_future`'s future makes of the reference
     /// (`'a` is chosen by the caller); the usual `spawn_unchecked` contract applies to the rest.
-    pub(crate) unsafe fn allocate<'a, G>(
+    pub(crate) unsafe fn allocate<'a, G, const ABORT: bool>(
         make_future: G,
         schedule: S,
         metadata: M,
         extras: E,
         propagate_panic: bool,
-    ) -> NonNull<()>
+    ) -> Result<NonNull<()>, TrySpawnError>
     where
         G: FnOnce(&'a M) -> F,
         M: 'a,
@@ -43,7 +60,13 @@ where
         let layout = Layout::new::<TaskCell<F, T, S, M, E>>();
         let raw = extras.allocate(layout).cast::<TaskCell<F, T, S, M, E>>();
         if raw.is_null() {
-            crate::sync::alloc::handle_alloc_error(layout);
+            if ABORT {
+                crate::sync::alloc::handle_alloc_error(layout);
+            }
+            return Err(allocation_failed(
+                layout,
+                (make_future, schedule, metadata, extras),
+            ));
         }
 
         // SAFETY: `raw` is a fresh allocation with the layout of `TaskCell`; each field is
@@ -83,7 +106,7 @@ where
             addr_of_mut!((*raw).stage).write(UnsafeCell::new(Stage {
                 future: ManuallyDrop::new(future),
             }));
-            NonNull::new_unchecked(raw.cast())
+            Ok(NonNull::new_unchecked(raw.cast()))
         }
     }
 
