@@ -49,6 +49,7 @@
 
 mod abi;
 mod error_message;
+mod home;
 mod last_error;
 mod runnable;
 mod schedule;
@@ -63,6 +64,9 @@ pub use self::error_message::{
     clear_last_error, error_message_utf16, error_message_utf8, last_error_length,
     last_error_length_utf16, rawtask_clear_last_error, rawtask_last_error_length,
     rawtask_last_error_length_utf16, rawtask_last_error_message, rawtask_last_error_message_utf16,
+};
+pub use self::home::{
+    home_schedule, rawtask_home_drain, rawtask_home_free, rawtask_home_new, RawtaskHome,
 };
 pub use self::last_error::{take_last_error, update_last_error, Error};
 pub use self::runnable::{
