@@ -65,6 +65,19 @@ fn live() -> std::sync::MutexGuard<'static, Vec<usize>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+std::thread_local! {
+    /// The addresses of the live homes made on this thread (their home thread): the fast
+    /// check of `rawtask_home_drain`, with no lock.
+    static OWNED: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `home` is a live home of the current thread (no lock taken).
+fn owned_here(home: *const RawtaskHome) -> bool {
+    OWNED
+        .try_with(|owned| owned.borrow().contains(&(home as usize)))
+        .unwrap_or(false)
+}
+
 /// Checks that `home` is a live home and runs `f` on it with the registry locked. `f` must
 /// run no user code.
 fn with_live<R>(
@@ -106,6 +119,10 @@ unsafe fn on_home<'a>(
     function: &str,
     home: *const RawtaskHome,
 ) -> Result<&'a RawtaskHome, Failure> {
+    if owned_here(home) {
+        // SAFETY: a live home of this thread: only this thread can free it (see the contract).
+        return Ok(unsafe { &*home });
+    }
     with_live(function, home, |h| {
         if h.home.on_home_thread() {
             // SAFETY: see the function's contract.
@@ -153,6 +170,7 @@ pub extern "C" fn rawtask_home_new(
             home: Home::new(move || notify.call()),
         }));
         live().push(home as usize);
+        OWNED.with(|owned| owned.borrow_mut().push(home as usize));
         home
     })
 }
@@ -271,6 +289,7 @@ pub unsafe extern "C" fn rawtask_home_free(home: *mut RawtaskHome) -> RawtaskSta
             }
             // Unregistered under the lock: from now on no other call can reach it.
             registry.swap_remove(index);
+            let _ = OWNED.try_with(|owned| owned.borrow_mut().retain(|&a| a != home as usize));
         }
         // SAFETY: the home was live, is on this thread, is unregistered now, and no drain is
         // running: we own the box. Shutdown runs destructors, so outside the lock.

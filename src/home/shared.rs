@@ -77,42 +77,43 @@ impl<M> Shared<M> {
         self.local.with_mut(|local| f(unsafe { &mut *local }))
     }
 
-    /// The schedule function's work: queue `runnable` for the home thread. Never blocks,
-    /// never runs a task, never drops a runnable before shutdown.
-    pub(super) fn schedule(&self, runnable: Runnable<M>) {
-        let refused = if self.on_home() {
-            // SAFETY: on the home thread; pushing runs no user code.
-            unsafe {
-                self.with_local(|local| {
-                    if local.closed {
-                        Some(runnable)
-                    } else {
-                        local.queue.push_back(runnable);
-                        None
-                    }
-                })
-            }
-        } else {
-            match self.inbox.push(runnable) {
-                Ok(()) => {
-                    if self.signal.claim() {
-                        self.notify.with(|notify| {
-                            // SAFETY: we hold `NOTIFYING`: shutdown does not take the function
-                            // out until we clear it.
-                            if let Some(notify) = unsafe { &*notify } {
-                                notify();
-                            }
-                        });
-                        self.signal.notified();
-                    }
+    /// The schedule function's work on the home thread: queue `runnable` locally. Gives it
+    /// back after shutdown (the caller drops it once it no longer borrows `self`).
+    ///
+    /// # Safety
+    /// The caller is on the home thread.
+    #[inline]
+    pub(super) unsafe fn schedule_local(&self, runnable: Runnable<M>) -> Option<Runnable<M>> {
+        // SAFETY: on the home thread (the caller's promise); pushing runs no user code.
+        unsafe {
+            self.with_local(|local| {
+                if local.closed {
+                    Some(runnable)
+                } else {
+                    local.queue.push_back(runnable);
                     None
                 }
-                Err(runnable) => Some(runnable),
-            }
-        };
-        // After shutdown: the loop is gone and the task can never run again. Dropping the
-        // runnable cancels the task (see the module docs for why this is the right place).
-        drop(refused);
+            })
+        }
+    }
+
+    /// The schedule function's work off the home thread: push `runnable` into the inbox and
+    /// notify unless a notify is pending. Gives it back after shutdown.
+    pub(super) fn schedule_foreign(&self, runnable: Runnable<M>) -> Option<Runnable<M>> {
+        if let Err(runnable) = self.inbox.push(runnable) {
+            return Some(runnable);
+        }
+        if self.signal.claim() {
+            self.notify.with(|notify| {
+                // SAFETY: we hold `NOTIFYING`: shutdown does not take the function out until
+                // we clear it.
+                if let Some(notify) = unsafe { &*notify } {
+                    notify();
+                }
+            });
+            self.signal.notified();
+        }
+        None
     }
 
     /// Shutdown, on the home thread: bars notify, closes the inbox and the local queue, and

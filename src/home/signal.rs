@@ -66,6 +66,12 @@ impl Signal {
 
     /// Called by the loop before it takes the inbox: later foreign wakes notify again.
     pub(super) fn clear(&self) {
+        // Nothing to clear: skip the RMW. Seeing a stale clear flag only leaves PENDING set,
+        // which means a notify was issued after the last clear: the loop drains again when it
+        // arrives, so no wake is lost (just one spurious drain).
+        if self.state.load(Ordering::Relaxed) & PENDING == 0 {
+            return;
+        }
         // AcqRel: reads from the RMW of every waker that found PENDING set (module docs).
         self.state.fetch_and(!PENDING, Ordering::AcqRel);
     }
