@@ -283,6 +283,12 @@ typedef int32_t RawtaskStatus;
 #endif // __cplusplus
 
 /**
+ * A home-thread scheduler, as C sees it (opaque). Made by [`rawtask_home_new`] on the loop
+ * thread, used there with [`rawtask_home_drain`], ended there with [`rawtask_home_free`].
+ */
+typedef struct RawtaskHome RawtaskHome;
+
+/**
  * A scheduled task, as C sees it: an opaque handle that must be run
  * ([`rawtask_runnable_run`]), scheduled ([`rawtask_runnable_schedule`]) or dropped
  * ([`rawtask_runnable_drop`]) exactly once.
@@ -906,6 +912,90 @@ int rawtask_last_error_message(char *buf, int length);
  * ```
  */
 int rawtask_last_error_message_utf16(uint16_t *buf, int length);
+
+/**
+ * Creates a home-thread scheduler whose home is the calling thread (the event loop's).
+ *
+ * `notify(context)` is called when a task is woken on another thread and no notify is pending
+ * (at most one at a time: the next comes after `rawtask_home_drain`). It runs on the waking
+ * thread, inside the wake: it must be thread-safe, must not block and must not call
+ * into the home; it should just wake the loop (write to a pipe or an eventfd,
+ * `uv_async_send`). `context` must stay valid until `rawtask_home_free` returns.
+ *
+ * Returns NULL, with the last error set (`INVALID_ARGUMENT`), if `notify` is NULL.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * unsafe extern "C" fn wake_loop(_: *mut std::ffi::c_void) {}
+ * let home = rawtask_home_new(Some(wake_loop), std::ptr::null_mut());
+ * assert!(!home.is_null());
+ * // SAFETY: `home` came from `rawtask_home_new` on this thread.
+ * assert_eq!(unsafe { rawtask_home_free(home) }, RawtaskStatus::Ok);
+ * assert!(rawtask_home_new(None, std::ptr::null_mut()).is_null());
+ * ```
+ */
+struct RawtaskHome *rawtask_home_new(void (*notify)(void *context), void *context);
+
+/**
+ * Runs up to `max` queued tasks on the home thread: first those woken on other threads
+ * (oldest first), then those woken on the home thread; a task woken while it runs goes to the
+ * back. Stores how many ran in `*ran` (if `ran` is not NULL). Clears the pending notify first,
+ * so a later wake from another thread notifies again.
+ *
+ * Returns `OK` if nothing is left queued, `PENDING` if runnables remain (`max` was reached, or
+ * tasks woke during the drain): call it again soon (re-arm the loop; no notify comes for
+ * them). `PANICKED` if a task panicked (the task is cancelled; the rest stay queued).
+ * `INVALID_ARGUMENT` for a NULL `home` or a call from another thread, `INVALID_HANDLE` for a
+ * freed or unknown `home`, `BUSY` if called from inside a task this drain is running (never
+ * do that).
+ *
+ * # Safety
+ * `ran` is NULL or writable.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * unsafe extern "C" fn wake_loop(_: *mut std::ffi::c_void) {}
+ * let home = rawtask_home_new(Some(wake_loop), std::ptr::null_mut());
+ * let (runnable, task) = rawtask::spawn(async { 3 }, home_schedule(home).unwrap());
+ * std::thread::spawn(move || runnable.schedule()).join().unwrap();
+ * let mut ran = 0;
+ * // SAFETY: `home` is live and ours; `ran` is writable.
+ * unsafe {
+ *     assert_eq!(rawtask_home_drain(home, 8, &mut ran), RawtaskStatus::Ok);
+ *     assert_eq!(ran, 1);
+ *     assert_eq!(rawtask_home_free(home), RawtaskStatus::Ok);
+ * }
+ * assert_eq!(futures_lite::future::block_on(task), 3);
+ * ```
+ */
+RawtaskStatus rawtask_home_drain(struct RawtaskHome *home, size_t max, size_t *ran);
+
+/**
+ * Shuts the home down and frees it, on the home thread: drops every task still queued (which
+ * cancels it), here; never calls `notify` again, and waits for a call in progress on another
+ * thread to return, so `context` may be freed right after. A task woken later is cancelled by
+ * its wake (see the Rust docs of `rawtask::home`).
+ *
+ * Returns `OK`; `INVALID_ARGUMENT` for NULL or a call from another thread, `INVALID_HANDLE`
+ * for a freed or unknown home (a double free is detected), `BUSY` if called from inside a
+ * task that `rawtask_home_drain` is running (nothing is done).
+ *
+ * # Safety
+ * None beyond the checks above: any pointer value is accepted.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * unsafe extern "C" fn wake_loop(_: *mut std::ffi::c_void) {}
+ * let home = rawtask_home_new(Some(wake_loop), std::ptr::null_mut());
+ * // SAFETY: any pointer is checked.
+ * unsafe {
+ *     assert_eq!(rawtask_home_free(home), RawtaskStatus::Ok);
+ *     assert_eq!(rawtask_home_free(home), RawtaskStatus::InvalidHandle);
+ *     assert_eq!(rawtask_home_free(std::ptr::null_mut()), RawtaskStatus::InvalidArgument);
+ * }
+ * ```
+ */
+RawtaskStatus rawtask_home_free(struct RawtaskHome *home);
 
 /**
  * Polls the task's future once, consuming the runnable.

@@ -97,6 +97,8 @@ pub mod capi;
 pub mod compat;
 #[cfg(feature = "std")]
 pub mod ffi;
+#[cfg(feature = "std")]
+pub mod home;
 pub mod identity;
 #[cfg(feature = "std")]
 mod panic;

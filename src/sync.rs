@@ -17,10 +17,10 @@ pub(crate) mod atomic {
 
 #[cfg(loom)]
 pub(crate) mod atomic {
-    #[cfg(feature = "std")]
-    pub(crate) use loom::sync::atomic::AtomicBool;
     #[cfg(all(feature = "std", target_has_atomic = "64"))]
     pub(crate) use loom::sync::atomic::AtomicU64;
+    #[cfg(feature = "std")]
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr};
     pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 }
 
@@ -30,9 +30,9 @@ pub(crate) mod atomic {
 #[allow(unused_imports)] // each layer uses a different subset
 pub(crate) mod atomic_static {
     #[cfg(not(feature = "portable-atomic"))]
-    pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+    pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
     #[cfg(feature = "portable-atomic")]
-    pub(crate) use portable_atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+    pub(crate) use portable_atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
     // 64-bit atomics only where the target has them natively: nothing requires them.
     // (`portable-atomic` emulates them only with its `fallback` feature, which rawtask leaves
@@ -92,12 +92,12 @@ pub(crate) fn waker_for_current_thread() -> core::task::Waker {
 /// Parking and identity of threads, for the blocking waits of the std-only layers.
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) mod thread {
-    pub(crate) use std::thread::{current, park, Thread};
+    pub(crate) use std::thread::{current, park, yield_now, Thread};
 }
 
 #[cfg(all(feature = "std", loom))]
 pub(crate) mod thread {
-    pub(crate) use loom::thread::{current, park, Thread};
+    pub(crate) use loom::thread::{current, park, yield_now, Thread};
 }
 
 /// An `UnsafeCell` with loom's closure-based access API, so that the same code compiles with

@@ -13,6 +13,7 @@
 //!     cargo bench -p rawtask-benches --bench ab -- capi    # the C callback path against Rust
 //!     cargo bench -p rawtask-benches --bench ab -- ffi     # rawtask::ffi against async-ffi 0.5.1
 //!     cargo bench -p rawtask-benches --bench ab -- compat  # compat::async_task_ffi against the root
+//!     cargo bench -p rawtask-benches --bench ab -- home    # the home scheduler from C against Rust
 //!
 //! Prints one line per workload: median rawtask/async-task ratio and the quartiles, then the
 //! geometric mean of the medians. A ratio below 1 means rawtask is faster.
@@ -64,6 +65,7 @@ fn main() {
             "capi".into(),
             "ffi".into(),
             "compat".into(),
+            "home".into(),
         ];
     }
     for group in groups {
@@ -73,7 +75,8 @@ fn main() {
             "capi" => capi(rounds),
             "ffi" => ffi(rounds),
             "compat" => compat(rounds),
-            other => panic!("unknown group {other:?}: core, scope, capi, ffi, compat"),
+            "home" => home(rounds),
+            other => panic!("unknown group {other:?}: core, scope, capi, ffi, compat, home"),
         }
         println!();
     }
@@ -463,6 +466,81 @@ fn capi(rounds: usize) {
             },
         );
     }
+}
+
+/// Issue 15 item 8's first target: a task driven through the home-thread scheduler from a C
+/// loop (spawned with `capi::home_schedule`, scheduled on the home thread, run by
+/// `rawtask_home_drain`, output taken) against the same with a plain Rust closure schedule
+/// pushing to a `VecDeque` that the loop pops. Target: at most 1.10. One drain per task (the
+/// worst case: a loop woken for every task) and one drain per 64 tasks.
+fn home(rounds: usize) {
+    use rawtask::capi::{home_schedule, rawtask_home_drain, rawtask_home_free, rawtask_home_new};
+    use rawtask_benches::SelfWake;
+
+    unsafe extern "C" fn notify(_: *mut std::ffi::c_void) {}
+    println!("| workload (home from C/Rust closure, {rounds} rounds) | median | quartiles |");
+    println!("|---|---:|---:|");
+    let home = rawtask_home_new(Some(notify), std::ptr::null_mut());
+    let schedule = home_schedule(home).unwrap();
+    for yields in [0u64, 3] {
+        ab(
+            &format!("spawn, {} runs, join; a drain per task", yields + 1),
+            rounds,
+            || {
+                let (runnable, task) = rawtask::spawn(SelfWake::new(yields), schedule.clone());
+                runnable.schedule();
+                let mut ran = 0;
+                // SAFETY: a live home, on its thread; `ran` is writable.
+                while unsafe { rawtask_home_drain(home, 1, &mut ran) }
+                    == rawtask::capi::RawtaskStatus::Pending
+                {}
+                poll_ready(task);
+            },
+            || {
+                let (runnable, task) = rawtask::spawn(SelfWake::new(yields), push);
+                runnable.schedule();
+                while let Some(runnable) = QUEUE.with_borrow_mut(|q| q.pop_front()) {
+                    black_box(runnable.run());
+                }
+                poll_ready(task);
+            },
+        );
+    }
+    let mut tasks = Vec::with_capacity(64);
+    let mut tasks2 = Vec::with_capacity(64);
+    ab(
+        "64 x (spawn, run, join); one drain",
+        rounds,
+        || {
+            for i in 0..64u64 {
+                let (runnable, task) = rawtask::spawn(async move { i }, schedule.clone());
+                runnable.schedule();
+                tasks.push(task);
+            }
+            let mut ran = 0;
+            // SAFETY: a live home, on its thread; `ran` is writable.
+            black_box(unsafe { rawtask_home_drain(home, 64, &mut ran) });
+            for task in tasks.drain(..) {
+                black_box(poll_ready(task));
+            }
+        },
+        || {
+            for i in 0..64u64 {
+                let (runnable, task) = rawtask::spawn(async move { i }, push);
+                runnable.schedule();
+                tasks2.push(task);
+            }
+            while let Some(runnable) = QUEUE.with_borrow_mut(|q| q.pop_front()) {
+                black_box(runnable.run());
+            }
+            for task in tasks2.drain(..) {
+                black_box(poll_ready(task));
+            }
+        },
+    );
+    drop(schedule);
+    // SAFETY: a live home, on its thread.
+    unsafe { rawtask_home_free(home) };
 }
 
 /// `rawtask::compat::async_task_ffi` against the crate root it wraps (the same raw task, so

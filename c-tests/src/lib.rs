@@ -26,6 +26,7 @@
 
 pub mod background;
 pub mod event_loop;
+pub mod home;
 pub mod misuse;
 pub mod timer;
 

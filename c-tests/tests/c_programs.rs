@@ -16,6 +16,13 @@ fn background() {
     harness::run_c_program("background");
 }
 
+/// A C loop (a pipe as the notify) drives Rust tasks woken from Rust threads through the
+/// home-thread scheduler (`rawtask_home_*`).
+#[test]
+fn home() {
+    harness::run_c_program("home");
+}
+
 /// Every detectable misuse of the C API gets a defined status and message, never a crash.
 #[test]
 fn misuse() {

@@ -57,6 +57,7 @@
 mod abi;
 mod buffer;
 mod error_message;
+mod home;
 mod into_c;
 mod last_error;
 mod runnable;
@@ -73,6 +74,9 @@ pub use self::error_message::{
     clear_last_error, error_message_utf16, error_message_utf8, last_error_length,
     last_error_length_utf16, rawtask_clear_last_error, rawtask_last_error_length,
     rawtask_last_error_length_utf16, rawtask_last_error_message, rawtask_last_error_message_utf16,
+};
+pub use self::home::{
+    home_schedule, rawtask_home_drain, rawtask_home_free, rawtask_home_new, RawtaskHome,
 };
 pub use self::into_c::IntoC;
 pub use self::last_error::{take_last_error, update_last_error, Error};

@@ -84,6 +84,35 @@ RawtaskStatus fixture_event_spawn_pair(RawtaskSchedule schedule,
 void fixture_timers_shutdown(void);
 
 /**
+ * Spawns a task onto `home` that waits `steps` times for a permit from a waker thread, then
+ * returns `index * 2` (a `uint64_t`). The task is scheduled at once (on the calling thread:
+ * the home's, so it is queued locally). Writes its handle to `out_task`.
+ *
+ * # Safety
+ * `out_task` is null or writable.
+ */
+RawtaskStatus fixture_home_spawn(const RawtaskHome *home,
+                                 uint64_t index,
+                                 uint32_t steps,
+                                 RawtaskTask *out_task);
+
+/**
+ * How many fixture tasks have finished.
+ */
+size_t fixture_home_completed(void);
+
+/**
+ * Starts `threads` waker threads that share the gates spawned so far between them and
+ * release each one as many times as its task takes steps (each time it is waiting), then exit.
+ */
+void fixture_home_start_wakers(uint32_t threads);
+
+/**
+ * Joins the waker threads.
+ */
+void fixture_home_join_wakers(void);
+
+/**
  * A task that returns `value` on its first poll. Its data slot holds `tag`.
  *
  * # Safety

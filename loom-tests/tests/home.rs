@@ -1,0 +1,238 @@
+//! The home-thread scheduler (`rawtask::home`): its lock-free inbox and its notify flag.
+//!
+//! Every model keeps the `Home` on the main loom thread (its home) and wakes tasks from
+//! spawned loom threads, checking:
+//!
+//! - no lost runnable and no lost notify: once every thread is joined, each task either has
+//!   finished or the home has a notify pending (so the loop will drain it), and a last drain
+//!   finishes it;
+//! - at most one notify pending at a time: notifies never exceed drains + 1;
+//! - shutdown racing a wake: the future is dropped exactly once, never inside the wake before
+//!   shutdown began, and notify is never called after `drop(home)` returned; loom's allocation
+//!   and `Arc` tracking reports a leaked task or shared part and a use after free.
+//!
+//! Counters are `std` atomics (loom runs every model thread on one OS thread, so they read
+//! the true program order and add no happens-before edges).
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Waker};
+
+use loom::sync::{Arc, Mutex};
+use loom::thread;
+use loom_tests::{loom, model};
+use rawtask::home::Home;
+use rawtask::Task;
+
+/// Pending until its slot's flag is set; hands its waker to the slot on every poll.
+struct Gated {
+    slot: Arc<Slot>,
+    drops: StdArc<AtomicUsize>,
+}
+
+#[derive(Default)]
+struct Slot {
+    open: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Slot {
+    /// Opens the gate and wakes the task through the waker it left, if any.
+    fn release(&self) {
+        self.open.store(true, SeqCst);
+        let waker = self.waker.lock().unwrap().clone();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Future for Gated {
+    type Output = usize;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        *self.slot.waker.lock().unwrap() = Some(cx.waker().clone());
+        if self.slot.open.load(SeqCst) {
+            Poll::Ready(7)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for Gated {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+    }
+}
+
+/// What a model's notify function saw.
+#[derive(Default)]
+struct Notes {
+    notifies: AtomicUsize,
+    /// Set once `drop(home)` returned: a notify afterwards is a bug.
+    freed: AtomicBool,
+}
+
+fn home(notes: &StdArc<Notes>) -> Home {
+    let notes = notes.clone();
+    Home::new(move || {
+        assert!(
+            !notes.freed.load(SeqCst),
+            "notify called after the home was freed"
+        );
+        notes.notifies.fetch_add(1, SeqCst);
+    })
+}
+
+/// Spawns a gated task on `home`, runs it once (pending, its waker in the slot).
+fn spawn_pending(home: &Home, drops: &StdArc<AtomicUsize>) -> (Arc<Slot>, Task<usize>) {
+    let slot = Arc::new(Slot::default());
+    let (runnable, task) = rawtask::spawn(
+        Gated {
+            slot: slot.clone(),
+            drops: drops.clone(),
+        },
+        home.schedule(),
+    );
+    runnable.schedule();
+    assert_eq!(home.drain(1).unwrap().ran, 1);
+    (slot, task)
+}
+
+/// A foreign wake races one drain: nothing lost, at most one notify.
+#[test]
+fn home_foreign_wake_vs_drain() {
+    model("home_foreign_wake_vs_drain", None, || {
+        let notes = StdArc::new(Notes::default());
+        let drops = StdArc::new(AtomicUsize::new(0));
+        let home = home(&notes);
+        let (slot, task) = spawn_pending(&home, &drops);
+        let s = slot.clone();
+        let waker = thread::spawn(move || s.release());
+        let mut drains = 1;
+        home.drain(4).unwrap();
+        drains += 1;
+        waker.join().unwrap();
+        assert!(
+            task.is_finished() || home.notify_pending(),
+            "a wake was lost: not run and no notify pending"
+        );
+        assert!(notes.notifies.load(SeqCst) <= drains);
+        home.drain(4).unwrap();
+        assert!(task.is_finished());
+        assert_eq!(drops.load(SeqCst), 1);
+        assert_eq!(loom::future::block_on(task), 7);
+        drop(home);
+        drop(slot);
+    });
+}
+
+/// Two tasks woken from two threads while the loop drains: both run, notifies coalesce.
+#[test]
+fn home_two_foreign_wakes_vs_drain() {
+    model("home_two_foreign_wakes_vs_drain", None, || {
+        let notes = StdArc::new(Notes::default());
+        let drops = StdArc::new(AtomicUsize::new(0));
+        let home = home(&notes);
+        let (slot_a, task_a) = spawn_pending(&home, &drops);
+        let (slot_b, task_b) = spawn_pending(&home, &drops);
+        let (a, b) = (slot_a.clone(), slot_b.clone());
+        let t1 = thread::spawn(move || a.release());
+        let t2 = thread::spawn(move || b.release());
+        home.drain(4).unwrap();
+        t1.join().unwrap();
+        t2.join().unwrap();
+        for task in [&task_a, &task_b] {
+            assert!(
+                task.is_finished() || home.notify_pending(),
+                "a wake was lost"
+            );
+        }
+        // Spawning drained twice, the model once: at most one notify per drain, plus one.
+        assert!(notes.notifies.load(SeqCst) <= 2, "notify not coalesced");
+        home.drain(4).unwrap();
+        assert!(task_a.is_finished() && task_b.is_finished());
+        drop((task_a, task_b, home, slot_a, slot_b));
+        assert_eq!(drops.load(SeqCst), 2);
+    });
+}
+
+/// One task woken from two threads at once: scheduled once, run, one notify at most.
+#[test]
+fn home_one_task_woken_from_two_threads() {
+    model("home_one_task_woken_from_two_threads", None, || {
+        let notes = StdArc::new(Notes::default());
+        let drops = StdArc::new(AtomicUsize::new(0));
+        let home = home(&notes);
+        let (slot, task) = spawn_pending(&home, &drops);
+        let (a, b) = (slot.clone(), slot.clone());
+        let t1 = thread::spawn(move || a.release());
+        let t2 = thread::spawn(move || b.release());
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert!(home.notify_pending());
+        assert_eq!(notes.notifies.load(SeqCst), 1);
+        assert_eq!(home.drain(4).unwrap().ran, 1, "queued once");
+        assert_eq!(loom::future::block_on(task), 7);
+        drop((home, slot));
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}
+
+/// A foreign wake races shutdown: the runnable is dropped exactly once (by shutdown if it
+/// made the inbox first, by the wake otherwise), notify never runs after the free, nothing
+/// leaks.
+#[test]
+fn home_foreign_wake_vs_shutdown() {
+    model("home_foreign_wake_vs_shutdown", None, || {
+        let notes = StdArc::new(Notes::default());
+        let drops = StdArc::new(AtomicUsize::new(0));
+        let home = home(&notes);
+        let (slot, task) = spawn_pending(&home, &drops);
+        let s = slot.clone();
+        let d = drops.clone();
+        let waker = thread::spawn(move || {
+            let before = d.load(SeqCst);
+            s.release();
+            before
+        });
+        drop(home);
+        notes.freed.store(true, SeqCst);
+        let dropped_before_wake = waker.join().unwrap();
+        assert_eq!(dropped_before_wake, 0);
+        assert_eq!(drops.load(SeqCst), 1, "dropped exactly once");
+        assert_eq!(loom::future::block_on(task.fallible()), None);
+        drop(slot);
+    });
+}
+
+/// A foreign wake pushes while the loop is shutting down and the queue still holds a
+/// home-thread wake: both runnables are dropped once, on the home thread or in the late wake.
+#[test]
+fn home_queued_local_and_foreign_wake_vs_shutdown() {
+    model(
+        "home_queued_local_and_foreign_wake_vs_shutdown",
+        None,
+        || {
+            let notes = StdArc::new(Notes::default());
+            let drops = StdArc::new(AtomicUsize::new(0));
+            let home = home(&notes);
+            let (slot_a, task_a) = spawn_pending(&home, &drops);
+            let (slot_b, task_b) = spawn_pending(&home, &drops);
+            slot_a.release(); // a home-thread wake: queued locally
+            assert_eq!(drops.load(SeqCst), 0);
+            let b = slot_b.clone();
+            let waker = thread::spawn(move || b.release());
+            drop(home);
+            notes.freed.store(true, SeqCst);
+            waker.join().unwrap();
+            assert_eq!(drops.load(SeqCst), 2);
+            assert_eq!(loom::future::block_on(task_a.fallible()), None);
+            assert_eq!(loom::future::block_on(task_b.fallible()), None);
+            drop((slot_a, slot_b));
+        },
+    );
+}

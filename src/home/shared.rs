@@ -1,0 +1,163 @@
+//! The part of a home that its tasks' schedule functions share with the loop: the home
+//! thread's identity, its local queue, the inbox, the notify flag and the notify function.
+//!
+//! It lives in an `Arc` held by the [`Home`](super::Home) and by every task's
+//! [`HomeSchedule`](super::HomeSchedule), so a wake that arrives after shutdown still finds it
+//! (closed) rather than freed memory.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+
+use super::inbox::Inbox;
+use super::signal::Signal;
+use crate::runnable::Runnable;
+use crate::sync::{ThreadId, UnsafeCell};
+
+/// The user's notify function.
+pub(super) type NotifyFn = Box<dyn Fn() + Send + Sync + 'static>;
+
+/// What only the home thread touches.
+pub(super) struct Local<M> {
+    /// Runnables to run, in order.
+    pub(super) queue: VecDeque<Runnable<M>>,
+    /// Shutdown finished: a wake on the home thread drops its runnable.
+    pub(super) closed: bool,
+}
+
+/// Shared by the loop and every task's schedule function.
+pub(super) struct Shared<M> {
+    home: ThreadId,
+    pub(super) signal: Signal,
+    pub(super) inbox: Inbox<M>,
+    /// Home thread only (checked with `on_home` before every access).
+    local: UnsafeCell<Local<M>>,
+    /// Called by foreign wakers holding the `NOTIFYING` bit; taken out (dropped) by shutdown
+    /// once no call can be in progress or start.
+    notify: UnsafeCell<Option<NotifyFn>>,
+}
+
+// SAFETY: `local` is only accessed on the home thread (every access checks `on_home`, or runs
+// in the `!Send` `Home`, which lives on that thread); `notify` is called under the `NOTIFYING`
+// bit and dropped only after shutdown waited for that bit to clear and barred it for good, so
+// the two never overlap; the rest is atomic. Runnables cross threads inside the inbox, which
+// needs `Runnable<M>: Send` (so `M: Send + Sync`).
+unsafe impl<M: Send + Sync> Sync for Shared<M> {}
+// SAFETY: as above; a `Shared` dropped on another thread drops its (then empty) queues there.
+unsafe impl<M: Send + Sync> Send for Shared<M> {}
+
+impl<M> Shared<M> {
+    /// A home on the current thread.
+    pub(super) fn new(notify: NotifyFn) -> Shared<M> {
+        Shared {
+            home: current_thread(),
+            signal: Signal::new(),
+            inbox: Inbox::new(),
+            local: UnsafeCell::new(Local {
+                queue: VecDeque::new(),
+                closed: false,
+            }),
+            notify: UnsafeCell::new(Some(notify)),
+        }
+    }
+
+    /// Whether the current thread is the home thread.
+    #[inline]
+    pub(super) fn on_home(&self) -> bool {
+        current_thread() == self.home
+    }
+
+    /// Runs `f` on the local queue.
+    ///
+    /// # Safety
+    /// The caller is on the home thread, and `f` calls no user code (no destructor of a
+    /// runnable, no task), so no other access to the queue can begin while it runs.
+    #[inline]
+    pub(super) unsafe fn with_local<R>(&self, f: impl FnOnce(&mut Local<M>) -> R) -> R {
+        // SAFETY: forwarded from the caller: one thread, no reentrancy.
+        self.local.with_mut(|local| f(unsafe { &mut *local }))
+    }
+
+    /// The schedule function's work on the home thread: queue `runnable` locally. Gives it
+    /// back after shutdown (the caller drops it once it no longer borrows `self`).
+    ///
+    /// # Safety
+    /// The caller is on the home thread.
+    #[inline]
+    pub(super) unsafe fn schedule_local(&self, runnable: Runnable<M>) -> Option<Runnable<M>> {
+        // SAFETY: on the home thread (the caller's promise); pushing runs no user code.
+        unsafe {
+            self.with_local(|local| {
+                if local.closed {
+                    Some(runnable)
+                } else {
+                    local.queue.push_back(runnable);
+                    None
+                }
+            })
+        }
+    }
+
+    /// The schedule function's work off the home thread: push `runnable` into the inbox and
+    /// notify unless a notify is pending. Gives it back after shutdown.
+    pub(super) fn schedule_foreign(&self, runnable: Runnable<M>) -> Option<Runnable<M>> {
+        if let Err(runnable) = self.inbox.push(runnable) {
+            return Some(runnable);
+        }
+        if self.signal.claim() {
+            self.notify.with(|notify| {
+                // SAFETY: we hold `NOTIFYING`: shutdown does not take the function out until
+                // we clear it.
+                if let Some(notify) = unsafe { &*notify } {
+                    notify();
+                }
+            });
+            self.signal.notified();
+        }
+        None
+    }
+
+    /// Shutdown, on the home thread: bars notify, closes the inbox and the local queue, and
+    /// drops every runnable they held, here. Wakes that run while the runnables are dropped
+    /// (a destructor waking another task) queue theirs, which are dropped too.
+    pub(super) fn shut_down(&self) {
+        self.signal.shut_down();
+        // SAFETY: shutdown waited for any notify call to return and no new one can start.
+        let notify = self.notify.with_mut(|notify| unsafe { (*notify).take() });
+        drop(notify);
+        loop {
+            // SAFETY: on the home thread (the `!Send` `Home` calls this); no user code runs
+            // inside.
+            let next = unsafe {
+                self.with_local(|local| {
+                    self.inbox.close_into(&mut local.queue);
+                    let next = local.queue.pop_front();
+                    if next.is_none() {
+                        local.closed = true;
+                    }
+                    next
+                })
+            };
+            match next {
+                Some(runnable) => drop(runnable),
+                None => break,
+            }
+        }
+    }
+}
+
+/// The current thread's id, cached per thread outside loom (`thread::current()` clones an
+/// `Arc` on some toolchains; the schedule function asks on every wake).
+#[cfg(not(loom))]
+fn current_thread() -> ThreadId {
+    std::thread_local! {
+        static ID: ThreadId = crate::sync::current_thread_id();
+    }
+    // While the thread's locals are being destroyed, ask the slow way.
+    ID.try_with(|id| *id)
+        .unwrap_or_else(|_| crate::sync::current_thread_id())
+}
+
+#[cfg(loom)]
+fn current_thread() -> ThreadId {
+    crate::sync::current_thread_id()
+}
