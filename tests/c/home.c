@@ -131,7 +131,9 @@ int main(void) {
     CHECK(notifies >= 1, "no notify at all");
     CHECK(notifies <= drains + 1, "notify not coalesced: %zu notifies, %zu drains", notifies,
           drains);
-    CHECK(ran_total >= (size_t)TASKS * (STEPS + 1), "ran %zu", ran_total);
+    /* Each task ran at least once; a permit that arrives during a poll lets it take more than
+     * one step in that poll, so the total may be below TASKS * (STEPS + 1). */
+    CHECK(ran_total >= (size_t)TASKS, "ran %zu", ran_total);
 
     for (uint64_t i = 0; i < TASKS; i++) {
         uint64_t out = 0;
