@@ -49,6 +49,7 @@
 
 mod abi;
 mod error_message;
+mod handle_table;
 mod last_error;
 mod runnable;
 mod schedule;
