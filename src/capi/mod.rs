@@ -55,6 +55,7 @@ mod runnable;
 mod schedule;
 mod status;
 mod task;
+mod token;
 
 pub use self::abi::{
     rawtask_abi_version, rawtask_check_abi, rawtask_data_offset, RAWTASK_ABI_VERSION,
@@ -78,4 +79,8 @@ pub use self::status::{guard, Failure, RawtaskStatus};
 pub use self::task::{
     rawtask_task_cancel, rawtask_task_data, rawtask_task_detach, rawtask_task_free,
     rawtask_task_output_size, rawtask_task_poll, RawtaskTask,
+};
+pub use self::token::{
+    rawtask_token_cancel, rawtask_token_child, rawtask_token_free, rawtask_token_is_cancelled,
+    rawtask_token_new, rawtask_token_on_cancel, RawtaskCancelFn, RawtaskToken,
 };
