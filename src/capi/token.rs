@@ -350,7 +350,8 @@ impl Drop for CallOnce {
 #[no_mangle]
 pub unsafe extern "C" fn rawtask_token_on_cancel(
     token: RawtaskToken,
-    callback: Option<RawtaskCancelFn>,
+    // A `RawtaskCancelFn` or null, spelled out for cbindgen.
+    callback: Option<unsafe extern "C" fn(context: *mut c_void, cancelled: bool)>,
     context: *mut c_void,
 ) -> RawtaskStatus {
     const F: &str = "rawtask_token_on_cancel";
