@@ -410,8 +410,8 @@ pub extern "C" fn rawtask_token_free(token: RawtaskToken) -> RawtaskStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use alloc::string::ToString;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
     /// Counts calls with `cancelled` false and true.
