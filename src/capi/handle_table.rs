@@ -456,8 +456,8 @@ mod tests {
 
     #[test]
     fn handles_of_many_threads_resolve_to_their_own_values() {
-        const THREADS: usize = 8;
-        const ROUNDS: usize = 2_000;
+        const THREADS: usize = if cfg!(miri) { 3 } else { 8 };
+        const ROUNDS: usize = if cfg!(miri) { 30 } else { 2_000 };
         let shared: Vec<u64> = (0..THREADS)
             .map(|t| TABLE.insert(format!("shared {t}")))
             .collect();
