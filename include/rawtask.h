@@ -22,11 +22,14 @@
  * Ownership: a runnable must be consumed exactly once, by rawtask_runnable_run,
  * rawtask_runnable_schedule or rawtask_runnable_drop. A waker must be consumed exactly once,
  * by rawtask_waker_wake or rawtask_waker_drop. A task handle must be ended exactly once, by
- * rawtask_task_free or rawtask_task_detach.
+ * rawtask_task_free or rawtask_task_detach. A token handle (RawtaskToken) must be freed
+ * exactly once, by rawtask_token_free; a callback registered with rawtask_token_on_cancel is
+ * called exactly once (cancelled, or not cancelled at that handle's free), so it can always
+ * release its context.
  *
  * Detected misuse (a defined status, no memory touched):
  *   - a null runnable, waker, out-pointer or task handle: RAWTASK_STATUS_INVALID_ARGUMENT;
- *   - a task handle that was freed or detached (double free, use after free), or never
+ *   - a task or token handle that was freed or detached (double free, use after free), or never
  *     issued: RAWTASK_STATUS_INVALID_HANDLE. Handles are generation-counted ids, not
  *     pointers; an id is only reissued after its slot was reused 2^32 times;
  *   - polling again after READY or PANICKED: RAWTASK_STATUS_OUTPUT_TAKEN;
@@ -407,6 +410,39 @@ typedef struct RawtaskTask {
 #define RawtaskTask_NULL (RawtaskTask){ .id = 0 }
 
 /**
+ * A handle to a cancellation token, for C: a 64-bit id, `{0}` being the null handle.
+ *
+ * Made by [`rawtask_token_new`], [`rawtask_token_child`] or, from Rust, [`RawtaskToken::new`];
+ * ended by exactly one [`rawtask_token_free`] (a second free, and any use after it, fails with
+ * `INVALID_HANDLE`). Freeing a handle does not cancel the token: other handles and Rust clones
+ * of it stay usable. The functions taking a token handle may be called from any thread.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * let handle = RawtaskToken::new(rawtask::CancellationToken::new());
+ * assert_eq!(rawtask_token_cancel(handle), RawtaskStatus::Ok);
+ * assert!(handle.to_token().unwrap().cancelled());
+ * assert_eq!(rawtask_token_free(handle), RawtaskStatus::Ok);
+ * assert_eq!(rawtask_token_free(handle), RawtaskStatus::InvalidHandle);
+ * ```
+ */
+typedef struct RawtaskToken {
+    /**
+     * The slot's generation in the high 32 bits, the slot index plus one in the low 32 bits;
+     * 0 is the null handle.
+     */
+    uint64_t id;
+} RawtaskToken;
+/**
+ * The null handle (`{0}`), which every function rejects with `INVALID_ARGUMENT`.
+ *
+ * ```
+ * assert!(rawtask::capi::RawtaskToken::NULL.is_null());
+ * ```
+ */
+#define RawtaskToken_NULL (RawtaskToken){ .id = 0 }
+
+/**
  * A schedule function made of a C function pointer and a context pointer. It implements
  * [`Schedule`], so it can be passed to every spawn function; [`Builder::spawn_c`] also returns
  * the handles as C needs them.
@@ -472,6 +508,19 @@ typedef struct RawtaskSchedule {
  * ```
  */
 typedef void (*RawtaskScheduleFn)(void *context, struct RawtaskRunnable *runnable, uint32_t flags);
+
+/**
+ * A callback run once per registration by [`rawtask_token_on_cancel`]: `cancelled` is true
+ * when the token was cancelled, false when the handle it was registered through was freed
+ * first. It must not unwind (throw a C++ exception or longjmp) out of the call.
+ *
+ * ```
+ * unsafe extern "C" fn on_cancel(_context: *mut std::ffi::c_void, _cancelled: bool) {}
+ * let f: rawtask::capi::RawtaskCancelFn = on_cancel;
+ * # let _ = f;
+ * ```
+ */
+typedef void (*RawtaskCancelFn)(void *context, bool cancelled);
 
 /**
  * async-ffi 0.5.1's FFI waker vtable: four C functions that take the waker (a pointer to its
@@ -1406,6 +1455,166 @@ RawtaskStatus rawtask_task_output_size(struct RawtaskTask task, size_t *size);
  */
 RawtaskStatus rawtask_task_data(struct RawtaskTask task, void **data);
 
+/**
+ * Creates a token that is not cancelled and writes its handle to `out`.
+ *
+ * Returns `OK` or `INVALID_ARGUMENT` (null `out`). Free the handle with
+ * [`rawtask_token_free`].
+ *
+ * # Safety
+ * `out` must be null or valid for a write.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * let mut token = RawtaskToken::NULL;
+ * unsafe { assert_eq!(rawtask_token_new(&mut token), RawtaskStatus::Ok) };
+ * assert!(!token.is_null());
+ * assert_eq!(rawtask_token_free(token), RawtaskStatus::Ok);
+ * ```
+ */
+RawtaskStatus rawtask_token_new(struct RawtaskToken *out);
+
+/**
+ * Creates a child of `token` and writes its handle to `out`: the child is cancelled whenever
+ * `token` (or any ancestor) is, while cancelling the child affects neither `token` nor its
+ * other children. A child of a cancelled token is born cancelled. The child does not need its
+ * parent's handle to stay live.
+ *
+ * Returns `OK`, `INVALID_ARGUMENT` (null `token` or `out`), `INVALID_HANDLE` or `BUSY`.
+ *
+ * # Safety
+ * `out` must be null or valid for a write.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * let parent = RawtaskToken::new(rawtask::CancellationToken::new());
+ * let mut child = RawtaskToken::NULL;
+ * let mut cancelled = false;
+ * unsafe {
+ *     assert_eq!(rawtask_token_child(parent, &mut child), RawtaskStatus::Ok);
+ *     rawtask_token_cancel(parent);
+ *     rawtask_token_is_cancelled(child, &mut cancelled);
+ * }
+ * assert!(cancelled);
+ * rawtask_token_free(child);
+ * rawtask_token_free(parent);
+ * ```
+ */
+RawtaskStatus rawtask_token_child(struct RawtaskToken token, struct RawtaskToken *out);
+
+/**
+ * Cancels the token and all its descendants. Every callback registered on any of them runs
+ * on this thread before this returns (those of a concurrent cancel of the same tree may still
+ * be running on its thread). Cancelling twice does nothing more. The handle stays live.
+ *
+ * Returns `OK`, `INVALID_ARGUMENT`, `INVALID_HANDLE`, `BUSY`, or `PANICKED` if Rust code
+ * woken by the cancellation (a Rust callback or waker) panicked: the whole tree is still
+ * cancelled and every callback called.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * let token = rawtask::CancellationToken::new();
+ * let handle = RawtaskToken::new(token.clone());
+ * assert_eq!(rawtask_token_cancel(handle), RawtaskStatus::Ok);
+ * assert_eq!(rawtask_token_cancel(handle), RawtaskStatus::Ok);
+ * assert!(token.cancelled());
+ * rawtask_token_free(handle);
+ * ```
+ */
+RawtaskStatus rawtask_token_cancel(struct RawtaskToken token);
+
+/**
+ * Writes whether the token has been cancelled to `out`.
+ *
+ * Returns `OK`, `INVALID_ARGUMENT` (null `token` or `out`), `INVALID_HANDLE` or `BUSY`.
+ *
+ * # Safety
+ * `out` must be null or valid for a write.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * let handle = RawtaskToken::new(rawtask::CancellationToken::new());
+ * let mut cancelled = true;
+ * unsafe {
+ *     assert_eq!(rawtask_token_is_cancelled(handle, &mut cancelled), RawtaskStatus::Ok);
+ *     assert!(!cancelled);
+ *     assert_eq!(rawtask_token_is_cancelled(handle, std::ptr::null_mut()), RawtaskStatus::InvalidArgument);
+ * }
+ * rawtask_token_free(handle);
+ * ```
+ */
+RawtaskStatus rawtask_token_is_cancelled(struct RawtaskToken token,
+                                         bool *out);
+
+/**
+ * Registers `callback` to be called exactly once with `context`:
+ *
+ * - with `cancelled = true` when the token is cancelled (by any handle or Rust clone of it,
+ *   or through an ancestor), on the thread that cancels it, before that cancel returns; or
+ *   right away, on this thread, before this function returns, if it already is;
+ * - with `cancelled = false` when `token` (this handle) is freed before the token is
+ *   cancelled, on the thread that frees it, before `rawtask_token_free` returns.
+ *
+ * So C can always release `context` in the callback. Several callbacks may be registered on
+ * one token; they run in no particular order. No lock is held while a callback runs: it may
+ * call any rawtask function, on its own token too (free it, register another callback). The
+ * callback must be safe to call from any thread and must not unwind out of the call.
+ *
+ * Returns `OK` (the callback will be called exactly once), or `INVALID_ARGUMENT` (null
+ * `token` or `callback`), `INVALID_HANDLE` or `BUSY`: then the callback is never called, and
+ * `context` stays the caller's.
+ *
+ * # Safety
+ * `callback` must be safe to call once with `context`, from any thread.
+ *
+ * ```
+ * use rawtask::capi::*;
+ * use std::ffi::c_void;
+ *
+ * unsafe extern "C" fn count(context: *mut c_void, cancelled: bool) {
+ *     let counts = unsafe { &mut *context.cast::<[u32; 2]>() };
+ *     counts[usize::from(cancelled)] += 1;
+ * }
+ *
+ * let mut counts = [0u32; 2]; // [not cancelled, cancelled]
+ * let context = (&raw mut counts).cast::<c_void>();
+ * let a = RawtaskToken::new(rawtask::CancellationToken::new());
+ * let b = RawtaskToken::new(rawtask::CancellationToken::new());
+ * unsafe {
+ *     assert_eq!(rawtask_token_on_cancel(a, Some(count), context), RawtaskStatus::Ok);
+ *     assert_eq!(rawtask_token_on_cancel(b, Some(count), context), RawtaskStatus::Ok);
+ *     assert_eq!(rawtask_token_on_cancel(a, None, context), RawtaskStatus::InvalidArgument);
+ * }
+ * rawtask_token_cancel(a); // a's callback: cancelled
+ * rawtask_token_free(a);
+ * rawtask_token_free(b); // b's callback: not cancelled
+ * assert_eq!(counts, [1, 1]);
+ * ```
+ */
+RawtaskStatus rawtask_token_on_cancel(struct RawtaskToken token,
+                                      void (*callback)(void *context, bool cancelled),
+                                      void *context);
+
+/**
+ * Frees the handle. The token is not cancelled (other handles and Rust clones of it go on);
+ * every callback registered through this handle that has not been called yet is called now,
+ * on this thread, with `cancelled = false`, before this returns. The handle is invalid
+ * afterwards.
+ *
+ * Returns `OK`, `INVALID_ARGUMENT` (null `token`) or `INVALID_HANDLE` (already freed: a
+ * detected double free, or never issued). If another thread is using the handle at this
+ * instant, the free happens when that call returns (and this returns `OK`).
+ *
+ * ```
+ * use rawtask::capi::*;
+ * let handle = RawtaskToken::new(rawtask::CancellationToken::new());
+ * assert_eq!(rawtask_token_free(handle), RawtaskStatus::Ok);
+ * assert_eq!(rawtask_token_free(handle), RawtaskStatus::InvalidHandle);
+ * assert_eq!(rawtask_token_free(RawtaskToken::NULL), RawtaskStatus::InvalidArgument);
+ * ```
+ */
+RawtaskStatus rawtask_token_free(struct RawtaskToken token);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -1438,13 +1647,16 @@ RAWTASK_STATIC_ASSERT(offsetof(RawtaskSchedule, schedule) == 0,
 RAWTASK_STATIC_ASSERT(offsetof(RawtaskSchedule, context) == sizeof(void *),
                       "rawtask: RawtaskSchedule.context comes second");
 RAWTASK_STATIC_ASSERT(sizeof(RawtaskTask) == 8, "rawtask: RawtaskTask is a 64-bit id");
+RAWTASK_STATIC_ASSERT(sizeof(RawtaskToken) == 8, "rawtask: RawtaskToken is a 64-bit id");
 RAWTASK_STATIC_ASSERT(sizeof(RawtaskStatus) == 4, "rawtask: RawtaskStatus is an int32_t");
 RAWTASK_STATIC_ASSERT(RAWTASK_STATUS_OK == 0, "rawtask: RAWTASK_STATUS_OK is 0");
 
-/* The null task handle: cbindgen writes it as a C compound literal, which C++ lacks. */
+/* The null handles: cbindgen writes them as C compound literals, which C++ lacks. */
 #ifdef __cplusplus
 #undef RawtaskTask_NULL
 #define RawtaskTask_NULL (RawtaskTask{0})
+#undef RawtaskToken_NULL
+#define RawtaskToken_NULL (RawtaskToken{0})
 #endif
 
 /* ffi_helpers' names for the error functions. They exist only in a library whose Rust side

@@ -59,6 +59,7 @@
 //!
 //! This module needs the `std` feature.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::{poll_fn, Future};
@@ -117,7 +118,8 @@ struct Inner {
     /// Live children (each leaves when its last handle is gone and it has no children). Once
     /// the node is cancelled, no child joins any more.
     children: Vec<Arc<Node>>,
-    /// Wakers of pending `wait_cancelled` futures; taken when the node is cancelled.
+    /// Wakers of pending `wait_cancelled` futures and callbacks of `on_cancel`; taken when the
+    /// node is cancelled.
     waiters: Waiters,
 }
 
@@ -456,6 +458,122 @@ impl CancellationToken {
     }
 }
 
+impl CancellationToken {
+    /// Registers `callback` to run once when the token is cancelled, on the thread that
+    /// cancels it (or an ancestor), after the token is marked cancelled and outside every
+    /// lock. If the token is already cancelled, `callback` runs right away, on this thread,
+    /// before `on_cancel` returns.
+    ///
+    /// Dropping the returned [`OnCancel`] before the cancellation unregisters the callback and
+    /// drops it without running it. A callback runs at most once, and is dropped exactly once
+    /// (after running, or when unregistered). Several callbacks per token are allowed; each
+    /// registration keeps the token alive until its `OnCancel` is dropped. A panicking callback
+    /// does not stop the others: `cancel` re-raises the first panic once all have run.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let token = rawtask::CancellationToken::new();
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let counter = calls.clone();
+    /// let registration = token.on_cancel(move || {
+    ///     counter.fetch_add(1, Ordering::SeqCst);
+    /// });
+    /// token.cancel();
+    /// token.cancel();
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1);
+    /// drop(registration);
+    /// ```
+    pub fn on_cancel<F>(&self, callback: F) -> OnCancel
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        match self.try_on_cancel(callback) {
+            Ok(registration) => registration,
+            Err(callback) => {
+                callback();
+                OnCancel {
+                    token: self.clone(),
+                    key: None,
+                }
+            }
+        }
+    }
+
+    /// Like [`on_cancel`](Self::on_cancel), but if the token is already cancelled, gives the
+    /// callback back instead of running it (so that the caller can run it after releasing
+    /// whatever it holds).
+    pub(crate) fn try_on_cancel<F>(&self, callback: F) -> Result<OnCancel, F>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let node = &self.node;
+        if node.is_cancelled() {
+            return Err(callback);
+        }
+        // Allocate outside the lock.
+        let boxed = Box::new(callback);
+        let mut inner = lock(&node.inner);
+        if node.cancelled.load(Ordering::Relaxed) {
+            drop(inner);
+            return Err(*boxed);
+        }
+        let key = inner.waiters.insert(Waiter::Call(boxed));
+        drop(inner);
+        Ok(OnCancel {
+            token: self.clone(),
+            key: Some(key),
+        })
+    }
+}
+
+/// A callback registered with [`CancellationToken::on_cancel`]; dropping it before the token is
+/// cancelled unregisters the callback (and drops it, not run).
+///
+/// ```
+/// let token = rawtask::CancellationToken::new();
+/// let registration = token.on_cancel(|| unreachable!("unregistered before the cancel"));
+/// drop(registration);
+/// token.cancel();
+/// ```
+#[must_use = "dropping the registration unregisters the callback"]
+pub struct OnCancel {
+    token: CancellationToken,
+    /// The callback's key in the waiter list; `None` if it ran at registration.
+    key: Option<usize>,
+}
+
+impl OnCancel {
+    /// The token the callback is registered with.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// let registration = token.on_cancel(|| {});
+    /// token.cancel();
+    /// assert!(registration.token().cancelled());
+    /// ```
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+}
+
+impl Drop for OnCancel {
+    fn drop(&mut self) {
+        // Dropped outside the lock: a callback's destructor may run user code.
+        drop_wait(&self.token.node, self.key.take());
+    }
+}
+
+impl fmt::Debug for OnCancel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnCancel")
+            .field("token", &self.token)
+            .field("registered", &self.key.is_some())
+            .finish()
+    }
+}
+
 /// Cancels one node (unless it already was): marks it, takes and wakes its waiters (keeping
 /// the first panic of a waker in `panic`). Pushes its children onto `stack` either way and
 /// returns whether there were any.
@@ -598,12 +716,13 @@ fn poll_wait(node: &Node, key: &mut Option<usize>, waker: &Waker) -> Poll<()> {
     }
     match *key {
         Some(key) => inner.waiters.update(key, waker),
-        None => *key = Some(inner.waiters.insert(waker.clone())),
+        None => *key = Some(inner.waiters.insert(Waiter::Wake(waker.clone()))),
     }
     Poll::Pending
 }
 
-/// Unregisters a wait future's waker, unless cancellation already took it.
+/// Unregisters a wait future's waker or an `on_cancel` callback, unless cancellation already
+/// took it; drops it outside the lock.
 fn drop_wait(node: &Node, key: Option<usize>) {
     let Some(key) = key else { return };
     if node.is_cancelled() {
@@ -789,7 +908,7 @@ impl fmt::Debug for DropGuardRef<'_> {
     }
 }
 
-/// A slab of wakers: `insert` returns a key that stays valid until `remove`, freed slots are
+/// A slab of wakers and callbacks: `insert` returns a key that stays valid until `remove`, freed slots are
 /// reused (so a token whose waiters come and go does not grow), and cancellation takes the
 /// whole slab at once.
 #[derive(Default)]
@@ -802,8 +921,16 @@ struct Waiters {
 }
 
 enum Slot {
-    Waiting(Waker),
+    Waiting(Waiter),
     Free(usize),
+}
+
+/// What a cancellation wakes or calls.
+enum Waiter {
+    /// A pending wait future's waker.
+    Wake(Waker),
+    /// An `on_cancel` callback.
+    Call(Box<dyn FnOnce() + Send>),
 }
 
 const NONE: usize = usize::MAX;
@@ -817,14 +944,14 @@ impl Waiters {
         }
     }
 
-    fn insert(&mut self, waker: Waker) -> usize {
+    fn insert(&mut self, waiter: Waiter) -> usize {
         self.len += 1;
         if self.free == NONE {
-            self.slots.push(Slot::Waiting(waker));
+            self.slots.push(Slot::Waiting(waiter));
             return self.slots.len() - 1;
         }
         let key = self.free;
-        match core::mem::replace(&mut self.slots[key], Slot::Waiting(waker)) {
+        match core::mem::replace(&mut self.slots[key], Slot::Waiting(waiter)) {
             Slot::Free(next) => self.free = next,
             Slot::Waiting(_) => unreachable!("the free list points at a used slot"),
         }
@@ -833,13 +960,13 @@ impl Waiters {
 
     fn update(&mut self, key: usize, waker: &Waker) {
         match &mut self.slots[key] {
-            Slot::Waiting(old) => old.clone_from(waker),
-            Slot::Free(_) => unreachable!("a waiter's key points at a free slot"),
+            Slot::Waiting(Waiter::Wake(old)) => old.clone_from(waker),
+            _ => unreachable!("a waker's key points at a waker"),
         }
     }
 
-    /// Removes the waker under `key` and returns it (to be dropped outside the lock).
-    fn remove(&mut self, key: usize) -> Option<Waker> {
+    /// Removes the waiter under `key` and returns it (to be dropped outside the lock).
+    fn remove(&mut self, key: usize) -> Option<Waiter> {
         let old = core::mem::replace(&mut self.slots[key], Slot::Free(self.free));
         self.free = key;
         self.len -= 1;
@@ -849,16 +976,20 @@ impl Waiters {
             self.free = NONE;
         }
         match old {
-            Slot::Waiting(waker) => Some(waker),
+            Slot::Waiting(waiter) => Some(waiter),
             Slot::Free(_) => unreachable!("a waiter's key points at a free slot"),
         }
     }
 
-    /// Wakes every waiter; a panicking waker does not stop the others.
+    /// Wakes every waker and calls every callback; a panicking one does not stop the others.
     fn wake_all(self, panic: &mut Option<crate::panic::Payload>) {
         for slot in self.slots {
-            if let Slot::Waiting(waker) = slot {
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+            if let Slot::Waiting(waiter) = slot {
+                let run = || match waiter {
+                    Waiter::Wake(waker) => waker.wake(),
+                    Waiter::Call(callback) => callback(),
+                };
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(run)) {
                     // Later payloads are dropped; the panic hook already reported them.
                     panic.get_or_insert(payload);
                 }

@@ -29,6 +29,13 @@ fn misuse() {
     harness::run_c_program("misuse");
 }
 
+/// Cancellation tokens from C: a tree cancelled from another pthread, every callback called
+/// exactly once; misuse and re-entrant callbacks.
+#[test]
+fn tokens() {
+    harness::run_c_program("tokens");
+}
+
 /// The C executor example of `examples/c/`, against the example's own static library, as
 /// `examples/c/build.sh` builds it.
 #[test]

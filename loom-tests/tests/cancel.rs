@@ -1,5 +1,5 @@
 //! Loom models of `CancellationToken` (cancel racing child creation, child drop, waiter
-//! registration and drop guards) and of `TaskHandle` (poll racing completion, cancel and
+//! registration, `on_cancel` callbacks and drop guards) and of `TaskHandle` (poll racing completion, cancel and
 //! drop).
 //!
 //! Every token node is a loom `Arc` and every lock a loom `Mutex` under `cfg(loom)`, so loom
@@ -244,6 +244,120 @@ fn cancel_publishes_prior_writes() {
             assert!(flag.get());
         }
         t.join().unwrap();
+    });
+}
+
+/// Counts the calls and the drops of an `on_cancel` callback, so that the models can check that
+/// it runs at most (or exactly) once and is dropped exactly once: never lost, never twice.
+#[derive(Default)]
+struct CallbackCounts {
+    calls: AtomicUsize,
+    drops: AtomicUsize,
+}
+
+/// What an `on_cancel` callback captures: dropping it counts a drop.
+struct Tracked(StdArc<CallbackCounts>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.drops.fetch_add(1, SeqCst);
+    }
+}
+
+/// An `on_cancel` callback that counts its call, then drops its capture.
+fn counting_callback(counts: &StdArc<CallbackCounts>) -> impl FnOnce() + Send + 'static {
+    let tracked = Tracked(counts.clone());
+    move || {
+        tracked.0.calls.fetch_add(1, SeqCst);
+        drop(tracked);
+    }
+}
+
+/// A callback registered while the token is cancelled runs exactly once: by the cancel (it
+/// was in the list) or at registration (the token was already cancelled), never both, never
+/// neither; and it is dropped exactly once.
+#[test]
+fn cancel_vs_on_cancel_registration() {
+    model(|| {
+        let token = CancellationToken::new();
+        let counts = StdArc::new(CallbackCounts::default());
+        let registrar = {
+            let (token, counts) = (token.clone(), counts.clone());
+            spawn(move || token.on_cancel(counting_callback(&counts)))
+        };
+        token.cancel();
+        let registration = registrar.join().unwrap();
+        assert_eq!(counts.calls.load(SeqCst), 1);
+        drop(registration);
+        assert_eq!(counts.calls.load(SeqCst), 1);
+        assert_eq!(counts.drops.load(SeqCst), 1);
+    });
+}
+
+/// A callback on a child, registered while the root is cancelled: still exactly once.
+#[test]
+fn parent_cancel_vs_child_on_cancel_registration() {
+    model(|| {
+        let root = CancellationToken::new();
+        let child = root.child_token();
+        let counts = StdArc::new(CallbackCounts::default());
+        let registrar = {
+            let counts = counts.clone();
+            spawn(move || child.on_cancel(counting_callback(&counts)))
+        };
+        root.cancel();
+        drop(registrar.join().unwrap());
+        assert_eq!(counts.calls.load(SeqCst), 1);
+        assert_eq!(counts.drops.load(SeqCst), 1);
+    });
+}
+
+/// Unregistering (dropping the `OnCancel`) while the token is cancelled: the callback runs at
+/// most once, is dropped exactly once, and once both calls returned it is settled (a call
+/// that did not happen never happens later).
+#[test]
+fn cancel_vs_on_cancel_unregistration() {
+    model(|| {
+        let token = CancellationToken::new();
+        let counts = StdArc::new(CallbackCounts::default());
+        let registration = token.on_cancel(counting_callback(&counts));
+        let t = spawn(move || drop(registration));
+        token.cancel();
+        t.join().unwrap();
+        let calls = counts.calls.load(SeqCst);
+        assert!(calls <= 1);
+        assert_eq!(counts.drops.load(SeqCst), 1);
+        token.cancel();
+        assert_eq!(counts.calls.load(SeqCst), calls);
+    });
+}
+
+/// A callback that registers another callback on its own token from inside the cancel: the
+/// inner one runs at once (the token is already cancelled), no lock is held, both once.
+#[test]
+fn on_cancel_registering_from_a_callback_vs_cancel() {
+    model(|| {
+        let token = CancellationToken::new();
+        let counts = StdArc::new(CallbackCounts::default());
+        let registrations = StdArc::new(std::sync::Mutex::new(Vec::new()));
+        let registration = {
+            let (inner_token, counts, registrations) =
+                (token.clone(), counts.clone(), registrations.clone());
+            token.on_cancel(move || {
+                let inner = inner_token.on_cancel(counting_callback(&counts));
+                registrations.lock().unwrap().push(inner);
+            })
+        };
+        let t = {
+            let token = token.clone();
+            spawn(move || token.cancel())
+        };
+        token.cancel();
+        t.join().unwrap();
+        assert_eq!(counts.calls.load(SeqCst), 1);
+        drop(registration);
+        registrations.lock().unwrap().clear();
+        assert_eq!(counts.drops.load(SeqCst), 1);
     });
 }
 

@@ -57,6 +57,7 @@
 mod abi;
 mod buffer;
 mod error_message;
+mod handle_table;
 mod home;
 mod into_c;
 mod last_error;
@@ -64,6 +65,7 @@ mod runnable;
 mod schedule;
 mod status;
 mod task;
+mod token;
 
 pub use self::abi::{
     rawtask_abi_version, rawtask_check_abi, rawtask_data_offset, RAWTASK_ABI_VERSION,
@@ -93,4 +95,8 @@ pub use self::task::{
     rawtask_task_cancel, rawtask_task_data, rawtask_task_detach, rawtask_task_free,
     rawtask_task_on_complete, rawtask_task_output_size, rawtask_task_poll, RawtaskCompleteFn,
     RawtaskTask,
+};
+pub use self::token::{
+    rawtask_token_cancel, rawtask_token_child, rawtask_token_free, rawtask_token_is_cancelled,
+    rawtask_token_new, rawtask_token_on_cancel, RawtaskCancelFn, RawtaskToken,
 };

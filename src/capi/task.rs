@@ -8,12 +8,12 @@
 //! (or from a schedule callback further up the stack) is deferred to the end of that call
 //! instead of pulling the task out from under it.
 //!
-//! The table is not part of the task protocol and is not loom-modelled: it is an ordinary
-//! mutex-protected vector, and no user code runs while its lock is held.
+//! The table ([`HandleTable`]) is not part of the task protocol and is not loom-modelled: it is
+//! a set of ordinary mutex-protected slabs, sharded per thread, and no user code runs while a
+//! lock is held.
 
 use alloc::boxed::Box;
 use alloc::format;
-use alloc::vec::Vec;
 use core::any::Any;
 use core::ffi::c_void;
 use core::marker::PhantomData;
@@ -21,8 +21,8 @@ use core::mem::{size_of, ManuallyDrop};
 use core::ptr::NonNull;
 use core::task::Poll;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, MutexGuard};
 
+use super::handle_table::HandleTable;
 use super::status::{guard, panic_message, Failure, RawtaskStatus};
 use super::{update_last_error, Error, IntoC};
 use crate::callback_task::call_when_finished;
@@ -86,12 +86,14 @@ impl RawtaskTask {
         M: Send + Sync + 'static,
     {
         let ptr = NonNull::new(task.into_raw()).expect("task pointers are never null");
-        lock().insert(Held {
-            ptr,
-            ops: &Ops::<T, M>::OPS,
-            finished: None,
-            on_complete: false,
-        })
+        RawtaskTask {
+            id: TABLE.insert(Held {
+                ptr,
+                ops: &Ops::<T, M>::OPS,
+                finished: None,
+                on_complete: false,
+            }),
+        }
     }
 
     /// Whether this is the null handle.
@@ -233,179 +235,14 @@ enum Release {
     Detach,
 }
 
-enum Slot {
-    Free,
-    Live(Held),
-    /// A call is using the handle. `release` is set (and the generation bumped) when the handle
-    /// is freed or detached meanwhile.
-    Busy {
-        held: Held,
-        release: Option<Release>,
-    },
-}
+/// The table of live task handles.
+static TABLE: HandleTable<Held, Release> = HandleTable::new("task", perform_deferred);
 
-struct Entry {
-    generation: u32,
-    slot: Slot,
-}
-
-struct Table {
-    entries: Vec<Entry>,
-    free: Vec<u32>,
-}
-
-static TABLE: Mutex<Table> = Mutex::new(Table {
-    entries: Vec::new(),
-    free: Vec::new(),
-});
-
-fn lock() -> MutexGuard<'static, Table> {
-    // The table is consistent between any two statements that run under the lock, and no
-    // code that could panic runs under it, so a poisoned lock is still good.
-    crate::sync::lock_static(&TABLE)
-}
-
-fn make_id(index: u32, generation: u32) -> RawtaskTask {
-    RawtaskTask {
-        id: (u64::from(generation) << 32) | (u64::from(index) + 1),
-    }
-}
-
-impl Table {
-    fn insert(&mut self, held: Held) -> RawtaskTask {
-        let index = match self.free.pop() {
-            Some(index) => {
-                self.entries[index as usize].slot = Slot::Live(held);
-                index
-            }
-            None => {
-                let index = u32::try_from(self.entries.len())
-                    .ok()
-                    .filter(|&i| i < u32::MAX)
-                    .expect("rawtask: more than 2^32 - 1 live task handles");
-                self.entries.push(Entry {
-                    generation: 0,
-                    slot: Slot::Live(held),
-                });
-                index
-            }
-        };
-        make_id(index, self.entries[index as usize].generation)
-    }
-
-    /// Finds the entry of a handle whose generation matches.
-    fn entry(&mut self, function: &str, task: RawtaskTask) -> Result<(u32, &mut Entry), Failure> {
-        if task.is_null() {
-            return Err(Failure::null(function, "task"));
-        }
-        let index = (task.id & 0xFFFF_FFFF) as u32;
-        let generation = (task.id >> 32) as u32;
-        let stale = || {
-            Failure::new(
-                RawtaskStatus::InvalidHandle,
-                format!(
-                    "{function}: task handle {:#x} is not live (already freed or detached, \
-                     or never issued)",
-                    task.id
-                ),
-            )
-        };
-        let index = index.checked_sub(1).ok_or_else(stale)?;
-        match self.entries.get_mut(index as usize) {
-            Some(entry) if entry.generation == generation && !matches!(entry.slot, Slot::Free) => {
-                Ok((index, entry))
-            }
-            _ => Err(stale()),
-        }
-    }
-
-    /// Marks a live handle busy and returns its task.
-    fn checkout(&mut self, function: &str, task: RawtaskTask) -> Result<Checkout, Failure> {
-        let (index, entry) = self.entry(function, task)?;
-        match entry.slot {
-            Slot::Live(held) => {
-                entry.slot = Slot::Busy {
-                    held,
-                    release: None,
-                };
-                Ok(Checkout { index, held })
-            }
-            _ => Err(Failure::new(
-                RawtaskStatus::Busy,
-                format!(
-                    "{function}: task handle {:#x} is in use by another call (on another \
-                     thread, or further up this thread's stack)",
-                    task.id
-                ),
-            )),
-        }
-    }
-
-    /// Ends a checkout: stores `held` back, or returns the release requested meanwhile (the
-    /// caller then owns the task and performs it).
-    fn checkin(&mut self, index: u32, held: Held) -> Option<Release> {
-        let entry = &mut self.entries[index as usize];
-        match entry.slot {
-            Slot::Busy { release: None, .. } => {
-                entry.slot = Slot::Live(held);
-                None
-            }
-            Slot::Busy {
-                release: Some(release),
-                ..
-            } => {
-                entry.slot = Slot::Free;
-                self.free.push(index);
-                Some(release)
-            }
-            _ => unreachable!("a checked-out handle's slot is busy"),
-        }
-    }
-
-    /// Invalidates a handle. Returns its task if the caller must perform `release` now; `None`
-    /// if a call is using the handle, which will perform it when it ends.
-    fn release(
-        &mut self,
-        function: &str,
-        task: RawtaskTask,
-        release: Release,
-    ) -> Result<Option<Held>, Failure> {
-        let (index, entry) = self.entry(function, task)?;
-        entry.generation = entry.generation.wrapping_add(1);
-        match entry.slot {
-            Slot::Live(held) => {
-                entry.slot = Slot::Free;
-                self.free.push(index);
-                Ok(Some(held))
-            }
-            Slot::Busy { held, .. } => {
-                entry.slot = Slot::Busy {
-                    held,
-                    release: Some(release),
-                };
-                Ok(None)
-            }
-            Slot::Free => unreachable!("`entry` never returns a free slot"),
-        }
-    }
-}
-
-/// A handle checked out of the table for the length of one call; dropping it checks the
-/// handle back in, performing a free or detach that was requested meanwhile.
-struct Checkout {
-    index: u32,
-    held: Held,
-}
-
-impl Drop for Checkout {
-    fn drop(&mut self) {
-        let release = lock().checkin(self.index, self.held);
-        if let Some(release) = release {
-            // The status of a deferred release has nobody to go to; a panic is reported as
-            // the last error.
-            let _ = perform(release, self.held);
-        }
-    }
+/// Performs a free or detach deferred to the end of a call that had the handle checked out.
+fn perform_deferred(held: Held, release: Release) {
+    // The status of a deferred release has nobody to go to; a panic is reported as the last
+    // error.
+    let _ = perform(release, held);
 }
 
 /// Frees or detaches a task that was just removed from the table.
@@ -470,8 +307,8 @@ pub unsafe extern "C" fn rawtask_task_poll(
 ) -> RawtaskStatus {
     const F: &str = "rawtask_task_poll";
     guard(|| {
-        let mut checkout = lock().checkout(F, task)?;
-        let held = &mut checkout.held;
+        let mut checkout = TABLE.checkout(F, task.id)?;
+        let held = &mut *checkout;
         match held.finished {
             Some(Finished::Taken) => {
                 return Err(Failure::new(
@@ -550,9 +387,9 @@ pub unsafe extern "C" fn rawtask_task_poll(
 #[no_mangle]
 pub extern "C" fn rawtask_task_cancel(task: RawtaskTask) -> RawtaskStatus {
     guard(|| {
-        let checkout = lock().checkout("rawtask_task_cancel", task)?;
+        let checkout = TABLE.checkout("rawtask_task_cancel", task.id)?;
         // SAFETY: the handle is checked out.
-        unsafe { (checkout.held.ops.cancel)(checkout.held.ptr) };
+        unsafe { (checkout.ops.cancel)(checkout.ptr) };
         Ok(RawtaskStatus::Ok)
     })
 }
@@ -642,8 +479,8 @@ pub unsafe extern "C" fn rawtask_task_on_complete(
     guard(|| {
         let callback = callback.ok_or_else(|| Failure::null(F, "callback"))?;
         let watcher = {
-            let mut checkout = lock().checkout(F, task)?;
-            if checkout.held.on_complete {
+            let mut checkout = TABLE.checkout(F, task.id)?;
+            if checkout.on_complete {
                 return Err(Failure::new(
                     RawtaskStatus::AlreadyRegistered,
                     format!(
@@ -652,10 +489,10 @@ pub unsafe extern "C" fn rawtask_task_on_complete(
                     ),
                 ));
             }
-            checkout.held.on_complete = true;
+            checkout.on_complete = true;
             // SAFETY: the handle is checked out; the handle never registers a waker, so the
             // watcher is the awaiter's only registrar.
-            unsafe { (checkout.held.ops.watcher)(checkout.held.ptr) }
+            unsafe { (checkout.ops.watcher)(checkout.ptr) }
             // The checkout ends here: the callback may run on this thread below, and may use
             // the handle.
         };
@@ -713,7 +550,7 @@ pub extern "C" fn rawtask_task_free(task: RawtaskTask) -> RawtaskStatus {
 
 fn release(function: &str, task: RawtaskTask, release: Release) -> RawtaskStatus {
     guard(|| {
-        let held = lock().release(function, task, release)?;
+        let held = TABLE.release(function, task.id, release)?;
         Ok(match held {
             Some(held) => perform(release, held),
             None => RawtaskStatus::Ok,
@@ -750,9 +587,9 @@ pub unsafe extern "C" fn rawtask_task_output_size(
         if size.is_null() {
             return Err(Failure::null(F, "size"));
         }
-        let checkout = lock().checkout(F, task)?;
+        let checkout = TABLE.checkout(F, task.id)?;
         // SAFETY: checked for null; the caller passes a writable `size_t`.
-        unsafe { size.write(checkout.held.ops.output_size) };
+        unsafe { size.write(checkout.ops.output_size) };
         Ok(RawtaskStatus::Ok)
     })
 }
@@ -786,8 +623,8 @@ pub unsafe extern "C" fn rawtask_task_data(
         if data.is_null() {
             return Err(Failure::null(F, "data"));
         }
-        let checkout = lock().checkout(F, task)?;
-        let ptr = checkout.held.ptr;
+        let checkout = TABLE.checkout(F, task.id)?;
+        let ptr = checkout.ptr;
         // SAFETY: the handle keeps the task alive; the vtable gives the slot's offset inside
         // the allocation; `data` was checked for null and the caller passes a writable
         // `void *`.
@@ -848,7 +685,7 @@ mod tests {
     #[test]
     fn a_free_during_a_checkout_is_deferred() {
         let (runnable, task) = spawn_ready(3);
-        let checkout = lock().checkout("test", task).unwrap();
+        let checkout = TABLE.checkout("test", task.id).unwrap();
         assert_eq!(rawtask_task_cancel(task), RawtaskStatus::Busy);
         assert_eq!(rawtask_task_free(task), RawtaskStatus::Ok);
         assert_eq!(rawtask_task_free(task), RawtaskStatus::InvalidHandle);
