@@ -25,6 +25,7 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
 pub mod background;
+pub mod completion;
 pub mod event_loop;
 pub mod home;
 pub mod misuse;

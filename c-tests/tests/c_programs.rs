@@ -16,6 +16,13 @@ fn background() {
     harness::run_c_program("background");
 }
 
+/// A pthread pool runs Rust tasks with text and `Result` outputs; the main thread waits for
+/// them with completion callbacks (`rawtask_task_on_complete`, `RawtaskBuffer`).
+#[test]
+fn completion() {
+    harness::run_c_program("completion");
+}
+
 /// A C loop (a pipe as the notify) drives Rust tasks woken from Rust threads through the
 /// home-thread scheduler (`rawtask_home_*`).
 #[test]

@@ -60,6 +60,20 @@ extern "C" {
 int64_t fixture_live_futures(void);
 
 /**
+ * Spawns a task that yields `yields` times, then returns the text `"task <index>"` (a
+ * `String`, which C receives as a `RawtaskBuffer`) — or, if `index` is a multiple of 10, fails
+ * with the error `"task <index> failed"` (C sees `RAWTASK_STATUS_FAILED`).
+ *
+ * # Safety
+ * The out-parameters are null or writable; `schedule` follows `RawtaskSchedule`'s contract.
+ */
+RawtaskStatus fixture_spawn_text(RawtaskSchedule schedule,
+                                 uint64_t index,
+                                 uint32_t yields,
+                                 RawtaskRunnable **out_runnable,
+                                 RawtaskTask *out_task);
+
+/**
  * Spawns tasks `2 * pair` (a producer) and `2 * pair + 1` (a consumer) and writes their
  * runnables (not scheduled yet) and task handles to `out_runnables[0..2]` and
  * `out_tasks[0..2]`. Each task's data slot is an [`EventTaskData`]; its output an
