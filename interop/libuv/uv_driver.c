@@ -2,7 +2,7 @@
  * A libuv event loop driving thousands of Rust tasks through rawtask's C API.
  *
  * The loop thread is a uv loop. Rust tasks are spawned onto a loop scheduler
- * (interop/bridge: interop_loop_new with uv_async_send as its notify; the async's callback
+ * (interop/bridge: rawtask_home_new with uv_async_send as its notify; the async's callback
  * drains it), and use timers (Rust's worker thread), channels (between two tasks of the loop,
  * and fed from another thread), yields, and wakes from uv timers on the loop thread; some are
  * cancelled by uv timers. Each task is awaited as a "future" of the loop: a completion callback
@@ -74,7 +74,7 @@ typedef struct {
     uv_async_t marshal_async;  /* completions that ran off the loop thread */
     uv_timer_t watchdog;
     uv_thread_t thread;
-    InteropLoop *tasks;
+    RawtaskHome *tasks;
     uv_mutex_t marshal_lock;
     Future *marshalled;
     size_t expected, resolved, closing, drains, batches_pending, marshal_count, off_thread;
@@ -107,7 +107,7 @@ static void close_handle(uv_handle_t *handle) {
 static void finish(void) {
     if (driver.finished || driver.resolved + bench_done < driver.expected) return;
     driver.finished = 1;
-    CHECK(interop_loop_free(driver.tasks) == RAWTASK_STATUS_OK, "interop_loop_free");
+    CHECK(rawtask_home_free(driver.tasks) == RAWTASK_STATUS_OK, "rawtask_home_free");
     driver.tasks = NULL;
     close_handle((uv_handle_t *)&driver.drain_async);
     close_handle((uv_handle_t *)&driver.marshal_async);
@@ -158,14 +158,14 @@ static void on_marshal(uv_async_t *handle) {
 
 static void on_drain(uv_async_t *handle) {
     size_t ran = 0;
-    RawtaskStatus status = interop_loop_drain(driver.tasks, 1024, &ran);
+    RawtaskStatus status = rawtask_home_drain(driver.tasks, 1024, &ran);
     driver.drains++;
     if (status == RAWTASK_STATUS_PENDING) {
         /* More queued: come back after the loop's other callbacks had their turn. */
         driver.batches_pending++;
         uv_async_send(handle);
     } else if (status != RAWTASK_STATUS_OK) {
-        print_last_error("interop_loop_drain");
+        print_last_error("rawtask_home_drain");
         CHECK(0, "drain returned %d", (int)status);
     }
     finish();
@@ -210,7 +210,7 @@ static void on_cancel_timer(uv_timer_t *timer) {
 static uint64_t sum_from(uint64_t n, uint64_t seed) { return n * seed + n * (n - 1) / 2; }
 
 static void spawn(Future *f, uint32_t i) {
-    InteropLoop *lp = driver.tasks;
+    RawtaskHome *lp = driver.tasks;
     f->index = i;
     f->kind = (enum Kind)(i % KINDS);
     f->then = then_check;
@@ -265,7 +265,7 @@ static int init_driver(size_t expected) {
     uv_mutex_init(&driver.marshal_lock);
     uv_async_init(&driver.loop, &driver.drain_async, on_drain);
     uv_async_init(&driver.loop, &driver.marshal_async, on_marshal);
-    driver.tasks = interop_loop_new(notify, &driver.drain_async);
+    driver.tasks = rawtask_home_new(notify, &driver.drain_async);
     uv_timer_init(&driver.loop, &driver.watchdog);
     uv_timer_start(&driver.watchdog, on_watchdog, 300000, 0);
     uv_unref((uv_handle_t *)&driver.watchdog); /* it never keeps the loop alive */
@@ -282,7 +282,7 @@ static void run_and_close(void) {
     uv_run(&driver.loop, UV_RUN_DEFAULT);
     if (!driver.finished) {
         /* The watchdog stopped it: close what is left so the loop can be closed anyway. */
-        if (driver.tasks) interop_loop_free(driver.tasks);
+        if (driver.tasks) rawtask_home_free(driver.tasks);
         driver.tasks = NULL;
         uv_walk(&driver.loop, close_left, NULL);
         uv_run(&driver.loop, UV_RUN_DEFAULT);

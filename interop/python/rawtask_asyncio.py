@@ -41,9 +41,9 @@ def _load(path):
     lib = ctypes.CDLL(path)
     p, u32, u64, size = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_size_t
     signatures = {
-        "interop_loop_new": ([_NOTIFY, p], p),
-        "interop_loop_drain": ([p, size, ctypes.POINTER(size)], ctypes.c_int32),
-        "interop_loop_free": ([p], ctypes.c_int32),
+        "rawtask_home_new": ([_NOTIFY, p], p),
+        "rawtask_home_drain": ([p, size, ctypes.POINTER(size)], ctypes.c_int32),
+        "rawtask_home_free": ([p], ctypes.c_int32),
         "interop_completions_new": ([], p),
         "interop_completions_watch": ([p, _Task], ctypes.c_int32),
         "interop_completions_collect": ([p, ctypes.POINTER(_Completion), size], size),
@@ -87,7 +87,7 @@ class Bridge:
         self._lib = _load(path)
         self.loop = loop or asyncio.get_running_loop()
         self._notify = _NOTIFY(self._on_notify)  # kept alive as long as the scheduler
-        self._lp = self._lib.interop_loop_new(self._notify, None)
+        self._lp = self._lib.rawtask_home_new(self._notify, None)
         self._completions = self._lib.interop_completions_new()
         self._futures = {}  # handle id -> RustFuture, until the task's outcome is collected
         self._buffer = (_Completion * BATCH)()
@@ -102,12 +102,12 @@ class Bridge:
         if self._lp is None:
             return
         self.drains += 1
-        status = self._lib.interop_loop_drain(self._lp, BATCH, ctypes.byref(self._ran))
+        status = self._lib.rawtask_home_drain(self._lp, BATCH, ctypes.byref(self._ran))
         self._collect()
         if status == PENDING:
             self.loop.call_soon(self._drain)  # more queued: after the loop's other callbacks
         elif status != OK:
-            raise RuntimeError(f"interop_loop_drain: status {status}: {self.last_error()}")
+            raise RuntimeError(f"rawtask_home_drain: status {status}: {self.last_error()}")
 
     def _collect(self):
         collect, buffer, futures = self._lib.interop_completions_collect, self._buffer, self._futures
@@ -184,7 +184,7 @@ class Bridge:
             if self.loop.time() > deadline:
                 raise TimeoutError(f"{len(self._futures)} Rust tasks never finished")
             await asyncio.sleep(0.001)
-        self._lib.interop_loop_free(self._lp)
+        self._lib.rawtask_home_free(self._lp)
         self._lp = None
         self._lib.interop_completions_free(self._completions)
         self._lib.interop_shutdown()

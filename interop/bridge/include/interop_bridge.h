@@ -1,11 +1,11 @@
 /*
- * The C declarations of rawtask-interop-bridge (interop/bridge/src): a loop scheduler that a
- * foreign event loop drains on its own thread, spawn functions for Rust tasks whose output is
- * a uint64_t, and a batching completion callback. Include after rawtask.h.
+ * The C declarations of rawtask-interop-bridge (interop/bridge/src): spawn functions for Rust
+ * tasks whose output is a uint64_t, onto a home-thread scheduler (rawtask_home_new, in
+ * rawtask.h) that a foreign event loop drains on its own thread, and a batching completion
+ * callback. Include after rawtask.h.
  *
- * Thread rules: interop_loop_new/_drain/_free on the loop's thread; the spawn functions on the
- * loop's thread; notify(context) may be called on any thread, with a lock held: it must only
- * wake the loop (uv_async_send, a pipe write).
+ * Thread rules: the spawn functions on the home's (the loop's) thread; see rawtask.h for
+ * rawtask_home_*.
  */
 #ifndef INTEROP_BRIDGE_H
 #define INTEROP_BRIDGE_H
@@ -19,7 +19,6 @@
 extern "C" {
 #endif
 
-typedef struct InteropLoop InteropLoop;
 typedef struct InteropSignal InteropSignal;
 typedef struct InteropCompletions InteropCompletions;
 
@@ -29,20 +28,14 @@ typedef struct InteropCompletion {
     uint64_t value; /* the output if READY */
 } InteropCompletion;
 
-/* The loop scheduler (a stand-in for rawtask_home_new / _drain / _free). */
-InteropLoop *interop_loop_new(void (*notify)(void *context), void *context);
-/* OK: nothing left; PENDING: call again (no notify comes for what is left). */
-RawtaskStatus interop_loop_drain(InteropLoop *lp, size_t max, size_t *ran);
-RawtaskStatus interop_loop_free(InteropLoop *lp);
-
 /* Spawns: each returns a handle whose output is a uint64_t, or {0} with the last error set. */
-RawtaskTask interop_spawn_sleep_then_value(InteropLoop *lp, uint32_t ms, uint64_t value);
-RawtaskTask interop_spawn_yields(InteropLoop *lp, uint32_t n);
-RawtaskTask interop_spawn_channel_sum(InteropLoop *lp, uint32_t n, uint64_t seed);
-RawtaskTask interop_spawn_pipeline(InteropLoop *lp, uint32_t n, uint64_t seed);
-RawtaskTask interop_spawn_wait_signal(InteropLoop *lp, InteropSignal **out_signal);
+RawtaskTask interop_spawn_sleep_then_value(RawtaskHome *lp, uint32_t ms, uint64_t value);
+RawtaskTask interop_spawn_yields(RawtaskHome *lp, uint32_t n);
+RawtaskTask interop_spawn_channel_sum(RawtaskHome *lp, uint32_t n, uint64_t seed);
+RawtaskTask interop_spawn_pipeline(RawtaskHome *lp, uint32_t n, uint64_t seed);
+RawtaskTask interop_spawn_wait_signal(RawtaskHome *lp, InteropSignal **out_signal);
 RawtaskStatus interop_signal_fire(InteropSignal *signal, uint64_t value);
-RawtaskTask interop_spawn_pending(InteropLoop *lp);
+RawtaskTask interop_spawn_pending(RawtaskHome *lp);
 /* interop_spawn_yields for a plain C loop: spawned with a C schedule callback; *out_runnable
  * gets the runnable, not scheduled yet. */
 RawtaskTask interop_spawn_yields_c(RawtaskSchedule schedule, uint32_t n,

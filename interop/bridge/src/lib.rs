@@ -1,9 +1,8 @@
 //! The Rust side of rawtask's foreign-event-loop clients: Rust tasks that use timers, channels
-//! and wakes from other threads, spawned through `extern "C"` functions onto a loop scheduler
-//! that a foreign event loop drains on its own thread.
+//! and wakes from other threads, spawned through `extern "C"` functions onto rawtask's
+//! home-thread scheduler (`rawtask_home_new` / `_drain` / `_free`), which a foreign event loop
+//! drains on its own thread.
 //!
-//! - [`loop_queue`]: the loop scheduler (`interop_loop_new` / `_drain` / `_free`), a stand-in
-//!   for rawtask's home-thread scheduler behind `schedule_for_loop` and `drain`.
 //! - [`tasks`]: the spawn functions (`interop_spawn_*`), each returning a `RawtaskTask`.
 //! - [`completions`]: a batching completion callback for `rawtask_task_on_complete`.
 //! - [`worker`]: the thread that fires timers and feeds channels.
@@ -20,34 +19,30 @@
 //! unsafe extern "C" fn notify(_: *mut std::ffi::c_void) {
 //!     NOTIFIED.fetch_add(1, Ordering::SeqCst);
 //! }
-//! let lp = interop_loop_new(Some(notify), std::ptr::null_mut());
+//! let lp = rawtask_home_new(Some(notify), std::ptr::null_mut());
 //! // SAFETY: `lp` is live and used on this thread; `out` is a writable u64.
 //! unsafe {
 //!     let task = interop_spawn_yields(lp, 3);
-//!     assert_eq!(NOTIFIED.load(Ordering::SeqCst), 1);
+//!     // Spawned and scheduled on the loop thread: queued locally, no notify.
+//!     assert_eq!(NOTIFIED.load(Ordering::SeqCst), 0);
 //!     let mut ran = 0;
-//!     assert_eq!(interop_loop_drain(lp, 100, &mut ran), RawtaskStatus::Ok);
+//!     assert_eq!(rawtask_home_drain(lp, 100, &mut ran), RawtaskStatus::Ok);
 //!     assert_eq!(ran, 4); // the first poll and one per yield
 //!     let mut out = 0u64;
 //!     assert_eq!(rawtask_task_poll(task, (&raw mut out).cast(), 8), RawtaskStatus::Ready);
 //!     assert_eq!(out, 3);
 //!     rawtask_task_free(task);
-//!     interop_loop_free(lp);
+//!     rawtask_home_free(lp);
 //! }
 //! ```
 
 pub mod completions;
-pub mod loop_queue;
 pub mod tasks;
 pub mod worker;
 
 pub use completions::{
     interop_completions_collect, interop_completions_free, interop_completions_new,
     interop_completions_watch, InteropCompletion, InteropCompletions,
-};
-pub use loop_queue::{
-    drain, interop_loop_drain, interop_loop_free, interop_loop_new, schedule_for_loop, InteropLoop,
-    NotifyFn,
 };
 pub use tasks::{
     interop_live_futures, interop_shutdown, interop_signal_fire, interop_spawn_channel_sum,

@@ -1,5 +1,6 @@
 //! The Rust tasks that the foreign loops spawn, as `extern "C"` functions: each spawns one task
-//! on a loop (see [`crate::loop_queue`]), schedules it, and returns its handle for C (a
+//! onto a loop's home-thread scheduler (`rawtask_home_new`), schedules it, and returns its
+//! handle for C (a
 //! `RawtaskTask` whose output is a `uint64_t`), or the null handle with the last error set.
 
 use std::future::Future;
@@ -9,9 +10,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rawtask::capi::{guard, update_last_error, Error, Failure, RawtaskStatus, RawtaskTask};
+use rawtask::capi::{
+    guard, home_schedule, update_last_error, Error, Failure, RawtaskHome, RawtaskStatus,
+    RawtaskTask,
+};
 
-use crate::loop_queue::{schedule_for_loop, InteropLoop};
 use crate::worker::{after, sleep, yield_now};
 
 static LIVE_FUTURES: AtomicI64 = AtomicI64::new(0);
@@ -39,19 +42,22 @@ impl<F: Future> Future for Tracked<F> {
     }
 }
 
-/// Spawns `future` on the loop `lp`, schedules it, and returns its handle.
-fn spawn_on<Fut>(function: &str, lp: *mut InteropLoop, future: Fut) -> RawtaskTask
+/// Spawns `future` onto the home `lp`, schedules it, and returns its handle.
+fn spawn_on<Fut>(function: &str, lp: *mut RawtaskHome, future: Fut) -> RawtaskTask
 where
     Fut: Future<Output = u64> + Send + 'static,
 {
-    // SAFETY: the C functions' contract: `lp` is NULL or a live loop.
-    let Some(lp) = (unsafe { lp.as_ref() }) else {
-        update_last_error(Error::msg(format!("{function}: `lp` is null")));
-        return RawtaskTask::NULL;
+    // `home_schedule` checks the pointer (null, freed, not a home) and reports it.
+    let schedule = match home_schedule(lp) {
+        Ok(schedule) => schedule,
+        Err(failure) => {
+            update_last_error(Error::msg(format!("{function}: {failure}")));
+            return RawtaskTask::NULL;
+        }
     };
     let future = Tracked::new(future);
     let spawned = catch_unwind(AssertUnwindSafe(|| {
-        let (runnable, task) = rawtask::spawn(future, schedule_for_loop(lp));
+        let (runnable, task) = rawtask::spawn(future, schedule);
         runnable.schedule();
         RawtaskTask::new(task)
     }));
@@ -64,10 +70,10 @@ where
 /// A task that sleeps `ms` milliseconds (woken by the worker thread) and returns `value`.
 ///
 /// # Safety
-/// `lp` is NULL or a live loop from `interop_loop_new`.
+/// `lp` is NULL or a live home from `rawtask_home_new`.
 #[no_mangle]
 pub unsafe extern "C" fn interop_spawn_sleep_then_value(
-    lp: *mut InteropLoop,
+    lp: *mut RawtaskHome,
     ms: u32,
     value: u64,
 ) -> RawtaskTask {
@@ -80,9 +86,9 @@ pub unsafe extern "C" fn interop_spawn_sleep_then_value(
 /// A task that yields `n` times (each a wake on the loop thread) and returns `n`.
 ///
 /// # Safety
-/// `lp` is NULL or a live loop from `interop_loop_new`.
+/// `lp` is NULL or a live home from `rawtask_home_new`.
 #[no_mangle]
-pub unsafe extern "C" fn interop_spawn_yields(lp: *mut InteropLoop, n: u32) -> RawtaskTask {
+pub unsafe extern "C" fn interop_spawn_yields(lp: *mut RawtaskHome, n: u32) -> RawtaskTask {
     spawn_on("interop_spawn_yields", lp, async move {
         for _ in 0..n {
             yield_now().await;
@@ -96,10 +102,10 @@ pub unsafe extern "C" fn interop_spawn_yields(lp: *mut InteropLoop, n: u32) -> R
 /// `n * seed + n * (n - 1) / 2`.
 ///
 /// # Safety
-/// `lp` is NULL or a live loop from `interop_loop_new`.
+/// `lp` is NULL or a live home from `rawtask_home_new`.
 #[no_mangle]
 pub unsafe extern "C" fn interop_spawn_channel_sum(
-    lp: *mut InteropLoop,
+    lp: *mut RawtaskHome,
     n: u32,
     seed: u64,
 ) -> RawtaskTask {
@@ -125,10 +131,10 @@ pub unsafe extern "C" fn interop_spawn_channel_sum(
 /// what it receives until the channel closes: `n * seed + n * (n - 1) / 2`.
 ///
 /// # Safety
-/// `lp` is NULL or a live loop from `interop_loop_new`.
+/// `lp` is NULL or a live home from `rawtask_home_new`.
 #[no_mangle]
 pub unsafe extern "C" fn interop_spawn_pipeline(
-    lp: *mut InteropLoop,
+    lp: *mut RawtaskHome,
     n: u32,
     seed: u64,
 ) -> RawtaskTask {
@@ -169,10 +175,10 @@ impl std::fmt::Debug for InteropSignal {
 /// plus one (or `u64::MAX` if the signal is freed unfired).
 ///
 /// # Safety
-/// `lp` is NULL or a live loop from `interop_loop_new`; `out_signal` is NULL or writable.
+/// `lp` is NULL or a live home from `rawtask_home_new`; `out_signal` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn interop_spawn_wait_signal(
-    lp: *mut InteropLoop,
+    lp: *mut RawtaskHome,
     out_signal: *mut *mut InteropSignal,
 ) -> RawtaskTask {
     if out_signal.is_null() {
@@ -223,9 +229,9 @@ pub unsafe extern "C" fn interop_signal_fire(
 /// A task that never finishes on its own: for cancellation.
 ///
 /// # Safety
-/// `lp` is NULL or a live loop from `interop_loop_new`.
+/// `lp` is NULL or a live home from `rawtask_home_new`.
 #[no_mangle]
-pub unsafe extern "C" fn interop_spawn_pending(lp: *mut InteropLoop) -> RawtaskTask {
+pub unsafe extern "C" fn interop_spawn_pending(lp: *mut RawtaskHome) -> RawtaskTask {
     spawn_on("interop_spawn_pending", lp, std::future::pending::<u64>())
 }
 
@@ -242,7 +248,7 @@ pub extern "C" fn interop_shutdown() {
 }
 
 /// The same task as [`interop_spawn_yields`] for a plain C loop: spawned with a C schedule
-/// callback (`Builder::spawn_c`) instead of onto an [`InteropLoop`]; writes the runnable (not
+/// callback (`Builder::spawn_c`) instead of onto a home (`RawtaskHome`); writes the runnable (not
 /// scheduled yet) to `*out_runnable`. For the benchmark's baseline loop.
 ///
 /// # Safety
