@@ -376,20 +376,20 @@ impl World {
         let mut cx = Context::from_waker(&waker);
         let got = match &mut slot.handle {
             Handle::None => return,
-            Handle::Task(task) => {
-                match catch_quietly(|| Pin::new(task).poll(&mut cx).map(Some)) {
-                    Ok(Poll::Pending) => Got::Pending,
-                    Ok(Poll::Ready(out)) => Got::Done(out),
-                    Err(p) if p.downcast_ref::<&str>() == Some(&"scripted panic") => Got::Panicked,
-                    Err(_) => Got::CancelledPanic,
-                }
-            }
+            Handle::Task(task) => match catch_quietly(|| Pin::new(task).poll(&mut cx).map(Some)) {
+                Ok(Poll::Pending) => Got::Pending,
+                Ok(Poll::Ready(out)) => Got::Done(out),
+                Err(p) if p.downcast_ref::<&str>() == Some(&"scripted panic") => Got::Panicked,
+                Err(_) => Got::CancelledPanic,
+            },
             Handle::Fallible(task) => {
                 match classify(catch_quietly(|| Pin::new(task).poll(&mut cx))) {
                     Poll::Pending => Got::Pending,
                     Poll::Ready(Ok(out)) => Got::Done(out),
                     Poll::Ready(Err(true)) => Got::Panicked,
-                    Poll::Ready(Err(false)) => panic!("a FallibleTask panicked without a scripted panic"),
+                    Poll::Ready(Err(false)) => {
+                        panic!("a FallibleTask panicked without a scripted panic")
+                    }
                 }
             }
             Handle::Cancelling(cancel) => {
@@ -397,7 +397,9 @@ impl World {
                     Poll::Pending => Got::Pending,
                     Poll::Ready(Ok(out)) => Got::Done(out),
                     Poll::Ready(Err(true)) => Got::Panicked,
-                    Poll::Ready(Err(false)) => panic!("Task::cancel panicked without a scripted panic"),
+                    Poll::Ready(Err(false)) => {
+                        panic!("Task::cancel panicked without a scripted panic")
+                    }
                 }
             }
             Handle::Callback(task) => {
@@ -430,8 +432,7 @@ impl World {
         };
         match got {
             Got::Pending => {
-                slot.awaiting =
-                    with_waker.then(|| slot.shared.counts.awaiter_wakes.load(SeqCst));
+                slot.awaiting = with_waker.then(|| slot.shared.counts.awaiter_wakes.load(SeqCst));
             }
             Got::Done(out) => {
                 slot.delivered += usize::from(out.is_some());
@@ -525,7 +526,13 @@ impl World {
             }
             Op::WakerFromRunnable(task) => {
                 if let Some(t) = pick(n, task) {
-                    let w = self.slots[t].shared.queue.lock().unwrap().front().map(|r| r.waker());
+                    let w = self.slots[t]
+                        .shared
+                        .queue
+                        .lock()
+                        .unwrap()
+                        .front()
+                        .map(|r| r.waker());
                     if let Some(w) = w {
                         self.wakers.push((t, w));
                     }
@@ -783,7 +790,10 @@ impl World {
                 usize::from(slot.has_data),
                 "data slot drops"
             );
-            assert!(completions + panics <= 1, "the future completed or panicked twice");
+            assert!(
+                completions + panics <= 1,
+                "the future completed or panicked twice"
+            );
             assert_eq!(
                 c.output_drops.load(SeqCst),
                 completions,
@@ -841,9 +851,18 @@ fn warm_up() {
         Op::Spawn(spec(true, false)),
         Op::WakerFromRunnable(0),
         Op::WakeOnThread(0),
-        Op::Run { task: 0, action: Action::Panic },
-        Op::Run { task: 1, action: Action::Panic },
-        Op::PollTask { task: 0, with_waker: true },
+        Op::Run {
+            task: 0,
+            action: Action::Panic,
+        },
+        Op::Run {
+            task: 1,
+            action: Action::Panic,
+        },
+        Op::PollTask {
+            task: 0,
+            with_waker: true,
+        },
     ]);
 }
 
