@@ -72,6 +72,8 @@
 //! - [`storage`]: where a task's allocation lives ([`Builder::allocator`], a recycling pool).
 //! - [`identity`]: opt-in task ids, names and spawn locations.
 //! - [`spawn_many`]: batch spawning.
+//! - [`JoinSet`] and [`TaskTracker`]: task groups joined in completion order, and graceful
+//!   shutdown by counting tracked tasks.
 //! - [`compat::async_task_ffi`]: async-task-ffi 4.1.1's API exactly, where it collides with
 //!   async-task's (`data_mut` returning `&mut D`, `Task<T>`, raw pointers as `*mut ()`).
 

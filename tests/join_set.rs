@@ -114,7 +114,7 @@ fn completions_on_many_threads() {
         )
         .schedule();
     }
-    let mut seen = vec![false; TASKS];
+    let mut seen = [false; TASKS];
     while let Some(i) = block_on(set.join_next()) {
         assert!(!std::mem::replace(&mut seen[i], true));
     }

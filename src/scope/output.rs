@@ -20,16 +20,10 @@ use crate::sync::{lock, Arc, Mutex};
 /// Where a child leaves its output for its handle.
 type OutputCell<T> = Arc<Mutex<Option<T>>>;
 
-/// Wraps `future` to store its output in `cell`.
-fn storing<F>(future: F, cell: OutputCell<F::Output>) -> impl Future<Output = ()> + Send + 'static
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    async move {
-        let output = future.await;
-        *lock(&cell) = Some(output);
-    }
+/// Runs `future` and stores its output in `cell`.
+async fn storing<F: Future>(future: F, cell: OutputCell<F::Output>) {
+    let output = future.await;
+    *lock(&cell) = Some(output);
 }
 
 impl<E: ScopeExecutor> ScopedSpawner<E> {
