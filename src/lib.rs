@@ -72,6 +72,8 @@
 //! - [`storage`]: where a task's allocation lives ([`Builder::allocator`], a recycling pool).
 //! - [`identity`]: opt-in task ids, names and spawn locations.
 //! - [`spawn_many`]: batch spawning.
+//! - [`JoinSet`] and [`TaskTracker`]: task groups joined in completion order, and graceful
+//!   shutdown by counting tracked tasks.
 //! - [`compat::async_task_ffi`]: async-task-ffi 4.1.1's API exactly, where it collides with
 //!   async-task's (`data_mut` returning `&mut D`, `Task<T>`, raw pointers as `*mut ()`).
 
@@ -101,6 +103,8 @@ pub mod ffi;
 pub mod home;
 pub mod identity;
 #[cfg(feature = "std")]
+mod join_set;
+#[cfg(feature = "std")]
 mod panic;
 #[cfg_attr(
     feature = "std",
@@ -127,6 +131,8 @@ pub mod scope;
 pub mod storage;
 mod sync;
 mod task;
+#[cfg(feature = "std")]
+mod task_tracker;
 mod try_spawn_error;
 
 pub use crate::builder::{
@@ -138,10 +144,14 @@ pub use crate::builder::{spawn_local, spawn_local_with};
 pub use crate::callback_task::CallbackTask;
 #[cfg(feature = "std")]
 pub use crate::cancel::CancellationToken;
+#[cfg(feature = "std")]
+pub use crate::join_set::{JoinNext, JoinSet};
 pub use crate::runnable::Runnable;
 pub use crate::schedule::{Schedule, WithInfo};
 pub use crate::schedule_info::ScheduleInfo;
 pub use crate::task::{FallibleTask, Task};
+#[cfg(feature = "std")]
+pub use crate::task_tracker::{TaskTracker, TaskTrackerToken, TrackedFuture, TrackerWait};
 pub use crate::try_spawn_error::TrySpawnError;
 
 /// The byte offset of the data slot from a task pointer, for a slot of type `M`.

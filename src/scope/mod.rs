@@ -100,12 +100,14 @@
 mod children;
 mod leaf;
 mod link;
+mod output;
 mod remote;
 mod signals;
 mod spawner;
 
 use core::future::Future;
 
+pub use self::output::ScopedJoinHandle;
 pub use self::remote::{
     RemoteChildSignals, RemoteParentSignals, RemoteScope, RemoteSpawner, ScopeClosed, Scoped,
 };
