@@ -6,10 +6,13 @@
 //!   (write to a pipe or an eventfd, `uv_async_send`, `call_soon_threadsafe`,
 //!   `g_main_context_wakeup`). Its [`schedule`](Home::schedule) gives the [`HomeSchedule`] to
 //!   spawn tasks with ([`spawn`](crate::spawn) or [`spawn_local`](crate::spawn_local)).
-//! - A wake **on the home thread** pushes the runnable onto a local queue: no atomic
-//!   operation, no notify.
-//! - A wake **on another thread** pushes it onto a lock-free inbox and calls `notify` — at most
-//!   one notify is pending at a time: the next comes only after the loop drained.
+//! - A wake **on the home thread during a drain** (a task waking itself or another) pushes the
+//!   runnable onto a local queue: no atomic operation, no notify; the drain goes on with it.
+//! - A wake **on the home thread between drains** (a spawn, or a timer callback of the loop's
+//!   own) queues locally too, and notifies so that the loop drains: a loop never has to
+//!   remember to drain after its own callbacks.
+//! - A wake **on another thread** pushes it onto a lock-free inbox and calls `notify`.
+//! - At most one notify is pending at a time: the next comes only after the loop drained.
 //! - The loop calls [`drain(max)`](Home::drain) when notified (and again while it reports
 //!   `more`): it moves the inbox behind the local queue and runs up to `max` runnables,
 //!   oldest wake first. A task woken while running goes to the back.

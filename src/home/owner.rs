@@ -1,7 +1,6 @@
 //! [`Home`]: the loop thread's side of a home — drain, length, shutdown.
 
 use alloc::boxed::Box;
-use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -49,7 +48,7 @@ impl std::error::Error for Reentered {}
 /// ```
 /// let home = rawtask::home::Home::new(|| { /* wake the loop */ });
 /// let (runnable, task) = rawtask::spawn_local(async { "local" }, home.schedule());
-/// runnable.schedule(); // on the home thread: queued locally, no notify
+/// runnable.schedule(); // on the home thread, between drains: queued locally, one notify
 /// assert_eq!(home.len(), 1);
 /// let drained = home.drain(64).unwrap();
 /// assert_eq!((drained.ran, drained.more), (1, false));
@@ -57,8 +56,6 @@ impl std::error::Error for Reentered {}
 /// ```
 pub struct Home<M = ()> {
     shared: Arc<Shared<M>>,
-    /// A drain is running (detects re-entry from a task).
-    draining: Cell<bool>,
     /// `!Send` and `!Sync`: the local queue belongs to this thread.
     _home_thread: PhantomData<*const ()>,
 }
@@ -68,14 +65,15 @@ impl<M> fmt::Debug for Home<M> {
         f.debug_struct("Home")
             .field("len", &self.len())
             .field("notify_pending", &self.shared.signal.is_pending())
-            .field("draining", &self.draining.get())
+            .field("draining", &self.is_draining())
             .finish()
     }
 }
 
 impl<M: Send + Sync> Home<M> {
     /// A home on the current thread. `notify` is called (on the waking thread) when a task is
-    /// woken on another thread and no notify is pending; it must wake the loop so that it calls
+    /// woken on another thread, or on this one while no drain runs, and no notify is pending;
+    /// it must wake the loop so that it calls
     /// [`drain`](Self::drain) — write to a pipe or an eventfd, `uv_async_send`,
     /// `loop.call_soon_threadsafe`, `g_main_context_wakeup` — and must neither block nor call
     /// into the home.
@@ -87,7 +85,6 @@ impl<M: Send + Sync> Home<M> {
     pub fn new(notify: impl Fn() + Send + Sync + 'static) -> Home<M> {
         Home {
             shared: Arc::new(Shared::new(Box::new(notify))),
-            draining: Cell::new(false),
             _home_thread: PhantomData,
         }
     }
@@ -138,19 +135,21 @@ impl<M> Home<M> {
     /// assert_eq!((second.ran, second.more), (1, false));
     /// ```
     pub fn drain(&self, max: usize) -> Result<Drained, Reentered> {
-        if self.draining.replace(true) {
+        let shared = &*self.shared;
+        // SAFETY: `Home` lives on the home thread; no user code runs inside.
+        if unsafe { shared.with_local(|local| core::mem::replace(&mut local.draining, true)) } {
             return Err(Reentered);
         }
-        /// Clears the re-entry flag, also when a task panics.
-        struct Draining<'a>(&'a Cell<bool>);
-        impl Drop for Draining<'_> {
+        /// Clears the flag when the drain ends, also when a task panics.
+        struct Draining<'a, M>(&'a Shared<M>);
+        impl<M> Drop for Draining<'_, M> {
             fn drop(&mut self) {
-                self.0.set(false);
+                // SAFETY: on the home thread; no user code runs inside.
+                unsafe { self.0.with_local(|local| local.draining = false) };
             }
         }
-        let _draining = Draining(&self.draining);
+        let _draining = Draining(shared);
 
-        let shared = &*self.shared;
         // Clear before taking, so a push after the take notifies again (see `signal`).
         shared.signal.clear();
         let mut ran = 0;
@@ -229,7 +228,8 @@ impl<M> Home<M> {
 
     /// Whether a drain is running (the caller is a task it runs).
     pub(crate) fn is_draining(&self) -> bool {
-        self.draining.get()
+        // SAFETY: `Home` lives on the home thread; no user code runs inside.
+        unsafe { self.shared.with_local(|local| local.draining) }
     }
 }
 

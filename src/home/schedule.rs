@@ -11,9 +11,9 @@ use crate::sync::Arc;
 /// The schedule function of tasks driven by a [`Home`](super::Home): pass it to
 /// [`spawn`](crate::spawn), [`spawn_local`](crate::spawn_local) or any other spawn function.
 ///
-/// A wake on the home thread queues the task locally; a wake on any other thread pushes it into
-/// the home's lock-free inbox and calls the home's notify function, at most once until the loop
-/// drains. It never blocks, never runs a task and never calls into the loop. It holds the
+/// A wake on the home thread queues the task locally (and notifies if no drain is running); a
+/// wake on any other thread pushes it into the home's lock-free inbox and notifies. At most one
+/// notify is pending until the loop drains. It never blocks, never runs a task and never calls into the loop. It holds the
 /// home's shared part alive, so a wake after the [`Home`](super::Home) was dropped is safe: it
 /// drops the runnable, cancelling the task (see the [module docs](super)).
 ///

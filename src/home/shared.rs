@@ -22,6 +22,9 @@ pub(super) struct Local<M> {
     pub(super) queue: VecDeque<Runnable<M>>,
     /// Shutdown finished: a wake on the home thread drops its runnable.
     pub(super) closed: bool,
+    /// A drain is running: a wake on the home thread needs no notify (the drain looks at the
+    /// queue again before it returns). Also how a drain from inside a task is detected.
+    pub(super) draining: bool,
 }
 
 /// Shared by the loop and every task's schedule function.
@@ -55,6 +58,7 @@ impl<M> Shared<M> {
             local: UnsafeCell::new(Local {
                 queue: VecDeque::new(),
                 closed: false,
+                draining: false,
             }),
             notify: UnsafeCell::new(Some(notify)),
         }
@@ -77,32 +81,40 @@ impl<M> Shared<M> {
         self.local.with_mut(|local| f(unsafe { &mut *local }))
     }
 
-    /// The schedule function's work on the home thread: queue `runnable` locally. Gives it
-    /// back after shutdown (the caller drops it once it no longer borrows `self`).
+    /// The schedule function's work on the home thread: queue `runnable` locally, and notify
+    /// (coalesced, as for a foreign wake) unless a drain is running: a wake from the loop's
+    /// own code between drains (a timer callback, a spawn) must make the loop drain too.
+    /// Gives the runnable back after shutdown (the caller drops it once it no longer borrows
+    /// `self`).
     ///
     /// # Safety
     /// The caller is on the home thread.
     #[inline]
     pub(super) unsafe fn schedule_local(&self, runnable: Runnable<M>) -> Option<Runnable<M>> {
         // SAFETY: on the home thread (the caller's promise); pushing runs no user code.
-        unsafe {
+        let queued = unsafe {
             self.with_local(|local| {
                 if local.closed {
-                    Some(runnable)
+                    Err(runnable)
                 } else {
                     local.queue.push_back(runnable);
-                    None
+                    Ok(local.draining)
                 }
             })
+        };
+        match queued {
+            Ok(true) => None,
+            Ok(false) => {
+                self.notify();
+                None
+            }
+            Err(runnable) => Some(runnable),
         }
     }
 
-    /// The schedule function's work off the home thread: push `runnable` into the inbox and
-    /// notify unless a notify is pending. Gives it back after shutdown.
-    pub(super) fn schedule_foreign(&self, runnable: Runnable<M>) -> Option<Runnable<M>> {
-        if let Err(runnable) = self.inbox.push(runnable) {
-            return Some(runnable);
-        }
+    /// Calls notify unless one is pending (or shutdown has begun).
+    #[inline]
+    fn notify(&self) {
         if self.signal.claim() {
             self.notify.with(|notify| {
                 // SAFETY: we hold `NOTIFYING`: shutdown does not take the function out until
@@ -113,6 +125,15 @@ impl<M> Shared<M> {
             });
             self.signal.notified();
         }
+    }
+
+    /// The schedule function's work off the home thread: push `runnable` into the inbox and
+    /// notify unless a notify is pending. Gives it back after shutdown.
+    pub(super) fn schedule_foreign(&self, runnable: Runnable<M>) -> Option<Runnable<M>> {
+        if let Err(runnable) = self.inbox.push(runnable) {
+            return Some(runnable);
+        }
+        self.notify();
         None
     }
 

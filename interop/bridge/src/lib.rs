@@ -23,8 +23,8 @@
 //! // SAFETY: `lp` is live and used on this thread; `out` is a writable u64.
 //! unsafe {
 //!     let task = interop_spawn_yields(lp, 3);
-//!     // Spawned and scheduled on the loop thread: queued locally, no notify.
-//!     assert_eq!(NOTIFIED.load(Ordering::SeqCst), 0);
+//!     // Spawned on the loop thread outside a drain: queued locally, and one notify.
+//!     assert_eq!(NOTIFIED.load(Ordering::SeqCst), 1);
 //!     let mut ran = 0;
 //!     assert_eq!(rawtask_home_drain(lp, 100, &mut ran), RawtaskStatus::Ok);
 //!     assert_eq!(ran, 4); // the first poll and one per yield
