@@ -85,6 +85,7 @@ extern crate alloc;
 extern crate std;
 
 mod abort;
+mod abort_handle;
 #[cfg(feature = "std")]
 pub mod background;
 mod builder;
@@ -100,6 +101,8 @@ pub mod ffi;
 #[cfg(feature = "std")]
 pub mod home;
 pub mod identity;
+mod join;
+mod join_error;
 #[cfg(feature = "std")]
 mod panic;
 #[cfg_attr(
@@ -124,6 +127,7 @@ mod schedule;
 mod schedule_info;
 #[cfg(feature = "std")]
 pub mod scope;
+mod spawn_in;
 pub mod storage;
 mod sync;
 mod task;
@@ -138,9 +142,15 @@ pub use crate::builder::{spawn_local, spawn_local_with};
 pub use crate::callback_task::CallbackTask;
 #[cfg(feature = "std")]
 pub use crate::cancel::CancellationToken;
+pub use crate::abort_handle::AbortHandle;
+pub use crate::join::Join;
+pub use crate::join_error::JoinError;
 pub use crate::runnable::Runnable;
 pub use crate::schedule::{Schedule, WithInfo};
 pub use crate::schedule_info::ScheduleInfo;
+#[cfg(feature = "std")]
+pub use crate::spawn_in::spawn_local_in;
+pub use crate::spawn_in::{spawn_in, spawn_unchecked_in};
 pub use crate::task::{FallibleTask, Task};
 pub use crate::try_spawn_error::TrySpawnError;
 
