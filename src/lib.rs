@@ -133,6 +133,7 @@ mod sync;
 mod task;
 mod try_spawn_error;
 
+pub use crate::abort_handle::AbortHandle;
 pub use crate::builder::{
     spawn, spawn_many, spawn_unchecked, spawn_unchecked_with, spawn_with, try_spawn_many, Builder,
 };
@@ -142,7 +143,6 @@ pub use crate::builder::{spawn_local, spawn_local_with};
 pub use crate::callback_task::CallbackTask;
 #[cfg(feature = "std")]
 pub use crate::cancel::CancellationToken;
-pub use crate::abort_handle::AbortHandle;
 pub use crate::join::Join;
 pub use crate::join_error::JoinError;
 pub use crate::runnable::Runnable;

@@ -22,7 +22,10 @@ fn abort_idle_task_schedules_it_and_await_reports_cancellation() {
     assert_eq!(probe.drops(), 0);
     let mut task = task.fallible();
     let (waker, wakes) = counting_waker();
-    assert!(poll_with(&mut task, &waker).is_pending(), "rule 4: not before the drop");
+    assert!(
+        poll_with(&mut task, &waker).is_pending(),
+        "rule 4: not before the drop"
+    );
     let runnable = queue.pop().unwrap();
     assert!(runnable.is_cancelled());
     runnable.run();
@@ -134,7 +137,11 @@ fn abort_handle_does_not_keep_a_detached_output_alive() {
     probe.complete();
     probe.take_waker().unwrap().wake();
     queue.recv().run();
-    assert_eq!(drops.get(), 1, "dropped at completion, not when the handle goes");
+    assert_eq!(
+        drops.get(),
+        1,
+        "dropped at completion, not when the handle goes"
+    );
     assert!(handle.is_finished());
     assert!(!handle.abort());
     drop(handle);
