@@ -71,7 +71,11 @@
 //! - [`scope`]: structured scopes (no task outlives its parent), a superset of scoped_spawn.
 //! - [`storage`]: where a task's allocation lives ([`Builder::allocator`], a recycling pool).
 //! - [`identity`]: opt-in task ids, names and spawn locations.
-//! - [`spawn_many`]: batch spawning.
+//! - [`spawn_many`]: batch spawning; [`spawn_in`] and `Builder::spawn_in` (async-task PR #98's
+//!   names for [`Builder::allocator`]); [`Runnable::metadata_raw`] (PR #97).
+//! - Cancelling and telling outcomes apart: [`Runnable::is_cancelled`], [`Task::abort`], an
+//!   [`AbortHandle`] that cancels from any thread without owning the `Task`, and
+//!   [`Task::join`], whose [`JoinError`] tells a cancellation from a propagated panic.
 //! - [`compat::async_task_ffi`]: async-task-ffi 4.1.1's API exactly, where it collides with
 //!   async-task's (`data_mut` returning `&mut D`, `Task<T>`, raw pointers as `*mut ()`).
 
