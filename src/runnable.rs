@@ -166,17 +166,16 @@ impl<M> Runnable<M> {
     /// other reference to the slot is in use.
     ///
     /// ```
-    /// use std::cell::Cell;
-    /// use std::ptr::NonNull;
-    /// // An intrusive link in the slot.
-    /// let (runnable, task) = rawtask::spawn_with(async { 5 }, |_| {}, Cell::new(None::<NonNull<()>>));
+    /// use std::sync::atomic::{AtomicPtr, Ordering};
+    /// type Slot = AtomicPtr<()>; // an intrusive "next" link
+    /// let (runnable, task) = rawtask::spawn_with(async { 5 }, |_| {}, Slot::default());
     /// let ptr = runnable.into_raw();
-    /// let slot = rawtask::Runnable::<Cell<Option<NonNull<()>>>>::metadata_raw(ptr);
+    /// let slot = rawtask::Runnable::<Slot>::metadata_raw(ptr);
     /// // SAFETY: the raw pointer owns the `Runnable`, so the task is alive; the slot type matches.
-    /// unsafe { slot.as_ref() }.set(Some(ptr));
-    /// assert_eq!(task.metadata().get(), Some(ptr));
+    /// unsafe { slot.as_ref() }.store(ptr.as_ptr(), Ordering::Relaxed);
+    /// assert_eq!(task.metadata().load(Ordering::Relaxed), ptr.as_ptr());
     /// // SAFETY: `ptr` came from `into_raw` of this `Runnable` type and is converted back once.
-    /// unsafe { rawtask::Runnable::<Cell<Option<NonNull<()>>>>::from_raw(ptr) }.run();
+    /// unsafe { rawtask::Runnable::<Slot>::from_raw(ptr) }.run();
     /// assert_eq!(futures_lite::future::block_on(task), 5);
     /// ```
     #[inline]
