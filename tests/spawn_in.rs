@@ -11,19 +11,21 @@ use rawtask::storage::TaskPool;
 
 #[test]
 fn free_functions_and_builder_methods_use_the_allocator() {
-    // No leak check: the pool is leaked to be `'static`, and keeps the freed blocks cached.
-    let pool = Box::leak(Box::new(TaskPool::new(8)));
-    let (runnable, task) = rawtask::spawn_in(async { 1 }, |_| {}, &*pool);
+    // No leak check: the pool keeps freed blocks cached until it is dropped at the end.
+    let raw = Box::into_raw(Box::new(TaskPool::new(8)));
+    // SAFETY: `raw` stays valid until the `Box::from_raw` at the end, after the last task.
+    let pool: &'static TaskPool = unsafe { &*raw };
+    let (runnable, task) = rawtask::spawn_in(async { 1 }, |_| {}, pool);
     runnable.run();
     assert_eq!(block_on(task), 1);
     assert_eq!(pool.stats().cached, 1);
 
-    let (runnable, task) = rawtask::spawn_local_in(async { 2 }, |_| {}, &*pool);
+    let (runnable, task) = rawtask::spawn_local_in(async { 2 }, |_| {}, pool);
     runnable.run();
     assert_eq!(block_on(task), 2);
 
     // SAFETY: everything is 'static and `Send`.
-    let (runnable, task) = unsafe { rawtask::spawn_unchecked_in(async { 3 }, |_| {}, &*pool) };
+    let (runnable, task) = unsafe { rawtask::spawn_unchecked_in(async { 3 }, |_| {}, pool) };
     runnable.run();
     assert_eq!(block_on(task), 3);
 
@@ -33,7 +35,7 @@ fn free_functions_and_builder_methods_use_the_allocator() {
             async move { m + 4 }
         },
         |_| {},
-        &*pool,
+        pool,
     );
     runnable.run();
     assert_eq!(block_on(task), 14);
@@ -43,6 +45,8 @@ fn free_functions_and_builder_methods_use_the_allocator() {
         4,
         "every spawn went through the pool"
     );
+    // SAFETY: every task is freed, so nothing uses the pool any more; `raw` is its box.
+    drop(unsafe { Box::from_raw(raw) });
 }
 
 #[test]
