@@ -71,9 +71,13 @@
 //! - [`scope`]: structured scopes (no task outlives its parent), a superset of scoped_spawn.
 //! - [`storage`]: where a task's allocation lives ([`Builder::allocator`], a recycling pool).
 //! - [`identity`]: opt-in task ids, names and spawn locations.
-//! - [`spawn_many`]: batch spawning.
 //! - [`JoinSet`] and [`TaskTracker`]: task groups joined in completion order, and graceful
 //!   shutdown by counting tracked tasks.
+//! - [`spawn_many`]: batch spawning; [`spawn_in`] and `Builder::spawn_in` (async-task PR #98's
+//!   names for [`Builder::allocator`]); [`Runnable::metadata_raw`] (PR #97).
+//! - Cancelling and telling outcomes apart: [`Runnable::is_cancelled`], [`Task::abort`], an
+//!   [`AbortHandle`] that cancels from any thread without owning the `Task`, and
+//!   [`Task::join`], whose [`JoinError`] tells a cancellation from a propagated panic.
 //! - [`compat::async_task_ffi`]: async-task-ffi 4.1.1's API exactly, where it collides with
 //!   async-task's (`data_mut` returning `&mut D`, `Task<T>`, raw pointers as `*mut ()`).
 
@@ -87,6 +91,7 @@ extern crate alloc;
 extern crate std;
 
 mod abort;
+mod abort_handle;
 #[cfg(feature = "std")]
 pub mod background;
 mod builder;
@@ -102,6 +107,8 @@ pub mod ffi;
 #[cfg(feature = "std")]
 pub mod home;
 pub mod identity;
+mod join;
+mod join_error;
 #[cfg(feature = "std")]
 mod join_set;
 #[cfg(feature = "std")]
@@ -128,6 +135,7 @@ mod schedule;
 mod schedule_info;
 #[cfg(feature = "std")]
 pub mod scope;
+mod spawn_in;
 pub mod storage;
 mod sync;
 mod task;
@@ -135,6 +143,7 @@ mod task;
 mod task_tracker;
 mod try_spawn_error;
 
+pub use crate::abort_handle::AbortHandle;
 pub use crate::builder::{
     spawn, spawn_many, spawn_unchecked, spawn_unchecked_with, spawn_with, try_spawn_many, Builder,
 };
@@ -146,9 +155,14 @@ pub use crate::callback_task::CallbackTask;
 pub use crate::cancel::CancellationToken;
 #[cfg(feature = "std")]
 pub use crate::join_set::{JoinNext, JoinSet};
+pub use crate::join::Join;
+pub use crate::join_error::JoinError;
 pub use crate::runnable::Runnable;
 pub use crate::schedule::{Schedule, WithInfo};
 pub use crate::schedule_info::ScheduleInfo;
+#[cfg(feature = "std")]
+pub use crate::spawn_in::spawn_local_in;
+pub use crate::spawn_in::{spawn_in, spawn_unchecked_in};
 pub use crate::task::{FallibleTask, Task};
 #[cfg(feature = "std")]
 pub use crate::task_tracker::{TaskTracker, TaskTrackerToken, TrackedFuture, TrackerWait};

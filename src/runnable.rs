@@ -129,6 +129,69 @@ impl<M> Runnable<M> {
         unsafe { &mut (*self.ptr.cast::<Header<M>>().as_ptr()).metadata }
     }
 
+    /// Whether the task was cancelled: its `Task` dropped or aborted (or cancelled through an
+    /// [`AbortHandle`](crate::AbortHandle)), or the task closed by its own earlier panic. An
+    /// executor may drop a cancelled `Runnable` instead of running it: either way the future
+    /// is dropped, not polled.
+    ///
+    /// This is one load of the state word. `true` is final (a task never reopens); `false` can
+    /// be out of date as soon as it is returned, because another thread may cancel the task
+    /// concurrently. That is harmless: [`run`](Self::run) checks again atomically and drops the
+    /// future of a task cancelled meanwhile instead of polling it.
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async { 1 }, |_| {});
+    /// assert!(!runnable.is_cancelled());
+    /// drop(task);
+    /// assert!(runnable.is_cancelled());
+    /// drop(runnable); // what an executor does with a cancelled runnable
+    /// ```
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        // A `Runnable` never exists for a completed task, so CLOSED means cancelled.
+        self.header().state.load().is_closed()
+    }
+
+    /// A pointer to the data slot of the task at `ptr`, a pointer made by
+    /// [`into_raw`](Self::into_raw) (async-task PR #97's `metadata_raw`), for executors that
+    /// keep an intrusive queue link in the slot and hold their tasks as raw pointers.
+    ///
+    /// Making the pointer is safe and reads nothing (it is `ptr` plus
+    /// [`data_offset::<M>()`](crate::data_offset)); dereferencing it is valid only while the
+    /// task is alive, that is while the raw pointer still owns the `Runnable` (between
+    /// `into_raw` and the matching `from_raw`) or another handle (the `Task`, a `Runnable`)
+    /// keeps it alive, and only with `M` the task's slot type. The slot is shared: it aliases
+    /// [`metadata`](Self::metadata) and [`Task::metadata`](crate::Task::metadata), so write
+    /// through it only to fields with interior mutability (a `Cell` or an atomic), or while no
+    /// other reference to the slot is in use.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicPtr, Ordering};
+    /// type Slot = AtomicPtr<()>; // an intrusive "next" link
+    /// let (runnable, task) = rawtask::spawn_with(async { 5 }, |_| {}, Slot::default());
+    /// let ptr = runnable.into_raw();
+    /// let slot = rawtask::Runnable::<Slot>::metadata_raw(ptr);
+    /// // SAFETY: the raw pointer owns the `Runnable`, so the task is alive; the slot type matches.
+    /// unsafe { slot.as_ref() }.store(ptr.as_ptr(), Ordering::Relaxed);
+    /// assert_eq!(task.metadata().load(Ordering::Relaxed), ptr.as_ptr());
+    /// // SAFETY: `ptr` came from `into_raw` of this `Runnable` type and is converted back once.
+    /// unsafe { rawtask::Runnable::<Slot>::from_raw(ptr) }.run();
+    /// assert_eq!(futures_lite::future::block_on(task), 5);
+    /// ```
+    #[inline]
+    pub fn metadata_raw(ptr: NonNull<()>) -> NonNull<M> {
+        // Offset arithmetic only, so no reference to the header or slot is made; `wrapping_add`
+        // keeps this safe even for a dangling `ptr`.
+        let slot = ptr
+            .as_ptr()
+            .cast::<u8>()
+            .wrapping_add(crate::data_offset::<M>())
+            .cast::<M>();
+        // Never null for a pointer `into_raw` made (the slot lies inside the allocation); only
+        // a forged pointer just below the top of the address space could wrap to null.
+        NonNull::new(slot).expect("rawtask: metadata_raw of a pointer that is not a task")
+    }
+
     /// Hands the task to its schedule function.
     ///
     /// ```

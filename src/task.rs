@@ -102,9 +102,53 @@ impl<T, M> Task<T, M> {
     /// assert_eq!(canceled.join().unwrap(), None);
     /// ```
     pub async fn cancel(self) -> Option<T> {
-        let mut this = self;
-        this.set_canceled();
-        this.fallible().await
+        self.set_canceled();
+        self.fallible().await
+    }
+
+    /// Cancels the task and keeps the handle (tokio's `JoinHandle::abort`, maitake's
+    /// `JoinHandle::cancel`). Returns `true` if this call cancelled a task that had neither
+    /// completed nor been cancelled before; `false` if it had, and then a completed task's
+    /// output is still there to await.
+    ///
+    /// As with [`cancel`](Self::cancel), the future is dropped by the executor (an idle task is
+    /// scheduled one last time for it), and awaiting the handle afterwards resolves once that
+    /// has happened (protocol rule 4), reporting the cancellation: `Task` panics,
+    /// [`fallible`](Self::fallible) gives `None`, [`join`](Self::join) gives
+    /// [`JoinError::Cancelled`](crate::JoinError::Cancelled).
+    ///
+    /// ```
+    /// use futures_lite::future::block_on;
+    /// let (s, r) = flume::unbounded();
+    /// let (runnable, task) = rawtask::spawn(std::future::pending::<()>(), move |r| s.send(r).unwrap());
+    /// runnable.run(); // pending, idle
+    /// assert!(task.abort());
+    /// assert!(!task.abort());
+    /// r.recv().unwrap().run(); // the executor drops the future
+    /// assert!(block_on(task.join()).unwrap_err().is_cancelled());
+    /// ```
+    pub fn abort(&self) -> bool {
+        self.set_canceled()
+    }
+
+    /// A handle that cancels the task from any thread without owning this `Task` (tokio's
+    /// `AbortHandle`). It holds one reference to the task, as a waker does, and does not keep
+    /// the output alive.
+    ///
+    /// ```
+    /// let (runnable, task) = rawtask::spawn(async { 1 }, |_| {});
+    /// let abort = task.abort_handle();
+    /// let second = abort.clone();
+    /// assert!(abort.abort());
+    /// assert!(!second.abort());
+    /// drop(runnable); // an executor that sees `is_cancelled` drops the runnable
+    /// assert!(second.is_finished());
+    /// # drop(task);
+    /// ```
+    pub fn abort_handle(&self) -> crate::AbortHandle {
+        self.prefix().state.add_ref();
+        // SAFETY: the reference just added belongs to the handle.
+        unsafe { crate::AbortHandle::from_ref(self.ptr) }
     }
 
     /// Turns the task into one that resolves to `None` instead of panicking when the task was
@@ -241,14 +285,16 @@ impl<T, M> Task<T, M> {
 
     /// Closes the task unless it is already done; an idle task is scheduled once more so the
     /// executor drops its future.
-    pub(crate) fn set_canceled(&mut self) {
+    /// Returns whether this call closed it (`false`: it was completed or closed already).
+    pub(crate) fn set_canceled(&self) -> bool {
         let prefix = self.prefix();
         match prefix.state.close_from_task() {
-            Close::AlreadyDone => {}
+            Close::AlreadyDone => false,
             Close::Closed { had_awaiter } => {
                 if had_awaiter {
                     prefix.notify_awaiter(None);
                 }
+                true
             }
             Close::ClosedSchedule { had_awaiter } => {
                 // SAFETY: `close_from_task` added the reference the new `Runnable` owns.
@@ -256,6 +302,7 @@ impl<T, M> Task<T, M> {
                 if had_awaiter {
                     prefix.notify_awaiter(None);
                 }
+                true
             }
         }
     }
@@ -366,7 +413,27 @@ impl<T, M> Task<T, M> {
     }
 
     /// Polls for the output: `Ready(None)` once the task is cancelled and its future dropped.
+    /// A propagated panic is re-raised.
+    #[inline]
     pub(crate) fn poll_task(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.poll_task_stored(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Ok(output))) => Poll::Ready(Some(output)),
+            #[cfg(feature = "std")]
+            Poll::Ready(Some(Err(payload))) => std::panic::resume_unwind(*payload.0),
+            #[cfg(not(feature = "std"))]
+            Poll::Ready(Some(Err(never))) => match never {},
+        }
+    }
+
+    /// [`poll_task`](Self::poll_task), handing a propagated panic back as stored instead of
+    /// re-raising it (for [`Join`](crate::Join)).
+    #[inline]
+    pub(crate) fn poll_task_stored(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<T, StoredPanic>>> {
         let prefix = self.prefix();
         let taken = prefix.poll_awaiter(cx.waker(), |state| {
             if state.is_closed() {
@@ -394,13 +461,7 @@ impl<T, M> Task<T, M> {
         match taken {
             Poll::Pending => Poll::Pending,
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Ready(Some(panicked)) => match self.read_output(panicked) {
-                Ok(output) => Poll::Ready(Some(output)),
-                #[cfg(feature = "std")]
-                Err(payload) => std::panic::resume_unwind(*payload.0),
-                #[cfg(not(feature = "std"))]
-                Err(never) => match never {},
-            },
+            Poll::Ready(Some(panicked)) => Poll::Ready(Some(self.read_output(panicked))),
         }
     }
 }

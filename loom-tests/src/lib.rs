@@ -67,7 +67,7 @@ use std::task::{Context, Poll, Waker};
 pub use loom;
 use loom::cell::UnsafeCell;
 use loom::sync::{Condvar, Mutex};
-use rawtask::{Builder, Runnable, ScheduleInfo, Task, WithInfo};
+use rawtask::{AbortHandle, Builder, Runnable, ScheduleInfo, Task, WithInfo};
 
 /// Counts of what happened to the one task of a model execution.
 #[derive(Default, Debug)]
@@ -101,6 +101,9 @@ pub struct Counters {
     /// Queued `Runnable`s dropped unrun (each one cancels the task: a queued `Runnable` means
     /// the task has not completed).
     pub runnables_dropped: AtomicUsize,
+    /// `Task::abort` or `AbortHandle::abort` calls that returned `true` (cancelled an
+    /// unfinished task): the output, if the future still makes one, must never be delivered.
+    pub aborts: AtomicUsize,
 }
 
 /// Shorthand for a relaxed-enough read of a counter.
@@ -692,6 +695,38 @@ impl Harness {
         self.record(got)
     }
 
+    /// `Task::abort` (keeping the handle), then awaits it through `Task::join`, with the same
+    /// bookkeeping as [`await_task`](Self::await_task). An abort that returned `true` must
+    /// end in `JoinError::Cancelled`; a panic reaches the model as `JoinError::Panicked`.
+    pub fn abort_task(&self, t: ModelTask) -> Option<usize> {
+        let _ = t.metadata().read();
+        let aborted = t.abort();
+        if aborted {
+            bump(&self.counters.aborts);
+        }
+        let joined = loom::future::block_on(t.join());
+        if aborted {
+            assert!(
+                matches!(joined, Err(rawtask::JoinError::Cancelled)),
+                "an abort that cancelled the task must be reported as a cancellation"
+            );
+        }
+        self.record(match joined {
+            Ok(out) => Ok(Some(out)),
+            Err(rawtask::JoinError::Cancelled) => Ok(None),
+            Err(rawtask::JoinError::Panicked(payload)) => Err(payload),
+        })
+    }
+
+    /// `AbortHandle::abort`, counted like [`abort_task`](Self::abort_task)'s, then drops the
+    /// handle (possibly the task's last reference: rule 7).
+    pub fn abort_by_handle(&self, handle: AbortHandle) {
+        if handle.abort() {
+            bump(&self.counters.aborts);
+        }
+        drop(handle)
+    }
+
     /// The bookkeeping of [`await_task`](Self::await_task) for a result obtained otherwise.
     pub fn record(&self, got: std::thread::Result<Option<Output>>) -> Option<usize> {
         // Whatever the outcome, the future must be gone, and loom must see its drop as
@@ -738,7 +773,7 @@ impl Harness {
             }
             if t.is_finished() {
                 got = self.await_task(t);
-                if produced {
+                if produced && get(&self.counters.aborts) == 0 {
                     assert!(
                         got.is_some(),
                         "the kept Task lost the output: {:?}",
@@ -786,6 +821,12 @@ impl Harness {
             ),
             Delivery::AtMostOnce => assert!(delivered <= 1, "delivered twice: {counters:?}"),
             Delivery::Never => assert_eq!(delivered, 0, "delivered, but given up: {counters:?}"),
+        }
+        if get(&counters.aborts) > 0 {
+            assert_eq!(
+                delivered, 0,
+                "an abort cancelled the task, yet its output was delivered: {counters:?}"
+            );
         }
         assert_eq!(get(&counters.future_drops), 1, "future drops: {counters:?}");
         assert!(self.flags.future_dropped.get());
@@ -956,6 +997,11 @@ pub enum Actor {
     TaskCancel,
     /// `Task::detach`.
     TaskDetach,
+    /// `Task::abort` (keeping the handle), then awaits the `Task` through `Task::join`.
+    Abort,
+    /// Holds an `AbortHandle` (made from the `Task` before it is handed out), aborts through
+    /// it and drops it.
+    AbortHandle,
 }
 
 impl Actor {
@@ -966,6 +1012,11 @@ impl Actor {
         )
     }
 
+    /// Made before the `Runnable` and the `Task` are handed out.
+    fn made_first(self) -> bool {
+        self.wants_waker() || self == Actor::AbortHandle
+    }
+
     fn wants_runnable(self) -> bool {
         matches!(self, Actor::Schedule | Actor::RawHandoff)
     }
@@ -973,12 +1024,16 @@ impl Actor {
     fn wants_task(self) -> bool {
         matches!(
             self,
-            Actor::TaskPoll | Actor::TaskDrop | Actor::TaskCancel | Actor::TaskDetach
+            Actor::TaskPoll
+                | Actor::TaskDrop
+                | Actor::TaskCancel
+                | Actor::TaskDetach
+                | Actor::Abort
         )
     }
 
     fn blocks(self) -> bool {
-        matches!(self, Actor::TaskPoll | Actor::TaskCancel)
+        matches!(self, Actor::TaskPoll | Actor::TaskCancel | Actor::Abort)
     }
 }
 
@@ -989,6 +1044,7 @@ enum Kit {
     Raw(SendPtr),
     Waker(Waker),
     Task(ModelTask),
+    Abort(AbortHandle),
 }
 
 fn act(h: &Harness, actor: Actor, kit: Kit, executor: bool) {
@@ -1045,6 +1101,11 @@ fn act_once(h: &Harness, actor: Actor, kit: Kit, executor: bool) {
             let _ = t.metadata().read();
             t.detach()
         }
+        (Actor::Abort, Kit::Task(t)) => {
+            h.abort_task(t);
+            h.exec.set_done()
+        }
+        (Actor::AbortHandle, Kit::Abort(handle)) => h.abort_by_handle(handle),
         (actor, _) => unreachable!("bad kit for {actor:?}"),
     }
 }
@@ -1080,6 +1141,8 @@ pub fn race(name: &str, a: Actor, b: Actor, how: Spawn, bound: Option<usize>) {
         let kit = |actor: Actor, r: &mut Option<ModelRunnable>, t: &mut Option<ModelTask>| {
             if actor.wants_waker() {
                 Kit::Waker(r.as_ref().unwrap().waker())
+            } else if actor == Actor::AbortHandle {
+                Kit::Abort(t.as_ref().unwrap().abort_handle())
             } else if actor == Actor::Schedule {
                 Kit::Runnable(r.take().unwrap())
             } else if actor == Actor::RawHandoff {
@@ -1090,8 +1153,9 @@ pub fn race(name: &str, a: Actor, b: Actor, how: Spawn, bound: Option<usize>) {
                 Kit::Nothing
             }
         };
-        // Wakers first: they are made from the `Runnable` before it is handed out.
-        let (kit_a, kit_b) = if b.wants_waker() {
+        // Wakers and abort handles first: they are made from the `Runnable` or the `Task`
+        // before those are handed out.
+        let (kit_a, kit_b) = if b.made_first() {
             let kit_b = kit(b, &mut r, &mut t);
             (kit(a, &mut r, &mut t), kit_b)
         } else {
@@ -1139,7 +1203,7 @@ fn race_delivery(a: Actor, b: Actor, how: Spawn, counters: &Counters) -> Deliver
         || (how.kind == Kind::Panic1 && !how.propagate_panic)
     {
         Delivery::Never
-    } else if either(|x| x == Actor::TaskCancel) {
+    } else if either(|x| matches!(x, Actor::TaskCancel | Actor::Abort | Actor::AbortHandle)) {
         Delivery::AtMostOnce
     } else {
         Delivery::Once

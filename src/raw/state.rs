@@ -255,6 +255,18 @@ pub(crate) enum Close {
     ClosedSchedule { had_awaiter: bool },
 }
 
+/// What aborting through a reference that is not the `Task` handle (an `AbortHandle`) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Abort {
+    /// The task was completed or closed already: nothing changed.
+    AlreadyDone,
+    /// Closed; a `Runnable` exists and will drop the future, then notify the awaiter.
+    Closed,
+    /// Closed an idle task; the caller owns a new reference and must schedule it so that the
+    /// executor drops the future (and then notifies the awaiter).
+    ClosedSchedule,
+}
+
 /// What one step of detaching the `Task` handle did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Detach {
@@ -559,6 +571,36 @@ impl StateCell {
             Ok(prev) => Close::ClosedSchedule {
                 had_awaiter: prev.has_awaiter(),
             },
+        }
+    }
+
+    /// Cancels from a reference that is not the `Task` handle (an `AbortHandle`, which holds a
+    /// reference as a waker does): the same bits as [`close_from_task`](Self::close_from_task)
+    /// (closes an unfinished task; an idle one is also scheduled, with a new reference, so
+    /// that the executor drops its future, rule 2), but the caller never notifies the
+    /// awaiter itself: the `Runnable` that drops the future does, after clearing SCHEDULED
+    /// and RUNNING (rule 4), so the awaiter is woken once, when the cancellation is final.
+    ///
+    /// The caller's reference means nobody else is alone with the task (rule 12), and keeps
+    /// the task (and its schedule function) alive across the schedule call (rule 6).
+    pub(crate) fn abort(&self) -> Abort {
+        match self.transition(|s| {
+            if s.is_done() {
+                None
+            } else if s.has(SCHEDULED | RUNNING) {
+                Some(s.0 | CLOSED)
+            } else {
+                Some((s.0 | SCHEDULED | CLOSED) + REFERENCE)
+            }
+        }) {
+            Err(_) => Abort::AlreadyDone,
+            Ok(prev) if prev.has(SCHEDULED | RUNNING) => Abort::Closed,
+            Ok(prev) => {
+                if prev.overflowed() {
+                    crate::abort::abort("rawtask: task reference count overflowed");
+                }
+                Abort::ClosedSchedule
+            }
         }
     }
 
