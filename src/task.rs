@@ -376,10 +376,10 @@ impl<T, M> Task<T, M> {
     /// none).
     #[cfg(feature = "std")]
     pub(crate) fn watcher(&self) -> Watcher {
-        self.prefix().state.add_ref();
+        self.prefix().state.add_watcher_ref();
         // SAFETY: the reference just added belongs to the watcher; the caller keeps the
         // promise of rule 13.
-        unsafe { Watcher::from_ref(self.ptr) }
+        unsafe { Watcher::from_marked_ref(self.ptr) }
     }
 
     /// Takes the output if the task has completed, without registering a waker: `Pending`

@@ -199,3 +199,75 @@ fn on_finish_after_completion() {
         h.finish(None, Delivery::Once);
     });
 }
+
+// ----- rule 16: the watcher's reference never keeps an unwakeable task alive -----
+
+/// The first poll returned `Pending` keeping no waker; the handle is detached while the task
+/// runs on another thread. Whichever comes last — the detach (`Detach::Schedule` for a watched
+/// task) or the `Pending` (`orphaned_at_pending`) — cancels the task: the future is dropped and
+/// the callback runs once; nothing leaks.
+#[test]
+fn detach_vs_run_of_an_unwakeable_task() {
+    model("detach_vs_run_of_an_unwakeable_task", deep(), || {
+        let mut h = Harness::new();
+        let (runnable, task) = h.spawn(Spawn::new(Kind::PendingOnce));
+        let calls = Calls::new();
+        let task = calls.register(&h, task);
+        let runner = {
+            let h = h.clone();
+            thread::spawn(move || h.run(runnable))
+        };
+        task.detach();
+        runner.join().unwrap();
+        h.drain();
+        assert_eq!(calls.get(), 1, "the unwakeable task was not cancelled");
+        h.finish(None, Delivery::Never);
+    });
+}
+
+/// The last waker is dropped on another thread while the handle is detached: whichever comes
+/// last cancels the task (`is_orphaned` after the waker's release, or the detach).
+#[test]
+fn detach_vs_last_waker_drop() {
+    model("detach_vs_last_waker_drop", deep(), || {
+        let mut h = Harness::new();
+        let (runnable, task) = h.spawn(Spawn::new(Kind::Stash1));
+        h.run(runnable); // pending, its waker in the stash
+        let calls = Calls::new();
+        let task = calls.register(&h, task);
+        let waker = h
+            .exec
+            .take_stash()
+            .expect("the first poll stashed its waker");
+        let dropper = thread::spawn(move || drop(waker));
+        task.detach();
+        dropper.join().unwrap();
+        h.drain();
+        assert_eq!(calls.get(), 1, "the unwakeable task was not cancelled");
+        h.finish(None, Delivery::Never);
+    });
+}
+
+/// The last waker wakes instead (by value, on another thread) while the handle is detached:
+/// the task completes normally and the callback runs once; the orphan path must not cancel a
+/// task that a wake has just scheduled.
+#[test]
+fn detach_vs_last_waker_wake() {
+    model("detach_vs_last_waker_wake", deep(), || {
+        let mut h = Harness::new();
+        let (runnable, task) = h.spawn(Spawn::new(Kind::Stash1));
+        h.run(runnable);
+        let calls = Calls::new();
+        let task = calls.register(&h, task);
+        let waker = h
+            .exec
+            .take_stash()
+            .expect("the first poll stashed its waker");
+        let waking = thread::spawn(move || waker.wake());
+        task.detach();
+        waking.join().unwrap();
+        h.drain();
+        assert_eq!(calls.get(), 1);
+        h.finish(None, Delivery::Never);
+    });
+}

@@ -313,7 +313,7 @@ where
                 future_dropped = true;
             }
         });
-        if prev.is_closed() {
+        if prev.closed_at_pending() {
             // SAFETY: we give up the `Runnable`'s reference; the future is gone.
             unsafe { Self::release_and_notify(ptr, prev) };
             false

@@ -20,6 +20,44 @@ pub(crate) unsafe fn release_waker_ref(ptr: NonNull<()>) {
     if new.is_unreferenced() {
         // SAFETY: no reference and no `Task` remain, so we own the allocation.
         unsafe { release_last(ptr, new) }
+    } else {
+        // Only a `CallbackTask` (std) marks a watcher.
+        #[cfg(feature = "std")]
+        if new.is_orphaned() {
+            // SAFETY: the watcher's reference keeps the task alive: it lets go only once the
+            // task has finished, which nobody but us can make happen now.
+            unsafe { cancel_orphan(ptr) }
+        }
+    }
+}
+
+/// Releases the reference of a `CallbackTask`'s watcher (rule 16), as [`release_waker_ref`].
+///
+/// # Safety
+/// The caller owns the watcher's reference to a live task and gives it up.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn release_watcher_ref(ptr: NonNull<()>) {
+    // SAFETY: the caller's reference keeps the task alive until the release.
+    let new = unsafe { prefix(ptr) }.state.release_watcher_ref();
+    if new.is_unreferenced() {
+        // SAFETY: no reference and no `Task` remain, so we own the allocation.
+        unsafe { release_last(ptr, new) }
+    }
+}
+
+/// Cancels a task that only its watcher still references (rule 16): schedules it one last time
+/// so that the executor drops the future, which then notifies the watcher.
+///
+/// # Safety
+/// The task is alive for the length of the call (its watcher holds a reference).
+#[cfg(feature = "std")]
+#[cold]
+unsafe fn cancel_orphan(ptr: NonNull<()>) {
+    // SAFETY: alive, as the caller promises.
+    let header = unsafe { prefix(ptr) };
+    if header.state.close_orphan() {
+        // SAFETY: `close_orphan` added the reference the new `Runnable` owns.
+        unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::new(false)) };
     }
 }
 

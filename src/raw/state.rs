@@ -27,8 +27,13 @@ const NOTIFYING: usize = 1 << 7;
 const PANICKED: usize = 1 << 8;
 /// Set at spawn, never changed: a panic in `poll` becomes the task's output.
 const PROPAGATE_PANIC: usize = 1 << 9;
-/// One unit of the reference count, which counts the `Runnable` and every `Waker`.
-const REFERENCE: usize = 1 << 10;
+/// One of the references is a `CallbackTask`'s watcher (rule 14). It waits for the task to
+/// finish, so it never counts as a way to wake the task: when it is the only reference left
+/// and no `Task` handle exists, nothing can wake the task, which is then cancelled as an
+/// unreferenced one would be (rules 7 and 16).
+const WATCHED: usize = 1 << 10;
+/// One unit of the reference count, which counts the `Runnable`, every `Waker` and watcher.
+const REFERENCE: usize = 1 << 11;
 
 /// Flags that are fixed for the life of the task.
 const IMMUTABLE: usize = PROPAGATE_PANIC;
@@ -175,6 +180,35 @@ impl State {
     #[inline(always)]
     pub(crate) fn is_unreferenced(self) -> bool {
         self.refs() == 0 && !self.has_task()
+    }
+
+    /// The only reference left is a `CallbackTask`'s watcher, no `Task` handle exists and the
+    /// future lives, idle: nothing can wake the task any more (rule 16). Whoever saw this must
+    /// cancel it with [`StateCell::close_orphan`].
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    pub(crate) fn is_orphaned(self) -> bool {
+        self.has(WATCHED)
+            && self.refs() == 1
+            && !self.has_task()
+            && !self.is_done()
+            && !self.has(SCHEDULED | RUNNING)
+    }
+
+    /// Seen by a `Runnable` whose poll returned `Pending`, not closed and not woken: its
+    /// reference and a watcher's are the only ones, and no `Task` handle exists, so once it lets
+    /// go nothing can wake the task (rule 16): it drops the future instead.
+    #[inline(always)]
+    pub(crate) fn orphaned_at_pending(self) -> bool {
+        self.has(WATCHED) && self.refs() == 2 && !self.has_task()
+    }
+
+    /// Seen by a `Runnable` after `finish_pending`: the future was dropped under RUNNING and
+    /// the task is closed (cancelled meanwhile, or orphaned, rule 16); it must release its
+    /// reference and notify the awaiter.
+    #[inline(always)]
+    pub(crate) fn closed_at_pending(self) -> bool {
+        self.is_closed() || (!self.is_scheduled() && self.orphaned_at_pending())
     }
 
     /// The number of references is beyond what the counter can hold safely.
@@ -381,10 +415,51 @@ impl StateCell {
     }
 
     /// Releases a reference and returns the new state. If it `is_unreferenced`, the caller now
-    /// owns the allocation.
+    /// owns the allocation; if it [`is_orphaned`](State::is_orphaned), the caller must cancel
+    /// the task.
     #[inline(always)]
     pub(crate) fn release_ref(&self) -> State {
         State(self.0.fetch_sub(REFERENCE, Ordering::AcqRel) - REFERENCE)
+    }
+
+    /// Adds the reference of a `CallbackTask`'s watcher, marking it as one (rule 16). Called by
+    /// the `Task` holder, at most once per task.
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn add_watcher_ref(&self) {
+        let old = State(self.0.fetch_add(REFERENCE | WATCHED, Ordering::Relaxed));
+        debug_assert!(
+            !old.has(WATCHED),
+            "a task has at most one CallbackTask watcher"
+        );
+        if old.overflowed() {
+            crate::abort::abort("rawtask: task reference count overflowed");
+        }
+    }
+
+    /// Releases the watcher's reference and its mark; returns the new state, as
+    /// [`release_ref`](Self::release_ref).
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn release_watcher_ref(&self) -> State {
+        let released = REFERENCE + WATCHED;
+        State(self.0.fetch_sub(released, Ordering::AcqRel) - released)
+    }
+
+    /// Cancels a task that nothing can wake any more (rule 16): closed and scheduled with a new
+    /// reference, for a final run that drops the future. `false` if the state moved on (only
+    /// the watcher's awaiter bits can change meanwhile, so in practice it never does).
+    #[cfg(feature = "std")]
+    #[cold]
+    pub(crate) fn close_orphan(&self) -> bool {
+        self.transition(|s| {
+            if s.is_orphaned() {
+                Some((s.0 | SCHEDULED | CLOSED) + REFERENCE)
+            } else {
+                None
+            }
+        })
+        .is_ok()
     }
 
     /// The last reference of a task whose future was never dropped: marks it closed and
@@ -505,6 +580,10 @@ impl StateCell {
                 Some(s.0 & !(RUNNING | SCHEDULED))
             } else if s.is_scheduled() {
                 None
+            } else if s.orphaned_at_pending() {
+                // Rule 16: nothing could wake it after this; close it and drop the future now.
+                on_closed();
+                Some((s.0 | CLOSED) & !(RUNNING | SCHEDULED))
             } else {
                 Some((s.0 & !RUNNING) - REFERENCE)
             }
@@ -644,6 +723,12 @@ impl StateCell {
             } else if s.refs() == 0 && !s.is_closed() {
                 outcome = Detach::Schedule;
                 Some(SCHEDULED | CLOSED | REFERENCE | (s.0 & IMMUTABLE))
+            } else if s.has(WATCHED) && s.refs() == 1 && !s.is_closed() {
+                // Rule 16: the watcher's reference cannot wake the idle task, so the handle was
+                // the last way to reach it: cancel it as above, keeping the watcher's
+                // reference and its awaiter bits.
+                outcome = Detach::Schedule;
+                Some(((s.0 & !TASK) | SCHEDULED | CLOSED) + REFERENCE)
             } else if s.refs() == 0 {
                 outcome = Detach::Destroy;
                 Some(s.0 & !TASK)

@@ -10,12 +10,14 @@ use core::task::{Context, Poll, Waker};
 
 use super::awaiter::Look;
 use super::header::{prefix, HeaderPrefix};
-use super::release::release_waker_ref;
+use super::release::{release_waker_ref, release_watcher_ref};
 
 /// One reference to a task, which may wait for the task to finish: to complete, or to be
 /// cancelled and have its future dropped.
 pub(crate) struct Watcher {
     ptr: NonNull<()>,
+    /// Its reference is marked as a `CallbackTask`'s (rule 16), released as such.
+    marked: bool,
 }
 
 // SAFETY: a `Watcher` only touches the task through its atomic state word and the awaiter
@@ -32,7 +34,17 @@ impl Watcher {
     /// polled (so that the watcher is the only one to register the awaiter).
     #[inline]
     pub(crate) unsafe fn from_ref(ptr: NonNull<()>) -> Watcher {
-        Watcher { ptr }
+        Watcher { ptr, marked: false }
+    }
+
+    /// Wraps the reference that [`StateCell::add_watcher_ref`](super::state::StateCell)
+    /// added for a `CallbackTask` (rule 16).
+    ///
+    /// # Safety
+    /// As [`from_ref`](Self::from_ref), for a reference added by `add_watcher_ref`.
+    #[inline]
+    pub(crate) unsafe fn from_marked_ref(ptr: NonNull<()>) -> Watcher {
+        Watcher { ptr, marked: true }
     }
 
     #[inline(always)]
@@ -81,6 +93,12 @@ impl Drop for Watcher {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the watcher owns its reference and gives it up.
-        unsafe { release_waker_ref(self.ptr) }
+        unsafe {
+            if self.marked {
+                release_watcher_ref(self.ptr)
+            } else {
+                release_waker_ref(self.ptr)
+            }
+        }
     }
 }
