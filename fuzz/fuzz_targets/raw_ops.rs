@@ -637,10 +637,9 @@ impl World {
             Op::OnFinish(task) => {
                 if let Some(t) = pick(n, task) {
                     let slot = &mut self.slots[t];
-                    // Known bug (tests/fuzz_findings.rs): a detached CallbackTask whose task
-                    // no waker can reach leaks. Only tasks with a spare waker (kept until the
-                    // end, then woken) get a callback, so that the fuzzer looks past it.
-                    let eligible = slot.spare.is_some() && matches!(slot.handle, Handle::Task(_));
+                    // Any task may get a callback, also one that nothing can wake any more once
+                    // detached (protocol rule 16, found here: tests/fuzz_findings.rs).
+                    let eligible = matches!(slot.handle, Handle::Task(_));
                     if eligible {
                         let Handle::Task(task) = std::mem::replace(&mut slot.handle, Handle::None)
                         else {
