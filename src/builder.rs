@@ -5,6 +5,7 @@ use core::fmt;
 use core::future::Future;
 use core::panic::Location;
 
+use crate::hooks::{HookSlot, Hooked, TaskHooks};
 use crate::identity::task_identity::Identity;
 use crate::raw::extras::{IdentitySlot, TaskExtras};
 use crate::raw::harness::RawTask;
@@ -19,7 +20,8 @@ use crate::try_spawn_error::TrySpawnError;
 type Spawned<T, M> = (Runnable<M>, Task<T, M>);
 
 /// Configures and spawns tasks: a data slot (metadata), panic propagation, the allocator the
-/// task's memory comes from, and an optional identity (id, name, spawn location).
+/// task's memory comes from, an optional identity (id, name, spawn location), and optional
+/// [hooks](Self::hooks) (`H`: `()` for none).
 ///
 /// ```
 /// use rawtask::Builder;
@@ -44,11 +46,12 @@ type Spawned<T, M> = (Runnable<M>, Task<T, M>);
 /// `propagate_panic(true)`), which aborts if it fails.
 ///
 /// [`handle_alloc_error`]: alloc::alloc::handle_alloc_error
-pub struct Builder<M = (), A = Heap> {
+pub struct Builder<M = (), A = Heap, H = ()> {
     metadata: M,
     propagate_panic: bool,
     allocator: A,
     identity: Option<IdentitySpec>,
+    hooks: H,
 }
 
 /// What identity the spawned task gets.
@@ -64,11 +67,12 @@ impl<M: Default> Default for Builder<M> {
             propagate_panic: false,
             allocator: Heap,
             identity: None,
+            hooks: (),
         }
     }
 }
 
-impl<M: fmt::Debug, A: fmt::Debug> fmt::Debug for Builder<M, A> {
+impl<M: fmt::Debug, A: fmt::Debug, H> fmt::Debug for Builder<M, A, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("Builder");
         s.field("metadata", &self.metadata)
@@ -77,6 +81,9 @@ impl<M: fmt::Debug, A: fmt::Debug> fmt::Debug for Builder<M, A> {
         if let Some(identity) = &self.identity {
             s.field("name", &identity.name)
                 .field("track_location", &identity.track_location);
+        }
+        if core::mem::size_of::<H>() > 0 {
+            s.field("hooks", &core::any::type_name::<H>());
         }
         s.finish()
     }
@@ -96,11 +103,12 @@ impl Builder<()> {
             propagate_panic: false,
             allocator: Heap,
             identity: None,
+            hooks: (),
         }
     }
 }
 
-impl<A> Builder<(), A> {
+impl<A, H> Builder<(), A, H> {
     /// Sets the data slot (async-task's metadata). The future-building closure of the `spawn`
     /// methods receives a reference to it.
     ///
@@ -108,17 +116,18 @@ impl<A> Builder<(), A> {
     /// let (runnable, _task) = rawtask::Builder::new().metadata("name").spawn(|_| async {}, |_| {});
     /// assert_eq!(*runnable.metadata(), "name");
     /// ```
-    pub fn metadata<M>(self, metadata: M) -> Builder<M, A> {
+    pub fn metadata<M>(self, metadata: M) -> Builder<M, A, H> {
         Builder {
             metadata,
             propagate_panic: self.propagate_panic,
             allocator: self.allocator,
             identity: self.identity,
+            hooks: self.hooks,
         }
     }
 }
 
-impl<M, A: Allocator> Builder<M, A> {
+impl<M, A: Allocator, H: HookSlot> Builder<M, A, H> {
     /// With `true`, a panic in the future is caught, stored as the task's output, and re-raised
     /// by whoever awaits the [`Task`]. With `false` (the default) it leaves
     /// [`Runnable::run`] after the task is closed. Needs the `std` feature to have an effect.
@@ -132,7 +141,7 @@ impl<M, A: Allocator> Builder<M, A> {
     /// let err = std::panic::catch_unwind(|| block_on(task)).unwrap_err();
     /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
-    pub fn propagate_panic(self, propagate_panic: bool) -> Builder<M, A> {
+    pub fn propagate_panic(self, propagate_panic: bool) -> Builder<M, A, H> {
         Builder {
             propagate_panic,
             ..self
@@ -153,12 +162,56 @@ impl<M, A: Allocator> Builder<M, A> {
     /// assert_eq!(futures_lite::future::block_on(task), 3);
     /// assert_eq!(POOL.stats().cached, 1);
     /// ```
-    pub fn allocator<B: Allocator>(self, allocator: B) -> Builder<M, B> {
+    pub fn allocator<B: Allocator>(self, allocator: B) -> Builder<M, B, H> {
         Builder {
             metadata: self.metadata,
             propagate_panic: self.propagate_panic,
             allocator,
             identity: self.identity,
+            hooks: self.hooks,
+        }
+    }
+
+    /// Gives the task [hooks](crate::hooks): instrumentation told when it is spawned,
+    /// scheduled, polled, completed and freed (replacing any hooks set before). The task
+    /// stores `hooks` and the [state](TaskHooks::State) they keep for it; a task spawned
+    /// without hooks has neither and runs no hook code.
+    ///
+    /// The hooks may be called on any thread that wakes, runs or frees the task, so they and
+    /// their state are `Send + Sync`. Pass a `&'static` value or an `Arc` to share one set
+    /// of hooks among tasks.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    /// use rawtask::hooks::{TaskHooks, TaskMeta};
+    ///
+    /// struct LastSpawned(AtomicU64);
+    /// impl TaskHooks for LastSpawned {
+    ///     type State = ();
+    ///     fn on_spawn(&self, task: TaskMeta<'_>) {
+    ///         self.0.store(task.id().map_or(0, |id| id.as_u64()), Relaxed);
+    ///     }
+    /// }
+    /// static LAST: LastSpawned = LastSpawned(AtomicU64::new(0));
+    ///
+    /// let (runnable, task) = rawtask::Builder::new()
+    ///     .assign_id()
+    ///     .hooks(&LAST)
+    ///     .spawn(|()| async {}, |_| {});
+    /// assert_eq!(LAST.0.load(Relaxed), runnable.identity().unwrap().id().as_u64());
+    /// # drop((runnable, task));
+    /// ```
+    pub fn hooks<K>(self, hooks: K) -> Builder<M, A, Hooked<K>>
+    where
+        K: TaskHooks + Send + Sync + 'static,
+        K::State: Send + Sync + 'static,
+    {
+        Builder {
+            metadata: self.metadata,
+            propagate_panic: self.propagate_panic,
+            allocator: self.allocator,
+            identity: self.identity,
+            hooks: Hooked::new(hooks),
         }
     }
 
@@ -168,7 +221,7 @@ impl<M, A: Allocator> Builder<M, A> {
     /// let (runnable, _task) = rawtask::Builder::new().name("worker").spawn(|()| async {}, |_| {});
     /// assert_eq!(runnable.identity().unwrap().name(), Some("worker"));
     /// ```
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder<M, A> {
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder<M, A, H> {
         self.identity_spec().name = Some(name.into());
         self
     }
@@ -179,7 +232,7 @@ impl<M, A: Allocator> Builder<M, A> {
     /// let (runnable, _task) = rawtask::Builder::new().track_location().spawn(|()| async {}, |_| {});
     /// assert_eq!(runnable.identity().unwrap().location().unwrap().line(), line!() - 1);
     /// ```
-    pub fn track_location(mut self) -> Builder<M, A> {
+    pub fn track_location(mut self) -> Builder<M, A, H> {
         self.identity_spec().track_location = true;
         self
     }
@@ -192,7 +245,7 @@ impl<M, A: Allocator> Builder<M, A> {
     /// let (b, _) = rawtask::Builder::new().assign_id().spawn(|()| async {}, |_| {});
     /// assert_ne!(a.identity().unwrap().id(), b.identity().unwrap().id());
     /// ```
-    pub fn assign_id(mut self) -> Builder<M, A> {
+    pub fn assign_id(mut self) -> Builder<M, A, H> {
         self.identity_spec();
         self
     }
@@ -496,6 +549,7 @@ impl<M, A: Allocator> Builder<M, A> {
             propagate_panic,
             allocator,
             identity,
+            hooks,
         } = self;
         // SAFETY: forwarded from the caller.
         unsafe {
@@ -505,8 +559,9 @@ impl<M, A: Allocator> Builder<M, A> {
                         locality,
                         allocator,
                         identity: (),
+                        hooks,
                     };
-                    allocate_task::<_, _, _, _, _, _, _, ABORT>(
+                    allocate_task::<_, _, _, _, _, _, _, _, ABORT>(
                         future,
                         schedule,
                         metadata,
@@ -521,8 +576,9 @@ impl<M, A: Allocator> Builder<M, A> {
                         locality,
                         allocator,
                         identity: Identity::new(spec.name, location),
+                        hooks,
                     };
-                    allocate_task::<_, _, _, _, _, _, _, ABORT>(
+                    allocate_task::<_, _, _, _, _, _, _, _, ABORT>(
                         future,
                         schedule,
                         metadata,
@@ -549,11 +605,11 @@ fn allocation_failed(error: TrySpawnError) -> ! {
 /// # Safety
 /// As `Builder::spawn_unchecked`, with `extras` deciding where the contents may be dropped.
 #[inline]
-unsafe fn allocate_task<'a, F, Fut, S, M, Loc, Alloc, IdSlot, const ABORT: bool>(
+unsafe fn allocate_task<'a, F, Fut, S, M, Loc, Alloc, IdSlot, Hooks, const ABORT: bool>(
     future: F,
     schedule: S,
     metadata: M,
-    extras: TaskExtras<Loc, Alloc, IdSlot>,
+    extras: TaskExtras<Loc, Alloc, IdSlot, Hooks>,
     propagate_panic: bool,
 ) -> Result<Spawned<Fut::Output, M>, TrySpawnError>
 where
@@ -563,15 +619,17 @@ where
     Loc: Locality,
     Alloc: Allocator,
     IdSlot: IdentitySlot,
+    Hooks: HookSlot,
     M: 'a,
 {
     // SAFETY: forwarded from the caller; the new task's reference goes to the `Runnable` and
     // its TASK bit to the `Task`.
     unsafe {
-        let ptr = RawTask::<Fut, Fut::Output, S, M, TaskExtras<Loc, Alloc, IdSlot>>::allocate::<
-            F,
-            ABORT,
-        >(future, schedule, metadata, extras, propagate_panic)?;
+        let ptr =
+            RawTask::<Fut, Fut::Output, S, M, TaskExtras<Loc, Alloc, IdSlot, Hooks>>::allocate::<
+                F,
+                ABORT,
+            >(future, schedule, metadata, extras, propagate_panic)?;
         Ok((Runnable::from_raw(ptr), Task::from_raw(ptr.as_ptr())))
     }
 }
@@ -642,10 +700,11 @@ where
         locality: AnyThread,
         allocator: Heap,
         identity: (),
+        hooks: (),
     };
     // SAFETY: forwarded from the caller.
     match unsafe {
-        allocate_task::<_, _, _, _, _, _, _, true>(move |()| future, schedule, (), extras, false)
+        allocate_task::<_, _, _, _, _, _, _, _, true>(move |()| future, schedule, (), extras, false)
     } {
         Ok(handles) => handles,
         Err(error) => allocation_failed(error),

@@ -106,6 +106,7 @@ pub mod compat;
 pub mod ffi;
 #[cfg(feature = "std")]
 pub mod home;
+pub mod hooks;
 pub mod identity;
 mod join;
 mod join_error;

@@ -53,6 +53,8 @@ where
     /// SCHEDULED bit), which the `Runnable` takes over.
     pub(super) unsafe fn schedule(ptr: NonNull<()>, info: ScheduleInfo) {
         let cell = Self::cell(ptr);
+        // SAFETY: the caller's reference keeps the task alive.
+        unsafe { &(*cell).extras }.scheduled(info);
 
         if <S as Sealed<M>>::PLAIN_DATA {
             // A schedule function that is plain data (the C API's callback and context) is
@@ -188,10 +190,13 @@ where
 
         // SAFETY: we hold RUNNING, which gives us the future; it is pinned inside the
         // allocation and never moved.
+        // The hooks (none for most tasks) go around the poll, inside its panic handling.
         let poll = |cx: &mut Context<'_>| unsafe {
-            (*cell).stage.with_mut(|stage| {
-                let future = Pin::new_unchecked(&mut *(*stage).future);
-                future.poll(cx)
+            (*cell).extras.around_poll(|| {
+                (*cell).stage.with_mut(|stage| {
+                    let future = Pin::new_unchecked(&mut *(*stage).future);
+                    future.poll(cx)
+                })
             })
         };
 

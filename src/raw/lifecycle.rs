@@ -101,11 +101,13 @@ where
         let future = make_future(unsafe { &*addr_of!((*raw).header.metadata) });
         mem::forget(unwind);
 
-        // SAFETY: the stage field is still uninitialised and ours alone.
+        // SAFETY: the stage field is still uninitialised and ours alone; the task is complete
+        // but not yet reachable from anywhere else when its hooks hear of it.
         unsafe {
             addr_of_mut!((*raw).stage).write(UnsafeCell::new(Stage {
                 future: ManuallyDrop::new(future),
             }));
+            (*raw).extras.spawned();
             Ok(NonNull::new_unchecked(raw.cast()))
         }
     }
@@ -192,6 +194,7 @@ where
                 // SAFETY: we own every field; each is dropped once and the stage is empty (or
                 // holds a leaked future that is never touched again).
                 unsafe {
+                    (*cell).extras.freed();
                     ptr::drop_in_place(addr_of_mut!((*cell).header.state));
                     ptr::drop_in_place(addr_of_mut!((*cell).header.awaiter));
                     if (*cell).extras.is_home() {
