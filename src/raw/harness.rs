@@ -318,7 +318,7 @@ where
                 future_dropped = true;
             }
         });
-        if prev.closed_at_pending() {
+        if prev.is_closed() {
             // SAFETY: we give up the `Runnable`'s reference; the future is gone.
             unsafe { Self::release_and_notify(ptr, prev) };
             false
@@ -327,6 +327,12 @@ where
             // SAFETY: we hold the reference and SCHEDULED is set.
             unsafe { Self::schedule(ptr, ScheduleInfo::new(true)) };
             true
+        } else if prev.orphaned_at_pending() {
+            // Only a `CallbackTask`'s watcher was left beside us: `finish_pending` closed the
+            // task and dropped the future instead of releasing our reference (rule 16).
+            // SAFETY: we give up the `Runnable`'s reference; the future is gone.
+            unsafe { Self::release_and_notify(ptr, prev) };
+            false
         } else {
             // `finish_pending` released our reference along with RUNNING. If that was the last
             // owner, the future can never be woken again and is ours to drop (rule 2); it is

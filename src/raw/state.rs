@@ -203,14 +203,6 @@ impl State {
         self.has(WATCHED) && self.refs() == 2 && !self.has_task()
     }
 
-    /// Seen by a `Runnable` after `finish_pending`: the future was dropped under RUNNING and
-    /// the task is closed (cancelled meanwhile, or orphaned, rule 16); it must release its
-    /// reference and notify the awaiter.
-    #[inline(always)]
-    pub(crate) fn closed_at_pending(self) -> bool {
-        self.is_closed() || (!self.is_scheduled() && self.orphaned_at_pending())
-    }
-
     /// The number of references is beyond what the counter can hold safely.
     #[inline(always)]
     fn overflowed(self) -> bool {
