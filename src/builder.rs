@@ -39,7 +39,7 @@ type Spawned<T, M> = (Runnable<M>, Task<T, M>);
 ///
 /// A task is one allocation. The `spawn*` methods (and the crate's `spawn*` functions) abort
 /// the process if it fails, as `Box::new` does ([`handle_alloc_error`]); the `try_spawn*`
-/// methods ([`try_spawn`](Self::try_spawn), [`try_spawn_local`](Self::try_spawn_local),
+/// methods ([`try_spawn`](Self::try_spawn), `try_spawn_local`,
 /// [`try_spawn_unchecked`](Self::try_spawn_unchecked), and [`try_spawn_many`]) return a
 /// [`TrySpawnError`] instead, after dropping everything they were given. Spawning allocates
 /// nothing else. Running a task allocates only to store a caught panic (with

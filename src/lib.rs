@@ -10,7 +10,9 @@
 [`capi`]: https://docs.rs/rawtask/latest/rawtask/capi/index.html
 [`scope`]: https://docs.rs/rawtask/latest/rawtask/scope/index.html
 [`storage::TaskPool`]: https://docs.rs/rawtask/latest/rawtask/storage/struct.TaskPool.html
-[`scope::ScopeExecutor`]: https://docs.rs/rawtask/latest/rawtask/scope/trait.ScopeExecutor.html"
+[`scope::ScopeExecutor`]: https://docs.rs/rawtask/latest/rawtask/scope/trait.ScopeExecutor.html
+[`JoinSet`]: https://docs.rs/rawtask/latest/rawtask/struct.JoinSet.html
+[`TaskTracker`]: https://docs.rs/rawtask/latest/rawtask/struct.TaskTracker.html"
 )]
 //! One-allocation raw tasks for async executors, usable from Rust and from C.
 //!

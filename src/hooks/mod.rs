@@ -5,7 +5,7 @@
 //! itself, chosen by type: a task spawned without hooks has no hook field and runs no hook code
 //! (`benches/instructions.sh` counts its instructions to check that).
 //!
-//! Each hook receives a [`TaskMeta`] (the task's [`Identity`], if it was spawned with one) and
+//! Each hook receives a [`TaskMeta`] (the task's [`Identity`](crate::identity::Identity), if it was spawned with one) and
 //! the task's own [`State`](TaskHooks::State), which [`on_spawn`](TaskHooks::on_spawn) returns:
 //! a per-task value (a span, a start time, a counter slot) that lives until
 //! [`on_free`](TaskHooks::on_free) gets it back.
