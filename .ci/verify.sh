@@ -387,7 +387,18 @@ EOF
     local -a WS_HARNESS_ARGS=("${SAN_HARNESS_ARGS[@]}")
     ws_test "$wlog" "$SAN_WS_TESTS" cargo +nightly test -Zbuild-std --target "$TARGET" --no-fail-fast ||
         fail tsan "$wlog" "ThreadSanitizer (or a test) failed in the workspace's test suites"
-    echo "tsan: $((n + ws_total)) tests passed (rawtask $n; $(ws_summary)) (ThreadSanitizer, -Zbuild-std)"
+    # The soak (tests/soak.rs), longer: RAWTASK_SOAK_SECS (default 120 s; .ci/run's budget on
+    # this 2-core machine) of random spawns, wakes, cancels and callbacks on real threads.
+    local slog=$LOG_DIR/tsan-soak.log
+    : >"$slog"
+    local secs=${RAWTASK_SOAK_SECS:-120}
+    RAWTASK_SOAK_SECS=$secs logged "$slog" cargo +nightly test -Zbuild-std --target "$TARGET" \
+        -p rawtask --test soak -- --nocapture ||
+        fail tsan "$slog" "ThreadSanitizer (or the soak) failed in the ${secs} s soak"
+    local soak
+    soak=$(grep -Eo '^soak: [0-9]+ tasks' "$slog" | tail -n 1 | awk '{print $2}')
+    [ -n "$soak" ] || fail tsan "$slog" "the soak printed no count"
+    echo "tsan: $((n + ws_total)) tests passed (rawtask $n; $(ws_summary)); soak ${secs} s: $soak tasks (ThreadSanitizer, -Zbuild-std)"
 }
 
 # The test executables (not the other binaries) in a `cargo --message-format=json` output.

@@ -43,6 +43,14 @@ fn tokens() {
     harness::run_c_program("tokens");
 }
 
+/// Soak from C threads: pthreads spawn, run, wake, cancel, detach and free Rust tasks and
+/// tokens at random (seeded), racing on shared handles; every callback runs once, no future
+/// is left. About 2 s; `RAWTASK_SOAK_SECS=N` runs N seconds.
+#[test]
+fn soak() {
+    harness::run_c_program("soak");
+}
+
 /// The C executor example of `examples/c/`, against the example's own static library, as
 /// `examples/c/build.sh` builds it.
 #[test]
