@@ -15,9 +15,9 @@
  * program checks: every completion callback and every token callback ran exactly once (a
  * context is freed by its one call: a second call is a use after free for valgrind), every
  * output received was the value its task was spawned for, and no future is left
- * (fixture_live_futures). Every task is run with a waker taken first, so every pending task can
- * still be woken: until the watcher fix, a detached task with a completion callback that nothing
- * can wake leaks.
+ * (fixture_live_futures). Every task is run with a waker taken first and pooled, so pending
+ * tasks make progress; pooled wakers are woken or dropped at random, and a detached task with a
+ * completion callback whose last waker is dropped is cancelled (protocol rule 16).
  *
  * It runs about 2 seconds; RAWTASK_SOAK_SECS=N runs N seconds, RAWTASK_SOAK_SEED=S reruns the
  * same choices (the interleaving still varies).
@@ -509,8 +509,7 @@ static void drain(uint64_t *rng) {
             CHECK(rawtask_waker_wake(waker) == RAWTASK_STATUS_OK, "wake");
         }
         if (runnable) {
-            /* With a waker taken, as always: until the watcher fix, a detached task with a
-             * completion callback left pending with no waker would leak. The tasks finish
+            /* With a waker taken, as always, so that the task makes progress. The tasks finish
              * after a few polls, so this ends. */
             run(runnable, rng);
         }
