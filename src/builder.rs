@@ -1,11 +1,12 @@
 //! Spawning: the [`Builder`] and the `spawn*` functions.
 
+#[cfg(feature = "alloc")]
 use alloc::borrow::Cow;
 use core::fmt;
 use core::future::Future;
 use core::panic::Location;
 
-use crate::identity::task_identity::Identity;
+use crate::identity::task_identity::{Identity, TaskName};
 use crate::raw::extras::{IdentitySlot, TaskExtras};
 use crate::raw::harness::RawTask;
 use crate::raw::locality::{AnyThread, Locality};
@@ -53,7 +54,7 @@ pub struct Builder<M = (), A = Heap> {
 
 /// What identity the spawned task gets.
 struct IdentitySpec {
-    name: Option<Cow<'static, str>>,
+    name: Option<TaskName>,
     track_location: bool,
 }
 
@@ -118,7 +119,9 @@ impl<A> Builder<(), A> {
     }
 }
 
-impl<M, A: Allocator> Builder<M, A> {
+// Options, whatever the allocator (without the `alloc` feature `Builder::new()`'s `Heap` is
+// no allocator, until `allocator` replaces it).
+impl<M, A> Builder<M, A> {
     /// With `true`, a panic in the future is caught, stored as the task's output, and re-raised
     /// by whoever awaits the [`Task`]. With `false` (the default) it leaves
     /// [`Runnable::run`] after the task is closed. Needs the `std` feature to have an effect.
@@ -168,6 +171,7 @@ impl<M, A: Allocator> Builder<M, A> {
     /// let (runnable, _task) = rawtask::Builder::new().name("worker").spawn(|()| async {}, |_| {});
     /// assert_eq!(runnable.identity().unwrap().name(), Some("worker"));
     /// ```
+    #[cfg(feature = "alloc")]
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder<M, A> {
         self.identity_spec().name = Some(name.into());
         self
@@ -203,7 +207,9 @@ impl<M, A: Allocator> Builder<M, A> {
             track_location: false,
         })
     }
+}
 
+impl<M, A: Allocator> Builder<M, A> {
     /// Spawns a `Send` future; `future` builds it from a reference to the data slot.
     ///
     /// ```
@@ -590,6 +596,7 @@ where
 /// }
 /// assert_eq!(futures_lite::future::block_on(task), 3);
 /// ```
+#[cfg(feature = "alloc")]
 pub fn spawn<F, S>(future: F, schedule: S) -> (Runnable, Task<F::Output>)
 where
     F: Future + Send + 'static,
@@ -632,6 +639,7 @@ where
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 3);
 /// ```
+#[cfg(feature = "alloc")]
 pub unsafe fn spawn_unchecked<F, S>(future: F, schedule: S) -> (Runnable, Task<F::Output>)
 where
     F: Future,
@@ -662,6 +670,7 @@ where
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 1);
 /// ```
+#[cfg(feature = "alloc")]
 pub fn spawn_with<F, S, M>(future: F, schedule: S, data: M) -> (Runnable<M>, Task<F::Output, M>)
 where
     F: Future + Send + 'static,
@@ -715,6 +724,7 @@ where
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 3);
 /// ```
+#[cfg(feature = "alloc")]
 pub unsafe fn spawn_unchecked_with<F, S, M>(
     future: F,
     schedule: S,
@@ -760,6 +770,7 @@ where
 /// let sum: i32 = tasks.into_iter().map(futures_lite::future::block_on).sum();
 /// assert_eq!(sum, 9900);
 /// ```
+#[cfg(feature = "alloc")]
 pub fn spawn_many<I, S, R, T>(futures: I, schedule: &S, runnables: &mut R, tasks: &mut T)
 where
     I: IntoIterator,
@@ -797,6 +808,7 @@ where
 /// let outputs: Vec<i32> = tasks.into_iter().map(futures_lite::future::block_on).collect();
 /// assert_eq!(outputs, [0, 1, 2]);
 /// ```
+#[cfg(feature = "alloc")]
 pub fn try_spawn_many<I, S, R, T>(
     futures: I,
     schedule: &S,

@@ -86,6 +86,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
@@ -144,8 +145,10 @@ mod task_tracker;
 mod try_spawn_error;
 
 pub use crate::abort_handle::AbortHandle;
+pub use crate::builder::Builder;
+#[cfg(feature = "alloc")]
 pub use crate::builder::{
-    spawn, spawn_many, spawn_unchecked, spawn_unchecked_with, spawn_with, try_spawn_many, Builder,
+    spawn, spawn_many, spawn_unchecked, spawn_unchecked_with, spawn_with, try_spawn_many,
 };
 #[cfg(feature = "std")]
 pub use crate::builder::{spawn_local, spawn_local_with};
