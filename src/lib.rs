@@ -156,10 +156,10 @@ pub use crate::builder::{spawn_local, spawn_local_with};
 pub use crate::callback_task::CallbackTask;
 #[cfg(feature = "std")]
 pub use crate::cancel::CancellationToken;
-#[cfg(feature = "std")]
-pub use crate::join_set::{JoinNext, JoinSet};
 pub use crate::join::Join;
 pub use crate::join_error::JoinError;
+#[cfg(feature = "std")]
+pub use crate::join_set::{JoinNext, JoinSet};
 pub use crate::runnable::Runnable;
 pub use crate::schedule::{Schedule, WithInfo};
 pub use crate::schedule_info::ScheduleInfo;

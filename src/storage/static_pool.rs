@@ -109,7 +109,10 @@ impl<S, const N: usize> StaticPool<S, N> {
     /// If `S` is zero-sized (at compile time, in a `static`'s initialiser).
     #[cfg(not(loom))]
     pub const fn new() -> StaticPool<S, N> {
-        assert!(size_of::<S>() != 0, "rawtask: a StaticPool's slot type is zero-sized");
+        assert!(
+            size_of::<S>() != 0,
+            "rawtask: a StaticPool's slot type is zero-sized"
+        );
         StaticPool {
             memory: UnsafeCell::new(MaybeUninit::uninit()),
             taken: [Self::FREE; N],
@@ -120,7 +123,10 @@ impl<S, const N: usize> StaticPool<S, N> {
     /// An empty pool (under loom, whose atomics cannot be built in a `const`).
     #[cfg(loom)]
     pub fn new() -> StaticPool<S, N> {
-        assert!(size_of::<S>() != 0, "rawtask: a StaticPool's slot type is zero-sized");
+        assert!(
+            size_of::<S>() != 0,
+            "rawtask: a StaticPool's slot type is zero-sized"
+        );
         StaticPool {
             memory: UnsafeCell::new(MaybeUninit::uninit()),
             taken: core::array::from_fn(|_| AtomicBool::new(false)),
@@ -201,7 +207,10 @@ unsafe impl<S, const N: usize> Allocator for &StaticPool<S, N> {
         let offset = unsafe { ptr.as_ptr().offset_from(self.slot(0).as_ptr()) } as usize;
         let index = offset / size_of::<S>();
         debug_assert!(index < N && offset % size_of::<S>() == 0);
-        debug_assert!(self.taken[index].load(Ordering::Relaxed), "slot freed twice");
+        debug_assert!(
+            self.taken[index].load(Ordering::Relaxed),
+            "slot freed twice"
+        );
         // The next spawn starts here: this slot is free and its memory is warm.
         self.hint.store(index, Ordering::Relaxed);
         // Release: everything the task did to the slot happens before the next taker's acquire.
