@@ -63,7 +63,7 @@ impl<const SIZE: usize> fmt::Debug for TaskSlot<SIZE> {
 /// # The free list
 ///
 /// Each slot has a flag: taking a slot is a compare-and-swap of its flag from free to taken
-/// (acquire: the previous task's writes to the slot happen before the new task's), giving it
+/// (acquire: the previous task's writes to the slot happen before the new task's); giving it
 /// back is a release store. A spawn starts looking at the slot freed or taken last, so a
 /// spawn–run–free loop keeps reusing one warm slot, and gives up after looking at every slot
 /// once. There is no lock and no ABA problem (a flag has no "next" link to go stale). On
@@ -178,6 +178,7 @@ impl<S, const N: usize> Default for StaticPool<S, N> {
 // as long as the pool, which the `&` borrow outlives; `deallocate` gives back exactly the slot
 // of `ptr`.
 unsafe impl<S, const N: usize> Allocator for &StaticPool<S, N> {
+    #[inline]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         if !StaticPool::<S, N>::fits(layout) {
             return Err(AllocError);
@@ -202,6 +203,7 @@ unsafe impl<S, const N: usize> Allocator for &StaticPool<S, N> {
         Err(AllocError)
     }
 
+    #[inline]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, _layout: Layout) {
         // SAFETY: the caller gives back a block of this pool: a slot inside `memory`.
         let offset = unsafe { ptr.as_ptr().offset_from(self.slot(0).as_ptr()) } as usize;
