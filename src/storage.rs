@@ -28,6 +28,11 @@
 //! assert_eq!(POOL.stats().reused, 2);
 //! ```
 //!
+//! Without a heap at all (`default-features = false`, no `alloc`: a `no_std` target with no
+//! `#[global_allocator]`), tasks live in a [`StaticPool`], `N` fixed-size slots in a `static`,
+//! spawned with [`Builder::try_spawn`](crate::Builder::try_spawn), which fails when the pool is
+//! full or the task does not fit. `examples/embedded` is such an executor for Cortex-M.
+//!
 //! The default path is unchanged by this: [`spawn`](crate::spawn) and a `Builder` without an
 //! allocator use [`Heap`], a zero-sized type that compiles to the same global-allocator calls.
 

@@ -123,7 +123,10 @@ impl Identity {
 
     /// The task's name, if it was given one.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        #[cfg(feature = "alloc")]
+        return self.name.as_deref();
+        #[cfg(not(feature = "alloc"))]
+        return self.name;
     }
 
     /// Where the task was spawned, if the spawner tracked it.

@@ -81,6 +81,20 @@ impl<const SIZE: usize> fmt::Debug for TaskSlot<SIZE> {
 /// its output, whichever is larger. [`TrySpawnError::layout`](crate::TrySpawnError::layout)
 /// says how big a task that did not fit was. Besides the slots the pool keeps one flag byte
 /// per slot and one word.
+///
+/// # Compared with embassy-executor
+///
+/// embassy's `TaskStorage<F>` (one slot) and `TaskPool<F, N>` (N slots, what `#[task(pool_size
+/// = N)]` declares) are sized for one future type `F`, so they waste nothing, but a pool serves
+/// only the task function it was declared for, and spawning yields a `SpawnToken` for
+/// embassy's own executor: there is no handle to the output, and the task cannot be awaited,
+/// cancelled or given data. A `StaticPool` is shared by any futures that fit its slots (the
+/// price: each slot is as big as the largest task it must hold), and it gives rawtask's whole
+/// API: async-task's `Runnable`/`Task` pair with the output, `Task::cancel`/`abort`/`join`,
+/// wakers usable from any thread or interrupt, a data slot for the executor's own queue links,
+/// and any schedule function, so it serves any executor. The cost per task is rawtask's
+/// header, the schedule function and the pool reference on top of the future, in a slot
+/// rounded up to `size_of::<S>()`.
 pub struct StaticPool<S, const N: usize> {
     /// The slots; a slot's memory belongs to the task that holds its flag.
     memory: UnsafeCell<MaybeUninit<[S; N]>>,
