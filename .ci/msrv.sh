@@ -66,9 +66,10 @@ build() { # build DESCRIPTION CARGO-ARGS...
     builds=$((builds + 1))
 }
 build default
-build no_std --no-default-features
+build "no_std alloc" --no-default-features --features alloc
+build "no_std no alloc" --no-default-features
 build portable-atomic --no-default-features --features portable-atomic
 build "std + portable-atomic" --features portable-atomic
 build "macros and futures" --features macros,futures
 
-echo "msrv: rawtask and rawtask-macros package and verify; rawtask builds with Rust $msrv (default, no_std, portable-atomic; also macros, futures: $builds builds)"
+echo "msrv: rawtask and rawtask-macros package and verify; rawtask builds with Rust $msrv (default, no_std with and without alloc, portable-atomic; also macros, futures: $builds builds)"

@@ -30,11 +30,25 @@ run() { # run NAME TRIPLE CARGO-ARGS... (RUSTFLAGS from the environment)
     ok+=("$name")
 }
 
-run "thumbv7m no_std" thumbv7m-none-eabi build --no-default-features
+run "thumbv7m no_std" thumbv7m-none-eabi build --no-default-features --features alloc
+run "thumbv7m no_std no alloc" thumbv7m-none-eabi build --no-default-features
 RUSTFLAGS="--cfg portable_atomic_unsafe_assume_single_core" \
-    run "thumbv6m portable-atomic" thumbv6m-none-eabi build --no-default-features --features portable-atomic
-run "wasm32 no_std" wasm32-unknown-unknown build --no-default-features
+    run "thumbv6m portable-atomic" thumbv6m-none-eabi build --no-default-features --features alloc,portable-atomic
+RUSTFLAGS="--cfg portable_atomic_unsafe_assume_single_core" \
+    run "thumbv6m portable-atomic no alloc" thumbv6m-none-eabi build --no-default-features --features portable-atomic
+run "wasm32 no_std" wasm32-unknown-unknown build --no-default-features --features alloc
 run "powerpc std check" powerpc-unknown-linux-gnu check
+
+# The heapless executor example (examples/embedded, its own workspace): a `no_main` binary with
+# tasks in a StaticPool and no `#[global_allocator]`. That it links proves the no-`alloc` build
+# references no allocator symbol (rustc refuses a graph with `alloc` and no global allocator).
+if add_target thumbv7m-none-eabi; then
+    echo "--- embedded example: cargo build --target thumbv7m-none-eabi (examples/embedded)" >&2
+    (cd examples/embedded && cargo build --target thumbv7m-none-eabi >&2)
+    ok+=("embedded example (thumbv7m no allocator)")
+else
+    echo "SKIPPED: targets-core: embedded example" >&2
+fi
 
 if [ ${#ok[@]} -eq 0 ]; then
     echo "SKIPPED: targets-core: ${skipped[*]}"

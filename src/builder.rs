@@ -1,12 +1,13 @@
 //! Spawning: the [`Builder`] and the `spawn*` functions.
 
+#[cfg(feature = "alloc")]
 use alloc::borrow::Cow;
 use core::fmt;
 use core::future::Future;
 use core::panic::Location;
 
 use crate::hooks::{HookSlot, Hooked, TaskHooks};
-use crate::identity::task_identity::Identity;
+use crate::identity::task_identity::{Identity, TaskName};
 use crate::raw::extras::{IdentitySlot, TaskExtras};
 use crate::raw::harness::RawTask;
 use crate::raw::locality::{AnyThread, Locality};
@@ -38,14 +39,12 @@ type Spawned<T, M> = (Runnable<M>, Task<T, M>);
 /// # When memory runs out
 ///
 /// A task is one allocation. The `spawn*` methods (and the crate's `spawn*` functions) abort
-/// the process if it fails, as `Box::new` does ([`handle_alloc_error`]); the `try_spawn*`
+/// the process if it fails, as `Box::new` does (`handle_alloc_error`); the `try_spawn*`
 /// methods ([`try_spawn`](Self::try_spawn), `try_spawn_local`,
-/// [`try_spawn_unchecked`](Self::try_spawn_unchecked), and [`try_spawn_many`]) return a
+/// [`try_spawn_unchecked`](Self::try_spawn_unchecked), and `rawtask::try_spawn_many`) return a
 /// [`TrySpawnError`] instead, after dropping everything they were given. Spawning allocates
 /// nothing else. Running a task allocates only to store a caught panic (with
 /// `propagate_panic(true)`), which aborts if it fails.
-///
-/// [`handle_alloc_error`]: alloc::alloc::handle_alloc_error
 pub struct Builder<M = (), A = Heap, H = ()> {
     metadata: M,
     propagate_panic: bool,
@@ -56,7 +55,7 @@ pub struct Builder<M = (), A = Heap, H = ()> {
 
 /// What identity the spawned task gets.
 struct IdentitySpec {
-    name: Option<Cow<'static, str>>,
+    name: Option<TaskName>,
     track_location: bool,
 }
 
@@ -127,7 +126,9 @@ impl<A, H> Builder<(), A, H> {
     }
 }
 
-impl<M, A: Allocator, H: HookSlot> Builder<M, A, H> {
+// Options, whatever the allocator (without the `alloc` feature `Builder::new()`'s `Heap` is
+// no allocator, until `allocator` replaces it).
+impl<M, A, H> Builder<M, A, H> {
     /// With `true`, a panic in the future is caught, stored as the task's output, and re-raised
     /// by whoever awaits the [`Task`]. With `false` (the default) it leaves
     /// [`Runnable::run`] after the task is closed. Needs the `std` feature to have an effect.
@@ -221,6 +222,7 @@ impl<M, A: Allocator, H: HookSlot> Builder<M, A, H> {
     /// let (runnable, _task) = rawtask::Builder::new().name("worker").spawn(|()| async {}, |_| {});
     /// assert_eq!(runnable.identity().unwrap().name(), Some("worker"));
     /// ```
+    #[cfg(feature = "alloc")]
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder<M, A, H> {
         self.identity_spec().name = Some(name.into());
         self
@@ -256,7 +258,9 @@ impl<M, A: Allocator, H: HookSlot> Builder<M, A, H> {
             track_location: false,
         })
     }
+}
 
+impl<M, A: Allocator, H: HookSlot> Builder<M, A, H> {
     /// Spawns a `Send` future; `future` builds it from a reference to the data slot.
     ///
     /// ```
@@ -648,6 +652,7 @@ where
 /// }
 /// assert_eq!(futures_lite::future::block_on(task), 3);
 /// ```
+#[cfg(feature = "alloc")]
 pub fn spawn<F, S>(future: F, schedule: S) -> (Runnable, Task<F::Output>)
 where
     F: Future + Send + 'static,
@@ -690,6 +695,7 @@ where
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 3);
 /// ```
+#[cfg(feature = "alloc")]
 pub unsafe fn spawn_unchecked<F, S>(future: F, schedule: S) -> (Runnable, Task<F::Output>)
 where
     F: Future,
@@ -721,6 +727,7 @@ where
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 1);
 /// ```
+#[cfg(feature = "alloc")]
 pub fn spawn_with<F, S, M>(future: F, schedule: S, data: M) -> (Runnable<M>, Task<F::Output, M>)
 where
     F: Future + Send + 'static,
@@ -774,6 +781,7 @@ where
 /// runnable.run();
 /// assert_eq!(futures_lite::future::block_on(task), 3);
 /// ```
+#[cfg(feature = "alloc")]
 pub unsafe fn spawn_unchecked_with<F, S, M>(
     future: F,
     schedule: S,
@@ -819,6 +827,7 @@ where
 /// let sum: i32 = tasks.into_iter().map(futures_lite::future::block_on).sum();
 /// assert_eq!(sum, 9900);
 /// ```
+#[cfg(feature = "alloc")]
 pub fn spawn_many<I, S, R, T>(futures: I, schedule: &S, runnables: &mut R, tasks: &mut T)
 where
     I: IntoIterator,
@@ -856,6 +865,7 @@ where
 /// let outputs: Vec<i32> = tasks.into_iter().map(futures_lite::future::block_on).collect();
 /// assert_eq!(outputs, [0, 1, 2]);
 /// ```
+#[cfg(feature = "alloc")]
 pub fn try_spawn_many<I, S, R, T>(
     futures: I,
     schedule: &S,

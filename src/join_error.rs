@@ -1,6 +1,8 @@
 //! [`JoinError`]: why a [`Join`](crate::Join) did not produce the task's output.
 
+#[cfg(feature = "alloc")]
 use alloc::boxed::Box;
+#[cfg(feature = "alloc")]
 use core::any::Any;
 use core::fmt;
 
@@ -28,7 +30,9 @@ pub enum JoinError {
     /// future panicked without panic propagation. Its future has been dropped.
     Cancelled,
     /// The future panicked and the task propagates panics: the payload, as `catch_unwind`
-    /// returns it.
+    /// returns it. (Not in a build without the `alloc` feature, where there is no box to
+    /// carry it and no `catch_unwind` to catch it.)
+    #[cfg(feature = "alloc")]
     Panicked(Box<dyn Any + Send + 'static>),
 }
 
@@ -52,7 +56,10 @@ impl JoinError {
     /// assert!(!futures_lite::future::block_on(task.join()).unwrap_err().is_panic());
     /// ```
     pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked(_))
+        #[cfg(feature = "alloc")]
+        return matches!(self, JoinError::Panicked(_));
+        #[cfg(not(feature = "alloc"))]
+        return false;
     }
 
     /// The panic payload, or `Err(self)` if the task was cancelled.
@@ -63,6 +70,7 @@ impl JoinError {
     /// let err = futures_lite::future::block_on(task.join()).unwrap_err();
     /// assert!(err.try_into_panic().unwrap_err().is_cancelled());
     /// ```
+    #[cfg(feature = "alloc")]
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self {
             JoinError::Panicked(payload) => Ok(payload),
@@ -83,6 +91,7 @@ impl JoinError {
     /// let err = futures_lite::future::block_on(task.join()).unwrap_err();
     /// assert_eq!(err.into_panic().downcast_ref::<u8>(), Some(&7));
     /// ```
+    #[cfg(feature = "alloc")]
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         match self.try_into_panic() {
@@ -96,6 +105,7 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JoinError::Cancelled => f.write_str("JoinError::Cancelled"),
+            #[cfg(feature = "alloc")]
             JoinError::Panicked(_) => f.write_str("JoinError::Panicked(..)"),
         }
     }
@@ -105,6 +115,7 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JoinError::Cancelled => f.write_str("task was cancelled"),
+            #[cfg(feature = "alloc")]
             JoinError::Panicked(_) => f.write_str("task panicked"),
         }
     }

@@ -1,5 +1,11 @@
-// In a `no_std` build the std-only items named below are not in the crate: their links go to
-// docs.rs, which documents every feature.
+// In a `no_std` build the std-only items named below are not in the crate (nor, without
+// `alloc`, the heap spawn functions): their links go to docs.rs, which documents every feature.
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "
+[`spawn_with`]: https://docs.rs/rawtask/latest/rawtask/fn.spawn_with.html
+[`spawn_many`]: https://docs.rs/rawtask/latest/rawtask/fn.spawn_many.html"
+)]
 #![cfg_attr(
     not(feature = "std"),
     doc = "
@@ -88,6 +94,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
@@ -147,8 +154,10 @@ mod task_tracker;
 mod try_spawn_error;
 
 pub use crate::abort_handle::AbortHandle;
+pub use crate::builder::Builder;
+#[cfg(feature = "alloc")]
 pub use crate::builder::{
-    spawn, spawn_many, spawn_unchecked, spawn_unchecked_with, spawn_with, try_spawn_many, Builder,
+    spawn, spawn_many, spawn_unchecked, spawn_unchecked_with, spawn_with, try_spawn_many,
 };
 #[cfg(feature = "std")]
 pub use crate::builder::{spawn_local, spawn_local_with};

@@ -10,7 +10,7 @@ use crate::schedule::Schedule;
 use crate::storage::Allocator;
 use crate::task::Task;
 
-impl<M, A: Allocator> Builder<M, A> {
+impl<M, A> Builder<M, A> {
     /// [`spawn`](Self::spawn) with the task's memory from `alloc` (async-task PR #98's name for
     /// [`allocator`](Self::allocator)`(alloc).spawn(..)`).
     ///

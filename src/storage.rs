@@ -28,21 +28,36 @@
 //! assert_eq!(POOL.stats().reused, 2);
 //! ```
 //!
+//! Without a heap at all (`default-features = false`, no `alloc`: a `no_std` target with no
+//! `#[global_allocator]`), tasks live in a [`StaticPool`], `N` fixed-size slots in a `static`,
+//! spawned with [`Builder::try_spawn`](crate::Builder::try_spawn), which fails when the pool is
+//! full or the task does not fit. `examples/embedded` is such an executor for Cortex-M.
+//!
 //! The default path is unchanged by this: [`spawn`](crate::spawn) and a `Builder` without an
 //! allocator use [`Heap`], a zero-sized type that compiles to the same global-allocator calls.
 
+#[cfg(feature = "alloc")]
 use core::alloc::Layout;
+#[cfg(feature = "alloc")]
 use core::ptr::NonNull;
 
 pub use allocator_api2::alloc::{AllocError, Allocator};
 
+pub use self::static_pool::{StaticPool, TaskSlot};
+
+mod static_pool;
+
 /// The global heap: the default allocator of tasks. Zero-sized, so it adds nothing to a task.
+///
+/// Without the `alloc` feature it is only `Builder::new()`'s placeholder, not an allocator:
+/// give the builder one with [`Builder::allocator`](crate::Builder::allocator).
 ///
 /// It allocates through the global allocator (under `cfg(loom)`, loom's, so that the models
 /// check task memory).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Heap;
 
+#[cfg(feature = "alloc")]
 // SAFETY: memory comes from the global allocator, which satisfies `Allocator`'s contract; a
 // zero-sized request gets a dangling, well-aligned pointer and is never passed to `dealloc`.
 unsafe impl Allocator for Heap {

@@ -133,8 +133,20 @@ pub(crate) use loom::cell::UnsafeCell;
 /// Allocation of task memory. loom's allocator reports any allocation still live at the end of
 /// a model execution, which is how the models prove that every task is freed.
 pub(crate) mod alloc {
-    #[cfg(not(loom))]
+    #[cfg(all(not(loom), feature = "alloc"))]
     pub(crate) use alloc::alloc::{alloc, dealloc, handle_alloc_error};
+
+    /// Without a global heap there is no allocation-error handler either: a failed infallible
+    /// spawn (into a full `StaticPool`, say) panics, as a failed `Box::new` would abort.
+    #[cfg(all(not(loom), not(feature = "alloc")))]
+    #[cold]
+    pub(crate) fn handle_alloc_error(layout: core::alloc::Layout) -> ! {
+        panic!(
+            "rawtask: could not allocate a task of {} bytes (alignment {})",
+            layout.size(),
+            layout.align()
+        )
+    }
     #[cfg(loom)]
     pub(crate) use loom::alloc::{alloc, dealloc};
 

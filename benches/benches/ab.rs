@@ -14,6 +14,7 @@
 //!     cargo bench -p rawtask-benches --bench ab -- ffi     # rawtask::ffi against async-ffi 0.5.1
 //!     cargo bench -p rawtask-benches --bench ab -- compat  # compat::async_task_ffi against the root
 //!     cargo bench -p rawtask-benches --bench ab -- home    # the home scheduler from C against Rust
+//!     cargo bench -p rawtask-benches --bench ab -- storage # a StaticPool against the heap
 //!
 //! Prints one line per workload: median rawtask/async-task ratio and the quartiles, then the
 //! geometric mean of the medians. A ratio below 1 means rawtask is faster.
@@ -66,6 +67,7 @@ fn main() {
             "ffi".into(),
             "compat".into(),
             "home".into(),
+            "storage".into(),
         ];
     }
     for group in groups {
@@ -76,7 +78,10 @@ fn main() {
             "ffi" => ffi(rounds),
             "compat" => compat(rounds),
             "home" => home(rounds),
-            other => panic!("unknown group {other:?}: core, scope, capi, ffi, compat, home"),
+            "storage" => storage(rounds),
+            other => {
+                panic!("unknown group {other:?}: core, scope, capi, ffi, compat, home, storage")
+            }
         }
         println!();
     }
@@ -761,6 +766,77 @@ fn ffi(rounds: usize) {
             drop(black_box(async_ffi::FutureExt::into_ffi(
                 async move { x + 1 },
             )));
+        },
+    );
+}
+
+/// Tasks in a `storage::StaticPool` (`Builder::allocator(&POOL).try_spawn`, the heapless path)
+/// against the heap (`rawtask::spawn`): issue 16's target is a ratio of at most 1.0.
+fn storage(rounds: usize) {
+    use rawtask::storage::{StaticPool, TaskSlot};
+    static POOL: StaticPool<TaskSlot<128>, 8> = StaticPool::new();
+    fn noop(_: rawtask::Runnable) {}
+
+    println!("| workload (StaticPool/heap, {rounds} rounds) | median | quartiles |");
+    println!("|---|---:|---:|");
+    ab(
+        "spawn_run_join",
+        rounds,
+        || {
+            let x = black_box(7u64);
+            let (r, t) = rawtask::Builder::new()
+                .allocator(&POOL)
+                .try_spawn(move |()| async move { x + 1 }, noop)
+                .unwrap();
+            r.run();
+            black_box(poll_ready(t));
+        },
+        || {
+            let x = black_box(7u64);
+            let (r, t) = rawtask::spawn(async move { x + 1 }, noop);
+            r.run();
+            black_box(poll_ready(t));
+        },
+    );
+    ab(
+        "spawn_drop",
+        rounds,
+        || {
+            drop(black_box(
+                rawtask::Builder::new()
+                    .allocator(&POOL)
+                    .try_spawn(|()| async {}, noop)
+                    .unwrap(),
+            ))
+        },
+        || drop(black_box(rawtask::spawn(async {}, noop))),
+    );
+    // Eight tasks alive at once (the pool full), then all run and joined.
+    ab(
+        "spawn_8_then_run_join_all",
+        rounds,
+        || {
+            let tasks: [_; 8] = std::array::from_fn(|i| {
+                let x = black_box(i as u64);
+                rawtask::Builder::new()
+                    .allocator(&POOL)
+                    .try_spawn(move |()| async move { x + 1 }, noop)
+                    .unwrap()
+            });
+            for (r, t) in tasks {
+                r.run();
+                black_box(poll_ready(t));
+            }
+        },
+        || {
+            let tasks: [_; 8] = std::array::from_fn(|i| {
+                let x = black_box(i as u64);
+                rawtask::spawn(async move { x + 1 }, noop)
+            });
+            for (r, t) in tasks {
+                r.run();
+                black_box(poll_ready(t));
+            }
         },
     );
 }

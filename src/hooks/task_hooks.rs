@@ -148,7 +148,7 @@ impl<H: TaskHooks + ?Sized> TaskHooks for &H {
 }
 
 /// Hooks shared by reference count (one clone per task).
-#[cfg(target_has_atomic = "ptr")]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl<H: TaskHooks + ?Sized> TaskHooks for alloc::sync::Arc<H> {
     type State = H::State;
     fn on_spawn(&self, task: TaskMeta<'_>) -> Self::State {

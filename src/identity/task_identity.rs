@@ -1,5 +1,6 @@
 //! What identifies a task: [`TaskId`] and the [`Identity`] record (id, name, spawn location).
 
+#[cfg(feature = "alloc")]
 use alloc::borrow::Cow;
 use core::fmt;
 use core::num::NonZeroU64;
@@ -90,16 +91,22 @@ impl fmt::Display for TaskId {
     }
 }
 
+/// A task's name: any string with the `alloc` feature, a `&'static str` without it.
+#[cfg(feature = "alloc")]
+pub(crate) type TaskName = Cow<'static, str>;
+#[cfg(not(feature = "alloc"))]
+pub(crate) type TaskName = &'static str;
+
 /// What an identified task carries: its id, and its name and spawn location if requested.
 pub struct Identity {
     id: TaskId,
-    name: Option<Cow<'static, str>>,
+    name: Option<TaskName>,
     location: Option<&'static Location<'static>>,
 }
 
 impl Identity {
     pub(crate) fn new(
-        name: Option<Cow<'static, str>>,
+        name: Option<TaskName>,
         location: Option<&'static Location<'static>>,
     ) -> Identity {
         Identity {
@@ -116,7 +123,10 @@ impl Identity {
 
     /// The task's name, if it was given one.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        #[cfg(feature = "alloc")]
+        return self.name.as_deref();
+        #[cfg(not(feature = "alloc"))]
+        return self.name;
     }
 
     /// Where the task was spawned, if the spawner tracked it.

@@ -60,12 +60,14 @@
 #[cfg(feature = "std")]
 mod checked;
 mod runnable;
+#[cfg(feature = "alloc")]
 mod spawn;
 mod task;
 
 #[cfg(feature = "std")]
 pub use checked::Checked;
 pub use runnable::Runnable;
+#[cfg(feature = "alloc")]
 pub use spawn::{spawn, spawn_unchecked, spawn_unchecked_with, spawn_with};
 #[cfg(feature = "std")]
 pub use spawn::{spawn_local, spawn_local_with};

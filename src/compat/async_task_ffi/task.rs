@@ -26,6 +26,7 @@ pub struct Task<T> {
 
 impl<T> Task<T> {
     #[inline(always)]
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))] // only the heap `spawn*` build one
     pub(super) fn new<D>(inner: crate::Task<T, D>) -> Task<T> {
         Task {
             inner: inner.erase_metadata(),
