@@ -4,8 +4,9 @@
 # channels, web_server; single- and multi-threaded; Executor and StaticExecutor), built twice:
 # with async-task patched to rawtask (compat/async-task-shim, as .ci/dependents.sh does for
 # async-executor's tests) and unpatched (the real async-task 4.7.1). The two bench binaries run
-# in alternation, ROUNDS times, each round into its own criterion directory; for every benchmark
-# the script prints the median over rounds of the per-round ratio patched/unpatched (criterion's
+# in alternation, benchmark by benchmark (each benchmark's two runs back to back, which goes
+# first alternating), ROUNDS times, each round into its own criterion directory; for every
+# benchmark the script prints the median over rounds of the per-round ratio patched/unpatched (criterion's
 # median estimate of each side), and the geometric mean. A ratio below 1 means rawtask is faster.
 #
 #   benches/async-executor.sh                     3 rounds, short criterion settings
@@ -14,8 +15,9 @@
 #   benches/async-executor.sh spawn_one           a criterion filter (any other argument)
 #   REPORT_ONLY=1 benches/async-executor.sh       the table of the last run, no build or run
 #
-# Why alternation: this project's shared VM drifts by ±25 % between windows a few seconds apart
-# (benches/ab.rs); a round of A then B (B then A in the next round) keeps the ratio meaningful.
+# Why alternation per benchmark: this project's shared VM drifts by ±25 % between windows a few
+# seconds apart (benches/ab.rs); a first version alternated whole suites (each side ~2.5 min)
+# and single ratios ranged 0.2-3.9 over three rounds.
 # Why the tree check: Cargo drops an unusable patch with only a warning and builds the real
 # async-task; the "patched" numbers would then be async-task's own.
 #
@@ -145,14 +147,30 @@ for p in json.load(sys.stdin)["packages"]:
         note "$side: ${BIN[$side]}"
     done
     rm -rf "$WORK/criterion"
+    # The benchmarks (a criterion filter given on the command line narrows them).
+    mapfile -t names < <(cd "$WORK/unpatched" && "${BIN[unpatched]}" --bench --list "$@" 2>/dev/null |
+        sed -n 's/: benchmark$//p')
+    [ ${#names[@]} -gt 0 ] || {
+        echo "FAILED: async-executor bench: no benchmark listed"
+        exit 1
+    }
+    note "${#names[@]} benchmarks, $ROUNDS rounds"
+    # Interleaved per benchmark: each benchmark's patched and unpatched runs are back to back
+    # (seconds apart, not a whole suite apart), the order alternating from one to the next.
+    flip=0
     for ((round = 0; round < ROUNDS; round++)); do
-        if ((round % 2 == 0)); then order="unpatched patched"; else order="patched unpatched"; fi
-        for side in $order; do
-            note "round $((round + 1))/$ROUNDS: $side"
-            # The bench's own directory is its working directory, as under `cargo bench`.
-            (cd "$WORK/$side" && CRITERION_HOME=$WORK/criterion/$round/$side \
-                "${BIN[$side]}" --bench "${CRIT[@]}" "$@" >&2)
+        for name in "${names[@]}"; do
+            if ((flip % 2 == 0)); then order="unpatched patched"; else order="patched unpatched"; fi
+            flip=$((flip + 1))
+            for side in $order; do
+                note "round $((round + 1))/$ROUNDS: $name: $side"
+                # The bench's own directory is its working directory, as under `cargo bench`.
+                (cd "$WORK/$side" && CRITERION_HOME=$WORK/criterion/$round/$side \
+                    "${BIN[$side]}" --bench "${CRIT[@]}" --exact "$name" >&2)
+            done
         done
+        # An odd count of benchmarks would give every benchmark the same order each round.
+        ((${#names[@]} % 2 == 1)) && flip=$((flip + 1))
     done
 fi
 

@@ -13,6 +13,9 @@
 #   QUICK=1 benches/results.sh         fewer rounds / criterion's --quick (a few minutes less)
 #   SKIP_AB=1 SKIP_EXECUTORS=1 SKIP_ASYNC_EXECUTOR=1 SKIP_CODE_SIZE=1 benches/results.sh
 #                                      any of the four skipped (its section says SKIPPED)
+#   REUSE_ASYNC_EXECUTOR=1 benches/results.sh
+#                                      the table of the last benches/async-executor.sh run
+#                                      (its rounds are the slowest part), not a new run
 #
 # Each step's table goes to target/results/<step>.md, its log to target/results/<step>.log;
 # benches/results.py assembles RESULTS.md and results.svg from them. A ratio below 1 means
@@ -60,7 +63,12 @@ executor_args=()
 AB_ROUNDS=$ab_rounds step ab \
     SKIP_AB cargo bench -p rawtask-benches --bench ab -- core capi ffi compat home floor
 step executors SKIP_EXECUTORS benches/report-executors.sh ${executor_args[@]+"${executor_args[@]}"}
-ROUNDS=$ae_rounds step async-executor SKIP_ASYNC_EXECUTOR benches/async-executor.sh
+if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
+    ae_rounds="$(ls "${WORK:-$ROOT/target/async-executor-bench}/criterion" 2>/dev/null | wc -l) (reused from the last run)"
+    REPORT_ONLY=1 step async-executor SKIP_ASYNC_EXECUTOR benches/async-executor.sh
+else
+    ROUNDS=$ae_rounds step async-executor SKIP_ASYNC_EXECUTOR benches/async-executor.sh
+fi
 step code-size SKIP_CODE_SIZE benches/code-size.sh
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
