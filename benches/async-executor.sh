@@ -221,11 +221,11 @@ for name in names:
     medians.append(m)
     tp = statistics.median(p[name] for p, _ in data)
     tu = statistics.median(u[name] for _, u in data)
-    flag = " ⚠" if m > 1.0 else ""
+    flag = " ⚠" if round(m, 2) > 1.0 else ""
     print(f"| {name} | {fmt(tp)} | {fmt(tu)} | {m:.2f}{flag} | {ratios[0]:.2f}–{ratios[-1]:.2f} |")
 g = math.exp(sum(map(math.log, medians)) / len(medians))
 print(f"| **geometric mean ({len(medians)} benchmarks)** | | | **{g:.2f}** | |")
 worst = max(zip(medians, names))
-print(f"\nworst: {worst[1]} {worst[0]:.2f}; above 1.00: {sum(m > 1.0 for m in medians)}; "
+print(f"\nworst: {worst[1]} {worst[0]:.2f}; above 1.00: {sum(round(m, 2) > 1.0 for m in medians)}; "
       f"goal: geomean <= 0.90, none above 1.00")
 PYTHON

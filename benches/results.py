@@ -95,7 +95,7 @@ def main():
         series.append(("async-executor 1.14.1's own suite: async-task patched to rawtask / unpatched", rows))
         g = geomean([v for _, v in rows])
         worst = max(rows, key=lambda r: r[1])
-        above = sum(v > 1.0 for _, v in rows)
+        above = sum(v > 1.0 for _, v in rows)  # the table's two-decimal medians
         headline.append(f"- **async-executor 1.14.1's own benchmark suite**, async-task patched to "
                         f"rawtask / unpatched: geometric mean **{g:.2f}** over {len(rows)} "
                         f"benchmarks; worst {worst[1]:.2f} ({worst[0]}); {above} above 1.00.")

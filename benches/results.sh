@@ -79,5 +79,5 @@ python3 benches/results.py "$OUT" benches/RESULTS.md benches/results.svg \
     "date=$started" "cpu=${cpu:-unknown}" "cores=$(nproc)" "rustc=$(rustc --version)" \
     "load_before=$load_before" "load_after=$load_after" "config=$config" \
     "ab_rounds=$ab_rounds" "ae_rounds=$ae_rounds" \
-    "commit=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src benches || echo '+changes')"
+    "commit=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src benches ':!benches/RESULTS.md' ':!benches/results.svg' || echo '+changes')"
 note "wrote benches/RESULTS.md and benches/results.svg"
