@@ -15,6 +15,7 @@
 //!     cargo bench -p rawtask-benches --bench ab -- compat  # compat::async_task_ffi against the root
 //!     cargo bench -p rawtask-benches --bench ab -- home    # the home scheduler from C against Rust
 //!     cargo bench -p rawtask-benches --bench ab -- storage # a StaticPool against the heap
+//!     cargo bench -p rawtask-benches --bench ab -- floor   # spawn + run + join against its floor
 //!
 //! Prints one line per workload: median rawtask/async-task ratio and the quartiles, then the
 //! geometric mean of the medians. A ratio below 1 means rawtask is faster.
@@ -68,6 +69,7 @@ fn main() {
             "compat".into(),
             "home".into(),
             "storage".into(),
+            "floor".into(),
         ];
     }
     for group in groups {
@@ -79,8 +81,11 @@ fn main() {
             "compat" => compat(rounds),
             "home" => home(rounds),
             "storage" => storage(rounds),
+            "floor" => floor(rounds),
             other => {
-                panic!("unknown group {other:?}: core, scope, capi, ffi, compat, home, storage")
+                panic!(
+                    "unknown group {other:?}: core, scope, capi, ffi, compat, home, storage, floor"
+                )
             }
         }
         println!();
@@ -281,6 +286,90 @@ fn core(rounds: usize) {
         "| **geometric mean of medians** | **{:.2}** | |",
         geomean.exp()
     );
+}
+
+/// The size and alignment of the one allocation of the task `spawn_run_join` spawns, read by
+/// spawning that task once through a zero-sized allocator (the same size as the default
+/// `Heap`, so the same task layout) that records the layout it is asked for.
+fn spawn_run_join_layout() -> std::alloc::Layout {
+    use std::alloc::Layout;
+    use std::ptr::NonNull;
+    use std::sync::Mutex;
+
+    use rawtask::storage::{AllocError, Allocator, Heap};
+
+    static ASKED: Mutex<Option<Layout>> = Mutex::new(None);
+    struct Recorder;
+    // SAFETY: forwards to the global allocator, which meets the contract; records the layout.
+    unsafe impl Allocator for Recorder {
+        fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+            *ASKED.lock().unwrap() = Some(layout);
+            Heap.allocate(layout)
+        }
+        unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+            // SAFETY: `ptr` came from `allocate` above, that is from `Heap`, with `layout`.
+            unsafe { Heap.deallocate(ptr, layout) }
+        }
+    }
+    fn raw_noop(_: rawtask::Runnable) {}
+    let x = black_box(7u64);
+    let (r, t) = rawtask::Builder::new()
+        .allocator(Recorder)
+        .spawn(move |()| async move { x + 1 }, raw_noop);
+    r.run();
+    poll_ready(t);
+    ASKED
+        .lock()
+        .unwrap()
+        .expect("the task was allocated through the recorder")
+}
+
+/// Issue 17's floor of spawn + run + join: what no implementation of a shared task can avoid
+/// — one allocation of the task's size, the two atomic read-modify-writes with which a pair
+/// of handles (runnable and task) agree who frees it, one free — against rawtask's and
+/// async-task 4.7.1's spawn + run + join of the task of `core`'s `spawn_run_join`. Goal:
+/// rawtask/floor at most 1.3.
+fn floor(rounds: usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn raw_noop(_: rawtask::Runnable) {}
+    fn at_noop(_: async_task::Runnable) {}
+    let layout = spawn_run_join_layout();
+    let floor = move || {
+        // SAFETY: the layout is the task's, not zero-sized; the memory is freed below with it.
+        let memory = unsafe { std::alloc::alloc(layout) };
+        assert!(!memory.is_null());
+        // The state word, initialised like a task's, then released once by each handle.
+        let state = memory.cast::<AtomicUsize>();
+        // SAFETY: the memory is fresh, large and aligned enough for a usize (a task's state).
+        unsafe { state.write(AtomicUsize::new(black_box(2))) };
+        // SAFETY: initialised just above; nothing else refers to it.
+        let state = unsafe { &*state };
+        black_box(state.fetch_sub(1, Ordering::AcqRel));
+        if state.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SAFETY: allocated above with this layout; the last reference is gone.
+            unsafe { std::alloc::dealloc(black_box(memory), layout) };
+        }
+    };
+    let raw = || {
+        let x = black_box(7u64);
+        let (r, t) = rawtask::spawn(async move { x + 1 }, raw_noop);
+        r.run();
+        black_box(poll_ready(t));
+    };
+    let at = || {
+        let x = black_box(7u64);
+        let (r, t) = async_task::spawn(async move { x + 1 }, at_noop);
+        r.run();
+        black_box(poll_ready(t));
+    };
+    println!(
+        "| workload ({rounds} rounds; floor: alloc {} bytes, 2 atomic RMWs, free) | median | quartiles |",
+        layout.size()
+    );
+    println!("|---|---:|---:|");
+    ab("spawn_run_join: rawtask/floor", rounds, raw, floor);
+    ab("spawn_run_join: async-task/floor", rounds, at, floor);
 }
 
 thread_local! {

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# async-executor 1.14.1's own criterion benchmark suite (benches/executor.rs, `--features
+# static`: create, spawn_one, spawn_batch, spawn_many_local, spawn_recursively, yield_now,
+# channels, web_server; single- and multi-threaded; Executor and StaticExecutor), built twice:
+# with async-task patched to rawtask (compat/async-task-shim, as .ci/dependents.sh does for
+# async-executor's tests) and unpatched (the real async-task 4.7.1). The two bench binaries run
+# in alternation, benchmark by benchmark (each benchmark's two runs back to back, which goes
+# first alternating), ROUNDS times, each round into its own criterion directory; for every
+# benchmark the script prints the median over rounds of the per-round ratio patched/unpatched (criterion's
+# median estimate of each side), and the geometric mean. A ratio below 1 means rawtask is faster.
+#
+#   benches/async-executor.sh                     3 rounds, short criterion settings
+#   ROUNDS=5 benches/async-executor.sh
+#   CRITERION_ARGS="--sample-size 10 --warm-up-time 1 --measurement-time 2" benches/async-executor.sh
+#   benches/async-executor.sh spawn_one           a criterion filter (any other argument)
+#   REPORT_ONLY=1 benches/async-executor.sh       the table of the last run, no build or run
+#
+# Why alternation per benchmark: this project's shared VM drifts by ±25 % between windows a few
+# seconds apart (benches/ab.rs); a first version alternated whole suites (each side ~2.5 min)
+# and single ratios ranged 0.2-3.9 over three rounds.
+# Why the tree check: Cargo drops an unusable patch with only a warning and builds the real
+# async-task; the "patched" numbers would then be async-task's own.
+#
+# Builds in target/async-executor-bench/ (or $WORK), from the copy cargo fetched of the
+# published package with its published Cargo.lock. Progress goes to stderr; stdout is the table.
+# Prints `SKIPPED: async-executor bench: ...` (exit 0) when the package cannot be fetched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SHIM=$ROOT/compat/async-task-shim
+VERSION=1.14.1
+WORK=${WORK:-$ROOT/target/async-executor-bench}
+ROUNDS=${ROUNDS:-3}
+read -r -a CRIT <<<"${CRITERION_ARGS:---sample-size 10 --warm-up-time 1 --measurement-time 2}"
+# Both builds share one target directory: criterion and the other dependencies are the same
+# artifacts; the two async-executor builds differ in their dependency hashes.
+export CARGO_TARGET_DIR=$WORK/target
+unset RUSTFLAGS RUSTDOCFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS
+
+note() { echo "async-executor bench: $*" >&2; }
+
+# setup SIDE PATCH?: a fresh copy of the published package in $WORK/SIDE, its own workspace,
+# with or without the patch.
+setup() {
+    local side=$1 patch=$2 dir=$WORK/$1
+    rm -rf "$dir"
+    cp -R "$SRC" "$dir"
+    chmod -R u+w "$dir"
+    printf '\n# Added by rawtask'"'"'s benches/async-executor.sh.\n[workspace]\n' >>"$dir/Cargo.toml"
+    if [ "$patch" = yes ]; then
+        printf '\n[patch.crates-io]\nasync-task = { path = "%s" }\n' "$SHIM" >>"$dir/Cargo.toml"
+    fi
+}
+
+# bench_binary SIDE: builds the bench and prints its executable's path.
+bench_binary() {
+    local dir=$WORK/$1
+    (cd "$dir" && cargo bench --features static --bench executor --no-run \
+        --message-format json 2>"$WORK/$1.build.log") |
+        python3 -c '
+import json, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
+            and msg["target"]["name"] == "executor":
+        print(msg["executable"])
+'
+}
+
+# check_patched: async-task in the patched graph must be the shim, and only the shim.
+check_patched() {
+    local dir=$WORK/patched tree err
+    tree=$WORK/patched.tree
+    err=$WORK/patched.tree.err
+    (cd "$dir" && cargo tree -i async-task -e normal,dev --features static) >"$tree" 2>"$err" || {
+        cat "$err" >&2
+        echo "FAILED: async-executor bench: cargo could not resolve the patched graph"
+        exit 1
+    }
+    if grep -q 'was not used in the crate graph' "$err" ||
+        [ "$(head -n 1 "$tree")" != "async-task v4.7.1 ($SHIM)" ] ||
+        grep 'async-task v' "$tree" | grep -vqF "($SHIM)"; then
+        cat "$tree" "$err" >&2
+        echo "FAILED: async-executor bench: the patch did not apply (the real async-task is in the graph)"
+        exit 1
+    fi
+    note "patched graph: $(head -n 1 "$tree")"
+    # And the unpatched graph has the real one.
+    if ! (cd "$WORK/unpatched" && cargo tree -i async-task -e normal --features static 2>/dev/null) |
+        head -n 1 | grep -qx 'async-task v4.7.1'; then
+        echo "FAILED: async-executor bench: the unpatched graph does not have async-task 4.7.1 from crates.io"
+        exit 1
+    fi
+}
+
+if [[ -z "${REPORT_ONLY:-}" ]]; then
+    mkdir -p "$WORK"
+    # Have cargo fetch the published package (a scratch crate depending on exactly it).
+    fetchdir=$WORK/fetch
+    mkdir -p "$fetchdir/src"
+    : >"$fetchdir/src/lib.rs"
+    cat >"$fetchdir/Cargo.toml" <<EOF
+[package]
+name = "fetch-async-executor"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+async-executor = "=$VERSION"
+
+[workspace]
+EOF
+    if ! (cd "$fetchdir" && cargo fetch >&2); then
+        echo "SKIPPED: async-executor bench: cargo could not fetch async-executor $VERSION (no network?)"
+        exit 0
+    fi
+    SRC=$(cd "$fetchdir" && cargo metadata --format-version 1 2>/dev/null |
+        python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    if p["name"] == "async-executor":
+        print(p["manifest_path"].rsplit("/", 1)[0])
+')
+    [ -d "$SRC/benches" ] || {
+        echo "FAILED: async-executor bench: no benches/ in $SRC"
+        exit 1
+    }
+    setup unpatched no
+    setup patched yes
+    for side in unpatched patched; do
+        (cd "$WORK/$side" && cargo fetch >&2) || {
+            echo "SKIPPED: async-executor bench: cargo could not fetch the bench's dependencies"
+            exit 0
+        }
+    done
+    check_patched
+    note "building both bench binaries (release)"
+    declare -A BIN
+    for side in unpatched patched; do
+        BIN[$side]=$(bench_binary "$side")
+        [ -x "${BIN[$side]}" ] || {
+            tail -n 30 "$WORK/$side.build.log" >&2
+            echo "FAILED: async-executor bench: the $side bench did not build"
+            exit 1
+        }
+        note "$side: ${BIN[$side]}"
+    done
+    rm -rf "$WORK/criterion"
+    # The benchmarks (a criterion filter given on the command line narrows them).
+    mapfile -t names < <(cd "$WORK/unpatched" && "${BIN[unpatched]}" --bench --list "$@" 2>/dev/null |
+        sed -n 's/: benchmark$//p')
+    [ ${#names[@]} -gt 0 ] || {
+        echo "FAILED: async-executor bench: no benchmark listed"
+        exit 1
+    }
+    note "${#names[@]} benchmarks, $ROUNDS rounds"
+    # Interleaved per benchmark: each benchmark's patched and unpatched runs are back to back
+    # (seconds apart, not a whole suite apart), the order alternating from one to the next.
+    flip=0
+    for ((round = 0; round < ROUNDS; round++)); do
+        for name in "${names[@]}"; do
+            if ((flip % 2 == 0)); then order="unpatched patched"; else order="patched unpatched"; fi
+            flip=$((flip + 1))
+            for side in $order; do
+                note "round $((round + 1))/$ROUNDS: $name: $side"
+                # The bench's own directory is its working directory, as under `cargo bench`.
+                (cd "$WORK/$side" && CRITERION_HOME=$WORK/criterion/$round/$side \
+                    "${BIN[$side]}" --bench "${CRIT[@]}" --exact "$name" >&2)
+            done
+        done
+        # An odd count of benchmarks would give every benchmark the same order each round.
+        ((${#names[@]} % 2 == 1)) && flip=$((flip + 1))
+    done
+fi
+
+python3 - "$WORK/criterion" <<'PYTHON'
+import json, math, os, statistics, sys
+
+root = sys.argv[1]
+
+def estimates(side_dir):
+    """{benchmark id: median ns} of one side of one round."""
+    out = {}
+    for dirpath, _, files in os.walk(side_dir):
+        if "estimates.json" in files and os.path.basename(dirpath) == "new":
+            bench = json.load(open(os.path.join(dirpath, "benchmark.json")))
+            with open(os.path.join(dirpath, "estimates.json")) as f:
+                out[bench["full_id"]] = json.load(f)["median"]["point_estimate"]
+    return out
+
+rounds = sorted((d for d in os.listdir(root) if d.isdigit()), key=int) if os.path.isdir(root) else []
+data = [(estimates(os.path.join(root, r, "patched")), estimates(os.path.join(root, r, "unpatched")))
+        for r in rounds]
+if not data:
+    print("no results: run benches/async-executor.sh first")
+    sys.exit(1)
+
+def fmt(ns):
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.2f} {unit}"
+    return f"{ns:.1f} ns"
+
+def order(name):
+    # create first, then single-thread before multi-thread, then the suite's order.
+    kinds = ["spawn_one", "spawn_batch", "spawn_many_local", "spawn_recursively", "yield_now",
+             "channels", "web_server"]
+    group = 0 if name.startswith("executor::create") else (1 if name.startswith("single") else 2)
+    kind = next((i for i, k in enumerate(kinds) if k in name), 99)
+    return (group, "static" in name, kind, name)
+
+names = sorted(set.intersection(*(set(p) & set(u) for p, u in data)), key=order)
+print(f"| async-executor 1.14.1 benchmark ({len(data)} alternating rounds) | rawtask (patched) "
+      "| async-task 4.7.1 | patched/unpatched, median | range |")
+print("|---|---:|---:|---:|---:|")
+medians = []
+for name in names:
+    ratios = sorted(p[name] / u[name] for p, u in data)
+    m = statistics.median(ratios)
+    medians.append(m)
+    tp = statistics.median(p[name] for p, _ in data)
+    tu = statistics.median(u[name] for _, u in data)
+    flag = " ⚠" if round(m, 2) > 1.0 else ""
+    print(f"| {name} | {fmt(tp)} | {fmt(tu)} | {m:.2f}{flag} | {ratios[0]:.2f}–{ratios[-1]:.2f} |")
+g = math.exp(sum(map(math.log, medians)) / len(medians))
+print(f"| **geometric mean ({len(medians)} benchmarks)** | | | **{g:.2f}** | |")
+worst = max(zip(medians, names))
+print(f"\nworst: {worst[1]} {worst[0]:.2f}; above 1.00: {sum(round(m, 2) > 1.0 for m in medians)}; "
+      f"goal: geomean <= 0.90, none above 1.00")
+PYTHON

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Assembles benches/RESULTS.md and benches/results.svg from the tables benches/results.sh
+collected (one Markdown file per step in its output directory).
+
+    python3 benches/results.py OUT_DIR RESULTS.md results.svg key=value...
+
+The keys (date, cpu, cores, rustc, load_before, load_after, config, ab_rounds, ae_rounds,
+commit) describe the run. The headline lines and the chart are read from the tables
+themselves, so they cannot disagree with them.
+"""
+
+import math
+import os
+import re
+import sys
+
+
+def read(out, name):
+    path = os.path.join(out, name + ".md")
+    status_path = os.path.join(out, name + ".status")
+    status = open(status_path).read().strip() if os.path.exists(status_path) else "not run"
+    text = open(path).read().strip() if os.path.exists(path) else ""
+    return text, status
+
+
+def tables(text):
+    """The Markdown tables of `text`: lists of rows, each a list of cells (header included,
+    separator dropped)."""
+    found, current = [], []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not all(re.fullmatch(r":?-+:?", c) for c in cells):
+                current.append(cells)
+        elif current:
+            found.append(current)
+            current = []
+    if current:
+        found.append(current)
+    return found
+
+
+def number(cell):
+    match = re.search(r"-?\d+(?:\.\d+)?", cell.replace(",", "").replace("*", ""))
+    return float(match.group()) if match else None
+
+
+def geomean(xs):
+    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
+
+
+def main():
+    out, results_md, results_svg = sys.argv[1:4]
+    meta = dict(arg.split("=", 1) for arg in sys.argv[4:])
+    steps = {name: read(out, name) for name in ["ab", "executors", "async-executor", "code-size"]}
+
+    ab_tables = tables(steps["ab"][0])
+    # ab's groups, in the order results.sh asks for them.
+    ab_names = ["core", "capi", "ffi", "compat", "home", "floor"]
+    ab = dict(zip(ab_names, ab_tables)) if len(ab_tables) == len(ab_names) else {}
+
+    series = []  # (title, [(label, ratio)]) for the chart
+    headline = []
+    if "core" in ab:
+        rows = [(r[0].split(" (")[0], number(r[1])) for r in ab["core"][1:]
+                if not r[0].startswith("**")]
+        series.append(("rawtask / async-task 4.7.1 (core workloads, interleaved A/B medians)", rows))
+        g = geomean([v for _, v in rows])
+        headline.append(f"- **rawtask / async-task 4.7.1**, eight core task workloads: geometric "
+                        f"mean of medians **{g:.2f}** (worst {max(v for _, v in rows):.2f}, "
+                        f"{min(rows, key=lambda r: -r[1])[0]}).")
+    if "floor" in ab:
+        rows = {r[0]: number(r[1]) for r in ab["floor"][1:]}
+        raw = next((v for k, v in rows.items() if "rawtask/floor" in k), None)
+        peer = next((v for k, v in rows.items() if "async-task/floor" in k), None)
+        size = re.search(r"alloc (\d+) bytes", ab["floor"][0][0])
+        if raw is not None:
+            headline.append(f"- **spawn + run + join against its floor** (one {size.group(1) if size else '?'}-byte "
+                            f"allocation, 2 atomic read-modify-writes, one free): rawtask "
+                            f"**{raw:.2f}x**, async-task {peer:.2f}x.")
+    ex = tables(steps["executors"][0])
+    if ex:
+        rows = [r for r in ex[0][1:] if not r[0].startswith("**")]
+        ae_rows = [(r[0].split(" (")[0], number(r[4])) for r in rows if number(r[4]) is not None]
+        tk_rows = [(r[0].split(" (")[0], number(r[5])) for r in rows if number(r[5]) is not None]
+        series.append(("rawtask executor / async-executor (end to end, 2 threads)", ae_rows))
+        series.append(("rawtask executor / tokio (end to end, 2 threads)", tk_rows))
+        if ae_rows and tk_rows:
+            headline.append(f"- **rawtask's reference executor**, end to end on 2 threads: "
+                            f"geometric mean **{geomean([v for _, v in ae_rows]):.2f}** of "
+                            f"async-executor's time, **{geomean([v for _, v in tk_rows]):.2f}** of tokio's.")
+    ae = tables(steps["async-executor"][0])
+    if ae:
+        rows = [(r[0], number(r[3])) for r in ae[0][1:] if not r[0].startswith("**")]
+        series.append(("async-executor 1.14.1's own suite: async-task patched to rawtask / unpatched", rows))
+        g = geomean([v for _, v in rows])
+        worst = max(rows, key=lambda r: r[1])
+        above = sum(v > 1.0 for _, v in rows)  # the table's two-decimal medians
+        headline.append(f"- **async-executor 1.14.1's own benchmark suite**, async-task patched to "
+                        f"rawtask / unpatched: geometric mean **{g:.2f}** over {len(rows)} "
+                        f"benchmarks; worst {worst[1]:.2f} ({worst[0]}); {above} above 1.00.")
+    cs = tables(steps["code-size"][0])
+    if cs:
+        per = {r[0]: r for r in cs[0][1:]}
+        lines = next((r for k, r in per.items() if "LLVM lines per" in k), None)
+        size = next((r for k, r in per.items() if "bytes per" in k), None)
+        parts = []
+        if lines and lines[1] != "SKIPPED":
+            parts.append(f"{lines[1]} LLVM lines per spawned future type (async-task: {lines[2]})")
+        if size:
+            parts.append(f"{size[1]} stripped bytes per future type (async-task: {size[2]})")
+        if parts:
+            headline.append("- **code size**: " + "; ".join(parts) + ".")
+
+    md = ["# rawtask benchmark results", "",
+          "Generated by `benches/results.sh` (do not edit by hand; rerun it). A ratio below 1 "
+          "means rawtask is faster or smaller.", "",
+          f"- date: {meta.get('date')}",
+          f"- machine: {meta.get('cpu')}, {meta.get('cores')} cores",
+          f"- {meta.get('rustc')}",
+          f"- load average (1, 5, 15 min): {meta.get('load_before')} before, "
+          f"{meta.get('load_after')} after (a shared VM: other builds run alongside; the "
+          f"interleaved A/B medians keep ratios meaningful, absolute times are not)",
+          f"- configuration: {meta.get('config')}; ab {meta.get('ab_rounds')} rounds, "
+          f"async-executor suite {meta.get('ae_rounds')} alternating rounds",
+          f"- rawtask commit: {meta.get('commit')}", "",
+          "## Headline", ""]
+    md += headline or ["(no step ran)"]
+    md += ["", "![rawtask's time as a ratio of its peers' per workload](results.svg)", ""]
+    sections = [
+        ("ab", "Interleaved A/B (`cargo bench -p rawtask-benches --bench ab -- core capi ffi compat home floor`)"),
+        ("executors", "Executors end to end (`benches/report-executors.sh`)"),
+        ("async-executor", "async-executor 1.14.1's own suite on rawtask (`benches/async-executor.sh`)"),
+        ("code-size", "Code size (`benches/code-size.sh`)"),
+    ]
+    for name, title in sections:
+        text, status = steps[name]
+        md += [f"## {title}", "", f"Status: {status}.", ""]
+        if text:
+            md += [text, ""]
+    with open(results_md, "w") as f:
+        f.write("\n".join(md).rstrip() + "\n")
+    write_svg(results_svg, series, meta)
+
+
+def write_svg(path, series, meta):
+    """Horizontal bars, one per workload and peer, the ratio on a log scale from 1/4 to 4
+    with a line at 1 (left of it rawtask is faster)."""
+    bar, gap, label_w, plot_w, pad = 14, 4, 330, 420, 10
+    lo, hi = math.log(0.25), math.log(4.0)
+    x_of = lambda r: label_w + (math.log(min(max(r, 0.25), 4.0)) - lo) / (hi - lo) * plot_w
+    rows = sum(len(items) + 2 for _, items in series) if series else 1
+    height = pad * 2 + 40 + rows * (bar + gap) + 20
+    width = label_w + plot_w + 60
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{pad}" y="{pad + 12}" font-size="13" font-weight="bold">rawtask\'s time '
+           f'/ peer\'s time per workload (log scale; left of 1 = rawtask faster)</text>',
+           f'<text x="{pad}" y="{pad + 28}" fill="#555">{esc(meta.get("date", ""))}, '
+           f'{esc(meta.get("cpu", ""))}, {meta.get("cores", "?")} cores, load '
+           f'{esc(meta.get("load_before", ""))}; benches/results.sh</text>']
+    y = pad + 40
+    top = y
+    for title, items in series:
+        y += bar + gap
+        out.append(f'<text x="{pad}" y="{y + 10}" font-weight="bold">{esc(title)}</text>')
+        y += bar + gap
+        for label, ratio in items:
+            x1 = x_of(1.0)
+            x2 = x_of(ratio)
+            colour = "#2a7" if ratio <= 1.0 else "#d54"
+            out.append(f'<text x="{label_w - 6}" y="{y + 11}" text-anchor="end">{esc(label)}</text>')
+            out.append(f'<rect x="{min(x1, x2):.1f}" y="{y}" width="{abs(x2 - x1):.1f}" '
+                       f'height="{bar}" fill="{colour}"/>')
+            out.append(f'<text x="{max(x1, x2) + 4:.1f}" y="{y + 11}">{ratio:.2f}</text>')
+            y += bar + gap
+    for tick in (0.25, 0.5, 1.0, 2.0, 4.0):
+        x = x_of(tick)
+        stroke = "#000" if tick == 1.0 else "#ccc"
+        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{y}" stroke="{stroke}"/>')
+        out.append(f'<text x="{x:.1f}" y="{y + 14}" text-anchor="middle">{tick:g}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def esc(text):
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+if __name__ == "__main__":
+    main()
