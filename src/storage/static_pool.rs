@@ -180,7 +180,6 @@ impl<S, const N: usize> StaticPool<S, N> {
     }
 }
 
-#[cfg(not(loom))]
 impl<S, const N: usize> Default for StaticPool<S, N> {
     fn default() -> StaticPool<S, N> {
         StaticPool::new()
