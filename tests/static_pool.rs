@@ -44,17 +44,32 @@ fn spawn_run_join() {
 #[test]
 fn the_task_memory_is_a_slot_of_the_pool() {
     static POOL: Pool = StaticPool::new();
-    let (runnable, task) = Builder::new()
-        .allocator(&POOL)
-        .try_spawn(|()| async {}, |_| {})
-        .unwrap();
-    let raw = runnable.into_raw();
-    let (ptr, base) = (raw.as_ptr() as usize, &POOL as *const Pool as usize);
-    assert!(ptr >= base && ptr < base + std::mem::size_of::<Pool>());
-    assert_eq!((ptr - base) % 256, 0, "a task starts at a slot boundary");
-    // SAFETY: the pointer came from `into_raw` just above.
-    drop(unsafe { rawtask::Runnable::<()>::from_raw(raw) });
-    drop(task);
+    let spawn = || {
+        Builder::new()
+            .allocator(&POOL)
+            .try_spawn(|()| async {}, |_| {})
+            .unwrap()
+    };
+    let ((first, task1), (second, task2)) = (spawn(), spawn());
+    let base = &POOL as *const Pool as usize;
+    let (a, b) = (first.into_raw(), second.into_raw());
+    for ptr in [a.as_ptr() as usize, b.as_ptr() as usize] {
+        assert!(ptr >= base && ptr < base + std::mem::size_of::<Pool>());
+        assert_eq!(ptr % 16, 0, "slots are 16-aligned");
+    }
+    // The slots sit side by side (where the array sits inside the pool is the compiler's
+    // choice): two tasks are a whole number of slots apart.
+    let distance = (a.as_ptr() as usize).abs_diff(b.as_ptr() as usize);
+    assert!(
+        distance > 0 && distance % 256 == 0,
+        "tasks {distance} bytes apart"
+    );
+    // SAFETY: the pointers came from `into_raw` just above.
+    unsafe {
+        drop(rawtask::Runnable::<()>::from_raw(a));
+        drop(rawtask::Runnable::<()>::from_raw(b));
+    }
+    drop((task1, task2));
     assert_eq!(POOL.in_use(), 0);
 }
 
