@@ -231,7 +231,7 @@ step_miri() {
     #    epoch GC (the work-stealing executor's queues) breaks Stacked Borrows and strict
     #    provenance (crossbeam issue 545; crossbeam's own CI runs it under tree borrows), and
     #    never frees its global collector (crossbeam issue 579), and the executors' reaper thread
-    #    (executors/src/lib.rs, drop_later) runs until exit ("the main thread terminated
+    #    (internal/executors/src/lib.rs, drop_later) runs until exit ("the main thread terminated
     #    without waiting for all remaining threads"): so tree borrows, permissive provenance
     #    and -Zmiri-ignore-leaks (its tests count their own leaked tasks; ASan and valgrind
     #    check its leaks). -Zmiri-compare-exchange-weak-failure-rate=0: crossbeam's steals
