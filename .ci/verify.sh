@@ -61,7 +61,7 @@ MIRI_CROSS_TESTS=${MIRI_CROSS_TESTS:-"basic raw metadata waker drop_semantics pa
 #                        sanitizers would need the C side instrumented too); its header test
 #                        compares cbindgen's output with the committed headers (no rawtask code)
 #   examples/c, ffi-tests/plugin   libraries without tests (test = false / doctest = false)
-#   interop/*            foreign event loops (libuv's C program, python3): child processes that
+#   internal/interop/*            foreign event loops (libuv's C program, python3): child processes that
 #                        miri cannot run and the sanitizers would need instrumented; the C
 #                        program runs under memcheck in .ci/c-valgrind.sh, the bridge has no tests
 #   rawtask-macros ui    trybuild compile-fail cases: they run rustc, not rawtask code

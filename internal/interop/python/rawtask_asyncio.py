@@ -1,6 +1,6 @@
 """Await Rust tasks from Python's asyncio, through rawtask's C API and ctypes only (no pip).
 
-The bridge's cdylib (interop/bridge, librawtask_interop_bridge.so) spawns Rust tasks onto a
+The bridge's cdylib (internal/interop/bridge, librawtask_interop_bridge.so) spawns Rust tasks onto a
 loop scheduler that this module drains on the asyncio loop's thread:
 
 - notify: the scheduler calls it (from any thread) when tasks are queued; it hands one drain

@@ -1,7 +1,7 @@
 """Issue 15 item 8: N Rust tasks awaited from asyncio through rawtask_asyncio.py against N native
 asyncio tasks doing the same number of yields. Prints the ratio (Rust / native; goal <= 1.0).
 
-    python3 interop/python/bench_asyncio.py PATH/TO/librawtask_interop_bridge.so [N] [YIELDS]
+    python3 internal/interop/python/bench_asyncio.py PATH/TO/librawtask_interop_bridge.so [N] [YIELDS]
 
 Build the cdylib with --release first (`cargo build --release -p rawtask-interop-bridge`).
 Each side: spawn N tasks, then `await asyncio.gather(...)` on all of them; best of 3 runs.

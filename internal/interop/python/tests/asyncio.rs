@@ -1,4 +1,4 @@
-//! Runs `interop/python/test_asyncio.py` with `python3` against the bridge's cdylib (built by
+//! Runs `internal/interop/python/test_asyncio.py` with `python3` against the bridge's cdylib (built by
 //! cargo for this test): Python's asyncio loop awaits thousands of Rust tasks (timers,
 //! channels, wakes from other threads, cancellations from asyncio) as asyncio futures, and
 //! checks every result. Without `python3` the test prints `SKIPPED: python3 not found` and

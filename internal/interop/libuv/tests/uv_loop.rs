@@ -1,4 +1,4 @@
-//! Compiles `interop/libuv/uv_driver.c` against the bridge's static library and the system's
+//! Compiles `internal/interop/libuv/uv_driver.c` against the bridge's static library and the system's
 //! libuv (found with `pkg-config libuv`: Debian's `libuv1-dev`), and runs it: a uv loop driving
 //! thousands of Rust tasks (timers, channels, wakes from other threads and from uv timers,
 //! cancellations), every output checked, no task lost, the loop closed clean.
@@ -21,7 +21,7 @@ const TIMEOUT: Duration = Duration::from_secs(600);
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
+        .join("../../..")
         .canonicalize()
         .unwrap()
 }
@@ -96,8 +96,8 @@ fn build(opt: u32) -> Option<PathBuf> {
         .arg("-I")
         .arg(root.join("include"))
         .arg("-I")
-        .arg(root.join("interop/bridge/include"))
-        .arg(root.join("interop/libuv/uv_driver.c"))
+        .arg(root.join("internal/interop/bridge/include"))
+        .arg(root.join("internal/interop/libuv/uv_driver.c"))
         .arg(bridge_library())
         .args(&uv)
         .args([

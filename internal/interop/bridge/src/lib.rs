@@ -7,8 +7,8 @@
 //! - [`completions`]: a batching completion callback for `rawtask_task_on_complete`.
 //! - [`worker`]: the thread that fires timers and feeds channels.
 //!
-//! C declarations: `include/interop_bridge.h`. The libuv client (`interop/libuv`) links the
-//! static library; the Python client (`interop/python`) loads the cdylib with `ctypes`.
+//! C declarations: `include/interop_bridge.h`. The libuv client (`internal/interop/libuv`) links the
+//! static library; the Python client (`internal/interop/python`) loads the cdylib with `ctypes`.
 //!
 //! ```
 //! use rawtask::capi::*;

@@ -2,7 +2,7 @@
  * A libuv event loop driving thousands of Rust tasks through rawtask's C API.
  *
  * The loop thread is a uv loop. Rust tasks are spawned onto a loop scheduler
- * (interop/bridge: rawtask_home_new with uv_async_send as its notify; the async's callback
+ * (internal/interop/bridge: rawtask_home_new with uv_async_send as its notify; the async's callback
  * drains it), and use timers (Rust's worker thread), channels (between two tasks of the loop,
  * and fed from another thread), yields, and wakes from uv timers on the loop thread; some are
  * cancelled by uv timers. Each task is awaited as a "future" of the loop: a completion callback

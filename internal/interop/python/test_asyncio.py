@@ -1,6 +1,6 @@
 """asyncio awaits thousands of Rust tasks through rawtask_asyncio.py and checks every result.
 
-    python3 interop/python/test_asyncio.py PATH/TO/librawtask_interop_bridge.so
+    python3 internal/interop/python/test_asyncio.py PATH/TO/librawtask_interop_bridge.so
 
 INTEROP_PY_TASKS sets the task count (default 3000). Exits non-zero on the first failed check;
 prints `python asyncio: ok: ...` when every check passed.
