@@ -61,15 +61,16 @@ MIRI_CROSS_TESTS=${MIRI_CROSS_TESTS:-"basic raw metadata waker drop_semantics pa
 #                        sanitizers would need the C side instrumented too); its header test
 #                        compares cbindgen's output with the committed headers (no rawtask code)
 #   examples/c, ffi-tests/plugin   libraries without tests (test = false / doctest = false)
-#   internal/interop/*            foreign event loops (libuv's C program, python3): child processes that
-#                        miri cannot run and the sanitizers would need instrumented; the C
-#                        program runs under memcheck in .ci/c-valgrind.sh, the bridge has no tests
+#   interop libuv, python   foreign event loops (libuv's C program, python3): child processes
+#                        that miri cannot run and the sanitizers would need instrumented; the C
+#                        program runs under memcheck in .ci/c-valgrind.sh (the bridge's one test
+#                        target, scopes on Tokio and futures' ThreadPool, is in the list)
 #   rawtask-macros ui    trybuild compile-fail cases: they run rustc, not rawtask code
 #   doc examples         run under miri only (as rawtask's); the sanitizers and valgrind run
 #                        the test targets (`--tests`), as they always did for rawtask
 WS_TESTS="rawtask-executors:single rawtask-executors:multi rawtask-executors:priority
     rawtask-executors:examples rawtask-ffi-tests:allocations rawtask-ffi-tests:async_ffi_compat
-    rawtask-ffi-tests:panics rawtask-ffi-tests:boundaries rawtask-scope-tests:seed_tokio
+    rawtask-ffi-tests:panics rawtask-ffi-tests:boundaries rawtask-interop-bridge:scope_foreign_executors
     rawtask-macros:drop_order rawtask-cdylib-fixture:exports"
 
 # Under the sanitizers (ASan, TSan): everything but the two tests that load the Rust cdylib

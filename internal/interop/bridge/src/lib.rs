@@ -7,8 +7,10 @@
 //! - [`completions`]: a batching completion callback for `rawtask_task_on_complete`.
 //! - [`worker`]: the thread that fires timers and feeds channels.
 //!
-//! C declarations: `include/interop_bridge.h`. The libuv client (`internal/interop/libuv`) links the
-//! static library; the Python client (`internal/interop/python`) loads the cdylib with `ctypes`.
+//! C declarations: `include/interop_bridge.h`. The libuv client (`internal/interop/libuv`)
+//! links the static library; the Python client (`internal/interop/python`) loads the cdylib
+//! with `ctypes`. `tests/scope_foreign_executors.rs` runs `rawtask::scope` on two other foreign
+//! executors, Tokio and `futures::executor::ThreadPool`.
 //!
 //! ```
 //! use rawtask::capi::*;

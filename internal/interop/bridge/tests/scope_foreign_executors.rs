@@ -1,5 +1,9 @@
-//! The scoped_spawn seed's Tokio example, with only the crate path changed (and tokio 0.2's
-//! `delay_for` spelled `sleep`, its tokio 1 name, with shorter delays).
+//! `rawtask::scope` over executors other than rawtask's own (whose tests are the root's
+//! `tests/scope_*.rs`): Tokio's runtimes and `futures::task::Spawn` executors, the foreign side
+//! as in the rest of this crate.
+//!
+//! The first test is the scoped_spawn seed's Tokio example, with only the crate path changed
+//! (and tokio 0.2's `delay_for` spelled `sleep`, its tokio 1 name, with shorter delays).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

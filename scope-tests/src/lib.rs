@@ -1,1 +1,0 @@
-//! Tests of `rawtask::scope` over executors other than rawtask's own (`tests/`).
