@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every C program of the C harness (tests/c/*.c and the examples/c executor, as listed in
-# c-tests/tests/c_programs.rs), and internal/interop/libuv's uv_driver.c, under valgrind memcheck:
+# internal/c-tests/tests/c_programs.rs), and internal/interop/libuv's uv_driver.c, under valgrind memcheck:
 #
 #     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite PROGRAM
 #

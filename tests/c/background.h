@@ -1,7 +1,7 @@
 #ifndef RAWTASK_C_TESTS_BACKGROUND_H
 #define RAWTASK_C_TESTS_BACKGROUND_H
 
-/* The functions c-tests/src/background.rs generates with rawtask's export_task! and
+/* The functions internal/c-tests/src/background.rs generates with rawtask's export_task! and
  * export_error_handling_functions! macros. cbindgen cannot see functions made by macros, so
  * these declarations are written by hand, from the table in export_task!'s documentation. */
 

@@ -2,7 +2,7 @@
  * A C event loop drives Rust tasks through rawtask's home-thread scheduler.
  *
  * The loop thread creates a home whose notify callback writes a byte to a pipe, spawns
- * TASKS Rust tasks onto it (c-tests/src/home.rs), and lets WAKERS Rust threads wake them
+ * TASKS Rust tasks onto it (internal/c-tests/src/home.rs), and lets WAKERS Rust threads wake them
  * STEPS times each. The loop drains the home, and sleeps in poll(2) on the pipe whenever the
  * home reports nothing left to run. It checks that every output arrives, that notifies were
  * coalesced (at most one per drain, plus one), that calls from another thread are refused, and

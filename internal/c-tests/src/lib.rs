@@ -3,7 +3,7 @@
 //! This crate is the Rust side of the C programs in `tests/c/` (beside the workspace root): a
 //! static library of `extern "C"` fixtures that spawn Rust futures for C event loops, built
 //! together with rawtask's own C API into `librawtask_c_tests.a`. Its tests
-//! (`c-tests/tests/`) regenerate `include/rawtask.h` and `tests/c/fixtures.h` and fail if the
+//! (`internal/c-tests/tests/`) regenerate `include/rawtask.h` and `tests/c/fixtures.h` and fail if the
 //! committed files differ, and compile every C program against the library and run it.
 //!
 //! # Adding a C program
@@ -15,7 +15,7 @@
 //!    `RAWTASK_BLESS=1 cargo test -p rawtask-c-tests --test header`. cbindgen does not
 //!    expand macros: declare functions that a macro writes (`export_task!`, say) in the C
 //!    program itself, or in a hand-written header beside it.
-//! 3. Add one test to `c-tests/tests/c_programs.rs`:
+//! 3. Add one test to `internal/c-tests/tests/c_programs.rs`:
 //!    `#[test] fn name() { harness::run_c_program("NAME"); }`.
 //!
 //! Every program is also run under valgrind by `.ci/c-valgrind.sh` (or by setting

@@ -7,8 +7,10 @@
 use std::path::{Path, PathBuf};
 
 fn workspace_root() -> PathBuf {
+    // This crate is internal/c-tests: the root is two levels up.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .unwrap()
         .to_path_buf()
 }
@@ -63,8 +65,8 @@ fn rawtask_h_is_up_to_date() {
 fn fixtures_h_is_up_to_date() {
     let root = workspace_root();
     check(
-        &root.join("c-tests/cbindgen.toml"),
-        &root.join("c-tests/src/lib.rs"),
+        &root.join("internal/c-tests/cbindgen.toml"),
+        &root.join("internal/c-tests/src/lib.rs"),
         &root.join("tests/c/fixtures.h"),
     );
 }

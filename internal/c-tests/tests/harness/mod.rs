@@ -25,8 +25,10 @@ pub const FIXTURES_LIB: &str = "rawtask_c_tests";
 const TIMEOUT: Duration = Duration::from_secs(600);
 
 pub fn workspace_root() -> PathBuf {
+    // This crate is internal/c-tests: the root is two levels up.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .unwrap()
         .to_path_buf()
 }

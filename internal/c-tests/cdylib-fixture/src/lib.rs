@@ -53,5 +53,5 @@ rawtask::export_error_handling_functions!();
 /// The README's Rust examples as doc tests of an edition-2024 crate: they must compile for users
 /// on either edition (rawtask's own crate runs them as edition 2021).
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../../../../README.md")]
 struct ReadmeDoctests2024;
