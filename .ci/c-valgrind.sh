@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every C program of the C harness (tests/c/*.c and the examples/c executor, as listed in
-# internal/c-tests/tests/c_programs.rs), and internal/interop/libuv's uv_driver.c, under valgrind memcheck:
+# Runs every C program of the C harness (internal/c-tests/c/*.c and the examples/c executor, as
+# listed in internal/c-tests/tests/c_programs.rs), and internal/interop/libuv's uv_driver.c,
+# under valgrind memcheck:
 #
 #     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite PROGRAM
 #
@@ -23,8 +24,8 @@ log=target/c-valgrind.log
 RAWTASK_C_VALGRIND=1 RUST_BACKTRACE=0 cargo test -p rawtask-c-tests --test c_programs \
     -- --nocapture --test-threads=1 2>&1 | tee "$log"
 
-# internal/interop/libuv's uv_driver (a libuv loop driving Rust tasks) when libuv's headers are here; its
-# test prints SKIPPED without them, which is reported below instead of counted.
+# internal/interop/libuv's uv_driver (a libuv loop driving Rust tasks) when libuv's headers are
+# here; its test prints SKIPPED without them, which is reported below instead of counted.
 interop=""
 if pkg-config --exists libuv 2>/dev/null; then
     RAWTASK_C_VALGRIND=1 RUST_BACKTRACE=0 cargo test -p rawtask-interop-libuv --test uv_loop \

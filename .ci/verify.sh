@@ -70,8 +70,9 @@ MIRI_CROSS_TESTS=${MIRI_CROSS_TESTS:-"basic raw metadata waker drop_semantics pa
 #                        the test targets (`--tests`), as they always did for rawtask
 WS_TESTS="rawtask-executors:single rawtask-executors:multi rawtask-executors:priority
     rawtask-executors:examples rawtask-ffi-tests:allocations rawtask-ffi-tests:async_ffi_compat
-    rawtask-ffi-tests:panics rawtask-ffi-tests:boundaries rawtask-interop-bridge:scope_foreign_executors
-    rawtask-macros:drop_order rawtask-cdylib-fixture:exports"
+    rawtask-ffi-tests:panics rawtask-ffi-tests:boundaries
+    rawtask-interop-bridge:scope_foreign_executors rawtask-macros:drop_order
+    rawtask-cdylib-fixture:exports"
 
 # Under the sanitizers (ASan, TSan): everything but the two tests that load the Rust cdylib
 # plugin into another program. rustc links the sanitizer runtime statically into executables

@@ -1,9 +1,9 @@
 //! The one place rawtask gets its atomics, cells, allocator, locks and threads from.
 //!
 //! Under `cfg(loom)` everything here is loom's model-checked stand-in, so that every access the
-//! protocol makes is visible to the loom models in `internal/loom-tests/`. A value that bypasses this
-//! module is a value loom cannot check: do not import `core::sync::atomic` (or `portable_atomic`)
-//! elsewhere.
+//! protocol makes is visible to the loom models in `internal/loom-tests/`. A value that bypasses
+//! this module is a value loom cannot check: do not import `core::sync::atomic` (or
+//! `portable_atomic`) elsewhere.
 
 /// The protocol's atomics: the state word, reference counts, flags.
 ///

@@ -251,8 +251,8 @@ pub unsafe extern "C" fn error_message_utf16(buf: *mut u16, length: c_int) -> c_
 /// `#[no_mangle]`, so that they never clash with ffi_helpers' or another library's symbols;
 /// a `cdylib` (or `staticlib`) that wants to offer them to C invokes this once in its library
 /// crate. (rawtask's own `rawtask_*` functions are `#[no_mangle]` and exported as they are;
-/// `internal/c-tests/cdylib-fixture` checks both, and ffi_helpers' macro of this name exists because of
-/// rust-lang/rfcs#2771.)
+/// `internal/c-tests/cdylib-fixture` checks both, and ffi_helpers' macro of this name exists
+/// because of rust-lang/rfcs#2771.)
 ///
 /// ```
 /// rawtask::export_error_handling_functions!();

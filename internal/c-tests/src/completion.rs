@@ -1,4 +1,4 @@
-//! Fixtures for `tests/c/completion.c`: tasks whose outputs are not plain data (text, a
+//! Fixtures for `c/completion.c`: tasks whose outputs are not plain data (text, a
 //! `Result`), finished on C threads and waited for with completion callbacks.
 
 use std::future::poll_fn;

@@ -1,4 +1,4 @@
-//! Fixtures of `tests/c/event_loop.c`: pairs of tasks that talk over a channel, wait on timers
+//! Fixtures of `c/event_loop.c`: pairs of tasks that talk over a channel, wait on timers
 //! and yield, each with a priority in its data slot that only the Rust side chooses.
 
 use std::future::Future;

@@ -1,4 +1,4 @@
-//! Fixtures for `tests/c/home.c`: Rust tasks spawned onto a C loop's home-thread scheduler
+//! Fixtures for `c/home.c`: Rust tasks spawned onto a C loop's home-thread scheduler
 //! (`rawtask_home_new`), each waiting for permits that Rust waker threads hand out.
 
 use std::future::poll_fn;

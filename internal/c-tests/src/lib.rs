@@ -1,21 +1,21 @@
 //! rawtask's C harness.
 //!
-//! This crate is the Rust side of the C programs in `tests/c/` (beside the workspace root): a
+//! This crate (`internal/c-tests/`) is the Rust side of the C programs in its `c/` folder: a
 //! static library of `extern "C"` fixtures that spawn Rust futures for C event loops, built
-//! together with rawtask's own C API into `librawtask_c_tests.a`. Its tests
-//! (`internal/c-tests/tests/`) regenerate `include/rawtask.h` and `tests/c/fixtures.h` and fail if the
+//! together with rawtask's own C API into `librawtask_c_tests.a`. Its tests (`tests/`)
+//! regenerate `include/rawtask.h` (at the repository root) and `c/fixtures.h` and fail if the
 //! committed files differ, and compile every C program against the library and run it.
 //!
 //! # Adding a C program
 //!
-//! 1. Write `tests/c/NAME.c`. It includes `rawtask.h` and `fixtures.h`, returns 0 from `main`
-//!    on success, and prints what failed otherwise.
+//! 1. Write `c/NAME.c`. It includes `rawtask.h` and `fixtures.h`, returns 0 from `main` on
+//!    success, and prints what failed otherwise.
 //! 2. If it needs Rust fixtures, add a module here (`src/NAME.rs`, declared below) with
-//!    `#[no_mangle] pub extern "C"` functions; regenerate `tests/c/fixtures.h` with
+//!    `#[no_mangle] pub extern "C"` functions; regenerate `c/fixtures.h` with
 //!    `RAWTASK_BLESS=1 cargo test -p rawtask-c-tests --test header`. cbindgen does not
 //!    expand macros: declare functions that a macro writes (`export_task!`, say) in the C
 //!    program itself, or in a hand-written header beside it.
-//! 3. Add one test to `internal/c-tests/tests/c_programs.rs`:
+//! 3. Add one test to `tests/c_programs.rs`:
 //!    `#[test] fn name() { harness::run_c_program("NAME"); }`.
 //!
 //! Every program is also run under valgrind by `.ci/c-valgrind.sh` (or by setting

@@ -1,4 +1,4 @@
-//! Fixtures of `tests/c/misuse.c`: small tasks with one behaviour each. Every task's data
+//! Fixtures of `c/misuse.c`: small tasks with one behaviour each. Every task's data
 //! slot is a `uint64_t` tag and its output a `uint64_t`.
 
 use std::ffi::c_void;

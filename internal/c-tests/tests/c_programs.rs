@@ -1,6 +1,6 @@
-//! Compiles the C programs of `tests/c/` against rawtask's C API (plus the fixtures of this
-//! crate) and runs them. One test per program; see `harness` for how, and the crate docs for
-//! how to add a program.
+//! Compiles the C programs of `c/` (beside this crate's `src/`) against rawtask's C API (plus
+//! the fixtures of this crate) and runs them. One test per program; see `harness` for how, and
+//! the crate docs for how to add a program.
 
 mod harness;
 

@@ -13,7 +13,8 @@
  *   uv_driver [TASKS]             the test (default 4000, or INTEROP_UV_TASKS)
  *   uv_driver bench N YIELDS      N tasks of YIELDS yields each, driven by libuv
  *   uv_driver bench-plain N YIELDS  the same tasks driven by a plain C loop (a mutex-protected
- *                                 FIFO fed by a RawtaskSchedule callback, as tests/c/event_loop.c)
+ *                                 FIFO fed by a RawtaskSchedule callback, as
+ *                                 internal/c-tests/c/event_loop.c)
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -18,11 +18,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The library the C programs of `tests/c/` link against: rawtask's C API plus the fixtures.
+/// The library the C programs of `c/` link against: rawtask's C API plus the fixtures.
 pub const FIXTURES_LIB: &str = "rawtask_c_tests";
 
 /// How long a program may run (valgrind included) before the test kills it and fails.
 const TIMEOUT: Duration = Duration::from_secs(600);
+
+/// This crate's C programs, and `fixtures.h` with the declarations of its fixtures.
+pub fn c_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("c")
+}
 
 pub fn workspace_root() -> PathBuf {
     // This crate is internal/c-tests: the root is two levels up.
@@ -33,9 +38,9 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Compiles `tests/c/NAME.c` against the fixtures library, runs it, and checks that it passed.
+/// Compiles `c/NAME.c` against the fixtures library, runs it, and checks that it passed.
 pub fn run_c_program(name: &str) {
-    let source = workspace_root().join("tests/c").join(format!("{name}.c"));
+    let source = c_dir().join(format!("{name}.c"));
     let exe = build_c_program(name, &source, FIXTURES_LIB, &[]);
     run(name, &exe);
 }
@@ -110,7 +115,7 @@ pub fn build_c_program(name: &str, source: &Path, lib: &str, extra_sources: &[Pa
         .arg("-I")
         .arg(root.join("include"))
         .arg("-I")
-        .arg(root.join("tests/c"))
+        .arg(c_dir())
         .arg(source)
         .args(extra_sources)
         .arg(static_library(lib))

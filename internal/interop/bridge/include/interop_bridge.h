@@ -1,6 +1,6 @@
 /*
- * The C declarations of rawtask-interop-bridge (internal/interop/bridge/src): spawn functions for Rust
- * tasks whose output is a uint64_t, onto a home-thread scheduler (rawtask_home_new, in
+ * The C declarations of rawtask-interop-bridge (internal/interop/bridge/src): spawn functions
+ * for Rust tasks whose output is a uint64_t, onto a home-thread scheduler (rawtask_home_new, in
  * rawtask.h) that a foreign event loop drains on its own thread, and a batching completion
  * callback. Include after rawtask.h.
  *

@@ -1,5 +1,5 @@
-//! Compiles `internal/interop/libuv/uv_driver.c` against the bridge's static library and the system's
-//! libuv (found with `pkg-config libuv`: Debian's `libuv1-dev`), and runs it: a uv loop driving
+//! Compiles `internal/interop/libuv/uv_driver.c` against the bridge's static library and the
+//! system's libuv (found with `pkg-config libuv`: Debian's `libuv1-dev`), and runs it: a uv loop driving
 //! thousands of Rust tasks (timers, channels, wakes from other threads and from uv timers,
 //! cancellations), every output checked, no task lost, the loop closed clean.
 //!
@@ -200,7 +200,8 @@ fn seconds(stdout: &str) -> f64 {
 
 /// Issue 15 item 8: 1,000,000 tasks (`INTEROP_BENCH_TASKS`, each yielding
 /// `INTEROP_BENCH_YIELDS` times, default 1) driven by libuv vs by a plain C loop (a mutex
-/// FIFO fed by a `RawtaskSchedule` callback, as in tests/c/event_loop.c). Best of 3 each.
+/// FIFO fed by a `RawtaskSchedule` callback, as in internal/c-tests/c/event_loop.c). Best of 3
+/// each.
 #[test]
 #[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 fn bench_libuv_vs_plain_c_loop() {

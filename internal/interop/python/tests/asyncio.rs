@@ -1,5 +1,5 @@
-//! Runs `internal/interop/python/test_asyncio.py` with `python3` against the bridge's cdylib (built by
-//! cargo for this test): Python's asyncio loop awaits thousands of Rust tasks (timers,
+//! Runs `internal/interop/python/test_asyncio.py` with `python3` against the bridge's cdylib
+//! (built by cargo for this test): Python's asyncio loop awaits thousands of Rust tasks (timers,
 //! channels, wakes from other threads, cancellations from asyncio) as asyncio futures, and
 //! checks every result. Without `python3` the test prints `SKIPPED: python3 not found` and
 //! passes. `INTEROP_PY_TASKS` sets the task count (default 3000).

@@ -1,4 +1,5 @@
-// include/rawtask.h compiled as C++11 (internal/c-tests/tests/c_programs.rs, with -pedantic -Werror):
+// include/rawtask.h compiled as C++11 (internal/c-tests/tests/header.rs, with -pedantic
+// -Werror):
 // the header sets cpp_compat, so it must be valid C++, RawtaskTask_NULL included (cbindgen
 // writes it as a C compound literal; the header's trailer redefines it for C++).
 

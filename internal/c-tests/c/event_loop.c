@@ -1,8 +1,8 @@
 /*
  * A priority event loop in C driving 10,000 Rust tasks.
  *
- * The Rust fixtures (internal/c-tests/src/event_loop.rs) spawn pairs of tasks: a producer that sleeps
- * on a Rust timer thread, sends a value over a channel and yields; and a consumer that waits
+ * The Rust fixtures (internal/c-tests/src/event_loop.rs) spawn pairs of tasks: a producer
+ * that sleeps on a Rust timer thread, sends a value over a channel and yields; and a consumer that waits
  * for the value. Each task's data slot holds a priority that only the Rust side chooses. This
  * loop:
  *   - receives every runnable through its schedule callback (from its own thread, from inside
