@@ -60,7 +60,7 @@ MIRI_CROSS_TESTS=${MIRI_CROSS_TESTS:-"basic raw metadata waker drop_semantics pa
 #                        .ci/c-valgrind.sh runs each under memcheck (miri cannot run C, and the
 #                        sanitizers would need the C side instrumented too); its header test
 #                        compares cbindgen's output with the committed headers (no rawtask code)
-#   examples/c, ffi-tests/plugin   libraries without tests (test = false / doctest = false)
+#   examples/c, internal/ffi-tests/plugin   libraries without tests (test = false / doctest = false)
 #   interop libuv, python   foreign event loops (libuv's C program, python3): child processes
 #                        that miri cannot run and the sanitizers would need instrumented; the C
 #                        program runs under memcheck in .ci/c-valgrind.sh (the bridge's one test

@@ -6,7 +6,7 @@
 //! code talking to hand-written C (or testing the ABI) can name the raw types.
 //!
 //! A C plugin that returns a future and a C host that awaits one use nothing but these
-//! declarations and their doc comments: see `ffi-tests/c/` for both.
+//! declarations and their doc comments: see `internal/ffi-tests/c/` for both.
 //!
 //! ```
 //! use rawtask::ffi::abi::{RawtaskFfiPoll, RAWTASK_FFI_POLL_READY};

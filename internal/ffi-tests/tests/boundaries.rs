@@ -18,8 +18,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 fn workspace_root() -> PathBuf {
+    // This crate is internal/ffi-tests: the root is two levels up.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .unwrap()
         .to_path_buf()
 }
@@ -71,8 +73,8 @@ fn cc(args: &[&str]) {
 }
 
 fn c_source(name: &str) -> String {
-    workspace_root()
-        .join("ffi-tests/c")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("c")
         .join(name)
         .to_string_lossy()
         .into_owned()

@@ -1,6 +1,6 @@
 /*
- * The plugin interface shared by the Rust plugin (ffi-tests/plugin, a cdylib) and the C plugin
- * (plugin.c): every function a host looks up with dlsym/libloading. Futures use the FFI future
+ * The plugin interface shared by the Rust plugin (internal/ffi-tests/plugin, a cdylib) and the
+ * C plugin (plugin.c): every function a host looks up with dlsym/libloading. Futures use the FFI future
  * ABI of rawtask.h (the same as async-ffi 0.5.1's).
  */
 #ifndef RAWTASK_FFI_TESTS_PLUGIN_H

@@ -104,7 +104,7 @@ impl Drop for HostTimer {
 fn main() {
     let path = std::env::args().nth(1).expect("usage: ffi-host PLUGIN.so");
     // SAFETY: the plugins' initialisers are trivial; the symbols below are declared with the
-    // signatures of ffi-tests/c/plugin.h, which both plugins implement.
+    // signatures of internal/ffi-tests/c/plugin.h, which both plugins implement.
     let library = unsafe { Library::new(&path) }.unwrap_or_else(|e| panic!("{path}: {e}"));
     // SAFETY: as above, for every symbol.
     unsafe {
