@@ -174,7 +174,10 @@ int main(void) {
               "spawn %d", (int)i);
         Pending *p = malloc(sizeof *p);
         p->index = i;
-        p->fate = i % 7 == 3 ? DETACH : i % 7 == 5 ? FREE : KEEP;
+        /* A copy: once the callback is registered and the task scheduled, a worker may run the
+         * callback, which frees `p`. */
+        enum Fate fate = i % 7 == 3 ? DETACH : i % 7 == 5 ? FREE : KEEP;
+        p->fate = fate;
         int race = i % 2;
         if (race) {
             /* Registered while a worker may be finishing the task. */
@@ -194,10 +197,10 @@ int main(void) {
             }
             CHECK(rawtask_runnable_schedule(runnable) == RAWTASK_STATUS_OK, "schedule");
         }
-        if (p->fate == DETACH) {
+        if (fate == DETACH) {
             /* Only KEEP handles are freed by their callback: this one is still ours. */
             CHECK(rawtask_task_detach(task) == RAWTASK_STATUS_OK, "detach");
-        } else if (p->fate == FREE) {
+        } else if (fate == FREE) {
             CHECK(rawtask_task_free(task) == RAWTASK_STATUS_OK, "free");
         }
     }
