@@ -105,7 +105,7 @@ impl<M> Shared<M> {
         match queued {
             Ok(true) => None,
             Ok(false) => {
-                self.notify();
+                self.notify_on_home();
                 None
             }
             Err(runnable) => Some(runnable),
@@ -124,6 +124,22 @@ impl<M> Shared<M> {
                 }
             });
             self.signal.notified();
+        }
+    }
+
+    /// Calls notify unless one is pending (or shutdown has begun), on the home thread: one
+    /// RMW at most ([`Signal::claim_on_home`]).
+    #[inline]
+    fn notify_on_home(&self) {
+        if self.signal.claim_on_home() {
+            self.notify.with(|notify| {
+                // SAFETY: shutdown takes the function out on this thread, never during this
+                // call (notify must not call into the home), and sets `SHUTDOWN` first, which
+                // `claim_on_home` checked.
+                if let Some(notify) = unsafe { &*notify } {
+                    notify();
+                }
+            });
         }
     }
 
@@ -167,15 +183,24 @@ impl<M> Shared<M> {
 }
 
 /// The current thread's id, cached per thread outside loom (`thread::current()` clones an
-/// `Arc` on some toolchains; the schedule function asks on every wake).
+/// `Arc` on some toolchains; the schedule function asks on every wake). The cache is a
+/// const-initialised `Cell` with no destructor, so reading it is a plain thread-local load
+/// with no lazy-initialisation or destroyed-state check, valid even while the thread's other
+/// locals are being destroyed. A `ThreadId` is never reused, so the compare is exact.
 #[cfg(not(loom))]
+#[inline]
 fn current_thread() -> ThreadId {
     std::thread_local! {
-        static ID: ThreadId = crate::sync::current_thread_id();
+        static ID: core::cell::Cell<Option<ThreadId>> = const { core::cell::Cell::new(None) };
     }
-    // While the thread's locals are being destroyed, ask the slow way.
-    ID.try_with(|id| *id)
-        .unwrap_or_else(|_| crate::sync::current_thread_id())
+    /// The first ask on this thread.
+    #[cold]
+    fn fill(id: &core::cell::Cell<Option<ThreadId>>) -> ThreadId {
+        let current = crate::sync::current_thread_id();
+        id.set(Some(current));
+        current
+    }
+    ID.with(|id| id.get().unwrap_or_else(|| fill(id)))
 }
 
 #[cfg(loom)]
