@@ -2,8 +2,9 @@
 //! thread's identity, its local queue, the inbox, the notify flag and the notify function.
 //!
 //! It lives in an `Arc` held by the [`Home`](super::Home) and by every task's
-//! [`HomeSchedule`](super::HomeSchedule), so a wake that arrives after shutdown still finds it
-//! (closed) rather than freed memory.
+//! [`HomeSchedule`](super::HomeSchedule) (through a [`SharedRef`](super::shared_ref), which
+//! counts references made on the home thread without atomics), so a wake that arrives after
+//! shutdown still finds it (closed) rather than freed memory.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -11,6 +12,7 @@ use alloc::collections::VecDeque;
 use super::inbox::Inbox;
 use super::signal::Signal;
 use crate::runnable::Runnable;
+use crate::sync::atomic::AtomicUsize;
 use crate::sync::{ThreadId, UnsafeCell};
 
 /// The user's notify function.
@@ -25,6 +27,10 @@ pub(super) struct Local<M> {
     /// A drain is running: a wake on the home thread needs no notify (the drain looks at the
     /// queue again before it returns). Also how a drain from inside a task is detected.
     pub(super) draining: bool,
+    /// Local references to this part alive, not dropped elsewhere ([`super::shared_ref`]).
+    pub(super) refs: usize,
+    /// Shutdown merged `refs` into `Shared::remote`: no more local references.
+    pub(super) merged: bool,
 }
 
 /// Shared by the loop and every task's schedule function.
@@ -32,6 +38,9 @@ pub(super) struct Shared<M> {
     home: ThreadId,
     pub(super) signal: Signal,
     pub(super) inbox: Inbox<M>,
+    /// Local references dropped off the home thread, negated (wrapping), until shutdown
+    /// merges; then the local references alive ([`super::shared_ref`]).
+    pub(super) remote: AtomicUsize,
     /// Home thread only (checked with `on_home` before every access).
     local: UnsafeCell<Local<M>>,
     /// Called by foreign wakers holding the `NOTIFYING` bit; taken out (dropped) by shutdown
@@ -55,10 +64,13 @@ impl<M> Shared<M> {
             home: current_thread(),
             signal: Signal::new(),
             inbox: Inbox::new(),
+            remote: AtomicUsize::new(0),
             local: UnsafeCell::new(Local {
                 queue: VecDeque::new(),
                 closed: false,
                 draining: false,
+                refs: 0,
+                merged: false,
             }),
             notify: UnsafeCell::new(Some(notify)),
         }
