@@ -53,18 +53,7 @@ impl<M> SharedRef<M> {
     unsafe fn acquire(shared: NonNull<Shared<M>>) -> SharedRef<M> {
         // SAFETY: alive (the caller's promise).
         let part = unsafe { shared.as_ref() };
-        // SAFETY (with_local): on the home thread; counting runs no user code.
-        if part.on_home()
-            && unsafe {
-                part.with_local(|local| {
-                    if local.merged {
-                        return false;
-                    }
-                    local.refs += 1;
-                    true
-                })
-            }
-        {
+        if count_local(part, |refs| *refs += 1) {
             return SharedRef {
                 shared,
                 local: true,
@@ -95,6 +84,25 @@ impl<M> SharedRef<M> {
             Arc::increment_strong_count(ptr);
             Arc::from_raw(ptr)
         }
+    }
+}
+
+/// Applies `change` to `Local::refs` if the caller is on the home thread and the count has
+/// not been merged yet; returns whether it did (else the caller counts atomically).
+#[inline]
+fn count_local<M>(part: &Shared<M>, change: impl FnOnce(&mut usize)) -> bool {
+    if !part.on_home() {
+        return false;
+    }
+    // SAFETY: on the home thread (checked); counting runs no user code.
+    unsafe {
+        part.with_local(|local| {
+            if local.merged {
+                return false;
+            }
+            change(&mut local.refs);
+            true
+        })
     }
 }
 
@@ -138,18 +146,7 @@ impl<M> Drop for SharedRef<M> {
             return;
         }
         let part = self.get();
-        // SAFETY (with_local): on the home thread; counting runs no user code.
-        if part.on_home()
-            && unsafe {
-                part.with_local(|local| {
-                    if local.merged {
-                        return false;
-                    }
-                    local.refs -= 1;
-                    true
-                })
-            }
-        {
+        if count_local(part, |refs| *refs -= 1) {
             return;
         }
         // A remote drop (module docs). AcqRel: releases our uses of the part to whoever
