@@ -50,6 +50,7 @@ impl<M> SharedRef<M> {
     ///
     /// # Safety
     /// `shared` is alive during the call (the caller holds a reference).
+    #[inline]
     unsafe fn acquire(shared: NonNull<Shared<M>>) -> SharedRef<M> {
         // SAFETY: alive (the caller's promise).
         let part = unsafe { shared.as_ref() };
@@ -131,6 +132,7 @@ pub(super) unsafe fn merge<M>(home: &Arc<Shared<M>>) {
 }
 
 impl<M> Clone for SharedRef<M> {
+    #[inline]
     fn clone(&self) -> Self {
         // SAFETY: `self` holds the part alive.
         unsafe { Self::acquire(self.shared) }
@@ -138,6 +140,7 @@ impl<M> Clone for SharedRef<M> {
 }
 
 impl<M> Drop for SharedRef<M> {
+    #[inline]
     fn drop(&mut self) {
         let ptr = self.shared.as_ptr().cast_const();
         if !self.local {
