@@ -41,8 +41,11 @@ unsafe impl<M: Send + Sync> Sync for SharedRef<M> {}
 impl<M> SharedRef<M> {
     /// A new reference to the part `home` holds.
     pub(super) fn new(home: &Arc<Shared<M>>) -> SharedRef<M> {
+        // `Arc::as_ptr`, not a reference: the pointer must keep the provenance of the whole
+        // allocation, counts included, for `Arc::increment_strong_count` (Miri checks).
+        let shared = NonNull::new(Arc::as_ptr(home).cast_mut()).expect("an Arc is never null");
         // SAFETY: `home` holds it alive during the call.
-        unsafe { Self::acquire(NonNull::from(&**home)) }
+        unsafe { Self::acquire(shared) }
     }
 
     /// Counts one more reference to `shared`: local on the home thread before the merge, an
