@@ -584,8 +584,11 @@ fn home(rounds: usize) {
                 let (runnable, task) = rawtask::spawn(SelfWake::new(yields), schedule.clone());
                 runnable.schedule();
                 let mut ran = 0;
+                // One drain per task, as the label says and as the Rust side runs its queue
+                // empty in one loop: a task's self-wakes during the drain run in the same
+                // call (a `max` of 1 made it one C call, and one guard, per run).
                 // SAFETY: a live home, on its thread; `ran` is writable.
-                while unsafe { rawtask_home_drain(home, 1, &mut ran) }
+                while unsafe { rawtask_home_drain(home, 64, &mut ran) }
                     == rawtask::capi::RawtaskStatus::Pending
                 {}
                 poll_ready(task);

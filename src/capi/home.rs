@@ -71,11 +71,34 @@ std::thread_local! {
     static OWNED: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
 }
 
+std::thread_local! {
+    /// The live home of this thread that was made or checked last (0 if none): the one-compare
+    /// fast path of `owned_here` for a loop that drains one home over and over. A const `Cell`
+    /// with no destructor: reading it is a plain thread-local load.
+    static LAST_OWNED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
 /// Whether `home` is a live home of the current thread (no lock taken).
+#[inline]
 fn owned_here(home: *const RawtaskHome) -> bool {
-    OWNED
-        .try_with(|owned| owned.borrow().contains(&(home as usize)))
-        .unwrap_or(false)
+    let address = home as usize;
+    if address != 0 && LAST_OWNED.with(core::cell::Cell::get) == address {
+        return true;
+    }
+    owned_here_slow(address)
+}
+
+/// [`owned_here`] past its one-entry cache: this thread's list.
+#[cold]
+#[inline(never)]
+fn owned_here_slow(address: usize) -> bool {
+    let owned = OWNED
+        .try_with(|owned| owned.borrow().contains(&address))
+        .unwrap_or(false);
+    if owned {
+        LAST_OWNED.with(|last| last.set(address));
+    }
+    owned
 }
 
 /// Checks that `home` is a live home and runs `f` on it with the registry locked. `f` must
@@ -115,6 +138,7 @@ fn not_live(function: &str) -> Failure {
 /// # Safety
 /// The caller does not use the reference after a `rawtask_home_free` of the same home on this
 /// thread (further up or down the stack) could have run.
+#[inline]
 unsafe fn on_home<'a>(
     function: &str,
     home: *const RawtaskHome,
@@ -123,6 +147,21 @@ unsafe fn on_home<'a>(
         // SAFETY: a live home of this thread: only this thread can free it (see the contract).
         return Ok(unsafe { &*home });
     }
+    // SAFETY: forwarded.
+    unsafe { on_home_slow(function, home) }
+}
+
+/// [`on_home`] for a pointer that is not a live home of this thread (or not the last one
+/// checked): the registry, under its lock.
+///
+/// # Safety
+/// As for [`on_home`].
+#[cold]
+#[inline(never)]
+unsafe fn on_home_slow<'a>(
+    function: &str,
+    home: *const RawtaskHome,
+) -> Result<&'a RawtaskHome, Failure> {
     with_live(function, home, |h| {
         if h.home.on_home_thread() {
             // SAFETY: see the function's contract.
@@ -172,6 +211,7 @@ pub extern "C" fn rawtask_home_new(
         }));
         live().push(home as usize);
         OWNED.with(|owned| owned.borrow_mut().push(home as usize));
+        LAST_OWNED.with(|last| last.set(home as usize));
         home
     })
 }
@@ -291,6 +331,11 @@ pub unsafe extern "C" fn rawtask_home_free(home: *mut RawtaskHome) -> RawtaskSta
             // Unregistered under the lock: from now on no other call can reach it.
             registry.swap_remove(index);
             let _ = OWNED.try_with(|owned| owned.borrow_mut().retain(|&a| a != home as usize));
+            LAST_OWNED.with(|last| {
+                if last.get() == home as usize {
+                    last.set(0);
+                }
+            });
         }
         // SAFETY: the home was live, is on this thread, is unregistered now, and no drain is
         // running: we own the box. Shutdown runs destructors, so outside the lock.

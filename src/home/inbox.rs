@@ -70,6 +70,7 @@ impl<M> Inbox<M> {
 
     /// Moves every pushed runnable to the back of `queue`, oldest first. Home thread only
     /// (the single consumer). Returns how many were moved.
+    #[inline]
     pub(super) fn take_into(&self, queue: &mut VecDeque<Runnable<M>>) -> usize {
         let head = self.head.load(Ordering::Relaxed);
         // Only the consumer closes the inbox, so a head that is not the sentinel now stays so.

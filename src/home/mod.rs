@@ -110,6 +110,7 @@ mod inbox;
 mod owner;
 mod schedule;
 mod shared;
+mod shared_ref;
 mod signal;
 
 pub use self::owner::{Drained, Home, Reentered};

@@ -6,6 +6,7 @@ use core::marker::PhantomData;
 
 use super::schedule::HomeSchedule;
 use super::shared::Shared;
+use super::shared_ref::{self, SharedRef};
 use crate::sync::Arc;
 
 /// What one [`Home::drain`] did.
@@ -83,8 +84,12 @@ impl<M: Send + Sync> Home<M> {
     /// assert!(home.is_empty());
     /// ```
     pub fn new(notify: impl Fn() + Send + Sync + 'static) -> Home<M> {
+        let shared = Arc::new(Shared::new(Box::new(notify)));
+        // The group count of the local references, released by `shared_ref::merge`.
+        // SAFETY: `shared` is alive.
+        unsafe { Arc::increment_strong_count(Arc::as_ptr(&shared)) };
         Home {
-            shared: Arc::new(Shared::new(Box::new(notify))),
+            shared,
             _home_thread: PhantomData,
         }
     }
@@ -101,7 +106,7 @@ impl<M> Home<M> {
     /// ```
     pub fn schedule(&self) -> HomeSchedule<M> {
         HomeSchedule {
-            shared: self.shared.clone(),
+            shared: SharedRef::new(&self.shared),
         }
     }
 
@@ -236,5 +241,8 @@ impl<M> Home<M> {
 impl<M> Drop for Home<M> {
     fn drop(&mut self) {
         self.shared.shut_down();
+        // SAFETY: on the home thread (`Home` is `!Send`), once; the `Home` took the group
+        // count in `new` and makes no reference after this.
+        unsafe { shared_ref::merge(&self.shared) };
     }
 }

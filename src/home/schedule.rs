@@ -2,11 +2,10 @@
 
 use core::fmt;
 
-use super::shared::Shared;
+use super::shared_ref::SharedRef;
 use crate::runnable::Runnable;
 use crate::schedule::{sealed::Sealed, Schedule};
 use crate::schedule_info::ScheduleInfo;
-use crate::sync::Arc;
 
 /// The schedule function of tasks driven by a [`Home`](super::Home): pass it to
 /// [`spawn`](crate::spawn), [`spawn_local`](crate::spawn_local) or any other spawn function.
@@ -32,7 +31,9 @@ use crate::sync::Arc;
 /// assert_eq!(futures_lite::future::block_on(task), 7);
 /// ```
 pub struct HomeSchedule<M = ()> {
-    pub(super) shared: Arc<Shared<M>>,
+    /// Made on the home thread, a reference that costs no atomic operation to make or to drop
+    /// there ([`SharedRef`]).
+    pub(super) shared: SharedRef<M>,
 }
 
 impl<M> Clone for HomeSchedule<M> {
@@ -59,7 +60,7 @@ impl<M> HomeSchedule<M> {
     /// assert!(!std::thread::spawn(move || schedule.on_home_thread()).join().unwrap());
     /// ```
     pub fn on_home_thread(&self) -> bool {
-        self.shared.on_home()
+        self.shared.get().on_home()
     }
 }
 
@@ -80,13 +81,13 @@ impl<M> Schedule<M> for HomeSchedule<M> {
         // Every wake goes to the back of the queue, so a task woken while running
         // (`info.woken_while_running`, a yield) runs after the tasks already waiting: a
         // yielding task cannot starve the others.
-        let refused = if self.shared.on_home() {
+        let refused = if self.shared.get().on_home() {
             // SAFETY: on the home thread.
-            unsafe { self.shared.schedule_local(runnable) }
+            unsafe { self.shared.get().schedule_local(runnable) }
         } else {
             // Once pushed, the task may run and be freed on the home thread, and with it the
             // `HomeSchedule` this one may be a copy of: hold the shared part ourselves.
-            let shared = self.shared.clone();
+            let shared = self.shared.to_arc();
             let refused = shared.schedule_foreign(runnable);
             drop(shared);
             refused

@@ -2,8 +2,9 @@
 //! thread's identity, its local queue, the inbox, the notify flag and the notify function.
 //!
 //! It lives in an `Arc` held by the [`Home`](super::Home) and by every task's
-//! [`HomeSchedule`](super::HomeSchedule), so a wake that arrives after shutdown still finds it
-//! (closed) rather than freed memory.
+//! [`HomeSchedule`](super::HomeSchedule) (through a [`SharedRef`](super::shared_ref), which
+//! counts references made on the home thread without atomics), so a wake that arrives after
+//! shutdown still finds it (closed) rather than freed memory.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -11,6 +12,7 @@ use alloc::collections::VecDeque;
 use super::inbox::Inbox;
 use super::signal::Signal;
 use crate::runnable::Runnable;
+use crate::sync::atomic::AtomicUsize;
 use crate::sync::{ThreadId, UnsafeCell};
 
 /// The user's notify function.
@@ -25,6 +27,10 @@ pub(super) struct Local<M> {
     /// A drain is running: a wake on the home thread needs no notify (the drain looks at the
     /// queue again before it returns). Also how a drain from inside a task is detected.
     pub(super) draining: bool,
+    /// Local references to this part alive, not dropped elsewhere ([`super::shared_ref`]).
+    pub(super) refs: usize,
+    /// Shutdown merged `refs` into `Shared::remote`: no more local references.
+    pub(super) merged: bool,
 }
 
 /// Shared by the loop and every task's schedule function.
@@ -32,6 +38,9 @@ pub(super) struct Shared<M> {
     home: ThreadId,
     pub(super) signal: Signal,
     pub(super) inbox: Inbox<M>,
+    /// Local references dropped off the home thread, negated (wrapping), until shutdown
+    /// merges; then the local references alive ([`super::shared_ref`]).
+    pub(super) remote: AtomicUsize,
     /// Home thread only (checked with `on_home` before every access).
     local: UnsafeCell<Local<M>>,
     /// Called by foreign wakers holding the `NOTIFYING` bit; taken out (dropped) by shutdown
@@ -55,10 +64,13 @@ impl<M> Shared<M> {
             home: current_thread(),
             signal: Signal::new(),
             inbox: Inbox::new(),
+            remote: AtomicUsize::new(0),
             local: UnsafeCell::new(Local {
                 queue: VecDeque::new(),
                 closed: false,
                 draining: false,
+                refs: 0,
+                merged: false,
             }),
             notify: UnsafeCell::new(Some(notify)),
         }
@@ -105,7 +117,7 @@ impl<M> Shared<M> {
         match queued {
             Ok(true) => None,
             Ok(false) => {
-                self.notify();
+                self.notify_on_home();
                 None
             }
             Err(runnable) => Some(runnable),
@@ -124,6 +136,22 @@ impl<M> Shared<M> {
                 }
             });
             self.signal.notified();
+        }
+    }
+
+    /// Calls notify unless one is pending (or shutdown has begun), on the home thread: one
+    /// RMW at most ([`Signal::claim_on_home`]).
+    #[inline]
+    fn notify_on_home(&self) {
+        if self.signal.claim_on_home() {
+            self.notify.with(|notify| {
+                // SAFETY: shutdown takes the function out on this thread, never during this
+                // call (notify must not call into the home), and sets `SHUTDOWN` first, which
+                // `claim_on_home` checked.
+                if let Some(notify) = unsafe { &*notify } {
+                    notify();
+                }
+            });
         }
     }
 
@@ -167,15 +195,24 @@ impl<M> Shared<M> {
 }
 
 /// The current thread's id, cached per thread outside loom (`thread::current()` clones an
-/// `Arc` on some toolchains; the schedule function asks on every wake).
+/// `Arc` on some toolchains; the schedule function asks on every wake). The cache is a
+/// const-initialised `Cell` with no destructor, so reading it is a plain thread-local load
+/// with no lazy-initialisation or destroyed-state check, valid even while the thread's other
+/// locals are being destroyed. A `ThreadId` is never reused, so the compare is exact.
 #[cfg(not(loom))]
+#[inline]
 fn current_thread() -> ThreadId {
     std::thread_local! {
-        static ID: ThreadId = crate::sync::current_thread_id();
+        static ID: core::cell::Cell<Option<ThreadId>> = const { core::cell::Cell::new(None) };
     }
-    // While the thread's locals are being destroyed, ask the slow way.
-    ID.try_with(|id| *id)
-        .unwrap_or_else(|_| crate::sync::current_thread_id())
+    /// The first ask on this thread.
+    #[cold]
+    fn fill(id: &core::cell::Cell<Option<ThreadId>>) -> ThreadId {
+        let current = crate::sync::current_thread_id();
+        id.set(Some(current));
+        current
+    }
+    ID.with(|id| id.get().unwrap_or_else(|| fill(id)))
 }
 
 #[cfg(loom)]

@@ -58,6 +58,23 @@ impl Signal {
         }
     }
 
+    /// The home thread's claim, for a wake there between drains (home thread only): `true` if
+    /// the caller must call notify now (and then *not* [`notified`](Self::notified)).
+    ///
+    /// One RMW at most, and none when a notify is already pending. The home thread needs no
+    /// `NOTIFYING` bit: shutdown runs on the home thread, so it cannot overlap this caller's
+    /// notify call. A plain load suffices to see `PENDING` set: the home thread's own
+    /// `clear` precedes this load in program order, so a set bit was set by a claim after it,
+    /// whose notify makes the loop drain again — and that drain takes the local queue.
+    pub(super) fn claim_on_home(&self) -> bool {
+        if self.state.load(Ordering::Relaxed) & (PENDING | SHUTDOWN) != 0 {
+            return false;
+        }
+        // Relaxed: the local queue needs no publication (same thread), and a foreign waker
+        // that later finds PENDING set relies on the RMW chain, not on this ordering.
+        self.state.fetch_or(PENDING, Ordering::Relaxed) & (PENDING | SHUTDOWN) == 0
+    }
+
     /// The notify call that [`claim`](Self::claim) asked for has returned.
     pub(super) fn notified(&self) {
         // Release: shutdown's acquire wait sees the call finished.

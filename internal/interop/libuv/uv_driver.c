@@ -5,7 +5,8 @@
  * (internal/interop/bridge: rawtask_home_new with uv_async_send as its notify; the async's callback
  * drains it), and use timers (Rust's worker thread), channels (between two tasks of the loop,
  * and fed from another thread), yields, and wakes from uv timers on the loop thread; some are
- * cancelled by uv timers. Each task is awaited as a "future" of the loop: a completion callback
+ * cancelled by uv timers; some run on the bridge's worker thread instead of the loop ("offload"),
+ * so they finish there. Each task is awaited as a "future" of the loop: a completion callback
  * registered with rawtask_task_on_complete resolves it, marshalled to the loop thread if it ever
  * runs elsewhere. Every output is checked, every task must resolve exactly once, and the loop
  * ends clean: every handle closed, uv_loop_close returns 0, no Rust future alive.
@@ -48,9 +49,9 @@ static void print_last_error(const char *what) {
 
 /* ----- the loop: a uv_async_t that drains the Rust tasks, and one for marshalled completions */
 
-enum Kind { SLEEP, YIELDS, CHANNEL, PIPELINE, SIGNAL, CANCEL, KINDS };
-static const char *kind_names[KINDS] = {"sleep", "yields", "channel", "pipeline", "signal",
-                                        "cancel"};
+enum Kind { SLEEP, YIELDS, CHANNEL, PIPELINE, SIGNAL, CANCEL, OFFLOAD, KINDS };
+static const char *kind_names[KINDS] = {"sleep",  "yields", "channel", "pipeline",
+                                        "signal", "cancel", "offload"};
 
 typedef struct Future Future;
 /* What a resolved future calls: the outcome of the task. */
@@ -239,6 +240,12 @@ static void spawn(Future *f, uint32_t i) {
     case CANCEL:
         f->task = interop_spawn_pending(lp);
         break;
+    case OFFLOAD:
+        /* Runs on the bridge's worker thread: it finishes there, so its completion is
+         * marshalled back to the loop (on_complete -> marshal_async). */
+        f->expected = sum_from(1 + i % 3, 5 * (uint64_t)i);
+        f->task = interop_spawn_offload(1 + i % 3, 5 * (uint64_t)i);
+        break;
     default:
         abort();
     }
@@ -311,6 +318,13 @@ static int run_test(uint32_t tasks) {
             fprintf(stderr, "uv_driver: task %u (%s) was lost\n", i, kind_names[futures[i].kind]);
     }
     free(futures);
+    /* Offloaded tasks finish on the worker thread; one registered before it finished must have
+     * come back through the marshalling path (one finished already completes at registration,
+     * on the loop thread: at least one of thousands does not). */
+    if (driver.per_kind[OFFLOAD] >= 16)
+        CHECK(driver.marshal_count > 0 && driver.marshal_count == driver.off_thread,
+              "%zu of %zu offloaded completions marshalled, %zu off the loop thread",
+              driver.marshal_count, driver.per_kind[OFFLOAD], driver.off_thread);
     if (failures) {
         fprintf(stderr, "uv_driver: %d checks failed\n", failures);
         return 1;

@@ -245,3 +245,49 @@ fn home_queued_local_and_foreign_wake_vs_shutdown() {
         },
     );
 }
+
+/// The schedule functions' biased counts (`home/shared_ref.rs`): a reference made on the home
+/// thread (no atomic) is dropped on another thread while the home shuts down and merges its
+/// count. The shared part is freed exactly once, after both (loom reports a leaked or doubly
+/// released `Arc`), whichever comes first.
+#[test]
+fn home_local_ref_dropped_remotely_vs_shutdown() {
+    model("home_local_ref_dropped_remotely_vs_shutdown", None, || {
+        let notes = StdArc::new(Notes::default());
+        let home = home(&notes);
+        let local = home.schedule(); // made on the home thread: a local reference
+        let kept = home.schedule(); // another, dropped on the home thread after shutdown
+        let other = thread::spawn(move || drop(local));
+        drop(home);
+        notes.freed.store(true, SeqCst);
+        drop(kept);
+        other.join().unwrap();
+    });
+}
+
+/// A task spawned on the home thread (its schedule function a local reference) finishes on
+/// another thread's drop of its last handle while the home shuts down: the task and the
+/// shared part are freed exactly once, and a reference cloned on that other thread (an `Arc`
+/// count) keeps the part alive past the merge.
+#[test]
+fn home_task_freed_remotely_vs_shutdown() {
+    model("home_task_freed_remotely_vs_shutdown", None, || {
+        let notes = StdArc::new(Notes::default());
+        let drops = StdArc::new(AtomicUsize::new(0));
+        let home = home(&notes);
+        let (slot, task) = spawn_pending(&home, &drops);
+        let schedule = home.schedule();
+        let other = thread::spawn(move || {
+            let clone = schedule.clone(); // made off the home thread: an `Arc` count
+            drop(schedule);
+            drop(task); // the task is pending: dropping its handle leaves it to its waker
+            clone
+        });
+        drop(home);
+        notes.freed.store(true, SeqCst);
+        let clone = other.join().unwrap();
+        drop(slot); // the waker goes: the task is freed, on this thread
+        assert_eq!(drops.load(SeqCst), 1, "dropped exactly once");
+        drop(clone);
+    });
+}

@@ -36,6 +36,10 @@ RawtaskTask interop_spawn_pipeline(RawtaskHome *lp, uint32_t n, uint64_t seed);
 RawtaskTask interop_spawn_wait_signal(RawtaskHome *lp, InteropSignal **out_signal);
 RawtaskStatus interop_signal_fire(InteropSignal *signal, uint64_t value);
 RawtaskTask interop_spawn_pending(RawtaskHome *lp);
+/* A task that runs on the bridge's worker thread (not on a loop) and returns
+ * n * seed + n * (n - 1) / 2: it finishes, and its completion callback runs, on that thread.
+ * Callable from any thread. */
+RawtaskTask interop_spawn_offload(uint32_t n, uint64_t seed);
 /* interop_spawn_yields for a plain C loop: spawned with a C schedule callback; *out_runnable
  * gets the runnable, not scheduled yet. */
 RawtaskTask interop_spawn_yields_c(RawtaskSchedule schedule, uint32_t n,

@@ -48,6 +48,7 @@ pub use completions::{
 };
 pub use tasks::{
     interop_live_futures, interop_shutdown, interop_signal_fire, interop_spawn_channel_sum,
-    interop_spawn_pending, interop_spawn_pipeline, interop_spawn_sleep_then_value,
-    interop_spawn_wait_signal, interop_spawn_yields, interop_spawn_yields_c, InteropSignal,
+    interop_spawn_offload, interop_spawn_pending, interop_spawn_pipeline,
+    interop_spawn_sleep_then_value, interop_spawn_wait_signal, interop_spawn_yields,
+    interop_spawn_yields_c, InteropSignal,
 };

@@ -235,6 +235,38 @@ pub unsafe extern "C" fn interop_spawn_pending(lp: *mut RawtaskHome) -> RawtaskT
     spawn_on("interop_spawn_pending", lp, std::future::pending::<u64>())
 }
 
+/// A task that runs on the worker thread, not on a loop: it adds `seed + k` for `k` in
+/// `0..n`, yielding after each (every wake queues it on the worker again), and returns the sum
+/// `n * seed + n * (n - 1) / 2`. Its completion (and its completion callback) therefore
+/// happens on the worker thread: a loop awaiting it must marshal the outcome to itself, as
+/// for work handed to a thread pool. Callable from any thread.
+#[no_mangle]
+pub extern "C" fn interop_spawn_offload(n: u32, seed: u64) -> RawtaskTask {
+    let future = Tracked::new(async move {
+        let mut sum = 0u64;
+        for k in 0..n {
+            sum += seed + u64::from(k);
+            yield_now().await;
+        }
+        sum
+    });
+    // Each schedule queues a job on the worker that runs the task there.
+    let on_worker = |runnable: rawtask::Runnable| {
+        after(Duration::ZERO, move || {
+            runnable.run();
+        });
+    };
+    let spawned = catch_unwind(AssertUnwindSafe(|| {
+        let (runnable, task) = rawtask::spawn(future, on_worker);
+        runnable.schedule();
+        RawtaskTask::new(task)
+    }));
+    spawned.unwrap_or_else(|_| {
+        update_last_error(Error::msg("interop_spawn_offload: spawning panicked"));
+        RawtaskTask::NULL
+    })
+}
+
 /// How many futures spawned by these functions are alive (not yet completed or dropped).
 #[no_mangle]
 pub extern "C" fn interop_live_futures() -> i64 {

@@ -198,26 +198,49 @@ fn seconds(stdout: &str) -> f64 {
     rest.split_whitespace().next().unwrap().parse().unwrap()
 }
 
-/// Issue 15 item 8: 1,000,000 tasks (`INTEROP_BENCH_TASKS`, each yielding
-/// `INTEROP_BENCH_YIELDS` times, default 1) driven by libuv vs by a plain C loop (a mutex
-/// FIFO fed by a `RawtaskSchedule` callback, as in internal/c-tests/c/event_loop.c). Best of 3
-/// each.
+/// Issue 15 item 8: 1,000,000 tasks (`INTEROP_BENCH_TASKS`) yielding 0, 1 and 10 times each
+/// (`INTEROP_BENCH_YIELDS`, a comma-separated list) driven by libuv on the home scheduler vs by
+/// a plain C loop (a mutex FIFO fed by a `RawtaskSchedule` callback, as in
+/// internal/c-tests/c/event_loop.c). Interleaved rounds (`INTEROP_BENCH_ROUNDS`, default 7),
+/// alternating which goes first; prints the median libuv/plain ratio and its quartiles.
 #[test]
 #[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 fn bench_libuv_vs_plain_c_loop() {
     let Some(exe) = build(2) else { return };
     let n = std::env::var("INTEROP_BENCH_TASKS").unwrap_or_else(|_| "1000000".into());
-    let yields = std::env::var("INTEROP_BENCH_YIELDS").unwrap_or_else(|_| "1".into());
-    let best = |mode: &str| {
-        (0..3)
-            .map(|_| seconds(&run(&exe, &[mode, &n, &yields], false)))
-            .fold(f64::INFINITY, f64::min)
-    };
-    let uv = best("bench");
-    let plain = best("bench-plain");
-    println!(
-        "libuv vs plain C loop: {n} tasks x {yields} yields: libuv {uv:.3} s, plain {plain:.3} s, \
-         ratio {:.2}x",
-        uv / plain
-    );
+    let yields = std::env::var("INTEROP_BENCH_YIELDS").unwrap_or_else(|_| "0,1,10".into());
+    let rounds: usize = std::env::var("INTEROP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
+    for yields in yields.split(',') {
+        let time = |mode: &str| seconds(&run(&exe, &[mode, &n, yields], false));
+        let mut ratios = Vec::new();
+        let (mut uvs, mut plains) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let (uv, plain) = if round % 2 == 0 {
+                let uv = time("bench");
+                (uv, time("bench-plain"))
+            } else {
+                let plain = time("bench-plain");
+                (time("bench"), plain)
+            };
+            ratios.push(uv / plain);
+            uvs.push(uv);
+            plains.push(plain);
+        }
+        let q = |v: &mut Vec<f64>, p: f64| {
+            v.sort_by(f64::total_cmp);
+            v[((v.len() - 1) as f64 * p).round() as usize]
+        };
+        println!(
+            "libuv vs plain C loop: {n} tasks x {yields} yields, {rounds} interleaved rounds: \
+             ratio median {:.2} (quartiles {:.2}-{:.2}); libuv median {:.3} s, plain {:.3} s",
+            q(&mut ratios, 0.5),
+            q(&mut ratios, 0.25),
+            q(&mut ratios, 0.75),
+            q(&mut uvs, 0.5),
+            q(&mut plains, 0.5),
+        );
+    }
 }

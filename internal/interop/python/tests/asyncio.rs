@@ -4,6 +4,11 @@
 //! checks every result. Without `python3` the test prints `SKIPPED: python3 not found` and
 //! passes. `INTEROP_PY_TASKS` sets the task count (default 3000).
 //!
+//! With `RAWTASK_C_VALGRIND=1` (`.ci/c-valgrind.sh`) the interpreter runs under valgrind
+//! memcheck, `PYTHONMALLOC=malloc`, with CPython's own noise suppressed by
+//! `valgrind-cpython.supp` (errors inside libpython only; no leak suppressed), 600 tasks unless
+//! `INTEROP_PY_TASKS` says otherwise; a line `valgrind-clean: python asyncio` is printed.
+//!
 //! The benchmark (issue 15 item 8: Rust tasks awaited through the bridge against native
 //! asyncio tasks): `cargo test --release -p rawtask-interop-python --test asyncio -- --ignored
 //! --nocapture`.
@@ -38,14 +43,54 @@ fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
+/// The interpreter's own executable (`python3` may be a shell shim, as pyenv's is, which
+/// valgrind would check instead of Python).
+fn executable(python: &str) -> PathBuf {
+    let output = Command::new(python)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("asking python3 for sys.executable");
+    assert!(
+        output.status.success(),
+        "python3 -c 'print(sys.executable)' failed"
+    );
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+/// `valgrind` with the flags of `.ci/c-valgrind.sh`, CPython's suppressions and
+/// `PYTHONMALLOC=malloc`, ready for the interpreter's path.
+fn valgrind() -> Command {
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=1",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--fair-sched=yes",
+    ])
+    .arg(format!(
+        "--suppressions={}",
+        script("valgrind-cpython.supp").display()
+    ))
+    .env("PYTHONMALLOC", "malloc");
+    if std::env::var_os("INTEROP_PY_TASKS").is_none() {
+        cmd.env("INTEROP_PY_TASKS", "600");
+    }
+    cmd
+}
+
 /// Runs `python3 SCRIPT CDYLIB ARGS...` and returns its stdout; fails if it fails.
 fn run(python: &str, name: &str, args: &[&str]) -> String {
-    let output = Command::new(python)
+    run_with(Command::new(python), name, args)
+}
+
+/// Runs `COMMAND SCRIPT CDYLIB ARGS...` and returns its stdout; fails if it fails.
+fn run_with(mut command: Command, name: &str, args: &[&str]) -> String {
+    let output = command
         .arg(script(name))
         .arg(cdylib())
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("running {python} {name}: {e}"));
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     print!("{stdout}");
     eprint!("{}", String::from_utf8_lossy(&output.stderr));
@@ -59,11 +104,21 @@ fn asyncio_awaits_thousands_of_rust_tasks() {
         println!("SKIPPED: python3 not found");
         return;
     };
-    let stdout = run(python, "test_asyncio.py", &[]);
+    let under_valgrind = std::env::var_os("RAWTASK_C_VALGRIND").is_some_and(|v| v != "0");
+    let stdout = if under_valgrind {
+        let mut command = valgrind();
+        command.arg(executable(python));
+        run_with(command, "test_asyncio.py", &[])
+    } else {
+        run(python, "test_asyncio.py", &[])
+    };
     assert!(
         stdout.lines().any(|l| l.starts_with("python asyncio: ok")),
         "test_asyncio.py exited successfully but never printed `python asyncio: ok`"
     );
+    if under_valgrind {
+        println!("valgrind-clean: python asyncio");
+    }
 }
 
 /// Issue 15 item 8: 100,000 Rust tasks awaited through the bridge against 100,000 native
