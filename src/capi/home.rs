@@ -179,7 +179,8 @@ unsafe fn on_home_slow<'a>(
 ///
 /// `notify(context)` is called when a task is woken on another thread, or on the loop thread
 /// outside `rawtask_home_drain` (a spawn, a timer callback of the loop's own), and no notify
-/// is pending (at most one at a time: the next comes after `rawtask_home_drain`). It runs on
+/// is pending (at most one from other threads and one from the loop thread; the next comes
+/// after `rawtask_home_drain`, and an extra one costs an empty drain). It runs on
 /// the waking thread, inside the wake: it must be thread-safe, must not block and must not call
 /// into the home; it should just wake the loop (write to a pipe or an eventfd,
 /// `uv_async_send`). `context` must stay valid until `rawtask_home_free` returns.

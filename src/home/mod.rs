@@ -12,7 +12,10 @@
 //!   own) queues locally too, and notifies so that the loop drains: a loop never has to
 //!   remember to drain after its own callbacks.
 //! - A wake **on another thread** pushes it onto a lock-free inbox and calls `notify`.
-//! - At most one notify is pending at a time: the next comes only after the loop drained.
+//! - Notifies coalesce: at most one is pending from other threads and one from the home
+//!   thread (each counted apart, so a wake on the loop's own thread costs no atomic
+//!   read-modify-write); the next comes only after the loop drained. A loop woken twice finds
+//!   nothing the second time, which costs one empty drain.
 //! - The loop calls [`drain(max)`](Home::drain) when notified (and again while it reports
 //!   `more`): it moves the inbox behind the local queue and runs up to `max` runnables,
 //!   oldest wake first. A task woken while running goes to the back.

@@ -65,7 +65,7 @@ impl<M> fmt::Debug for Home<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Home")
             .field("len", &self.len())
-            .field("notify_pending", &self.shared.signal.is_pending())
+            .field("notify_pending", &self.notify_pending())
             .field("draining", &self.is_draining())
             .finish()
     }
@@ -73,7 +73,8 @@ impl<M> fmt::Debug for Home<M> {
 
 impl<M: Send + Sync> Home<M> {
     /// A home on the current thread. `notify` is called (on the waking thread) when a task is
-    /// woken on another thread, or on this one while no drain runs, and no notify is pending;
+    /// woken on another thread, or on this one while no drain runs, and no notify is pending
+    /// (counted apart for this thread and the others: see the [module docs](super));
     /// it must wake the loop so that it calls
     /// [`drain`](Self::drain) — write to a pipe or an eventfd, `uv_async_send`,
     /// `loop.call_soon_threadsafe`, `g_main_context_wakeup` — and must neither block nor call
@@ -142,7 +143,15 @@ impl<M> Home<M> {
     pub fn drain(&self, max: usize) -> Result<Drained, Reentered> {
         let shared = &*self.shared;
         // SAFETY: `Home` lives on the home thread; no user code runs inside.
-        if unsafe { shared.with_local(|local| core::mem::replace(&mut local.draining, true)) } {
+        let reentered = unsafe {
+            shared.with_local(|local| {
+                let reentered = core::mem::replace(&mut local.draining, true);
+                // The home thread's notify is answered: its next wake between drains notifies.
+                local.notified &= reentered;
+                reentered
+            })
+        };
+        if reentered {
             return Err(Reentered);
         }
         /// Clears the flag when the drain ends, also when a task panics.
@@ -223,7 +232,8 @@ impl<M> Home<M> {
     /// assert!(!home.notify_pending());
     /// ```
     pub fn notify_pending(&self) -> bool {
-        self.shared.signal.is_pending()
+        // SAFETY: `Home` lives on the home thread.
+        self.shared.signal.is_pending() || unsafe { self.shared.notified_on_home() }
     }
 
     /// Whether the current thread is the home thread (C calls may come from anywhere).

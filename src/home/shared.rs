@@ -27,6 +27,10 @@ pub(super) struct Local<M> {
     /// A drain is running: a wake on the home thread needs no notify (the drain looks at the
     /// queue again before it returns). Also how a drain from inside a task is detected.
     pub(super) draining: bool,
+    /// The home thread called notify since the last drain began: its next wakes between
+    /// drains need none. Kept apart from the shared [`Signal`], so a task spawned and woken
+    /// on the loop's own thread costs no atomic read-modify-write.
+    pub(super) notified: bool,
     /// Local references to this part alive, not dropped elsewhere ([`super::shared_ref`]).
     pub(super) refs: usize,
     /// Shutdown merged `refs` into `Shared::remote`: no more local references.
@@ -69,6 +73,7 @@ impl<M> Shared<M> {
                 queue: VecDeque::new(),
                 closed: false,
                 draining: false,
+                notified: false,
                 refs: 0,
                 merged: false,
             }),
@@ -94,10 +99,9 @@ impl<M> Shared<M> {
     }
 
     /// The schedule function's work on the home thread: queue `runnable` locally, and notify
-    /// (coalesced, as for a foreign wake) unless a drain is running: a wake from the loop's
-    /// own code between drains (a timer callback, a spawn) must make the loop drain too.
-    /// Gives the runnable back after shutdown (the caller drops it once it no longer borrows
-    /// `self`).
+    /// unless a drain is running or a notify is already pending: a wake from the loop's own
+    /// code between drains (a timer callback, a spawn) must make the loop drain too. Gives the
+    /// runnable back after shutdown (the caller drops it once it no longer borrows `self`).
     ///
     /// # Safety
     /// The caller is on the home thread.
@@ -107,21 +111,32 @@ impl<M> Shared<M> {
         let queued = unsafe {
             self.with_local(|local| {
                 if local.closed {
-                    Err(runnable)
-                } else {
-                    local.queue.push_back(runnable);
-                    Ok(local.draining)
+                    return Err(runnable);
                 }
+                local.queue.push_back(runnable);
+                // Claim the home thread's notify: at most one between two drains.
+                let claim = !local.draining && !local.notified;
+                local.notified |= claim;
+                Ok(claim)
             })
         };
         match queued {
-            Ok(true) => None,
-            Ok(false) => {
+            Ok(true) => {
                 self.notify_on_home();
                 None
             }
+            Ok(false) => None,
             Err(runnable) => Some(runnable),
         }
+    }
+
+    /// Whether the home thread has a notify pending (issued since the last drain began).
+    ///
+    /// # Safety
+    /// The caller is on the home thread.
+    pub(super) unsafe fn notified_on_home(&self) -> bool {
+        // SAFETY: on the home thread (the caller's promise); reading runs no user code.
+        unsafe { self.with_local(|local| local.notified) }
     }
 
     /// Calls notify unless one is pending (or shutdown has begun).
@@ -139,15 +154,16 @@ impl<M> Shared<M> {
         }
     }
 
-    /// Calls notify unless one is pending (or shutdown has begun), on the home thread: one
-    /// RMW at most ([`Signal::claim_on_home`]).
+    /// The home thread's notify, claimed in its local state: skipped if a foreign notify is
+    /// pending (its drain takes the local queue too) or shutdown has begun; no atomic
+    /// read-modify-write either way ([`Signal::pending_or_shut_down`]).
     #[inline]
     fn notify_on_home(&self) {
-        if self.signal.claim_on_home() {
+        if !self.signal.pending_or_shut_down() {
             self.notify.with(|notify| {
                 // SAFETY: shutdown takes the function out on this thread, never during this
                 // call (notify must not call into the home), and sets `SHUTDOWN` first, which
-                // `claim_on_home` checked.
+                // `pending_or_shut_down` checked.
                 if let Some(notify) = unsafe { &*notify } {
                     notify();
                 }

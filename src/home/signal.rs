@@ -1,5 +1,6 @@
-//! The notify flag: coalesces the loop's wake-ups (at most one notify pending) and keeps the
-//! notify function from being called once shutdown has begun.
+//! The notify flag: coalesces the wake-ups that other threads send the loop (at most one
+//! notify pending from them) and keeps the notify function from being called once shutdown
+//! has begun. The home thread coalesces its own notifies without atomics (`shared::Local`).
 //!
 //! One state word with three bits:
 //!
@@ -58,21 +59,17 @@ impl Signal {
         }
     }
 
-    /// The home thread's claim, for a wake there between drains (home thread only): `true` if
-    /// the caller must call notify now (and then *not* [`notified`](Self::notified)).
+    /// For the home thread's own notify (home thread only): whether a foreign notify is
+    /// pending (the drain it brings takes the local queue too) or shutdown has begun.
     ///
-    /// One RMW at most, and none when a notify is already pending. The home thread needs no
-    /// `NOTIFYING` bit: shutdown runs on the home thread, so it cannot overlap this caller's
-    /// notify call. A plain load suffices to see `PENDING` set: the home thread's own
-    /// `clear` precedes this load in program order, so a set bit was set by a claim after it,
-    /// whose notify makes the loop drain again — and that drain takes the local queue.
-    pub(super) fn claim_on_home(&self) -> bool {
-        if self.state.load(Ordering::Relaxed) & (PENDING | SHUTDOWN) != 0 {
-            return false;
-        }
-        // Relaxed: the local queue needs no publication (same thread), and a foreign waker
-        // that later finds PENDING set relies on the RMW chain, not on this ordering.
-        self.state.fetch_or(PENDING, Ordering::Relaxed) & (PENDING | SHUTDOWN) == 0
+    /// A plain load: the home thread's own `clear` precedes it in program order, so a
+    /// `PENDING` it sees was set by a claim after that clear, whose notify makes the loop drain
+    /// again. A stale clear bit only costs one extra notify. The home thread coalesces its own
+    /// notifies in its local state, apart from this word, so at most one notify is pending
+    /// from the home thread and one from all other threads.
+    #[inline]
+    pub(super) fn pending_or_shut_down(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & (PENDING | SHUTDOWN) != 0
     }
 
     /// The notify call that [`claim`](Self::claim) asked for has returned.

@@ -114,6 +114,9 @@ fn home_foreign_wake_vs_drain() {
         let base = notes.notifies.load(SeqCst);
         let s = slot.clone();
         let waker = thread::spawn(move || s.release());
+        // A yield point before the drain: without one, loom ran this model once (the drain's
+        // relaxed loads made no branch), never letting the wake land before or inside it.
+        thread::yield_now();
         home.drain(4).unwrap();
         waker.join().unwrap();
         assert!(
@@ -130,6 +133,46 @@ fn home_foreign_wake_vs_drain() {
         assert_eq!(loom::future::block_on(task), 7);
         drop(home);
         drop(slot);
+    });
+}
+
+/// A wake on the home thread between drains (it notifies without an atomic read-modify-write,
+/// coalesced in the home's local state) races a foreign wake (coalesced in the shared flag) and
+/// the drain: both tasks run, and the two sides together notify at most twice.
+#[test]
+fn home_local_wake_and_foreign_wake_vs_drain() {
+    model("home_local_wake_and_foreign_wake_vs_drain", None, || {
+        let notes = StdArc::new(Notes::default());
+        let drops = StdArc::new(AtomicUsize::new(0));
+        let home = home(&notes);
+        let (slot_local, task_local) = spawn_pending(&home, &drops);
+        let (slot_foreign, task_foreign) = spawn_pending(&home, &drops);
+        let base = notes.notifies.load(SeqCst);
+        let s = slot_foreign.clone();
+        let waker = thread::spawn(move || s.release());
+        // A yield point, so that loom also runs the foreign wake before the local one (as in
+        // `home_foreign_wake_vs_drain`).
+        thread::yield_now();
+        slot_local.release();
+        assert!(home.notify_pending(), "a wake between drains notifies");
+        home.drain(4).unwrap();
+        waker.join().unwrap();
+        assert!(
+            task_foreign.is_finished() || home.notify_pending(),
+            "a foreign wake was lost: not run and no notify pending"
+        );
+        assert!(task_local.is_finished(), "the drain ran the local wake");
+        assert!(
+            notes.notifies.load(SeqCst) - base <= 2,
+            "one notify per side at most"
+        );
+        home.drain(4).unwrap();
+        assert!(task_foreign.is_finished());
+        assert_eq!(drops.load(SeqCst), 2);
+        assert_eq!(loom::future::block_on(task_local), 7);
+        assert_eq!(loom::future::block_on(task_foreign), 7);
+        drop(home);
+        drop((slot_local, slot_foreign));
     });
 }
 
