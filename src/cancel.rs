@@ -57,6 +57,18 @@
 //!   [`wait_cancelled`](CancellationToken::wait_cancelled) here, because `cancelled()` is
 //!   ffi_helpers' check. `is_cancelled` is one atomic load instead of a mutex lock.
 //!
+//! # Out of memory
+//!
+//! [`try_new`](CancellationToken::try_new), [`try_child_token`](CancellationToken::try_child_token)
+//! and [`try_on_cancel`](CancellationToken::try_on_cancel) return a
+//! [`TryAllocError`](crate::TryAllocError) instead of aborting when the heap refuses (the node,
+//! the growth of a parent's list of children, the boxed callback or the growth of the list of
+//! callbacks); whatever they were given is dropped and whatever they allocated is freed.
+//! [`cancel`](CancellationToken::cancel) never fails: when its walk stack cannot grow, it walks
+//! the children in place instead. Still aborting if the heap fails: `new`, `child_token` and
+//! `on_cancel` (as `Arc::new` does), and the first pending poll of a
+//! [`wait_cancelled`](CancellationToken::wait_cancelled) future that grows the list of wakers.
+//!
 //! This module needs the `std` feature.
 
 use alloc::boxed::Box;

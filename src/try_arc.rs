@@ -18,10 +18,7 @@ use crate::sync::alloc::{alloc, dealloc, handle_alloc_error};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::try_alloc_error::TryAllocError;
 
-/// The one allocation: the value, then the count of `TryArc` handles. `repr(C)` with the
-/// value first, so that a pointer to the value is a pointer to the block
-/// ([`from_raw`](TryArc::from_raw)).
-#[repr(C)]
+/// The one allocation: the value and the count of `TryArc` handles.
 struct Inner<T> {
     value: T,
     count: AtomicUsize,
@@ -113,36 +110,6 @@ impl<T> TryArc<T> {
             Ok(value)
         }
     }
-
-    /// Whether both handles share one allocation.
-    #[inline]
-    pub(crate) fn ptr_eq(a: &TryArc<T>, b: &TryArc<T>) -> bool {
-        a.ptr == b.ptr
-    }
-
-    /// Gives up the handle without releasing it (see [`from_raw`](Self::from_raw)).
-    #[inline]
-    pub(crate) fn into_raw(this: TryArc<T>) -> NonNull<T> {
-        let this = core::mem::ManuallyDrop::new(this);
-        // SAFETY: the allocation is live; the pointer is derived from the block's.
-        unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*this.ptr.as_ptr()).value)) }
-    }
-
-    /// Takes back a handle given up by [`into_raw`](Self::into_raw).
-    ///
-    /// # Safety
-    ///
-    /// `value` came from `into_raw` of a `TryArc<T>`, and this is the only `from_raw` of that
-    /// handle.
-    #[inline]
-    pub(crate) unsafe fn from_raw(value: NonNull<T>) -> TryArc<T> {
-        // The value is at offset 0 of its `repr(C)` block (the caller's contract says it
-        // came from one).
-        TryArc {
-            ptr: value.cast::<Inner<T>>(),
-            _owns: PhantomData,
-        }
-    }
 }
 
 impl<T> Clone for TryArc<T> {
@@ -206,7 +173,6 @@ mod tests {
         let a = TryArc::try_new(Probe(&drops), "probe").unwrap();
         let b = a.clone();
         assert_eq!(TryArc::strong_count(&a), 2);
-        assert!(TryArc::ptr_eq(&a, &b));
         drop(a);
         assert_eq!(drops.load(Ordering::SeqCst), 0);
         drop(b);
@@ -218,25 +184,14 @@ mod tests {
         let drops = Count::new(0);
         let a = TryArc::new(Probe(&drops));
         let b = a.clone();
-        let a = TryArc::try_unwrap(a).unwrap_err();
+        let Err(a) = TryArc::try_unwrap(a) else {
+            panic!("two handles: not unwrapped");
+        };
         drop(b);
         let value = TryArc::try_unwrap(a).ok().unwrap();
         assert_eq!(drops.load(Ordering::SeqCst), 0);
         drop(value);
         assert_eq!(drops.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn raw_round_trip_keeps_the_handle() {
-        let a = TryArc::new(7u64);
-        let b = a.clone();
-        let raw = TryArc::into_raw(a);
-        // SAFETY: `raw` points at the value of a live handle.
-        assert_eq!(unsafe { *raw.as_ref() }, 7);
-        // SAFETY: from `into_raw`, taken back once.
-        let a = unsafe { TryArc::from_raw(raw) };
-        assert!(TryArc::ptr_eq(&a, &b));
-        assert_eq!(TryArc::strong_count(&b), 2);
     }
 
     #[test]

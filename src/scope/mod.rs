@@ -95,6 +95,13 @@
 //! is detached, before the new task leaves the spawning thread, without atomic
 //! read-modify-writes (rule 11): a scoped spawn costs what a plain one does.
 //!
+//! # Out of memory
+//!
+//! Scopes still allocate through the infallible paths and abort the process if the heap fails
+//! (the child registry, tokens, links, output cells and the tasks themselves); fallible
+//! `try_` spawns are not there yet. Cancellation tokens have theirs
+//! ([`CancellationToken::try_new`](crate::CancellationToken::try_new) and siblings).
+//!
 //! This module needs the `std` feature.
 
 mod children;
