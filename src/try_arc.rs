@@ -38,6 +38,9 @@ unsafe impl<T: Send + Sync> Send for TryArc<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send + Sync> Sync for TryArc<T> {}
 
+/// As `Arc<T>`: the handle is a pointer, moving it never moves the value.
+impl<T> Unpin for TryArc<T> {}
+
 impl<T> TryArc<T> {
     /// Shares `value`; on allocation failure, aborts as `Arc::new` does.
     #[inline]
