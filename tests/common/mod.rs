@@ -130,6 +130,27 @@ thread_local! {
     /// [`refusing_kth_allocation`]: (requests so far, the 1-based request to refuse); the
     /// second is 0 when not armed.
     static REFUSE: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// [`pause_refusing`]: the `REFUSE` state to restore.
+    static PAUSED: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+}
+
+/// Within [`refusing_kth_allocation`]: serves and does not count this thread's requests until
+/// [`resume_refusing`] — for what the test cannot make fallible, such as the allocations of
+/// unwinding a panic (std's exception object), which span a whole `Runnable::run`.
+pub fn pause_refusing() {
+    let state = REFUSE.with(|refuse| refuse.replace((0, 0)));
+    PAUSED.with(|paused| {
+        if paused.get().is_none() {
+            paused.set(Some(state));
+        }
+    });
+}
+
+/// Undoes [`pause_refusing`] (nothing if not paused).
+pub fn resume_refusing() {
+    if let Some(state) = PAUSED.with(Cell::take) {
+        REFUSE.with(|refuse| refuse.set(state));
+    }
 }
 
 /// Whether to refuse this allocation request of the current thread (see
@@ -156,11 +177,13 @@ pub fn refusing_kth_allocation<R>(k: usize, f: impl FnOnce() -> R) -> (R, usize)
     impl Drop for Disarm {
         fn drop(&mut self) {
             REFUSE.with(|refuse| refuse.set((0, 0)));
+            PAUSED.with(|paused| paused.set(None));
         }
     }
     REFUSE.with(|refuse| refuse.set((0, k)));
     let disarm = Disarm;
     let result = f();
+    resume_refusing();
     let requests = REFUSE.with(|refuse| refuse.get().0);
     drop(disarm);
     (result, requests)
