@@ -292,5 +292,8 @@ fn a_scope_reports_every_refused_allocation() {
     eprintln!("{requests} requests, {refused_runs} refusals reported");
     // Each refused request is reported, but for one with a fallback: the stack of the cancel
     // walk when the nested scope closes (the walk goes on without it).
-    assert!(requests - refused_runs <= 1, "{refused_runs} of {requests} reported");
+    assert!(
+        requests - refused_runs <= 1,
+        "{refused_runs} of {requests} reported"
+    );
 }
