@@ -61,7 +61,7 @@
 //!
 //! [`try_new`](CancellationToken::try_new), [`try_child_token`](CancellationToken::try_child_token)
 //! and [`try_on_cancel`](CancellationToken::try_on_cancel) return a
-//! [`TryAllocError`](crate::TryAllocError) instead of aborting when the heap refuses (the node,
+//! [`TryAllocError`] instead of aborting when the heap refuses (the node,
 //! the growth of a parent's list of children, the boxed callback or the growth of the list of
 //! callbacks); whatever they were given is dropped and whatever they allocated is freed.
 //! [`cancel`](CancellationToken::cancel) never fails: when its walk stack cannot grow, it walks

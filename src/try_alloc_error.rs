@@ -7,9 +7,8 @@ use crate::storage::AllocError;
 use crate::try_spawn_error::TrySpawnError;
 
 /// The error of the fallible constructors of the std-only layers
-/// ([`CancellationToken::try_new`](crate::CancellationToken::try_new), the `try_spawn*`
-/// functions of [`ScopedSpawner`](crate::scope::ScopedSpawner), …): the heap refused an
-/// allocation. It says [what](Self::what) was being allocated and its [layout](Self::layout).
+/// (`CancellationToken::try_new`, the `try_spawn*` functions of `scope::ScopedSpawner`, …):
+/// the heap refused an allocation. It says [what](Self::what) was being allocated and its [layout](Self::layout).
 ///
 /// Nothing is leaked: by the time the error is returned, whatever the call was given has been
 /// dropped (not run) and whatever it had allocated before the failure has been freed.
