@@ -1460,8 +1460,9 @@ RawtaskStatus rawtask_task_data(struct RawtaskTask task, void **data);
 /**
  * Creates a token that is not cancelled and writes its handle to `out`.
  *
- * Returns `OK` or `INVALID_ARGUMENT` (null `out`). Free the handle with
- * [`rawtask_token_free`].
+ * Returns `OK`, `INVALID_ARGUMENT` (null `out`) or `NO_MEMORY` (the token or its handle
+ * could not be allocated; `*out` is left as it was and the last error says which). Free the
+ * handle with [`rawtask_token_free`].
  *
  * # Safety
  * `out` must be null or valid for a write.
@@ -1482,7 +1483,9 @@ RawtaskStatus rawtask_token_new(struct RawtaskToken *out);
  * other children. A child of a cancelled token is born cancelled. The child does not need its
  * parent's handle to stay live.
  *
- * Returns `OK`, `INVALID_ARGUMENT` (null `token` or `out`), `INVALID_HANDLE` or `BUSY`.
+ * Returns `OK`, `INVALID_ARGUMENT` (null `token` or `out`), `INVALID_HANDLE`, `BUSY`, or
+ * `NO_MEMORY` (the child, its place in its parent's list or its handle could not be
+ * allocated; `*out` is left as it was, and no child exists).
  *
  * # Safety
  * `out` must be null or valid for a write.
@@ -1563,8 +1566,8 @@ RawtaskStatus rawtask_token_is_cancelled(struct RawtaskToken token,
  * callback must be safe to call from any thread and must not unwind out of the call.
  *
  * Returns `OK` (the callback will be called exactly once), or `INVALID_ARGUMENT` (null
- * `token` or `callback`), `INVALID_HANDLE` or `BUSY`: then the callback is never called, and
- * `context` stays the caller's.
+ * `token` or `callback`), `INVALID_HANDLE`, `BUSY` or `NO_MEMORY` (the registration could
+ * not be allocated): then the callback is never called, and `context` stays the caller's.
  *
  * # Safety
  * `callback` must be safe to call once with `context`, from any thread.

@@ -57,6 +57,18 @@
 //!   [`wait_cancelled`](CancellationToken::wait_cancelled) here, because `cancelled()` is
 //!   ffi_helpers' check. `is_cancelled` is one atomic load instead of a mutex lock.
 //!
+//! # Out of memory
+//!
+//! [`try_new`](CancellationToken::try_new), [`try_child_token`](CancellationToken::try_child_token)
+//! and [`try_on_cancel`](CancellationToken::try_on_cancel) return a
+//! [`TryAllocError`] instead of aborting when the heap refuses (the node,
+//! the growth of a parent's list of children, the boxed callback or the growth of the list of
+//! callbacks); whatever they were given is dropped and whatever they allocated is freed.
+//! [`cancel`](CancellationToken::cancel) never fails: when its walk stack cannot grow, it walks
+//! the children in place instead. Still aborting if the heap fails: `new`, `child_token` and
+//! `on_cancel` (as `Arc::new` does), and the first pending poll of a
+//! [`wait_cancelled`](CancellationToken::wait_cancelled) future that grows the list of wakers.
+//!
 //! This module needs the `std` feature.
 
 use alloc::boxed::Box;
@@ -68,7 +80,10 @@ use core::task::{Context, Poll, Waker};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{lock, Mutex};
+use crate::try_alloc_error::TryAllocError;
+use crate::try_arc::TryArc;
+use crate::try_box::try_box;
 
 /// A shareable signal that tells blocking jobs and futures to stop early.
 ///
@@ -87,7 +102,7 @@ use crate::sync::{lock, Arc, Mutex};
 /// assert!(clone.is_done().is_err());
 /// ```
 pub struct CancellationToken {
-    node: Arc<Node>,
+    node: TryArc<Node>,
 }
 
 /// One signal of the tree, shared by all clones of a token.
@@ -103,11 +118,20 @@ struct Node {
     /// it there removes the node from its parent's list.
     live: AtomicUsize,
     /// The node whose cancellation reaches this one. Never changes.
-    parent: Option<Arc<Node>>,
+    parent: Option<TryArc<Node>>,
     /// This node's index in `parent.inner.children`, or `UNLISTED` for a child born cancelled;
     /// read and written under the parent's lock.
     slot: AtomicUsize,
     inner: Mutex<Inner>,
+}
+
+/// The error of a list that could not grow to `wanted` entries of `TryArc<Node>`'s size (the
+/// layout is the least it needed; `Vec` may have asked for more).
+#[cold]
+fn list_growth_failed(what: &'static str, wanted: usize) -> TryAllocError {
+    let layout = core::alloc::Layout::array::<TryArc<Node>>(wanted)
+        .unwrap_or(core::alloc::Layout::new::<TryArc<Node>>());
+    TryAllocError::new(what, layout)
 }
 
 /// `Node::slot` of a node that is in no list.
@@ -117,14 +141,14 @@ const UNLISTED: usize = usize::MAX;
 struct Inner {
     /// Live children (each leaves when its last handle is gone and it has no children). Once
     /// the node is cancelled, no child joins any more.
-    children: Vec<Arc<Node>>,
+    children: Vec<TryArc<Node>>,
     /// Wakers of pending `wait_cancelled` futures and callbacks of `on_cancel`; taken when the
     /// node is cancelled.
     waiters: Waiters,
 }
 
 impl Node {
-    fn new(parent: Option<Arc<Node>>) -> Node {
+    fn new(parent: Option<TryArc<Node>>) -> Node {
         Node {
             cancelled: AtomicBool::new(false),
             walked: AtomicBool::new(false),
@@ -150,11 +174,11 @@ impl Drop for Node {
         // chain iteratively, or a long chain of children would overflow the stack.
         let mut parent = self.parent.take();
         while let Some(node) = parent {
-            if Arc::strong_count(&node) != 1 {
+            if TryArc::strong_count(&node) != 1 {
                 // Not the last reference (the usual case): a plain decrement, no CAS.
                 break;
             }
-            parent = match Arc::try_unwrap(node) {
+            parent = match TryArc::try_unwrap(node) {
                 Ok(mut node) => node.parent.take(),
                 Err(_) => None,
             };
@@ -171,8 +195,21 @@ impl CancellationToken {
     /// ```
     pub fn new() -> CancellationToken {
         CancellationToken {
-            node: Arc::new(Node::new(None)),
+            node: TryArc::new(Node::new(None)),
         }
+    }
+
+    /// Like [`new`](Self::new), but returns an error instead of aborting the process when the
+    /// token's allocation fails.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::try_new().expect("out of memory");
+    /// assert!(!token.cancelled());
+    /// ```
+    pub fn try_new() -> Result<CancellationToken, TryAllocError> {
+        Ok(CancellationToken {
+            node: TryArc::try_new(Node::new(None), "a cancellation token")?,
+        })
     }
 
     /// Cancels this token and all its descendants, waking every task waiting on any of them.
@@ -198,19 +235,7 @@ impl CancellationToken {
         // its lock, whoever gets there first), so that every call returns only once the whole
         // subtree is cancelled.
         let mut panic = None;
-        let mut stack: Vec<(Arc<Node>, bool)> = Vec::new();
-        if cancel_one(root, &mut stack, &mut panic) {
-            // Descendants were pushed: walk them, then mark the root.
-            while let Some((node, expanded)) = stack.pop() {
-                if expanded {
-                    node.walked.store(true, Ordering::Release);
-                } else if !node.walked.load(Ordering::Acquire) {
-                    stack.push((node.clone(), true));
-                    cancel_one(&node, &mut stack, &mut panic);
-                }
-            }
-        }
-        root.walked.store(true, Ordering::Release);
+        walk(root, &mut panic);
         if let Some(payload) = panic {
             resume_unwind(payload);
         }
@@ -283,23 +308,59 @@ impl CancellationToken {
     /// assert!(parent.child_token().cancelled());
     /// ```
     pub fn child_token(&self) -> CancellationToken {
-        let parent = &self.node;
         // Allocate outside the lock.
-        let child = Arc::new(Node::new(Some(parent.clone())));
-        {
-            let mut inner = lock(&parent.inner);
-            if parent.cancelled.load(Ordering::Relaxed) {
-                // Born cancelled (and walked: it has no children), and in no list.
-                child.cancelled.store(true, Ordering::Relaxed);
-                child.walked.store(true, Ordering::Relaxed);
-            } else {
-                child.slot.store(inner.children.len(), Ordering::Relaxed);
-                inner.children.push(child.clone());
-                // We hold a handle, so `live` is not zero and the parent is not leaving.
-                parent.live.fetch_add(1, Ordering::Relaxed);
-            }
+        let child = TryArc::new(Node::new(Some(self.node.clone())));
+        match self.adopt(child, false) {
+            Ok(token) => token,
+            Err(_) => unreachable!("an infallible adoption grows the list with `push`"),
         }
-        CancellationToken { node: child }
+    }
+
+    /// Like [`child_token`](Self::child_token), but returns an error instead of aborting the
+    /// process when an allocation fails: the child's node, or the growth of this token's list
+    /// of children.
+    ///
+    /// ```
+    /// let parent = rawtask::CancellationToken::new();
+    /// let child = parent.try_child_token().expect("out of memory");
+    /// parent.cancel();
+    /// assert!(child.cancelled());
+    /// ```
+    pub fn try_child_token(&self) -> Result<CancellationToken, TryAllocError> {
+        let child = TryArc::try_new(Node::new(Some(self.node.clone())), "a child token")?;
+        self.adopt(child, true)
+    }
+
+    /// Puts a new child node into this token's list (unless this token is cancelled: then the
+    /// child is born cancelled). With `fallible`, the list grows with `try_reserve`, and a
+    /// failure frees the child (which is in no list yet) and reports it.
+    #[inline]
+    fn adopt(
+        &self,
+        child: TryArc<Node>,
+        fallible: bool,
+    ) -> Result<CancellationToken, TryAllocError> {
+        let parent = &self.node;
+        let mut inner = lock(&parent.inner);
+        if parent.cancelled.load(Ordering::Relaxed) {
+            // Born cancelled (and walked: it has no children), and in no list.
+            child.cancelled.store(true, Ordering::Relaxed);
+            child.walked.store(true, Ordering::Relaxed);
+        } else {
+            if fallible && inner.children.try_reserve(1).is_err() {
+                let wanted = inner.children.len() + 1;
+                drop(inner);
+                // In no list: dropping the node only releases its parent.
+                drop(child);
+                return Err(list_growth_failed("a token's list of children", wanted));
+            }
+            child.slot.store(inner.children.len(), Ordering::Relaxed);
+            inner.children.push(child.clone());
+            // We hold a handle, so `live` is not zero and the parent is not leaving.
+            parent.live.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(inner);
+        Ok(CancellationToken { node: child })
     }
 
     /// Returns a future that completes once the token is cancelled (tokio-util's `cancelled`).
@@ -489,35 +550,81 @@ impl CancellationToken {
     where
         F: FnOnce() + Send + 'static,
     {
-        match self.try_on_cancel(callback) {
+        match self.register(callback, false) {
             Ok(registration) => registration,
-            Err(callback) => {
+            Err(Refused::Cancelled(callback)) => {
                 callback();
                 OnCancel {
                     token: self.clone(),
                     key: None,
                 }
             }
+            Err(Refused::NoMemory(..)) => unreachable!("an infallible registration"),
         }
     }
 
-    /// Like [`on_cancel`](Self::on_cancel), but if the token is already cancelled, gives the
-    /// callback back instead of running it (so that the caller can run it after releasing
-    /// whatever it holds).
-    pub(crate) fn try_on_cancel<F>(&self, callback: F) -> Result<OnCancel, F>
+    /// Like [`on_cancel`](Self::on_cancel), but returns an error instead of aborting the
+    /// process when an allocation fails (the boxed callback, or the growth of the token's
+    /// list of callbacks); the callback is then dropped without running.
+    ///
+    /// ```
+    /// let token = rawtask::CancellationToken::new();
+    /// let registration = token.try_on_cancel(|| println!("cancelled")).expect("out of memory");
+    /// token.cancel();
+    /// drop(registration);
+    /// ```
+    pub fn try_on_cancel<F>(&self, callback: F) -> Result<OnCancel, TryAllocError>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        match self.register(callback, true) {
+            Ok(registration) => Ok(registration),
+            Err(Refused::Cancelled(callback)) => {
+                callback();
+                Ok(OnCancel {
+                    token: self.clone(),
+                    key: None,
+                })
+            }
+            Err(Refused::NoMemory(callback, error)) => {
+                drop(callback);
+                Err(error)
+            }
+        }
+    }
+
+    /// Registers `callback`; if the token is already cancelled, or (with `fallible`) an
+    /// allocation fails, gives the callback back instead (so that the caller can run or drop
+    /// it after releasing whatever it holds).
+    pub(crate) fn register<F>(&self, callback: F, fallible: bool) -> Result<OnCancel, Refused<F>>
     where
         F: FnOnce() + Send + 'static,
     {
         let node = &self.node;
         if node.is_cancelled() {
-            return Err(callback);
+            return Err(Refused::Cancelled(callback));
         }
         // Allocate outside the lock.
-        let boxed = Box::new(callback);
+        let boxed = if fallible {
+            try_box(callback).map_err(|callback| {
+                let layout = core::alloc::Layout::new::<F>();
+                Refused::NoMemory(callback, TryAllocError::new("a cancel callback", layout))
+            })?
+        } else {
+            Box::new(callback)
+        };
         let mut inner = lock(&node.inner);
         if node.cancelled.load(Ordering::Relaxed) {
             drop(inner);
-            return Err(*boxed);
+            return Err(Refused::Cancelled(*boxed));
+        }
+        if fallible && !inner.waiters.try_reserve_one() {
+            let wanted = inner.waiters.slots.len() + 1;
+            drop(inner);
+            let layout = core::alloc::Layout::array::<Slot>(wanted)
+                .unwrap_or(core::alloc::Layout::new::<Slot>());
+            let error = TryAllocError::new("a token's list of callbacks", layout);
+            return Err(Refused::NoMemory(*boxed, error));
         }
         let key = inner.waiters.insert(Waiter::Call(boxed));
         drop(inner);
@@ -526,6 +633,14 @@ impl CancellationToken {
             key: Some(key),
         })
     }
+}
+
+/// Why [`CancellationToken::register`] gave a callback back.
+pub(crate) enum Refused<F> {
+    /// The token is already cancelled: run the callback now.
+    Cancelled(F),
+    /// An allocation failed: the callback was not registered.
+    NoMemory(F, TryAllocError),
 }
 
 /// A callback registered with [`CancellationToken::on_cancel`]; dropping it before the token is
@@ -574,25 +689,80 @@ impl fmt::Debug for OnCancel {
     }
 }
 
+/// Cancels `root` and its whole subtree, then marks `root` walked (see `cancel`).
+fn walk(root: &Node, panic: &mut Option<crate::panic::Payload>) {
+    let mut stack: Vec<(TryArc<Node>, bool)> = Vec::new();
+    if cancel_one(root, &mut stack, panic) {
+        // Descendants were pushed: walk them, then mark the root.
+        while let Some((node, expanded)) = stack.pop() {
+            if expanded {
+                node.walked.store(true, Ordering::Release);
+            } else if !node.walked.load(Ordering::Acquire) {
+                // Into the place just popped: no allocation.
+                stack.push((node.clone(), true));
+                cancel_one(&node, &mut stack, panic);
+            }
+        }
+    }
+    root.walked.store(true, Ordering::Release);
+}
+
 /// Cancels one node (unless it already was): marks it, takes and wakes its waiters (keeping
 /// the first panic of a waker in `panic`). Pushes its children onto `stack` either way and
-/// returns whether there were any.
+/// returns whether any were pushed.
+///
+/// If `stack` cannot grow (the heap is exhausted), the children are walked right here
+/// instead, one by one, by recursion: cancelling never aborts for want of memory, and deep
+/// recursion needs a deep tree and an exhausted heap at once.
 fn cancel_one(
     node: &Node,
-    stack: &mut Vec<(Arc<Node>, bool)>,
+    stack: &mut Vec<(TryArc<Node>, bool)>,
     panic: &mut Option<crate::panic::Payload>,
 ) -> bool {
     let mut inner = lock(&node.inner);
-    stack.extend(inner.children.iter().map(|child| (child.clone(), false)));
-    let has_children = !inner.children.is_empty();
-    if node.cancelled.load(Ordering::Relaxed) {
-        return has_children;
+    let pushed = stack.try_reserve(inner.children.len()).is_ok();
+    if pushed {
+        stack.extend(inner.children.iter().map(|child| (child.clone(), false)));
     }
-    node.cancelled.store(true, Ordering::Release);
-    let waiters = core::mem::take(&mut inner.waiters);
-    drop(inner);
-    waiters.wake_all(panic);
+    let has_children = !inner.children.is_empty();
+    if !node.cancelled.load(Ordering::Relaxed) {
+        node.cancelled.store(true, Ordering::Release);
+        let waiters = core::mem::take(&mut inner.waiters);
+        drop(inner);
+        waiters.wake_all(panic);
+    } else {
+        drop(inner);
+    }
+    if !pushed {
+        walk_children_in_place(node, panic);
+        return false;
+    }
     has_children
+}
+
+/// Walks the children of a cancelled `node` without a stack: from the last index down,
+/// taking the lock for one child at a time. A child that leaves meanwhile moves the list's
+/// last entry into its place (one already walked, or one at a lower index still to come),
+/// and no child joins a cancelled node, so every child is walked.
+#[cold]
+#[inline(never)]
+fn walk_children_in_place(node: &Node, panic: &mut Option<crate::panic::Payload>) {
+    let mut index = lock(&node.inner).children.len();
+    while index > 0 {
+        index -= 1;
+        let child = {
+            let inner = lock(&node.inner);
+            // Entries left meanwhile: go on from the new end.
+            index = index.min(inner.children.len());
+            match inner.children.get(index) {
+                Some(child) => child.clone(),
+                None => continue,
+            }
+        };
+        if !child.walked.load(Ordering::Acquire) {
+            walk(&child, panic);
+        }
+    }
 }
 
 impl Default for CancellationToken {
@@ -956,6 +1126,11 @@ impl Waiters {
             Slot::Waiting(_) => unreachable!("the free list points at a used slot"),
         }
         key
+    }
+
+    /// Makes sure the next `insert` does not allocate; `false` if the allocation failed.
+    fn try_reserve_one(&mut self) -> bool {
+        self.free != NONE || self.slots.try_reserve(1).is_ok()
     }
 
     fn update(&mut self, key: usize, waker: &Waker) {

@@ -151,6 +151,11 @@ mod sync;
 mod task;
 #[cfg(feature = "std")]
 mod task_tracker;
+mod try_alloc_error;
+#[cfg(feature = "std")]
+mod try_arc;
+#[cfg(feature = "std")]
+mod try_box;
 mod try_spawn_error;
 
 pub use crate::abort_handle::AbortHandle;
@@ -178,6 +183,7 @@ pub use crate::spawn_in::{spawn_in, spawn_unchecked_in};
 pub use crate::task::{FallibleTask, Task};
 #[cfg(feature = "std")]
 pub use crate::task_tracker::{TaskTracker, TaskTrackerToken, TrackedFuture, TrackerWait};
+pub use crate::try_alloc_error::TryAllocError;
 pub use crate::try_spawn_error::TrySpawnError;
 
 /// The byte offset of the data slot from a task pointer, for a slot of type `M`.

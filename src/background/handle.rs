@@ -95,9 +95,9 @@ impl<T: Send + 'static> TaskHandle<T> {
     }
 
     /// [`spawn`](Self::spawn), but returns an error instead of aborting the process when the
-    /// job's task cannot be allocated; the job is then dropped (never run). The job's
-    /// cancellation token, the pool's queue and its threads are still allocated with the
-    /// global allocator (which aborts if that fails).
+    /// job's task or its cancellation token cannot be allocated; the job is then dropped (never
+    /// run). The pool's queue and its threads are still allocated with the global allocator
+    /// (which aborts if that fails).
     ///
     /// ```
     /// use rawtask::background::{CancellationToken, Error, Task, TaskHandle};
@@ -163,8 +163,8 @@ impl<T: Send + 'static> TaskHandle<T> {
     }
 
     /// [`spawn_on`](Self::spawn_on), but returns an error instead of aborting the process when
-    /// the job's task cannot be allocated; the job and `schedule` are then dropped (never
-    /// called).
+    /// the job's task or its cancellation token cannot be allocated; the job and `schedule` are
+    /// then dropped (never called). A refused token is reported with its layout.
     ///
     /// ```
     /// use rawtask::background::{CancellationToken, Error, Task, TaskHandle};
@@ -201,7 +201,8 @@ impl<T: Send + 'static> TaskHandle<T> {
         K: Task<Output = T> + 'static,
         S: Schedule + Send + Sync + 'static,
     {
-        let token = CancellationToken::new();
+        let token =
+            CancellationToken::try_new().map_err(|error| TrySpawnError::new(error.layout()))?;
         let job_token = token.clone();
         let (runnable, raw) = crate::Builder::new()
             .try_spawn(move |()| async move { run_job(task, job_token) }, schedule)?;

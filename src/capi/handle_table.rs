@@ -134,6 +134,12 @@ impl<V, R: Copy> HandleTable<V, R> {
     pub(crate) fn insert(&self, value: V) -> u64 {
         let shard_index = home_shard();
         let mut shard = self.lock(shard_index);
+        self.insert_locked(&mut shard, shard_index, value)
+    }
+
+    /// The body of `insert`, under the shard's lock.
+    #[inline]
+    fn insert_locked(&self, shard: &mut Shard<V, R>, shard_index: usize, value: V) -> u64 {
         let slot = match shard.free.pop() {
             Some(slot) => {
                 shard.entries[slot as usize].slot = Slot::Live(value);
@@ -154,6 +160,31 @@ impl<V, R: Copy> HandleTable<V, R> {
             }
         };
         make_id(shard_index, slot, shard.entries[slot as usize].generation)
+    }
+
+    /// Like [`insert`](Self::insert), but hands `value` back (with the layout refused) if the
+    /// shard cannot grow. It also keeps the free list's capacity at the number of slots, so
+    /// that releasing a handle later never allocates.
+    pub(crate) fn try_insert(&self, value: V) -> Result<u64, (V, core::alloc::Layout)> {
+        let shard_index = home_shard();
+        let mut shard = self.lock(shard_index);
+        if shard.free.is_empty() {
+            let wanted = shard.entries.len() + 1;
+            let refused = if shard.entries.try_reserve(1).is_err() {
+                Some(core::alloc::Layout::array::<Entry<V, R>>(wanted))
+            } else if shard.free.capacity() < wanted && shard.free.try_reserve(wanted).is_err() {
+                Some(core::alloc::Layout::array::<u32>(wanted))
+            } else {
+                None
+            };
+            if let Some(layout) = refused {
+                drop(shard);
+                let layout = layout.unwrap_or(core::alloc::Layout::new::<u32>());
+                return Err((value, layout));
+            }
+        }
+        // Room is reserved, under the same lock: the insert does not allocate.
+        Ok(self.insert_locked(&mut shard, shard_index, value))
     }
 
     fn stale(&self, function: &str, id: u64) -> Failure {

@@ -20,9 +20,11 @@
 //! Out of memory: a task's allocation that fails is reported as `NO_MEMORY`
 //! ([`Builder::spawn_c`](crate::Builder::spawn_c), and your own functions that use
 //! [`Builder::try_spawn`](crate::Builder::try_spawn) with `?` inside [`guard`]), never an
-//! abort. Smaller allocations still abort the process if the global allocator fails: the task
-//! handle table's growth (in `spawn_c`), the last error's message, and the boxed wakers,
-//! futures and panic notes of [`ffi`](crate::ffi).
+//! abort. So is any allocation of the token functions `rawtask_token_new`, `rawtask_token_child`
+//! and `rawtask_token_on_cancel` (the token, its list entries, its handle). Smaller allocations
+//! still abort the process if the global allocator fails: the task handle table's growth (in
+//! `spawn_c`), the last error's message, and the boxed wakers, futures and panic notes of
+//! [`ffi`](crate::ffi).
 //!
 //! ```
 //! use rawtask::capi::*;

@@ -9,7 +9,7 @@ use core::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::panic::{drop_payload, message_or, Payload};
-use crate::TrySpawnError;
+use crate::{TryAllocError, TrySpawnError};
 
 use super::last_error::{update_last_error, Error};
 
@@ -202,6 +202,25 @@ impl Failure {
     pub(crate) fn report(self) -> RawtaskStatus {
         update_last_error(self.error);
         self.status
+    }
+}
+
+/// `NO_MEMORY` for a failed allocation of a token or a scope, so that `?` turns a failed
+/// `try_new` or `try_child_token` into it; the message says what could not be allocated.
+///
+/// ```
+/// use rawtask::capi::{Failure, RawtaskStatus};
+/// let error = rawtask::TryAllocError::new("a token", core::alloc::Layout::new::<u64>());
+/// let failure = Failure::from(error);
+/// assert_eq!(failure.status(), RawtaskStatus::NoMemory);
+/// assert_eq!(failure.to_string(), error.to_string());
+/// ```
+impl From<TryAllocError> for Failure {
+    fn from(error: TryAllocError) -> Failure {
+        Failure {
+            status: RawtaskStatus::NoMemory,
+            error: Error::new(error),
+        }
     }
 }
 

@@ -20,7 +20,8 @@ use core::mem::ManuallyDrop;
 
 use super::handle_table::HandleTable;
 use super::status::{guard, Failure, RawtaskStatus};
-use crate::cancel::{CancellationToken, OnCancel};
+use crate::cancel::{CancellationToken, OnCancel, Refused};
+use crate::TryAllocError;
 
 /// A handle to a cancellation token, for C: a 64-bit id, `{0}` being the null handle.
 ///
@@ -140,19 +141,30 @@ fn clone_token(function: &str, token: RawtaskToken) -> Result<CancellationToken,
     Ok(TOKENS.checkout(function, token.id)?.token.clone())
 }
 
-/// Writes a new handle to `out` (checked for null by the caller).
+/// Writes a new handle to `out` (checked for null by the caller), or fails with `NO_MEMORY`
+/// if the table of handles cannot grow (the token is dropped then).
 ///
 /// # Safety
 /// `out` is valid for a write.
-unsafe fn store(out: *mut RawtaskToken, token: CancellationToken) {
+unsafe fn store(out: *mut RawtaskToken, token: CancellationToken) -> Result<(), Failure> {
+    let held = Held {
+        token,
+        callbacks: Vec::new(),
+    };
+    let id = TOKENS.try_insert(held).map_err(|(held, layout)| {
+        drop(held);
+        TryAllocError::new("a token handle", layout)
+    })?;
     // SAFETY: forwarded from the caller.
-    unsafe { out.write(RawtaskToken::new(token)) };
+    unsafe { out.write(RawtaskToken { id }) };
+    Ok(())
 }
 
 /// Creates a token that is not cancelled and writes its handle to `out`.
 ///
-/// Returns `OK` or `INVALID_ARGUMENT` (null `out`). Free the handle with
-/// [`rawtask_token_free`].
+/// Returns `OK`, `INVALID_ARGUMENT` (null `out`) or `NO_MEMORY` (the token or its handle
+/// could not be allocated; `*out` is left as it was and the last error says which). Free the
+/// handle with [`rawtask_token_free`].
 ///
 /// # Safety
 /// `out` must be null or valid for a write.
@@ -170,8 +182,9 @@ pub unsafe extern "C" fn rawtask_token_new(out: *mut RawtaskToken) -> RawtaskSta
         if out.is_null() {
             return Err(Failure::null("rawtask_token_new", "out"));
         }
+        let token = CancellationToken::try_new()?;
         // SAFETY: checked for null; the caller passes a writable `RawtaskToken`.
-        unsafe { store(out, CancellationToken::new()) };
+        unsafe { store(out, token) }?;
         Ok(RawtaskStatus::Ok)
     })
 }
@@ -181,7 +194,9 @@ pub unsafe extern "C" fn rawtask_token_new(out: *mut RawtaskToken) -> RawtaskSta
 /// other children. A child of a cancelled token is born cancelled. The child does not need its
 /// parent's handle to stay live.
 ///
-/// Returns `OK`, `INVALID_ARGUMENT` (null `token` or `out`), `INVALID_HANDLE` or `BUSY`.
+/// Returns `OK`, `INVALID_ARGUMENT` (null `token` or `out`), `INVALID_HANDLE`, `BUSY`, or
+/// `NO_MEMORY` (the child, its place in its parent's list or its handle could not be
+/// allocated; `*out` is left as it was, and no child exists).
 ///
 /// # Safety
 /// `out` must be null or valid for a write.
@@ -210,9 +225,9 @@ pub unsafe extern "C" fn rawtask_token_child(
         if out.is_null() {
             return Err(Failure::null(F, "out"));
         }
-        let child = TOKENS.checkout(F, token.id)?.token.child_token();
+        let child = TOKENS.checkout(F, token.id)?.token.try_child_token()?;
         // SAFETY: checked for null; the caller passes a writable `RawtaskToken`.
-        unsafe { store(out, child) };
+        unsafe { store(out, child) }?;
         Ok(RawtaskStatus::Ok)
     })
 }
@@ -318,8 +333,8 @@ impl Drop for CallOnce {
 /// callback must be safe to call from any thread and must not unwind out of the call.
 ///
 /// Returns `OK` (the callback will be called exactly once), or `INVALID_ARGUMENT` (null
-/// `token` or `callback`), `INVALID_HANDLE` or `BUSY`: then the callback is never called, and
-/// `context` stays the caller's.
+/// `token` or `callback`), `INVALID_HANDLE`, `BUSY` or `NO_MEMORY` (the registration could
+/// not be allocated): then the callback is never called, and `context` stays the caller's.
 ///
 /// # Safety
 /// `callback` must be safe to call once with `context`, from any thread.
@@ -360,8 +375,15 @@ pub unsafe extern "C" fn rawtask_token_on_cancel(
             return Err(Failure::null(F, "callback"));
         };
         let mut checkout = TOKENS.checkout(F, token.id)?;
+        // Room for the registration first: once registered, it can no longer be refused.
+        if checkout.callbacks.try_reserve(1).is_err() {
+            let wanted = checkout.callbacks.len() + 1;
+            let layout = core::alloc::Layout::array::<OnCancel>(wanted)
+                .unwrap_or(core::alloc::Layout::new::<OnCancel>());
+            return Err(TryAllocError::new("a token handle's list of callbacks", layout).into());
+        }
         let once = CallOnce { callback, context };
-        match checkout.token.try_on_cancel(move || once.call(true)) {
+        match checkout.token.register(move || once.call(true), true) {
             Ok(registration) => {
                 if checkout.token.cancelled() {
                     // Every registration has run or is running: forget them (this drops
@@ -370,11 +392,17 @@ pub unsafe extern "C" fn rawtask_token_on_cancel(
                 }
                 checkout.callbacks.push(registration);
             }
-            Err(call_now) => {
+            Err(Refused::Cancelled(call_now)) => {
                 // Already cancelled: call it with the handle checked in.
                 checkout.callbacks.clear();
                 drop(checkout);
                 call_now();
+            }
+            Err(Refused::NoMemory(never, error)) => {
+                // Not registered: the callback must not be called, not even by its drop
+                // (forgetting it leaks nothing: it holds a function and a pointer).
+                core::mem::forget(never);
+                return Err(error.into());
             }
         }
         Ok(RawtaskStatus::Ok)

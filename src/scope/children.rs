@@ -2,13 +2,16 @@
 //! dropped before its children terminated, the rest of that task's termination.
 
 use alloc::boxed::Box;
+use core::alloc::Layout;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::cancel::CancellationToken;
+use crate::sync::alloc::{alloc, dealloc, handle_alloc_error};
 use crate::sync::atomic::Ordering;
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{lock, Mutex};
+use crate::try_alloc_error::TryAllocError;
 
 /// Steps 5 and 6 of a termination (run the done function, send the done signal), left behind
 /// by a task dropped while children were still alive, for the last child to run.
@@ -100,22 +103,43 @@ unsafe impl Send for Registration {}
 unsafe impl Sync for Registration {}
 
 impl Owner {
-    /// A new, empty registry with this handle as its only owner.
+    /// A new, empty registry with this handle as its only owner; aborts if the heap fails.
     pub(crate) fn new() -> Owner {
-        // The registry lives in an `Arc` that is never cloned: `state` decides when it is
-        // freed. Under loom this makes a registry that is never freed a reported leak.
-        let children = Arc::new(Children {
-            token: CancellationToken::new(),
-            state: AtomicWord::new(OWNER),
-            slow: Mutex::new(Slow {
-                waiter: None,
-                tail: None,
-            }),
-        });
-        Owner {
-            // SAFETY: `Arc::into_raw` never returns null.
-            ptr: unsafe { NonNull::new_unchecked(Arc::into_raw(children).cast_mut()) },
+        match Owner::allocate(CancellationToken::new()) {
+            Ok(owner) => owner,
+            Err(_) => handle_alloc_error(Layout::new::<Children>()),
         }
+    }
+
+    /// [`new`](Self::new), or an error if the heap refuses the token or the registry.
+    pub(crate) fn try_new() -> Result<Owner, TryAllocError> {
+        let token = CancellationToken::try_new()?;
+        Owner::allocate(token)
+            .map_err(|_| TryAllocError::new("a scope's child registry", Layout::new::<Children>()))
+    }
+
+    /// Puts a registry around `token` in a block of its own (the token back if the heap
+    /// refuses). The block comes from `sync::alloc`, so a registry never freed is a leak that
+    /// loom reports; `state` decides when it is freed.
+    #[inline]
+    fn allocate(token: CancellationToken) -> Result<Owner, CancellationToken> {
+        // SAFETY: `Children` holds atomics and a token: its size is not zero.
+        let raw = unsafe { alloc(Layout::new::<Children>()) }.cast::<Children>();
+        let Some(ptr) = NonNull::new(raw) else {
+            return Err(token);
+        };
+        // SAFETY: freshly allocated with `Children`'s layout, not yet initialised.
+        unsafe {
+            ptr.as_ptr().write(Children {
+                token,
+                state: AtomicWord::new(OWNER),
+                slow: Mutex::new(Slow {
+                    waiter: None,
+                    tail: None,
+                }),
+            })
+        };
+        Ok(Owner { ptr })
     }
 
     /// Counts a new child.
@@ -241,9 +265,12 @@ impl Registration {
 ///
 /// No handle to it is left, and the caller's last access to `state` was an Acquire.
 unsafe fn free(ptr: NonNull<Children>) {
-    // SAFETY: `ptr` came from `Arc::into_raw` in `Owner::new` and that `Arc` was never cloned;
-    // the caller guarantees nobody else uses it any more.
-    drop(unsafe { Arc::from_raw(ptr.as_ptr()) });
+    // SAFETY: `ptr` came from `Owner::allocate` with `Children`'s layout and is initialised;
+    // the caller guarantees nobody else uses it any more, so it is dropped and freed once.
+    unsafe {
+        core::ptr::drop_in_place(ptr.as_ptr());
+        dealloc(ptr.as_ptr().cast(), Layout::new::<Children>());
+    }
 }
 
 impl core::ops::Deref for Owner {

@@ -18,7 +18,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use super::children::Registration;
 use super::link::{Link, CANCELLED, DONE};
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::Arc;
+use crate::try_arc::TryArc;
 
 /// The data slot of a leaf spawned as a raw task with signals: the flag its parent's
 /// `CancelSender` sets (before waking the task). The slot lives as long as the allocation, so
@@ -98,7 +98,7 @@ impl ParentEnd for NoParent {
 }
 
 /// A shared `Link`: its `CANCELLED` flag and waker in, its `DONE` flag out.
-impl ParentEnd for Arc<Link> {
+impl ParentEnd for TryArc<Link> {
     #[inline]
     fn is_cancelled(&self) -> bool {
         self.is(CANCELLED)

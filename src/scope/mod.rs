@@ -95,6 +95,25 @@
 //! is detached, before the new task leaves the spawning thread, without atomic
 //! read-modify-writes (rule 11): a scoped spawn costs what a plain one does.
 //!
+//! # Out of memory
+//!
+//! The spawns of [`ScopedSpawn`] abort the process if the heap fails, as `Box::new` does.
+//! Their `try_` twins on [`ScopedSpawner`] — [`try_new`](ScopedSpawner::try_new),
+//! [`try_on_schedule`](ScopedSpawner::try_on_schedule), [`try_spawn`](ScopedSpawner::try_spawn),
+//! [`try_spawn_with_signal`](ScopedSpawner::try_spawn_with_signal),
+//! [`try_spawn_future`](ScopedSpawner::try_spawn_future),
+//! [`try_spawn_future_with_signal`](ScopedSpawner::try_spawn_future_with_signal),
+//! [`try_spawn_output`](ScopedSpawner::try_spawn_output) and
+//! [`try_spawn_future_output`](ScopedSpawner::try_spawn_future_output) — return a
+//! [`SpawnError`] that [is out of memory](SpawnError::is_out_of_memory) instead: for the child
+//! registry, the child's token, its signals' link, its output cell and, with [`OnSchedule`],
+//! the task itself. A refused spawn spawns nothing, leaks nothing, and drops its future and
+//! done function without running them. With a `futures::task::Spawn` executor the task's own
+//! allocation (a `Box`) still aborts. Running a scoped task that waits (a pending poll
+//! registers its waker with its token) still allocates infallibly. Cancellation tokens have
+//! their own `try_` constructors
+//! ([`CancellationToken::try_new`](crate::CancellationToken::try_new) and siblings).
+//!
 //! This module needs the `std` feature.
 
 mod children;

@@ -15,10 +15,14 @@ use core::task::{Context, Poll};
 use super::signals::{CancelSender, DoneReceiver};
 use super::spawner::{ScopeExecutor, ScopedSpawner, SpawnError};
 use super::{ForgettableSignalSender, ParentSignals, ScopedSpawn};
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{lock, Mutex};
+use crate::try_arc::TryArc;
 
 /// Where a child leaves its output for its handle.
-type OutputCell<T> = Arc<Mutex<Option<T>>>;
+type OutputCell<T> = TryArc<Mutex<Option<T>>>;
+
+/// What the heap was asked for, for a refused output cell.
+const CELL: &str = "a scoped task's output cell";
 
 /// Runs `future` and stores its output in `cell`.
 async fn storing<F: Future>(future: F, cell: OutputCell<F::Output>) {
@@ -54,7 +58,7 @@ impl<E: ScopeExecutor> ScopedSpawner<E> {
         Fut::Output: Send + 'static,
         Fun: FnOnce(Self) -> Fut,
     {
-        let cell = Arc::new(Mutex::new(None));
+        let cell = TryArc::new(Mutex::new(None));
         let out = cell.clone();
         let signals = self.spawn_with_signal(move |spawner| storing(fun(spawner), out), || {})?;
         Ok(ScopedJoinHandle::new(signals, cell))
@@ -81,8 +85,63 @@ impl<E: ScopeExecutor> ScopedSpawner<E> {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        let cell = Arc::new(Mutex::new(None));
+        let cell = TryArc::new(Mutex::new(None));
         let signals = self.spawn_future_with_signal(storing(future, cell.clone()), || {})?;
+        Ok(ScopedJoinHandle::new(signals, cell))
+    }
+
+    /// [`spawn_output`](Self::spawn_output), but returns an error instead of aborting when the
+    /// heap refuses an allocation (see [`try_spawn`](Self::try_spawn)); the output cell is one
+    /// more.
+    ///
+    /// ```
+    /// use rawtask::scope::ScopedSpawner;
+    ///
+    /// let (sender, receiver) = flume::unbounded::<rawtask::Runnable>();
+    /// let spawner = ScopedSpawner::on_schedule(move |r| sender.send(r).unwrap());
+    /// let handle = spawner.try_spawn_output(|_| async { 3 }).expect("out of memory");
+    /// receiver.recv().unwrap().run();
+    /// assert_eq!(futures_lite::future::block_on(handle), Some(3));
+    /// ```
+    pub fn try_spawn_output<Fut, Fun>(
+        &self,
+        fun: Fun,
+    ) -> Result<ScopedJoinHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+    {
+        let cell = TryArc::try_new(Mutex::new(None), CELL)?;
+        let out = cell.clone();
+        let signals =
+            self.try_spawn_with_signal(move |spawner| storing(fun(spawner), out), || {})?;
+        Ok(ScopedJoinHandle::new(signals, cell))
+    }
+
+    /// [`spawn_future_output`](Self::spawn_future_output), but returns an error instead of
+    /// aborting when the heap refuses an allocation (see
+    /// [`try_spawn_future`](Self::try_spawn_future)); the output cell is one more.
+    ///
+    /// ```
+    /// use rawtask::scope::ScopedSpawner;
+    ///
+    /// let (sender, receiver) = flume::unbounded::<rawtask::Runnable>();
+    /// let spawner = ScopedSpawner::on_schedule(move |r| sender.send(r).unwrap());
+    /// let handle = spawner.try_spawn_future_output(async { "out" }).expect("out of memory");
+    /// receiver.recv().unwrap().run();
+    /// assert_eq!(futures_lite::future::block_on(handle), Some("out"));
+    /// ```
+    pub fn try_spawn_future_output<Fut>(
+        &self,
+        future: Fut,
+    ) -> Result<ScopedJoinHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let cell = TryArc::try_new(Mutex::new(None), CELL)?;
+        let signals = self.try_spawn_future_with_signal(storing(future, cell.clone()), || {})?;
         Ok(ScopedJoinHandle::new(signals, cell))
     }
 }

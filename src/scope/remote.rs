@@ -16,7 +16,8 @@ use super::link::Link;
 use super::signals::{CancelReceiver, CancelSender, DoneReceiver, DoneSender};
 use super::{ChildSignals, ParentSignals, RawScopedSpawn, SignalReceiver, SignalSender};
 use crate::cancel::CancellationToken;
-use crate::sync::Arc;
+use crate::try_alloc_error::TryAllocError;
+use crate::try_arc::TryArc;
 
 /// The scope of one task that is about to be spawned: hands out a spawner for the task's
 /// children, then [wraps](Self::wrap) the task's future so that it terminates in order.
@@ -53,6 +54,18 @@ impl RemoteScope {
         RemoteSpawner {
             children: children.clone(),
         }
+    }
+
+    /// [`spawner`](Self::spawner), or an error if the heap refuses the child registry (or its
+    /// token).
+    pub(crate) fn try_spawner(&mut self) -> Result<RemoteSpawner, TryAllocError> {
+        let children = match &mut self.children {
+            Some(children) => children,
+            empty @ None => empty.insert(Owner::try_new()?),
+        };
+        Ok(RemoteSpawner {
+            children: children.clone(),
+        })
     }
 
     /// Wraps a task's future with its signals and done function into the future to spawn.
@@ -136,7 +149,7 @@ impl RemoteSpawner {
     ) -> Result<(RemoteParentSignals, RemoteChildSignals), ScopeClosed> {
         let registration = self.register()?;
         let token = self.children.token().child_token();
-        let link = Arc::new(Link::new());
+        let link = TryArc::new(Link::new());
         let parent = ParentSignals {
             cancel_sender: CancelSender::for_token(token.clone()),
             done_receiver: DoneReceiver::new(link.clone()),
@@ -178,7 +191,7 @@ impl RemoteSpawner {
         D: FnOnce(),
     {
         let registration = self.register()?;
-        let link = Arc::new(Link::new());
+        let link = TryArc::new(Link::new());
         let parent = ParentSignals {
             cancel_sender: CancelSender::for_link(link.clone()),
             done_receiver: DoneReceiver::new(link.clone()),
@@ -187,8 +200,88 @@ impl RemoteSpawner {
     }
 }
 
+/// The `try_` paths of the scoped spawns: registration and the child's allocations, each
+/// refused with a [`RefusedChild`] instead of a panic or an abort.
+impl RemoteSpawner {
+    /// [`try_spawn_raw`](Self::try_spawn_raw) with the child's token allocated fallibly.
+    pub(crate) fn fallible_spawn_raw(&self) -> Result<RemoteChildSignals, RefusedChild> {
+        let registration = self.register()?;
+        // On failure the registration is dropped, which undoes it.
+        let token = self.children.token().try_child_token()?;
+        Ok(ChildSignals {
+            cancel_receiver: CancelReceiver::new(token),
+            done_sender: DoneSender::new(registration, None),
+        })
+    }
+
+    /// [`try_spawn_raw_with_signal`](Self::try_spawn_raw_with_signal) with the child's token
+    /// and link allocated fallibly.
+    pub(crate) fn fallible_spawn_raw_with_signal(
+        &self,
+    ) -> Result<(RemoteParentSignals, RemoteChildSignals), RefusedChild> {
+        let registration = self.register()?;
+        let token = self.children.token().try_child_token()?;
+        let link = TryArc::try_new(Link::new(), LINK)?;
+        let parent = ParentSignals {
+            cancel_sender: CancelSender::for_token(token.clone()),
+            done_receiver: DoneReceiver::new(link.clone()),
+        };
+        let child = ChildSignals {
+            cancel_receiver: CancelReceiver::new(token),
+            done_sender: DoneSender::new(registration, Some(link)),
+        };
+        Ok((parent, child))
+    }
+
+    /// [`leaf_with_signal`](Self::leaf_with_signal) with the link allocated fallibly, and the
+    /// leaf not built yet: the caller builds it inside the task's allocation, so that a
+    /// refused task drops `done` instead of running it (as a dropped leaf would).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn fallible_leaf_with_signal<F, D>(
+        &self,
+        future: F,
+        done: D,
+    ) -> Result<(RemoteParentSignals, impl FnOnce() -> LinkedLeaf<F, D>), RefusedChild>
+    where
+        F: Future<Output = ()>,
+        D: FnOnce(),
+    {
+        let registration = self.register()?;
+        let link = TryArc::try_new(Link::new(), LINK)?;
+        let parent = ParentSignals {
+            cancel_sender: CancelSender::for_link(link.clone()),
+            done_receiver: DoneReceiver::new(link.clone()),
+        };
+        Ok((parent, move || Leaf::new(future, done, registration, link)))
+    }
+}
+
+/// What the heap was asked for, for a refused `Link`.
+const LINK: &str = "a scoped task's signals";
+
+/// Why a `try_` spawn into a scope registered no child.
+#[derive(Debug)]
+pub(crate) enum RefusedChild {
+    /// The scope is terminating.
+    Closed,
+    /// An allocation failed.
+    NoMemory(TryAllocError),
+}
+
+impl From<ScopeClosed> for RefusedChild {
+    fn from(_: ScopeClosed) -> RefusedChild {
+        RefusedChild::Closed
+    }
+}
+
+impl From<TryAllocError> for RefusedChild {
+    fn from(error: TryAllocError) -> RefusedChild {
+        RefusedChild::NoMemory(error)
+    }
+}
+
 /// A leaf whose parent's signals go through a shared `Link`.
-pub(crate) type LinkedLeaf<F, D> = Leaf<F, D, Arc<Link>>;
+pub(crate) type LinkedLeaf<F, D> = Leaf<F, D, TryArc<Link>>;
 
 /// The parent's signals of a child of a [`RemoteSpawner`].
 pub type RemoteParentSignals = ParentSignals<CancelSender, DoneReceiver>;

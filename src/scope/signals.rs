@@ -23,8 +23,8 @@ use super::link::{Link, CANCELLED, DONE};
 use super::{ForgettableSignalSender, SignalReceiver, SignalSender};
 use crate::cancel::{CancellationToken, WaitForCancellationFutureOwned};
 use crate::raw::watcher::Watcher;
-use crate::sync::Arc;
 use crate::task::Task;
+use crate::try_arc::TryArc;
 
 /// The parent's end of a child's cancel signal: dropping it cancels the child.
 ///
@@ -38,7 +38,7 @@ enum Target {
     /// The child's own token.
     Token(CancellationToken),
     /// The link of a child without a token.
-    Link(Arc<Link>),
+    Link(TryArc<Link>),
     /// The `Task` handle of a raw-task child without a token (a leaf): the cancel flag is in
     /// its data slot. The handle is never polled (the done receiver watches the task) and
     /// never dropped as such: cancelling sets the flag and wakes the task, and both cancelling
@@ -53,7 +53,7 @@ impl CancelSender {
         }
     }
 
-    pub(crate) fn for_link(link: Arc<Link>) -> CancelSender {
+    pub(crate) fn for_link(link: TryArc<Link>) -> CancelSender {
         CancelSender {
             target: Some(Target::Link(link)),
         }
@@ -195,11 +195,11 @@ impl fmt::Debug for CancelReceiver {
 pub struct DoneSender {
     /// Dropped after `link` is set: deregisters the child.
     _scope: Registration,
-    link: Option<Arc<Link>>,
+    link: Option<TryArc<Link>>,
 }
 
 impl DoneSender {
-    pub(crate) fn new(scope: Registration, link: Option<Arc<Link>>) -> DoneSender {
+    pub(crate) fn new(scope: Registration, link: Option<TryArc<Link>>) -> DoneSender {
         DoneSender {
             _scope: scope,
             link,
@@ -235,13 +235,13 @@ pub struct DoneReceiver {
 }
 
 enum DoneSource {
-    Link(Arc<Link>),
+    Link(TryArc<Link>),
     /// A reference to a raw-task leaf, which finishes once the leaf has terminated.
     Leaf(Watcher),
 }
 
 impl DoneReceiver {
-    pub(crate) fn new(link: Arc<Link>) -> DoneReceiver {
+    pub(crate) fn new(link: TryArc<Link>) -> DoneReceiver {
         DoneReceiver {
             source: DoneSource::Link(link),
         }

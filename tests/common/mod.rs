@@ -127,6 +127,66 @@ thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
     /// Whether a panic on this thread is expected (the panic hook stays silent).
     static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// [`refusing_kth_allocation`]: (requests so far, the 1-based request to refuse); the
+    /// second is 0 when not armed.
+    static REFUSE: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// [`pause_refusing`]: the `REFUSE` state to restore.
+    static PAUSED: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+}
+
+/// Within [`refusing_kth_allocation`]: serves and does not count this thread's requests until
+/// [`resume_refusing`] — for what the test cannot make fallible, such as the allocations of
+/// unwinding a panic (std's exception object), which span a whole `Runnable::run`.
+pub fn pause_refusing() {
+    let state = REFUSE.with(|refuse| refuse.replace((0, 0)));
+    PAUSED.with(|paused| {
+        if paused.get().is_none() {
+            paused.set(Some(state));
+        }
+    });
+}
+
+/// Undoes [`pause_refusing`] (nothing if not paused).
+pub fn resume_refusing() {
+    if let Some(state) = PAUSED.with(Cell::take) {
+        REFUSE.with(|refuse| refuse.set(state));
+    }
+}
+
+/// Whether to refuse this allocation request of the current thread (see
+/// [`refusing_kth_allocation`]).
+fn refuse_this_request() -> bool {
+    REFUSE
+        .try_with(|refuse| {
+            let (requests, kth) = refuse.get();
+            if kth == 0 {
+                return false;
+            }
+            refuse.set((requests + 1, kth));
+            requests + 1 == kth
+        })
+        .unwrap_or(false)
+}
+
+/// Runs `f` with the current thread's `k`-th allocation request (1-based: `alloc`,
+/// `alloc_zeroed` and `realloc` each count) refused — the global allocator returns null for
+/// it — and every other one served. Returns `f`'s result and the number of requests `f`
+/// made. With `k == usize::MAX`, nothing is refused (to count a scenario's requests).
+pub fn refusing_kth_allocation<R>(k: usize, f: impl FnOnce() -> R) -> (R, usize) {
+    struct Disarm;
+    impl Drop for Disarm {
+        fn drop(&mut self) {
+            REFUSE.with(|refuse| refuse.set((0, 0)));
+            PAUSED.with(|paused| paused.set(None));
+        }
+    }
+    REFUSE.with(|refuse| refuse.set((0, k)));
+    let disarm = Disarm;
+    let result = f();
+    resume_refusing();
+    let requests = REFUSE.with(|refuse| refuse.get().0);
+    drop(disarm);
+    (result, requests)
 }
 
 struct LeakCheckingAllocator;
@@ -223,6 +283,9 @@ impl LeakCheckingAllocator {
     /// # Safety
     /// As `GlobalAlloc::alloc`.
     unsafe fn allocate(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if refuse_this_request() {
+            return std::ptr::null_mut();
+        }
         // SAFETY: forwarded contract.
         let ptr = unsafe {
             if zeroed {
@@ -268,6 +331,10 @@ unsafe impl GlobalAlloc for LeakCheckingAllocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if refuse_this_request() {
+            // The old block stays live, as on any failed `realloc`.
+            return std::ptr::null_mut();
+        }
         // A reallocated block stays tracked or untracked: it is the same logical allocation.
         let generation = tracked_set::remove(ptr.addr());
         // SAFETY: forwarded contract.
