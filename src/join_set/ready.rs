@@ -1,0 +1,338 @@
+//! The completion records of a [`JoinSet`](crate::JoinSet)'s tasks and the lock-free list the
+//! finished ones are pushed on.
+//!
+//! Each task in a set gets an [`Entry`]: the waker left in the task's awaiter slot, holding a
+//! [`Watcher`] of the task (rules 13, 14, 16, as a `CallbackTask`'s callback does). When the
+//! task finishes, the wake pushes the entry itself on the set's [`ReadyList`], an intrusive
+//! stack that only the set pops (all at once). The set reads the slot index from the entry,
+//! drops its watcher and keeps the entry for the next task: in a steady state a spawn
+//! allocates nothing but the task, and a completion takes no lock.
+//!
+//! The list's head word also says whether the set waits (`WAITING`: its waker is stored and the
+//! next push takes and wakes it) and whether it is gone (`CLOSED`: pushes drop their entry).
+//! Both live in the one word every push and take goes through, so that a push and a
+//! registration are ordered by that word alone.
+
+use core::fmt;
+use core::ptr;
+use core::task::Waker;
+use std::sync::Arc;
+use std::task::Wake;
+
+use crate::raw::watcher::Watcher;
+use crate::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use crate::sync::{lock, Mutex};
+
+/// One task's completion record, and (as an `Arc`) the waker in its awaiter slot.
+pub(crate) struct Entry {
+    /// The next entry on the ready list (older), or null.
+    next: AtomicPtr<Entry>,
+    /// The list to push on; an entry keeps it across reuses.
+    list: Arc<ReadyList>,
+    /// The task's slot in the set.
+    index: usize,
+    /// Waits for the task; `None` while the entry is spare.
+    watcher: Option<Watcher>,
+    /// Set by the one push of this use (a second look at a finished task pushes nothing).
+    pushed: AtomicBool,
+}
+
+impl Entry {
+    /// A new record for the task in slot `index`, pushing on `list`.
+    pub(crate) fn new(list: &Arc<ReadyList>, index: usize, watcher: Watcher) -> Arc<Entry> {
+        Arc::new(Entry {
+            next: AtomicPtr::new(ptr::null_mut()),
+            list: list.clone(),
+            index,
+            watcher: Some(watcher),
+            pushed: AtomicBool::new(false),
+        })
+    }
+
+    /// Reuses a spare record (one that [`recycle`](Self::recycle) accepted) for the task in
+    /// slot `index`.
+    pub(crate) fn reuse(entry: &mut Arc<Entry>, index: usize, watcher: Watcher) {
+        let this = Arc::get_mut(entry).expect("rawtask: a spare JoinSet entry is shared");
+        this.index = index;
+        this.watcher = Some(watcher);
+        this.pushed = AtomicBool::new(false);
+    }
+
+    /// The slot index of the task this record reported.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Drops the watcher of a reported record and returns the record if nothing else holds it
+    /// (so that [`reuse`](Self::reuse) may take it), for the list it pushes on.
+    pub(crate) fn recycle(mut entry: Arc<Entry>, list: &Arc<ReadyList>) -> Option<Arc<Entry>> {
+        let this = Arc::get_mut(&mut entry)?;
+        this.watcher = None;
+        Arc::ptr_eq(&this.list, list).then_some(entry)
+    }
+
+    /// Starts watching: pushes the entry at once if the task has finished, or leaves it as the
+    /// task's awaiter. Called once per use, before any waker of this entry exists.
+    pub(crate) fn watch(self: Arc<Self>) {
+        self.look();
+    }
+
+    /// Pushes the entry if the task has finished; otherwise waits for it with the entry as the
+    /// awaiter (pushing at once if it finished meanwhile).
+    fn look(self: Arc<Self>) {
+        let watcher = self.watcher.as_ref().expect("rawtask: a JoinSet entry without a task");
+        if watcher.is_finished() {
+            return self.push();
+        }
+        let waker = Waker::from(self.clone());
+        // SAFETY: registrations of this watcher form one chain (rule 14): the first happens
+        // in `watch`, before any waker of the entry exists, and every later one in the wake of
+        // the waker the previous one left in the slot, which the wake has taken out.
+        let finished = unsafe { watcher.register_finished(&waker) }.is_ready();
+        drop(waker);
+        if finished {
+            self.push();
+        }
+    }
+
+    /// Pushes the entry on its list, once per use.
+    fn push(self: Arc<Self>) {
+        if self.pushed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        ReadyList::push(self);
+    }
+}
+
+impl Wake for Entry {
+    fn wake(self: Arc<Self>) {
+        self.look();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.clone().look();
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The head word's two marks: addresses of a static, so that neither is an entry.
+static MARKS: [u8; 2] = [0; 2];
+
+/// The head's mark for an empty list whose set waits.
+fn waiting() -> *mut Entry {
+    ptr::addr_of!(MARKS[0]).cast_mut().cast()
+}
+
+/// The head's mark for a closed list.
+fn closed() -> *mut Entry {
+    ptr::addr_of!(MARKS[1]).cast_mut().cast()
+}
+
+/// The finished entries of one set, newest first, and the set's waker.
+pub(crate) struct ReadyList {
+    /// Null (empty), `WAITING` (empty, and the set waits), `CLOSED`, or the newest entry (an
+    /// `Arc::into_raw` the list owns), linked to older ones by `next`.
+    head: AtomicPtr<Entry>,
+    /// The waker of a pending `join_next`, stored before the head becomes `WAITING`.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl ReadyList {
+    /// An empty, open list.
+    pub(crate) fn new() -> Arc<ReadyList> {
+        Arc::new(ReadyList {
+            head: AtomicPtr::new(ptr::null_mut()),
+            waker: Mutex::new(None),
+        })
+    }
+
+    /// Pushes a finished entry on its list, or drops it if the list is closed; wakes the set
+    /// if it waits.
+    fn push(entry: Arc<Entry>) {
+        // Once the entry is on the list the set may pop it at once: a waiting set's list is
+        // held by a clone (taken only then), for the wake.
+        let mut hold: Option<Arc<ReadyList>> = None;
+        let new = Arc::into_raw(entry).cast_mut();
+        // SAFETY: `new` is ours until published, and its `list` lives while it does; `this`
+        // is not used once the entry is published.
+        let this: &ReadyList = unsafe { &(*new).list };
+        let mut head = this.head.load(Ordering::Relaxed);
+        loop {
+            if head == closed() {
+                // SAFETY: `new` came from `into_raw` above and was never published.
+                drop(unsafe { Arc::from_raw(new) });
+                return;
+            }
+            let next = if head == waiting() {
+                if hold.is_none() {
+                    // SAFETY: `new` is still unpublished.
+                    hold = Some(unsafe { (*new).list.clone() });
+                }
+                ptr::null_mut()
+            } else {
+                head
+            };
+            // SAFETY: `new` is unpublished, so this thread alone touches its `next`.
+            unsafe { (*new).next.store(next, Ordering::Relaxed) };
+            match this
+                .head
+                .compare_exchange_weak(head, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => head = actual,
+            }
+        }
+        if head == waiting() {
+            // The set stored its waker before it marked the head (acquired by the exchange).
+            let list = hold.expect("rawtask: JoinSet list held for the wake");
+            let waker = lock(&list.waker).take();
+            drop(list);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Takes every finished entry, oldest first. With nothing finished, `waker` (if any) is
+    /// stored and the head marked `WAITING`, so that the next push wakes it.
+    pub(crate) fn take(&self, waker: Option<&Waker>) -> Batch {
+        let head = self.head.load(Ordering::Acquire);
+        if !is_entry(head) {
+            let Some(waker) = waker else {
+                return Batch::default();
+            };
+            self.store_waker(waker);
+        }
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let new = if is_entry(head) {
+                ptr::null_mut()
+            } else if head == closed() || waker.is_none() {
+                return Batch::default();
+            } else {
+                waiting()
+            };
+            match self
+                .head
+                .compare_exchange_weak(head, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => head = actual,
+            }
+        }
+        if !is_entry(head) {
+            return Batch::default();
+        }
+        // Reverse the taken stack into completion order; the list gave us its references.
+        let mut older = head;
+        let mut newer = ptr::null_mut();
+        while !older.is_null() {
+            // SAFETY: the taken entries are ours alone; each is a live `Arc` allocation.
+            let next = unsafe { (*older).next.load(Ordering::Relaxed) };
+            // SAFETY: as above.
+            unsafe { (*older).next.store(newer, Ordering::Relaxed) };
+            newer = older;
+            older = next;
+        }
+        Batch { first: newer }
+    }
+
+    /// Stores the set's waker (unless the stored one wakes the same task), cloned and dropped
+    /// outside the lock: a waker's clone and drop are user code.
+    fn store_waker(&self, waker: &Waker) {
+        {
+            let stored = lock(&self.waker);
+            if stored.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                return;
+            }
+        }
+        let new = waker.clone();
+        let old = lock(&self.waker).replace(new);
+        drop(old);
+    }
+
+    /// Closes the list: later pushes drop their entries. Returns what it held, and drops the
+    /// stored waker.
+    pub(crate) fn close(&self) -> Batch {
+        let head = self.head.swap(closed(), Ordering::AcqRel);
+        let waker = lock(&self.waker).take();
+        drop(waker);
+        Batch {
+            first: if is_entry(head) {
+                head
+            } else {
+                ptr::null_mut()
+            },
+        }
+    }
+}
+
+impl Drop for ReadyList {
+    fn drop(&mut self) {
+        // Entries hold their list, so a list with entries on it is never dropped: the set
+        // closes it first.
+        debug_assert!(!is_entry(self.head.load(Ordering::Relaxed)));
+    }
+}
+
+fn is_entry(head: *mut Entry) -> bool {
+    !head.is_null() && head != waiting() && head != closed()
+}
+
+/// Entries taken off a [`ReadyList`], oldest first; it owns them.
+pub(crate) struct Batch {
+    first: *mut Entry,
+}
+
+// SAFETY: a `Batch` owns `Arc<Entry>`s, which are `Send` (an entry's fields are).
+unsafe impl Send for Batch {}
+// SAFETY: `&Batch` gives no access to the entries.
+unsafe impl Sync for Batch {}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch {
+            first: ptr::null_mut(),
+        }
+    }
+}
+
+impl Batch {
+    /// Whether no entry is left.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_null()
+    }
+
+    /// The oldest entry.
+    pub(crate) fn pop(&mut self) -> Option<Arc<Entry>> {
+        if self.first.is_null() {
+            return None;
+        }
+        // SAFETY: the batch owns the reference `into_raw` gave the list for each entry, and
+        // `first` is the oldest of them.
+        let entry = unsafe { Arc::from_raw(self.first) };
+        self.first = entry.next.load(Ordering::Relaxed);
+        Some(entry)
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        while self.pop().is_some() {}
+    }
+}
+
+impl fmt::Debug for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch")
+            .field("empty", &self.is_empty())
+            .finish()
+    }
+}
