@@ -18,7 +18,7 @@ use core::task::{Context, Poll, Waker};
 
 use std::sync::Arc;
 
-use self::ready::{Batch, Entry, ReadyList};
+use self::ready::{Batch, Entry, ReadyList, Spare};
 use crate::runnable::Runnable;
 use crate::schedule::Schedule;
 use crate::task::Task;
@@ -70,7 +70,7 @@ pub struct JoinSet<T, M = ()> {
     /// Finished entries already taken off `ready`, in completion order.
     finished: Batch,
     /// Completion records of joined tasks, for the next ones.
-    spare: Vec<Arc<Entry>>,
+    spare: Vec<Spare>,
     /// Tasks skipped by `join_next` because they ended without an output.
     cancelled: usize,
     ready: Arc<ReadyList>,
@@ -171,10 +171,7 @@ impl<T, M> JoinSet<T, M> {
         // Rule 13: the set never polls the handle, so the watcher is the only registrar.
         let watcher = task.watcher();
         let entry = match self.spare.pop() {
-            Some(mut entry) => {
-                Entry::reuse(&mut entry, index, watcher);
-                entry
-            }
+            Some(spare) => spare.reuse(index, watcher),
             None => Entry::new(&self.ready, index, watcher),
         };
         if let Slot::Free(next) = mem::replace(&mut self.slots[index], Slot::Busy(task)) {

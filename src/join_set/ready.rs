@@ -14,14 +14,14 @@
 //! registration are ordered by that word alone.
 
 use core::fmt;
+use core::mem::ManuallyDrop;
 use core::ptr;
-use core::task::Waker;
+use core::task::{RawWaker, RawWakerVTable, Waker};
 use std::sync::Arc;
-use std::task::Wake;
 
 use crate::raw::watcher::Watcher;
 use crate::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use crate::sync::{lock, Mutex};
+use crate::sync::{lock, Mutex, UnsafeCell};
 
 /// One task's completion record, and (as an `Arc`) the waker in its awaiter slot.
 pub(crate) struct Entry {
@@ -29,12 +29,49 @@ pub(crate) struct Entry {
     next: AtomicPtr<Entry>,
     /// The list to push on; an entry keeps it across reuses.
     list: Arc<ReadyList>,
+    /// The current use: written only while the set holds the entry alone (new, or [`Spare`]),
+    /// before the registration that publishes it; read by the wakes of that use.
+    task: UnsafeCell<Use>,
+    /// Set by the one push of this use (a second look at a finished task pushes nothing).
+    pushed: AtomicBool,
+}
+
+// SAFETY: an entry's fields are `Send + Sync` but for `task`, whose accesses the entry's
+// protocol orders: written while the set holds the entry alone, read by the wakes of that use.
+unsafe impl Send for Entry {}
+// SAFETY: as above.
+unsafe impl Sync for Entry {}
+
+/// What an [`Entry`] watches.
+struct Use {
     /// The task's slot in the set.
     index: usize,
     /// Waits for the task; `None` while the entry is spare.
     watcher: Option<Watcher>,
-    /// Set by the one push of this use (a second look at a finished task pushes nothing).
-    pushed: AtomicBool,
+}
+
+/// An entry nothing else holds (checked by [`Entry::recycle`]), ready for its next task.
+pub(crate) struct Spare(Arc<Entry>);
+
+impl Spare {
+    /// The entry, set up for the task in slot `index`.
+    pub(crate) fn reuse(self, index: usize, watcher: Watcher) -> Arc<Entry> {
+        let entry = self.0;
+        // SAFETY: a `Spare` is the entry's only handle and no waker of it exists (`recycle`
+        // saw the count at one), so nothing reads the use.
+        entry.task.with_mut(|task| unsafe {
+            (*task).index = index;
+            (*task).watcher = Some(watcher);
+        });
+        entry.pushed.store(false, Ordering::Relaxed);
+        entry
+    }
+}
+
+impl fmt::Debug for Spare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spare").finish_non_exhaustive()
+    }
 }
 
 impl Entry {
@@ -43,32 +80,28 @@ impl Entry {
         Arc::new(Entry {
             next: AtomicPtr::new(ptr::null_mut()),
             list: list.clone(),
-            index,
-            watcher: Some(watcher),
+            task: UnsafeCell::new(Use {
+                index,
+                watcher: Some(watcher),
+            }),
             pushed: AtomicBool::new(false),
         })
     }
 
-    /// Reuses a spare record (one that [`recycle`](Self::recycle) accepted) for the task in
-    /// slot `index`.
-    pub(crate) fn reuse(entry: &mut Arc<Entry>, index: usize, watcher: Watcher) {
-        let this = Arc::get_mut(entry).expect("rawtask: a spare JoinSet entry is shared");
-        this.index = index;
-        this.watcher = Some(watcher);
-        this.pushed = AtomicBool::new(false);
-    }
-
-    /// The slot index of the task this record reported.
+    /// The slot index of the task this record watches.
     pub(crate) fn index(&self) -> usize {
-        self.index
+        // SAFETY: the use is written only while nothing else holds the entry.
+        self.task.with(|task| unsafe { (*task).index })
     }
 
-    /// Drops the watcher of a reported record and returns the record if nothing else holds it
-    /// (so that [`reuse`](Self::reuse) may take it), for the list it pushes on.
-    pub(crate) fn recycle(mut entry: Arc<Entry>, list: &Arc<ReadyList>) -> Option<Arc<Entry>> {
+    /// Drops the watcher of a reported record and returns the record as a [`Spare`] if
+    /// nothing else holds it and it pushes on `list`.
+    pub(crate) fn recycle(mut entry: Arc<Entry>, list: &Arc<ReadyList>) -> Option<Spare> {
         let this = Arc::get_mut(&mut entry)?;
-        this.watcher = None;
-        Arc::ptr_eq(&this.list, list).then_some(entry)
+        // SAFETY: `get_mut` proved this the only handle (and no waker left).
+        let watcher = this.task.with_mut(|task| unsafe { (*task).watcher.take() });
+        drop(watcher);
+        Arc::ptr_eq(&this.list, list).then_some(Spare(entry))
     }
 
     /// Starts watching: pushes the entry at once if the task has finished, or leaves it as the
@@ -80,16 +113,22 @@ impl Entry {
     /// Pushes the entry if the task has finished; otherwise waits for it with the entry as the
     /// awaiter (pushing at once if it finished meanwhile).
     fn look(self: Arc<Self>) {
-        let watcher = self.watcher.as_ref().expect("rawtask: a JoinSet entry without a task");
-        if watcher.is_finished() {
-            return self.push();
-        }
-        let waker = Waker::from(self.clone());
-        // SAFETY: registrations of this watcher form one chain (rule 14): the first happens
-        // in `watch`, before any waker of the entry exists, and every later one in the wake of
-        // the waker the previous one left in the slot, which the wake has taken out.
-        let finished = unsafe { watcher.register_finished(&waker) }.is_ready();
-        drop(waker);
+        // A waker that borrows our handle: the awaiter slot keeps a clone, which counts.
+        // SAFETY: `self` outlives `waker`, which is never dropped (no count to give back).
+        let waker = ManuallyDrop::new(unsafe {
+            Waker::from_raw(RawWaker::new(Arc::as_ptr(&self).cast(), &ENTRY_WAKER))
+        });
+        // SAFETY: the use is written only while nothing else holds the entry; registrations
+        // of this watcher form one chain (rule 14): the first happens in `watch`, before any
+        // waker of the entry exists, and every later one in the wake of the waker the
+        // previous one left in the slot, which the wake has taken out.
+        let finished = self.task.with(|task| unsafe {
+            let watcher = (*task)
+                .watcher
+                .as_ref()
+                .expect("rawtask: a JoinSet entry without a task");
+            watcher.register_finished(&waker).is_ready()
+        });
         if finished {
             self.push();
         }
@@ -104,20 +143,39 @@ impl Entry {
     }
 }
 
-impl Wake for Entry {
-    fn wake(self: Arc<Self>) {
-        self.look();
-    }
+/// The waker functions of an `Arc<Entry>` (the data pointer is `Arc::into_raw`).
+static ENTRY_WAKER: RawWakerVTable =
+    RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.clone().look();
+unsafe fn clone_waker(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a live `Arc<Entry>` of the waker being cloned.
+    unsafe { Arc::increment_strong_count(data.cast::<Entry>()) };
+    RawWaker::new(data, &ENTRY_WAKER)
+}
+
+unsafe fn wake(data: *const ()) {
+    // SAFETY: the waker's count is consumed with it.
+    unsafe { Arc::from_raw(data.cast::<Entry>()) }.look();
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    // SAFETY: the waker keeps its count; the clone gets one of its own.
+    unsafe {
+        Arc::increment_strong_count(data.cast::<Entry>());
+        Arc::from_raw(data.cast::<Entry>())
     }
+    .look();
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: the waker's count is given back with it.
+    drop(unsafe { Arc::from_raw(data.cast::<Entry>()) });
 }
 
 impl fmt::Debug for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Entry")
-            .field("index", &self.index)
+            .field("index", &self.index())
             .finish_non_exhaustive()
     }
 }
@@ -203,33 +261,30 @@ impl ReadyList {
     /// Takes every finished entry, oldest first. With nothing finished, `waker` (if any) is
     /// stored and the head marked `WAITING`, so that the next push wakes it.
     pub(crate) fn take(&self, waker: Option<&Waker>) -> Batch {
-        let head = self.head.load(Ordering::Acquire);
+        let mut head = self.head.load(Ordering::Relaxed);
         if !is_entry(head) {
             let Some(waker) = waker else {
                 return Batch::default();
             };
             self.store_waker(waker);
-        }
-        let mut head = self.head.load(Ordering::Relaxed);
-        loop {
-            let new = if is_entry(head) {
-                ptr::null_mut()
-            } else if head == closed() || waker.is_none() {
-                return Batch::default();
-            } else {
-                waiting()
-            };
-            match self
-                .head
-                .compare_exchange_weak(head, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break,
-                Err(actual) => head = actual,
+            while !is_entry(head) {
+                if head == closed() {
+                    return Batch::default();
+                }
+                match self.head.compare_exchange_weak(
+                    head,
+                    waiting(),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Batch::default(),
+                    Err(actual) => head = actual,
+                }
             }
         }
-        if !is_entry(head) {
-            return Batch::default();
-        }
+        // Only the set takes entries off or marks the head: once it is an entry, pushes only
+        // put newer ones on top of it, so one swap takes them all.
+        let head = self.head.swap(ptr::null_mut(), Ordering::Acquire);
         // Reverse the taken stack into completion order; the list gave us its references.
         let mut older = head;
         let mut newer = ptr::null_mut();
