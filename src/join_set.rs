@@ -2,12 +2,14 @@
 //!
 //! rawtask has no runtime, so the set does not schedule anything: it takes the [`Task`] half of
 //! each spawn and hands the [`Runnable`] half back to the caller's executor. Each task gets a
-//! completion record ([`ready::Entry`]) that waits in its awaiter slot, as a `CallbackTask`'s
-//! callback does, and pushes itself on the set's lock-free ready list when the task finishes.
-//! The handles themselves stay in the set, which only `&mut self` touches; the records are
-//! reused, so a steady stream of spawns allocates only the tasks.
+//! completion record ([`ready::Entry`]) that goes on the set's lock-free ready list when the
+//! task finishes: a task the set spawns reports through its future (`reporting`), one spawned
+//! elsewhere is watched through its awaiter slot. The handles themselves stay in the set,
+//! which only `&mut self` touches; the records are reused, so a steady stream of spawns
+//! allocates only the tasks.
 
 mod ready;
+mod reporting;
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -19,6 +21,8 @@ use core::task::{Context, Poll, Waker};
 use std::sync::Arc;
 
 use self::ready::{Batch, Entry, ReadyList, Spare};
+use self::reporting::Reporting;
+use crate::raw::watcher::Watcher;
 use crate::runnable::Runnable;
 use crate::schedule::Schedule;
 use crate::task::Task;
@@ -68,19 +72,22 @@ pub struct JoinSet<T, M = ()> {
     /// Tasks in the set (busy slots).
     len: usize,
     /// Finished entries already taken off `ready`, in completion order.
-    finished: Batch,
+    finished: Batch<T>,
     /// Completion records of joined tasks, for the next ones.
-    spare: Vec<Spare>,
+    spare: Vec<Spare<T>>,
     /// Tasks skipped by `join_next` because they ended without an output.
     cancelled: usize,
-    ready: Arc<ReadyList>,
+    ready: Arc<ReadyList<T>>,
 }
 
 /// The end of the free list.
 const NONE: usize = usize::MAX;
 
 enum Slot<T, M> {
-    Busy(Task<T, M>),
+    /// A task spawned elsewhere, watched; its output is in the task.
+    Watched(Task<T, M>),
+    /// A task the set spawned around a [`Reporting`] future; its output comes in its entry.
+    Reporting(Task<()>),
     Free(usize),
 }
 
@@ -100,8 +107,10 @@ impl<T> JoinSet<T> {
         T: Send + 'static,
         S: Schedule + Send + Sync + 'static,
     {
-        let (runnable, task) = crate::builder::spawn(future, schedule);
-        self.insert(task);
+        let index = self.free_slot();
+        let entry = self.entry(index, None);
+        let (runnable, task) = crate::builder::spawn(Reporting::new(future, entry), schedule);
+        self.fill(index, Slot::Reporting(task));
         runnable
     }
 
@@ -161,26 +170,40 @@ impl<T, M> JoinSet<T, M> {
     /// assert_eq!(set.try_join_next(), Some(14));
     /// ```
     pub fn insert(&mut self, task: Task<T, M>) {
-        let index = match self.free {
+        let index = self.free_slot();
+        // Rule 13: the set never polls the handle, so the watcher is the only registrar.
+        let entry = self.entry(index, Some(task.watcher()));
+        self.fill(index, Slot::Watched(task));
+        // The entry may be pushed right here (the task has finished already): `join_next`
+        // reads it after the slot above is filled.
+        entry.watch();
+    }
+
+    /// The first free slot (made if there is none); `fill` takes it.
+    fn free_slot(&mut self) -> usize {
+        match self.free {
             NONE => {
                 self.slots.push(Slot::Free(NONE));
                 self.slots.len() - 1
             }
             index => index,
-        };
-        // Rule 13: the set never polls the handle, so the watcher is the only registrar.
-        let watcher = task.watcher();
-        let entry = match self.spare.pop() {
-            Some(spare) => spare.reuse(index, watcher),
-            None => Entry::new(&self.ready, index, watcher),
-        };
-        if let Slot::Free(next) = mem::replace(&mut self.slots[index], Slot::Busy(task)) {
+        }
+    }
+
+    /// Puts a task in the slot `free_slot` returned.
+    fn fill(&mut self, index: usize, slot: Slot<T, M>) {
+        if let Slot::Free(next) = mem::replace(&mut self.slots[index], slot) {
             self.free = next;
         }
-        // The entry may be pushed right here (the task has finished already): `join_next`
-        // reads it after the slot above is filled.
-        entry.watch();
         self.len += 1;
+    }
+
+    /// A completion record for the task in slot `index`: a spare one if there is.
+    fn entry(&mut self, index: usize, watcher: Option<Watcher>) -> Arc<Entry<T>> {
+        match self.spare.pop() {
+            Some(spare) => spare.reuse(index, watcher),
+            None => Entry::new(&self.ready, index, watcher),
+        }
     }
 
     /// The number of tasks in the set: running, or finished and not yet joined.
@@ -299,8 +322,14 @@ impl<T, M> JoinSet<T, M> {
     /// ```
     pub fn abort_all(&mut self) {
         for slot in &mut self.slots {
-            if let Slot::Busy(task) = slot {
-                task.set_canceled();
+            match slot {
+                Slot::Watched(task) => {
+                    task.set_canceled();
+                }
+                Slot::Reporting(task) => {
+                    task.set_canceled();
+                }
+                Slot::Free(_) => {}
             }
         }
     }
@@ -326,8 +355,10 @@ impl<T, M> JoinSet<T, M> {
         self.finished = Batch::default();
         self.spare.clear();
         for slot in slots {
-            if let Slot::Busy(task) = slot {
-                task.detach();
+            match slot {
+                Slot::Watched(task) => task.detach(),
+                Slot::Reporting(task) => task.detach(),
+                Slot::Free(_) => {}
             }
         }
     }
@@ -358,42 +389,48 @@ impl<T, M> JoinSet<T, M> {
     /// The next joined output; `waker` is registered when nothing is ready (`None`: don't wait).
     fn next_output(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
         loop {
-            let index = match self.next_finished(waker) {
-                Poll::Ready(Some(index)) => index,
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
+            if self.finished.is_empty() {
+                if self.len == 0 {
+                    return Poll::Ready(None);
+                }
+                // The whole list at once, so that a run of `join_next` calls takes it once.
+                self.finished = self.ready.take(waker);
+            }
+            let Some(entry) = self.finished.pop() else {
+                return Poll::Pending;
             };
+            let index = entry.index();
             let slot = mem::replace(&mut self.slots[index], Slot::Free(self.free));
             self.free = index;
             self.len -= 1;
-            let Slot::Busy(mut task) = slot else {
-                unreachable!("rawtask: a JoinSet slot finished twice")
+            let output = match slot {
+                Slot::Reporting(task) => {
+                    // SAFETY: the slot's entry reports: the set holds its only handle.
+                    let output = unsafe { entry.take_output() };
+                    // SAFETY: as above, with the output taken.
+                    self.spare.push(unsafe { Entry::recycle_reported(entry) });
+                    // The future is gone; the task may still be leaving its `run`.
+                    drop(task);
+                    output
+                }
+                Slot::Watched(mut task) => {
+                    if let Some(spare) = Entry::recycle(entry, &self.ready) {
+                        self.spare.push(spare);
+                    }
+                    // The entry was pushed, so the task has finished: never `Pending`. A
+                    // propagated panic unwinds from here, with the set already consistent.
+                    match task.try_take() {
+                        Poll::Ready(output) => output,
+                        Poll::Pending => None,
+                    }
+                }
+                Slot::Free(_) => unreachable!("rawtask: a JoinSet slot finished twice"),
             };
-            // The entry was pushed, so the task has finished: never `Pending`. A propagated
-            // panic unwinds from here, with the set already consistent.
-            match task.try_take() {
-                Poll::Ready(Some(output)) => return Poll::Ready(Some(output)),
-                _ => self.cancelled += 1,
+            match output {
+                Some(output) => return Poll::Ready(Some(output)),
+                None => self.cancelled += 1,
             }
         }
-    }
-
-    /// The next finished slot, taking the whole ready list at once.
-    fn next_finished(&mut self, waker: Option<&Waker>) -> Poll<Option<usize>> {
-        if self.finished.is_empty() {
-            if self.len == 0 {
-                return Poll::Ready(None);
-            }
-            self.finished = self.ready.take(waker);
-        }
-        let Some(entry) = self.finished.pop() else {
-            return Poll::Pending;
-        };
-        let index = entry.index();
-        if let Some(entry) = Entry::recycle(entry, &self.ready) {
-            self.spare.push(entry);
-        }
-        Poll::Ready(Some(index))
     }
 }
 

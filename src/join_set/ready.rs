@@ -1,12 +1,14 @@
 //! The completion records of a [`JoinSet`](crate::JoinSet)'s tasks and the lock-free list the
 //! finished ones are pushed on.
 //!
-//! Each task in a set gets an [`Entry`]: the waker left in the task's awaiter slot, holding a
-//! [`Watcher`] of the task (rules 13, 14, 16, as a `CallbackTask`'s callback does). When the
-//! task finishes, the wake pushes the entry itself on the set's [`ReadyList`], an intrusive
-//! stack that only the set pops (all at once). The set reads the slot index from the entry,
-//! drops its watcher and keeps the entry for the next task: in a steady state a spawn
-//! allocates nothing but the task, and a completion takes no lock.
+//! Each task in a set gets an [`Entry`], which is pushed on the set's [`ReadyList`] (an
+//! intrusive stack that only the set pops, all at once) when the task finishes. A task the set
+//! spawned itself reports through its future ([`Reporting`](super::reporting::Reporting)),
+//! which moves the output into the entry and pushes it. A task spawned elsewhere is watched:
+//! the entry is the waker left in its awaiter slot, holding a [`Watcher`] of the task (rules
+//! 13, 14, 16, as a `CallbackTask`'s callback does), and the wake pushes it. The set reads the
+//! slot index (and output) from the entry and keeps the entry for the next task: in a steady
+//! state a spawn allocates nothing but the task, and a completion takes no lock.
 //!
 //! The list's head word also says whether the set waits (`WAITING`: its waker is stored and the
 //! next push takes and wakes it) and whether it is gone (`CLOSED`: pushes drop their entry).
@@ -24,68 +26,104 @@ use crate::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use crate::sync::{lock, Mutex, UnsafeCell};
 
 /// One task's completion record, and (as an `Arc`) the waker in its awaiter slot.
-pub(crate) struct Entry {
+pub(crate) struct Entry<T> {
     /// The next entry on the ready list (older), or null.
-    next: AtomicPtr<Entry>,
+    next: AtomicPtr<Entry<T>>,
     /// The list to push on; an entry keeps it across reuses.
-    list: Arc<ReadyList>,
+    list: Arc<ReadyList<T>>,
     /// The current use: written only while the set holds the entry alone (new, or [`Spare`]),
     /// before the registration that publishes it; read by the wakes of that use.
-    task: UnsafeCell<Use>,
+    task: UnsafeCell<Use<T>>,
     /// Set by the one push of this use (a second look at a finished task pushes nothing).
     pushed: AtomicBool,
 }
 
 // SAFETY: an entry's fields are `Send + Sync` but for `task`, whose accesses the entry's
 // protocol orders: written while the set holds the entry alone, read by the wakes of that use.
-unsafe impl Send for Entry {}
+// The output is only moved in (by the task's future) and out (by the set), so `T: Send`.
+unsafe impl<T: Send> Send for Entry<T> {}
 // SAFETY: as above.
-unsafe impl Sync for Entry {}
+unsafe impl<T: Send> Sync for Entry<T> {}
 
 /// What an [`Entry`] watches.
-struct Use {
+struct Use<T> {
     /// The task's slot in the set.
     index: usize,
-    /// Waits for the task; `None` while the entry is spare.
+    /// Waits for a watched task; `None` while the entry is spare or reports.
     watcher: Option<Watcher>,
+    /// The output a reporting task moved in.
+    output: Option<T>,
 }
 
 /// An entry nothing else holds (checked by [`Entry::recycle`]), ready for its next task.
-pub(crate) struct Spare(Arc<Entry>);
+pub(crate) struct Spare<T>(Arc<Entry<T>>);
 
-impl Spare {
-    /// The entry, set up for the task in slot `index`.
-    pub(crate) fn reuse(self, index: usize, watcher: Watcher) -> Arc<Entry> {
+impl<T> Spare<T> {
+    /// The entry, set up for the task in slot `index` (watched when `watcher` is given).
+    pub(crate) fn reuse(self, index: usize, watcher: Option<Watcher>) -> Arc<Entry<T>> {
         let entry = self.0;
         // SAFETY: a `Spare` is the entry's only handle and no waker of it exists (`recycle`
         // saw the count at one), so nothing reads the use.
         entry.task.with_mut(|task| unsafe {
             (*task).index = index;
-            (*task).watcher = Some(watcher);
+            (*task).watcher = watcher;
         });
         entry.pushed.store(false, Ordering::Relaxed);
         entry
     }
 }
 
-impl fmt::Debug for Spare {
+impl<T> fmt::Debug for Spare<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Spare").finish_non_exhaustive()
     }
 }
 
-impl Entry {
-    /// A new record for the task in slot `index`, pushing on `list`.
-    pub(crate) fn new(list: &Arc<ReadyList>, index: usize, watcher: Watcher) -> Arc<Entry> {
+impl<T> Entry<T> {
+    /// A new record for the task in slot `index` (watched when `watcher` is given), pushing
+    /// on `list`.
+    pub(crate) fn new(
+        list: &Arc<ReadyList<T>>,
+        index: usize,
+        watcher: Option<Watcher>,
+    ) -> Arc<Entry<T>> {
         Arc::new(Entry {
             next: AtomicPtr::new(ptr::null_mut()),
             list: list.clone(),
             task: UnsafeCell::new(Use {
                 index,
-                watcher: Some(watcher),
+                watcher,
+                output: None,
             }),
             pushed: AtomicBool::new(false),
         })
+    }
+
+    /// Moves a reporting task's output (`None`: it ended without one) into the entry and
+    /// pushes it. The caller holds the entry's only handle.
+    pub(crate) fn report(self: Arc<Self>, output: Option<T>) {
+        // SAFETY: the reporting future holds the only handle of a reporting entry (no waker
+        // of it is ever made), so nothing else touches the use.
+        self.task
+            .with_mut(|task| unsafe { (*task).output = output });
+        ReadyList::push(self);
+    }
+
+    /// Takes the output of a reported entry the set has taken off its list.
+    ///
+    /// # Safety
+    /// The entry reports (was never watched), so the set's handle is its only one.
+    pub(crate) unsafe fn take_output(&self) -> Option<T> {
+        // SAFETY: the caller's promise; the push and the take ordered the report before this.
+        self.task.with_mut(|task| unsafe { (*task).output.take() })
+    }
+
+    /// Keeps a reported entry for the next task.
+    ///
+    /// # Safety
+    /// As [`take_output`](Self::take_output); the output was taken.
+    pub(crate) unsafe fn recycle_reported(entry: Arc<Entry<T>>) -> Spare<T> {
+        Spare(entry)
     }
 
     /// The slot index of the task this record watches.
@@ -96,7 +134,7 @@ impl Entry {
 
     /// Drops the watcher of a reported record and returns the record as a [`Spare`] if
     /// nothing else holds it and it pushes on `list`.
-    pub(crate) fn recycle(mut entry: Arc<Entry>, list: &Arc<ReadyList>) -> Option<Spare> {
+    pub(crate) fn recycle(mut entry: Arc<Entry<T>>, list: &Arc<ReadyList<T>>) -> Option<Spare<T>> {
         let this = Arc::get_mut(&mut entry)?;
         // SAFETY: `get_mut` proved this the only handle (and no waker left).
         let watcher = this.task.with_mut(|task| unsafe { (*task).watcher.take() });
@@ -116,7 +154,7 @@ impl Entry {
         // A waker that borrows our handle: the awaiter slot keeps a clone, which counts.
         // SAFETY: `self` outlives `waker`, which is never dropped (no count to give back).
         let waker = ManuallyDrop::new(unsafe {
-            Waker::from_raw(RawWaker::new(Arc::as_ptr(&self).cast(), &ENTRY_WAKER))
+            Waker::from_raw(RawWaker::new(Arc::as_ptr(&self).cast(), &Self::WAKER))
         });
         // SAFETY: the use is written only while nothing else holds the entry; registrations
         // of this watcher form one chain (rule 14): the first happens in `watch`, before any
@@ -143,36 +181,42 @@ impl Entry {
     }
 }
 
-/// The waker functions of an `Arc<Entry>` (the data pointer is `Arc::into_raw`).
-static ENTRY_WAKER: RawWakerVTable =
-    RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
+impl<T> Entry<T> {
+    /// The waker functions of an `Arc<Entry>` (the data pointer is `Arc::into_raw`).
+    const WAKER: RawWakerVTable = RawWakerVTable::new(
+        Self::clone_waker,
+        Self::wake,
+        Self::wake_by_ref,
+        Self::drop_waker,
+    );
 
-unsafe fn clone_waker(data: *const ()) -> RawWaker {
-    // SAFETY: `data` is a live `Arc<Entry>` of the waker being cloned.
-    unsafe { Arc::increment_strong_count(data.cast::<Entry>()) };
-    RawWaker::new(data, &ENTRY_WAKER)
-}
-
-unsafe fn wake(data: *const ()) {
-    // SAFETY: the waker's count is consumed with it.
-    unsafe { Arc::from_raw(data.cast::<Entry>()) }.look();
-}
-
-unsafe fn wake_by_ref(data: *const ()) {
-    // SAFETY: the waker keeps its count; the clone gets one of its own.
-    unsafe {
-        Arc::increment_strong_count(data.cast::<Entry>());
-        Arc::from_raw(data.cast::<Entry>())
+    unsafe fn clone_waker(data: *const ()) -> RawWaker {
+        // SAFETY: `data` is a live `Arc<Entry>` of the waker being cloned.
+        unsafe { Arc::increment_strong_count(data.cast::<Entry<T>>()) };
+        RawWaker::new(data, &Self::WAKER)
     }
-    .look();
+
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: the waker's count is consumed with it.
+        unsafe { Arc::from_raw(data.cast::<Entry<T>>()) }.look();
+    }
+
+    unsafe fn wake_by_ref(data: *const ()) {
+        // SAFETY: the waker keeps its count; the clone gets one of its own.
+        unsafe {
+            Arc::increment_strong_count(data.cast::<Entry<T>>());
+            Arc::from_raw(data.cast::<Entry<T>>())
+        }
+        .look();
+    }
+
+    unsafe fn drop_waker(data: *const ()) {
+        // SAFETY: the waker's count is given back with it.
+        drop(unsafe { Arc::from_raw(data.cast::<Entry<T>>()) });
+    }
 }
 
-unsafe fn drop_waker(data: *const ()) {
-    // SAFETY: the waker's count is given back with it.
-    drop(unsafe { Arc::from_raw(data.cast::<Entry>()) });
-}
-
-impl fmt::Debug for Entry {
+impl<T> fmt::Debug for Entry<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Entry")
             .field("index", &self.index())
@@ -184,27 +228,27 @@ impl fmt::Debug for Entry {
 static MARKS: [u8; 2] = [0; 2];
 
 /// The head's mark for an empty list whose set waits.
-fn waiting() -> *mut Entry {
+fn waiting<T>() -> *mut Entry<T> {
     ptr::addr_of!(MARKS[0]).cast_mut().cast()
 }
 
 /// The head's mark for a closed list.
-fn closed() -> *mut Entry {
+fn closed<T>() -> *mut Entry<T> {
     ptr::addr_of!(MARKS[1]).cast_mut().cast()
 }
 
 /// The finished entries of one set, newest first, and the set's waker.
-pub(crate) struct ReadyList {
+pub(crate) struct ReadyList<T> {
     /// Null (empty), `WAITING` (empty, and the set waits), `CLOSED`, or the newest entry (an
     /// `Arc::into_raw` the list owns), linked to older ones by `next`.
-    head: AtomicPtr<Entry>,
+    head: AtomicPtr<Entry<T>>,
     /// The waker of a pending `join_next`, stored before the head becomes `WAITING`.
     waker: Mutex<Option<Waker>>,
 }
 
-impl ReadyList {
+impl<T> ReadyList<T> {
     /// An empty, open list.
-    pub(crate) fn new() -> Arc<ReadyList> {
+    pub(crate) fn new() -> Arc<ReadyList<T>> {
         Arc::new(ReadyList {
             head: AtomicPtr::new(ptr::null_mut()),
             waker: Mutex::new(None),
@@ -213,14 +257,14 @@ impl ReadyList {
 
     /// Pushes a finished entry on its list, or drops it if the list is closed; wakes the set
     /// if it waits.
-    fn push(entry: Arc<Entry>) {
+    fn push(entry: Arc<Entry<T>>) {
         // Once the entry is on the list the set may pop it at once: a waiting set's list is
         // held by a clone (taken only then), for the wake.
-        let mut hold: Option<Arc<ReadyList>> = None;
+        let mut hold: Option<Arc<ReadyList<T>>> = None;
         let new = Arc::into_raw(entry).cast_mut();
         // SAFETY: `new` is ours until published, and its `list` lives while it does; `this`
         // is not used once the entry is published.
-        let this: &ReadyList = unsafe { &(*new).list };
+        let this: &ReadyList<T> = unsafe { &(*new).list };
         let mut head = this.head.load(Ordering::Relaxed);
         loop {
             if head == closed() {
@@ -260,7 +304,7 @@ impl ReadyList {
 
     /// Takes every finished entry, oldest first. With nothing finished, `waker` (if any) is
     /// stored and the head marked `WAITING`, so that the next push wakes it.
-    pub(crate) fn take(&self, waker: Option<&Waker>) -> Batch {
+    pub(crate) fn take(&self, waker: Option<&Waker>) -> Batch<T> {
         let mut head = self.head.load(Ordering::Relaxed);
         if !is_entry(head) {
             let Some(waker) = waker else {
@@ -315,7 +359,7 @@ impl ReadyList {
 
     /// Closes the list: later pushes drop their entries. Returns what it held, and drops the
     /// stored waker.
-    pub(crate) fn close(&self) -> Batch {
+    pub(crate) fn close(&self) -> Batch<T> {
         let head = self.head.swap(closed(), Ordering::AcqRel);
         let waker = lock(&self.waker).take();
         drop(waker);
@@ -329,7 +373,7 @@ impl ReadyList {
     }
 }
 
-impl Drop for ReadyList {
+impl<T> Drop for ReadyList<T> {
     fn drop(&mut self) {
         // Entries hold their list, so a list with entries on it is never dropped: the set
         // closes it first.
@@ -337,36 +381,36 @@ impl Drop for ReadyList {
     }
 }
 
-fn is_entry(head: *mut Entry) -> bool {
+fn is_entry<T>(head: *mut Entry<T>) -> bool {
     !head.is_null() && head != waiting() && head != closed()
 }
 
 /// Entries taken off a [`ReadyList`], oldest first; it owns them.
-pub(crate) struct Batch {
-    first: *mut Entry,
+pub(crate) struct Batch<T> {
+    first: *mut Entry<T>,
 }
 
-// SAFETY: a `Batch` owns `Arc<Entry>`s, which are `Send` (an entry's fields are).
-unsafe impl Send for Batch {}
+// SAFETY: a `Batch` owns `Arc<Entry<T>>`s, which are `Send` when `T` is.
+unsafe impl<T: Send> Send for Batch<T> {}
 // SAFETY: `&Batch` gives no access to the entries.
-unsafe impl Sync for Batch {}
+unsafe impl<T> Sync for Batch<T> {}
 
-impl Default for Batch {
-    fn default() -> Batch {
+impl<T> Default for Batch<T> {
+    fn default() -> Batch<T> {
         Batch {
             first: ptr::null_mut(),
         }
     }
 }
 
-impl Batch {
+impl<T> Batch<T> {
     /// Whether no entry is left.
     pub(crate) fn is_empty(&self) -> bool {
         self.first.is_null()
     }
 
     /// The oldest entry.
-    pub(crate) fn pop(&mut self) -> Option<Arc<Entry>> {
+    pub(crate) fn pop(&mut self) -> Option<Arc<Entry<T>>> {
         if self.first.is_null() {
             return None;
         }
@@ -378,13 +422,13 @@ impl Batch {
     }
 }
 
-impl Drop for Batch {
+impl<T> Drop for Batch<T> {
     fn drop(&mut self) {
         while self.pop().is_some() {}
     }
 }
 
-impl fmt::Debug for Batch {
+impl<T> fmt::Debug for Batch<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Batch")
             .field("empty", &self.is_empty())
