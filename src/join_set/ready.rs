@@ -182,7 +182,9 @@ impl<T> Entry<T> {
 }
 
 impl<T> Entry<T> {
-    /// The waker functions of an `Arc<Entry>` (the data pointer is `Arc::into_raw`).
+    /// The waker functions of an `Arc<Entry>` (the data pointer is `Arc::into_raw`). Only a
+    /// watched entry becomes a waker, and a watched entry never holds an output (it stays in
+    /// the task), so the waker may be woken or dropped on any thread whatever `T` is.
     const WAKER: RawWakerVTable = RawWakerVTable::new(
         Self::clone_waker,
         Self::wake,
