@@ -1,14 +1,16 @@
 //! [`JoinSet`]: a group of tasks whose outputs come back in the order the tasks finish.
 //!
 //! rawtask has no runtime, so the set does not schedule anything: it takes the [`Task`] half of
-//! each spawn and hands the [`Runnable`] half back to the caller's executor. Each task's handle
-//! becomes a [`CallbackTask`] whose callback records the task's slot index on a short shared
-//! list and wakes whoever waits in [`join_next`](JoinSet::join_next). The handles themselves
-//! stay in the set, which only `&mut self` touches: the shared part is the list and the waker,
-//! under one lock that is never held while user code runs (wakers, schedule functions,
-//! destructors of futures and outputs).
+//! each spawn and hands the [`Runnable`] half back to the caller's executor. Each task gets a
+//! completion record ([`ready::Entry`]) that goes on the set's lock-free ready list when the
+//! task finishes: a task the set spawns reports through its future (`reporting`), one spawned
+//! elsewhere is watched through its awaiter slot. The handles themselves stay in the set,
+//! which only `&mut self` touches; the records are reused, so a steady stream of spawns
+//! allocates only the tasks.
 
-use alloc::collections::VecDeque;
+mod ready;
+mod reporting;
+
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
@@ -16,10 +18,13 @@ use core::mem;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
-use crate::callback_task::CallbackTask;
+use std::sync::Arc;
+
+use self::ready::{Batch, Entry, ReadyList, Spare};
+use self::reporting::Reporting;
+use crate::raw::watcher::Watcher;
 use crate::runnable::Runnable;
 use crate::schedule::Schedule;
-use crate::sync::{lock, Arc, Mutex};
 use crate::task::Task;
 
 /// A set of tasks whose outputs are joined in completion order, like tokio's `JoinSet`, over
@@ -37,7 +42,8 @@ use crate::task::Task;
 /// skipped and counted in [`cancelled_count`](Self::cancelled_count); a propagated panic is
 /// re-raised by `join_next`. Dropping the set cancels every task still in it.
 ///
-/// Each task costs the task's own allocation and one for its completion callback.
+/// Each task costs its own allocation; the set keeps the completion records of joined tasks
+/// for the next ones, so it allocates only while it grows.
 ///
 /// ```
 /// use futures_lite::future::block_on;
@@ -65,71 +71,24 @@ pub struct JoinSet<T, M = ()> {
     free: usize,
     /// Tasks in the set (busy slots).
     len: usize,
-    /// Finished slots already moved out of `shared`, in completion order.
-    finished: VecDeque<usize>,
+    /// Finished entries already taken off `ready`, in completion order.
+    finished: Batch<T>,
+    /// Completion records of joined tasks, for the next ones.
+    spare: Vec<Spare<T>>,
     /// Tasks skipped by `join_next` because they ended without an output.
     cancelled: usize,
-    shared: Arc<Shared>,
+    ready: Arc<ReadyList<T>>,
 }
 
 /// The end of the free list.
 const NONE: usize = usize::MAX;
 
 enum Slot<T, M> {
-    Busy(CallbackTask<T, M>),
+    /// A task spawned elsewhere, watched; its output is in the task.
+    Watched(Task<T, M>),
+    /// A task the set spawned around a [`Reporting`] future; its output comes in its entry.
+    Reporting(Task<()>),
     Free(usize),
-}
-
-/// What the tasks' callbacks share with the set.
-struct Shared {
-    ready: Mutex<Ready>,
-}
-
-struct Ready {
-    /// Slots whose tasks finished, in completion order.
-    finished: VecDeque<usize>,
-    /// The waker of a pending `join_next`.
-    waker: Option<Waker>,
-    /// The set is gone (dropped, or detached its tasks): callbacks record nothing.
-    closed: bool,
-}
-
-impl Shared {
-    fn new() -> Arc<Shared> {
-        Arc::new(Shared {
-            ready: Mutex::new(Ready {
-                finished: VecDeque::new(),
-                waker: None,
-                closed: false,
-            }),
-        })
-    }
-
-    /// The callback of the task in slot `index`: records it and wakes the set, outside the lock.
-    fn finish(&self, index: usize) {
-        let waker = {
-            let mut ready = lock(&self.ready);
-            if ready.closed {
-                return;
-            }
-            ready.finished.push_back(index);
-            ready.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    /// Stops recording; drops the waiting waker outside the lock.
-    fn close(&self) {
-        let waker = {
-            let mut ready = lock(&self.ready);
-            ready.closed = true;
-            ready.finished = VecDeque::new();
-            ready.waker.take()
-        };
-        drop(waker);
-    }
 }
 
 impl<T> JoinSet<T> {
@@ -148,8 +107,10 @@ impl<T> JoinSet<T> {
         T: Send + 'static,
         S: Schedule + Send + Sync + 'static,
     {
-        let (runnable, task) = crate::builder::spawn(future, schedule);
-        self.insert(task);
+        let index = self.free_slot();
+        let entry = self.entry(index, None);
+        let (runnable, task) = crate::builder::spawn(Reporting::new(future, entry), schedule);
+        self.fill(index, Slot::Reporting(task));
         runnable
     }
 
@@ -187,15 +148,16 @@ impl<T, M> JoinSet<T, M> {
             slots: Vec::new(),
             free: NONE,
             len: 0,
-            finished: VecDeque::new(),
+            finished: Batch::default(),
+            spare: Vec::new(),
             cancelled: 0,
-            shared: Shared::new(),
+            ready: ReadyList::new(),
         }
     }
 
     /// Adds a task spawned elsewhere (any [`Builder`](crate::Builder) configuration or
     /// `spawn` function) to the set. The set owns the handle from now on: it never polls it
-    /// with a waker, and its completion callback reports the task to
+    /// with a waker, and its completion record reports the task to
     /// [`join_next`](Self::join_next) (at once if it has already finished).
     ///
     /// ```
@@ -208,21 +170,40 @@ impl<T, M> JoinSet<T, M> {
     /// assert_eq!(set.try_join_next(), Some(14));
     /// ```
     pub fn insert(&mut self, task: Task<T, M>) {
-        let index = match self.free {
+        let index = self.free_slot();
+        // Rule 13: the set never polls the handle, so the watcher is the only registrar.
+        let entry = self.entry(index, Some(task.watcher()));
+        self.fill(index, Slot::Watched(task));
+        // The entry may be pushed right here (the task has finished already): `join_next`
+        // reads it after the slot above is filled.
+        entry.watch();
+    }
+
+    /// The first free slot (made if there is none); `fill` takes it.
+    fn free_slot(&mut self) -> usize {
+        match self.free {
             NONE => {
                 self.slots.push(Slot::Free(NONE));
                 self.slots.len() - 1
             }
             index => index,
-        };
-        let shared = self.shared.clone();
-        // The callback may run right here (the task has finished already): it only records
-        // the index, which `join_next` reads after the slot below is filled.
-        let task = task.on_finish(move || shared.finish(index));
-        if let Slot::Free(next) = mem::replace(&mut self.slots[index], Slot::Busy(task)) {
+        }
+    }
+
+    /// Puts a task in the slot `free_slot` returned.
+    fn fill(&mut self, index: usize, slot: Slot<T, M>) {
+        if let Slot::Free(next) = mem::replace(&mut self.slots[index], slot) {
             self.free = next;
         }
         self.len += 1;
+    }
+
+    /// A completion record for the task in slot `index`: a spare one if there is.
+    fn entry(&mut self, index: usize, watcher: Option<Watcher>) -> Arc<Entry<T>> {
+        match self.spare.pop() {
+            Some(spare) => spare.reuse(index, watcher),
+            None => Entry::new(&self.ready, index, watcher),
+        }
     }
 
     /// The number of tasks in the set: running, or finished and not yet joined.
@@ -341,8 +322,14 @@ impl<T, M> JoinSet<T, M> {
     /// ```
     pub fn abort_all(&mut self) {
         for slot in &mut self.slots {
-            if let Slot::Busy(task) = slot {
-                task.cancel();
+            match slot {
+                Slot::Watched(task) => {
+                    task.set_canceled();
+                }
+                Slot::Reporting(task) => {
+                    task.set_canceled();
+                }
+                Slot::Free(_) => {}
             }
         }
     }
@@ -359,16 +346,19 @@ impl<T, M> JoinSet<T, M> {
     /// receiver.recv().unwrap().run();
     /// ```
     pub fn detach_all(&mut self) {
-        // The callbacks of the detached tasks keep the old list, closed, and record nothing.
-        let old = mem::replace(&mut self.shared, Shared::new());
-        old.close();
+        // The records of the detached tasks keep the old list, closed, and push nothing.
+        let old = mem::replace(&mut self.ready, ReadyList::new());
+        drop(old.close());
         let slots = mem::take(&mut self.slots);
         self.free = NONE;
         self.len = 0;
-        self.finished.clear();
+        self.finished = Batch::default();
+        self.spare.clear();
         for slot in slots {
-            if let Slot::Busy(task) = slot {
-                task.detach();
+            match slot {
+                Slot::Watched(task) => task.detach(),
+                Slot::Reporting(task) => task.detach(),
+                Slot::Free(_) => {}
             }
         }
     }
@@ -399,53 +389,47 @@ impl<T, M> JoinSet<T, M> {
     /// The next joined output; `waker` is registered when nothing is ready (`None`: don't wait).
     fn next_output(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
         loop {
-            let index = match self.next_finished(waker) {
-                Poll::Ready(Some(index)) => index,
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
+            if self.finished.is_empty() {
+                if self.len == 0 {
+                    return Poll::Ready(None);
+                }
+                // The whole list at once, so that a run of `join_next` calls takes it once.
+                self.finished = self.ready.take(waker);
+            }
+            let Some(entry) = self.finished.pop() else {
+                return Poll::Pending;
             };
+            let index = entry.index();
             let slot = mem::replace(&mut self.slots[index], Slot::Free(self.free));
             self.free = index;
             self.len -= 1;
-            let Slot::Busy(mut task) = slot else {
-                unreachable!("rawtask: a JoinSet slot finished twice")
-            };
-            // The callback ran, so the task has finished: never `Pending`. A propagated panic
-            // unwinds from here, with the set already consistent.
-            match task.try_take() {
-                Poll::Ready(Some(output)) => return Poll::Ready(Some(output)),
-                _ => self.cancelled += 1,
-            }
-        }
-    }
-
-    /// The next finished slot, taking the whole shared list at once so that a run of
-    /// `join_next` calls locks once.
-    fn next_finished(&mut self, waker: Option<&Waker>) -> Poll<Option<usize>> {
-        if let Some(index) = self.finished.pop_front() {
-            return Poll::Ready(Some(index));
-        }
-        if self.len == 0 {
-            return Poll::Ready(None);
-        }
-        // Cloned before locking: a waker's clone is user code.
-        let waker = waker.cloned();
-        let old = {
-            let mut ready = lock(&self.shared.ready);
-            mem::swap(&mut self.finished, &mut ready.finished);
-            if self.finished.is_empty() {
-                match waker {
-                    Some(waker) => ready.waker.replace(waker),
-                    None => None,
+            let output = match slot {
+                Slot::Reporting(task) => {
+                    // SAFETY: the slot's entry reports: the set holds its only handle.
+                    let output = unsafe { entry.take_output() };
+                    // SAFETY: as above, with the output taken.
+                    self.spare.push(unsafe { Entry::recycle_reported(entry) });
+                    // The future is gone; the task may still be leaving its `run`.
+                    drop(task);
+                    output
                 }
-            } else {
-                waker
+                Slot::Watched(mut task) => {
+                    if let Some(spare) = Entry::recycle(entry, &self.ready) {
+                        self.spare.push(spare);
+                    }
+                    // The entry was pushed, so the task has finished: never `Pending`. A
+                    // propagated panic unwinds from here, with the set already consistent.
+                    match task.try_take() {
+                        Poll::Ready(output) => output,
+                        Poll::Pending => None,
+                    }
+                }
+                Slot::Free(_) => unreachable!("rawtask: a JoinSet slot finished twice"),
+            };
+            match output {
+                Some(output) => return Poll::Ready(Some(output)),
+                None => self.cancelled += 1,
             }
-        };
-        drop(old);
-        match self.finished.pop_front() {
-            Some(index) => Poll::Ready(Some(index)),
-            None => Poll::Pending,
         }
     }
 }
@@ -457,9 +441,9 @@ impl<T, M> Default for JoinSet<T, M> {
 }
 
 impl<T, M> Drop for JoinSet<T, M> {
-    /// Cancels every task still in the set (their callbacks then record nothing).
+    /// Cancels every task still in the set (their records then push nothing).
     fn drop(&mut self) {
-        self.shared.close();
+        drop(self.ready.close());
         // The handles drop with the field, cancelling their tasks.
     }
 }

@@ -1,5 +1,6 @@
 //! `rawtask::JoinSet` against tokio's `JoinSet` on a current-thread runtime: spawn one task,
-//! run it, `join_next` its output — the issue 16 target is rawtask ≤ 0.3 × tokio.
+//! run it, `join_next` its output — the issue 16 target is rawtask ≤ 0.3 × tokio. A third
+//! workload `insert`s tasks spawned elsewhere (the watched path), against the same tokio loop.
 //!
 //! Interleaved A/B rounds (see `benches/ab.rs`): each call of either side does a batch of
 //! `BATCH` spawn + join rounds, so that tokio's `block_on` is entered once per batch and the
@@ -112,5 +113,40 @@ fn main() {
             })
         },
     );
-    println!("geometric mean: {:.2}", (one * batch).sqrt());
+    // A task spawned elsewhere and `insert`ed: the set watches it through its awaiter slot
+    // (the slower path `spawn` avoids), one at a time.
+    let mut raw_set = rawtask::JoinSet::new();
+    let mut tokio_set = tokio::task::JoinSet::new();
+    ab(
+        "insert (spawned elsewhere) + join_next, one at a time",
+        rounds,
+        || {
+            for i in 0..BATCH {
+                let (runnable, task) = rawtask::spawn(
+                    async move {
+                        black_box(i);
+                    },
+                    push,
+                );
+                raw_set.insert(task);
+                runnable.schedule();
+                run_queue();
+                poll_ready(raw_set.join_next()).unwrap();
+            }
+        },
+        || {
+            runtime.block_on(async {
+                for i in 0..BATCH {
+                    tokio_set.spawn(async move {
+                        black_box(i);
+                    });
+                    tokio_set.join_next().await.unwrap().unwrap();
+                }
+            })
+        },
+    );
+    println!(
+        "geometric mean (spawn workloads): {:.2}",
+        (one * batch).sqrt()
+    );
 }

@@ -174,6 +174,35 @@ impl<S, const N: usize> StaticPool<S, N> {
             .count()
     }
 
+    /// Takes slot `index` if it is free, and points the hint past it.
+    #[inline(always)]
+    fn claim(&self, index: usize) -> Option<NonNull<[u8]>> {
+        let flag = &self.taken[index];
+        // A plain load first, so that a taken slot is skipped without a write.
+        if flag.load(Ordering::Relaxed)
+            || flag
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return None;
+        }
+        self.hint.store((index + 1) % N, Ordering::Relaxed);
+        Some(NonNull::slice_from_raw_parts(
+            self.slot(index),
+            size_of::<S>(),
+        ))
+    }
+
+    /// The other slots after `start` (the hint, taken), in order: out of line, so that the
+    /// common spawn stays small.
+    #[cold]
+    #[inline(never)]
+    fn scan(&self, start: usize) -> Result<NonNull<[u8]>, AllocError> {
+        (1..N)
+            .find_map(|step| self.claim((start + step) % N))
+            .ok_or(AllocError)
+    }
+
     fn slot(&self, index: usize) -> NonNull<u8> {
         // SAFETY: `index < N`, so the slot is inside `memory`, which is never null.
         unsafe { NonNull::new_unchecked(self.memory.get().cast::<S>().add(index).cast::<u8>()) }
@@ -193,27 +222,17 @@ impl<S, const N: usize> Default for StaticPool<S, N> {
 unsafe impl<S, const N: usize> Allocator for &StaticPool<S, N> {
     #[inline]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        if !StaticPool::<S, N>::fits(layout) {
+        if N == 0 || !StaticPool::<S, N>::fits(layout) {
             return Err(AllocError);
         }
-        let start = self.hint.load(Ordering::Relaxed);
-        for step in 0..N {
-            let index = (start + step) % N;
-            let flag = &self.taken[index];
-            // A plain load first, so that a taken slot is skipped without a write.
-            if !flag.load(Ordering::Relaxed)
-                && flag
-                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                self.hint.store((index + 1) % N, Ordering::Relaxed);
-                return Ok(NonNull::slice_from_raw_parts(
-                    self.slot(index),
-                    size_of::<S>(),
-                ));
-            }
+        // The hint slot first, inline: a scan unrolled over `N` slots would make every spawn
+        // too big to inline, and cost more than the scan saves (the task's vtable calls stay
+        // indirect).
+        let start = self.hint.load(Ordering::Relaxed) % N;
+        match self.claim(start) {
+            Some(block) => Ok(block),
+            None => self.scan(start),
         }
-        Err(AllocError)
     }
 
     #[inline]

@@ -150,6 +150,73 @@ fn detach_all_vs_completion() {
     });
 }
 
+/// A task spawned elsewhere and `insert`ed is watched through its awaiter slot: its completion
+/// on another thread races `join_next` (the set's own spawns report through their future).
+#[test]
+fn inserted_completion_vs_join_next() {
+    model("join_set inserted_completion_vs_join_next", deep(), || {
+        let drops = StdArc::new(AtomicUsize::new(0));
+        let mut set = JoinSet::new();
+        let d = drops.clone();
+        let (runnable, task) = rawtask::spawn(async move { Out(5, d) }, |_| {});
+        set.insert(task);
+        let runner = thread::spawn(move || {
+            runnable.run();
+        });
+        let out = block_on(set.join_next()).expect("the output was lost");
+        assert_eq!(out.0, 5);
+        drop(out);
+        assert!(block_on(set.join_next()).is_none());
+        runner.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}
+
+/// `insert` races the task's completion: the watch either finds the task finished or is woken
+/// by it (or both: the entry is pushed once).
+#[test]
+fn insert_vs_completion() {
+    model("join_set insert_vs_completion", deep(), || {
+        let mut set = JoinSet::new();
+        let (runnable, task) = rawtask::spawn(async { 6u32 }, |_| {});
+        let runner = thread::spawn(move || {
+            runnable.run();
+        });
+        set.insert(task);
+        assert_eq!(block_on(set.join_next()), Some(6));
+        assert!(set.try_join_next().is_none() && set.is_empty());
+        runner.join().unwrap();
+    });
+}
+
+/// A spawned (reporting) and an inserted (watched) task complete on two threads; both entries
+/// share the set's ready list.
+#[test]
+fn spawned_and_inserted_completions_vs_join_next() {
+    model(
+        "join_set spawned_and_inserted_completions_vs_join_next",
+        None,
+        || {
+            let mut set = JoinSet::new();
+            let a = set.spawn(async { 1u32 }, |_| {});
+            let (b, task) = rawtask::spawn(async { 2u32 }, |_| {});
+            set.insert(task);
+            let ta = thread::spawn(move || {
+                a.run();
+            });
+            let tb = thread::spawn(move || {
+                b.run();
+            });
+            let x = block_on(set.join_next()).unwrap();
+            let y = block_on(set.join_next()).unwrap();
+            assert_eq!(x + y, 3);
+            assert!(set.try_join_next().is_none() && set.is_empty());
+            ta.join().unwrap();
+            tb.join().unwrap();
+        },
+    );
+}
+
 /// `close` races the last task's end on another thread; `wait` must resolve.
 #[test]
 fn tracker_close_vs_last_task() {
