@@ -52,11 +52,11 @@ def geomean(xs):
 def main():
     out, results_md, results_svg = sys.argv[1:4]
     meta = dict(arg.split("=", 1) for arg in sys.argv[4:])
-    steps = {name: read(out, name) for name in ["ab", "executors", "async-executor", "code-size"]}
+    steps = {name: read(out, name) for name in ["ab", "join-set", "executors", "async-executor", "code-size"]}
 
     ab_tables = tables(steps["ab"][0])
     # ab's groups, in the order results.sh asks for them.
-    ab_names = ["core", "capi", "ffi", "compat", "home", "floor"]
+    ab_names = ["core", "capi", "ffi", "compat", "home", "storage", "floor"]
     ab = dict(zip(ab_names, ab_tables)) if len(ab_tables) == len(ab_names) else {}
 
     series = []  # (title, [(label, ratio)]) for the chart
@@ -128,7 +128,8 @@ def main():
     md += headline or ["(no step ran)"]
     md += ["", "![rawtask's time as a ratio of its peers' per workload](results.svg)", ""]
     sections = [
-        ("ab", "Interleaved A/B (`cargo bench -p rawtask-benches --bench ab -- core capi ffi compat home floor`)"),
+        ("ab", "Interleaved A/B (`cargo bench -p rawtask-benches --bench ab -- core capi ffi compat home storage floor`)"),
+        ("join-set", "JoinSet against tokio's, interleaved (`cargo bench -p rawtask-benches --bench join_set`)"),
         ("executors", "Executors end to end (`benches/report-executors.sh`)"),
         ("async-executor", "async-executor 1.14.1's own suite on rawtask (`benches/async-executor.sh`)"),
         ("code-size", "Code size (`benches/code-size.sh`)"),

@@ -3,7 +3,9 @@
 # file, benches/RESULTS.md, with the headline comparison drawn as benches/results.svg:
 #
 #   1. the interleaved A/B groups of benches/benches/ab.rs: core (against async-task 4.7.1),
-#      capi, ffi, compat, home, floor (spawn + run + join against alloc + 2 atomic RMWs + free)
+#      capi, ffi, compat, home, storage (a StaticPool against the heap), floor (spawn + run +
+#      join against alloc + 2 atomic RMWs + free); and benches/benches/join_set.rs (JoinSet
+#      against tokio's)
 #   2. the executors, end to end (benches/report-executors.sh: against async-executor, tokio)
 #   3. async-executor 1.14.1's own benchmark suite with async-task patched to rawtask, against
 #      unpatched (benches/async-executor.sh)
@@ -61,7 +63,8 @@ executor_args=()
 [[ -z $quick ]] || executor_args=(--quick)
 
 AB_ROUNDS=$ab_rounds step ab \
-    SKIP_AB cargo bench -p rawtask-benches --bench ab -- core capi ffi compat home floor
+    SKIP_AB cargo bench -p rawtask-benches --bench ab -- core capi ffi compat home storage floor
+AB_ROUNDS=$ab_rounds step join-set SKIP_AB cargo bench -p rawtask-benches --bench join_set
 step executors SKIP_EXECUTORS benches/report-executors.sh ${executor_args[@]+"${executor_args[@]}"}
 if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
     ae_rounds="$(ls "${WORK:-$ROOT/target/async-executor-bench}/criterion" 2>/dev/null | wc -l) (reused from the last run)"
