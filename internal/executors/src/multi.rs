@@ -31,7 +31,8 @@
 //!
 //! A worker takes, in order: a batch of the global queue (and its deferred tasks) once every
 //! [`GLOBAL_QUEUE_INTERVAL`] runs (so that neither is starved by local work), the LIFO slot,
-//! its own queue, a batch of the global queue, its deferred tasks, then it *searches*: it
+//! its own queue, a batch of the global queue, then, if it has deferred tasks, one pass of
+//! stealing from the other workers and its deferred tasks; else it *searches*: it
 //! steals a batch from the injector or from another worker, spinning with a [`Backoff`]. If
 //! that finds nothing, it parks. Batches go to the worker's own queue, where other workers
 //! can steal them back.
@@ -472,6 +473,14 @@ impl Local {
             return Some(runnable);
         }
         if let Some(runnable) = self.steal_global() {
+            return Some(runnable);
+        }
+        if self.deferred.borrow().is_empty() {
+            return None;
+        }
+        // Other workers' work before our yielders: a worker stuck in a blocking call (or
+        // just busy) would otherwise keep its queue to itself for as long as ours yield.
+        if let Some(runnable) = self.steal() {
             return Some(runnable);
         }
         // Nothing else to do: the deferred tasks, the first one now and the others queued.
