@@ -141,7 +141,7 @@ fn stress() {
 }
 
 /// A task that yields in a loop must not starve another task on the same worker: a yield
-/// goes to the back of the queue, not to the LIFO slot.
+/// goes to the deferred list, run after the queues, not to the LIFO slot.
 #[test]
 fn yield_is_fair_on_one_worker() {
     let ex = Executor::new(1);
