@@ -32,9 +32,10 @@
 //!   number back and forth 100 times over two flume channels.
 //!
 //! The workloads are written once, generic over the [`Runtime`] trait, with the same channels
-//! and the same yield future (`futures_lite::future::yield_now`, a future that wakes itself
-//! and returns `Pending` once) for all three, so that only the executors differ. (tokio's own
-//! benchmark yields with `tokio::task::yield_now`, which only tokio can run.) Each executor
+//! for all three, so that only the executors differ. A task yields the executor's own way, as
+//! tokio's benchmark does: `tokio::task::yield_now` on tokio (which defers the task behind
+//! other work), and `futures_lite::future::yield_now` (a future that wakes itself and returns
+//! `Pending` once) on the two that have no yield of their own. Each executor
 //! is started once per group and reused by every iteration. This machine is noisy and has as
 //! many cores as there are workers: read the ratios within a group, not the absolute times.
 //! `report-executors.sh` beside this crate turns a run into a markdown table.
@@ -49,7 +50,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use futures_lite::future::yield_now;
 
 /// Worker threads of every executor.
 const THREADS: usize = 2;
@@ -87,6 +87,10 @@ trait Runtime: Clone + Send + Sync + 'static {
 
     /// Lets the task run to completion without anyone awaiting it.
     fn detach<T: Send + 'static>(task: Self::Task<T>);
+
+    /// The executor's own way for a task to yield: tokio's `yield_now`, which tokio defers
+    /// behind other work, or (for executors without one) a future that wakes itself once.
+    fn yield_now() -> impl Future<Output = ()> + Send;
 }
 
 impl Runtime for rawtask_executors::multi::Handle {
@@ -106,6 +110,10 @@ impl Runtime for rawtask_executors::multi::Handle {
 
     fn detach<T: Send + 'static>(task: Self::Task<T>) {
         task.detach();
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
     }
 }
 
@@ -127,6 +135,10 @@ impl Runtime for Arc<async_executor::Executor<'static>> {
     fn detach<T: Send + 'static>(task: Self::Task<T>) {
         task.detach();
     }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
 }
 
 impl Runtime for tokio::runtime::Handle {
@@ -147,6 +159,10 @@ impl Runtime for tokio::runtime::Handle {
     fn detach<T: Send + 'static>(task: Self::Task<T>) {
         // Dropping a `JoinHandle` detaches its task.
         drop(task);
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
     }
 }
 
@@ -271,7 +287,7 @@ fn busy_yielders<R: Runtime>(rt: &R) -> Busy<R> {
             let running = running.clone();
             rt.spawn(async move {
                 while running.load(Relaxed) {
-                    yield_now().await;
+                    R::yield_now().await;
                     stall();
                 }
             })
@@ -381,7 +397,7 @@ fn yield_many<R: Runtime>(rt: &R) {
         let countdown = countdown.clone();
         R::detach(rt.spawn(async move {
             for _ in 0..YIELDS {
-                yield_now().await;
+                R::yield_now().await;
             }
             countdown.tick();
         }));
