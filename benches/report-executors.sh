@@ -4,7 +4,7 @@
 # times, with the ratios rawtask/peer and their geometric means. A ratio below 1 means
 # rawtask is faster.
 #
-#   benches/report-executors.sh                 full run (about a minute), then the table
+#   benches/report-executors.sh                 full run (about three minutes), then the table
 #   benches/report-executors.sh --quick         any other arguments are passed to criterion
 #   REPORT_ONLY=1 benches/report-executors.sh   no run: the table of the last run's results
 #
@@ -26,14 +26,23 @@ python3 - "$criterion_home" <<'PYTHON'
 import json, math, os, sys
 
 root = sys.argv[1]
-workloads = ["spawn_one", "spawn_many", "spawn_recursive", "yield_many", "ping_pong"]
+workloads = ["spawn_one", "spawn_many_local", "spawn_many_remote_idle",
+             "spawn_many_remote_busy1", "spawn_many_remote_busy2", "spawn_recursive",
+             "yield_many", "ping_pong", "chained_spawn", "round_trips"]
 impls = ["rawtask", "async-executor", "tokio"]
 peers = ["async-executor", "tokio"]
+# The sizes (see benches/benches/executors.rs); tokio's are those of its
+# benches/rt_multi_threaded.rs.
 notes = {
-    "spawn_many": " (1,000 tasks)",
+    "spawn_many_local": " (tokio's; 10,000 tasks from a task)",
+    "spawn_many_remote_idle": " (tokio's; 10,000 tasks from outside)",
+    "spawn_many_remote_busy1": " (tokio's; 10,000 from outside, 4 yielding spinners)",
+    "spawn_many_remote_busy2": " (tokio's; 1,000 from outside, 2 spawning spinners)",
     "spawn_recursive": " (2,047 tasks)",
-    "yield_many": " (10,000 polls)",
-    "ping_pong": " (10,000 round trips)",
+    "yield_many": " (tokio's; 200,000 polls)",
+    "ping_pong": " (tokio's; 1,000 pairs)",
+    "chained_spawn": " (tokio's; 1,000 tasks)",
+    "round_trips": " (10,000 round trips)",
 }
 
 def mean_ns(group, function):

@@ -9,7 +9,7 @@
 //! | who wakes the task | [`ScheduleInfo::woken_while_running`] | goes to |
 //! |---|---|---|
 //! | another task running on this worker (or a spawn from one) | `false` | the LIFO slot (its previous occupant moves to the back of the local queue) |
-//! | the task itself while it runs (a yield) | `true` | the back of the local queue, so that it cannot starve the others |
+//! | the task itself while it runs (a yield), or anyone while it runs | `true` | the worker's **deferred** list, run after the queues (see below) |
 //! | any thread that is not one of this executor's workers | — | the global [`Injector`] |
 //!
 //! The LIFO slot runs a task that was just woken by the task that ran before it, typically the
@@ -18,12 +18,24 @@
 //! [`MAX_LIFO_POLLS`] polls in a row from the slot the worker takes from its queue instead.
 //! The slot cannot be stolen from; everything else can.
 //!
+//! A task woken while it runs has, almost always, just yielded: it asks to let the others run
+//! first, and has no data waiting in the cache. Such tasks go to a plain `Vec` of the worker
+//! (no atomic operation and no wake-up of another worker per yield, which made a yield cost
+//! twice a spawn) and get the lowest priority: the worker moves them, in order, to its queue
+//! only when its LIFO slot, its queue and the global queue are all empty, or every
+//! [`GLOBAL_QUEUE_INTERVAL`] runs so that local work that never runs out cannot starve them.
+//! So a burst of spawns from outside is not stuck behind tasks that yield in a loop (tokio
+//! gives the same low priority to its `yield_now`).
+//!
 //! # Finding work
 //!
-//! A worker takes, in order: the global queue once every [`GLOBAL_QUEUE_INTERVAL`] runs (so
-//! that it is not starved by local work), the LIFO slot, its own queue, then it *searches*:
-//! it steals a batch from the injector or from another worker, spinning with a [`Backoff`].
-//! If that finds nothing, it parks.
+//! A worker takes, in order: a batch of the global queue (and its deferred tasks) once every
+//! [`GLOBAL_QUEUE_INTERVAL`] runs (so that neither is starved by local work), the LIFO slot,
+//! its own queue, a batch of the global queue, then, if it has deferred tasks, one pass of
+//! stealing from the other workers and its deferred tasks; else it *searches*: it
+//! steals a batch from the injector or from another worker, spinning with a [`Backoff`]. If
+//! that finds nothing, it parks. Batches go to the worker's own queue, where other workers
+//! can steal them back.
 //!
 //! # Sleeping without losing wake-ups
 //!
@@ -143,6 +155,9 @@ struct Local {
     index: usize,
     queue: Worker<Runnable>,
     lifo: Cell<Option<Runnable>>,
+    /// Tasks woken while they ran (yields), run once the queues are empty: see the module
+    /// docs. Not stealable; `flush_deferred` moves them to `queue`.
+    deferred: RefCell<Vec<Runnable>>,
     /// Where the next search starts stealing (a xorshift state).
     rng: Cell<u32>,
 }
@@ -191,6 +206,7 @@ impl Executor {
                             index,
                             queue,
                             lifo: Cell::new(None),
+                            deferred: RefCell::new(Vec::new()),
                             rng: Cell::new((index as u32).wrapping_mul(0x9E37_79B9) | 1),
                         });
                         local.run(&parker);
@@ -361,9 +377,10 @@ impl Local {
     /// The schedule function, when called on this worker's own thread.
     fn schedule(&self, runnable: Runnable, info: ScheduleInfo) {
         let pushed = if info.woken_while_running {
-            // The task woke itself (it yielded): back of the queue.
-            self.queue.push(runnable);
-            true
+            // The task woke itself (it yielded): after everything else. Nobody else can
+            // take it from there, so nobody is told.
+            self.deferred.borrow_mut().push(runnable);
+            false
         } else {
             // Woken by another task on this worker: run it next. The previous occupant
             // of the slot goes to the back of the queue.
@@ -401,6 +418,7 @@ impl Local {
             self.shared.searching.fetch_sub(1, SeqCst);
         }
         drop(self.lifo.take());
+        drop(self.deferred.take());
         while let Some(runnable) = self.queue.pop() {
             drop(runnable);
         }
@@ -431,11 +449,14 @@ impl Local {
         }
     }
 
-    /// A runnable from the global queue (now and then), the LIFO slot, or the local queue.
+    /// A runnable from the global queue or the deferred tasks (now and then), the LIFO
+    /// slot, the local queue, the global queue, or the deferred tasks.
     fn next_local(&self, runs: &mut u32, lifo_polls: &mut u32) -> Option<Runnable> {
         *runs = runs.wrapping_add(1);
         if *runs % GLOBAL_QUEUE_INTERVAL == 0 {
-            if let Steal::Success(runnable) = self.shared.injector.steal() {
+            // Behind what is already queued: they wait one more turn, but are not starved.
+            self.flush_deferred(false);
+            if let Some(runnable) = self.steal_global() {
                 return Some(runnable);
             }
         }
@@ -448,7 +469,58 @@ impl Local {
             self.queue.push(runnable);
         }
         *lifo_polls = 0;
-        self.queue.pop()
+        if let Some(runnable) = self.queue.pop() {
+            return Some(runnable);
+        }
+        if let Some(runnable) = self.steal_global() {
+            return Some(runnable);
+        }
+        if self.deferred.borrow().is_empty() {
+            return None;
+        }
+        // Other workers' work before our yielders: a worker stuck in a blocking call (or
+        // just busy) would otherwise keep its queue to itself for as long as ours yield.
+        if let Some(runnable) = self.steal() {
+            return Some(runnable);
+        }
+        // Nothing else to do: the deferred tasks, the first one now and the others queued.
+        self.flush_deferred(true)
+    }
+
+    /// Takes a batch of the global queue into the local queue and returns one of it.
+    fn steal_global(&self) -> Option<Runnable> {
+        let injector = &self.shared.injector;
+        loop {
+            if injector.is_empty() {
+                return None;
+            }
+            match injector.steal_batch_and_pop(&self.queue) {
+                Steal::Success(runnable) => return Some(runnable),
+                Steal::Empty => return None,
+                Steal::Retry => continue,
+            }
+        }
+    }
+
+    /// Moves the deferred tasks to the back of the local queue, where other workers can
+    /// steal them, and wakes a sleeping worker if needed: once for the whole batch. With
+    /// `take_first`, returns the first one instead of queueing it.
+    fn flush_deferred(&self, take_first: bool) -> Option<Runnable> {
+        let mut deferred = self.deferred.borrow_mut();
+        // `drain` keeps the vector's capacity for the next round of yields.
+        let mut drain = deferred.drain(..);
+        let first = if take_first { drain.next() } else { None };
+        let mut pushed = false;
+        for runnable in drain {
+            self.queue.push(runnable);
+            pushed = true;
+        }
+        drop(deferred);
+        if pushed {
+            fence(SeqCst);
+            self.shared.notify();
+        }
+        first
     }
 
     /// Steals work, spinning a little. On success, stops searching; on failure, returns

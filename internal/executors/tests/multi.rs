@@ -141,7 +141,7 @@ fn stress() {
 }
 
 /// A task that yields in a loop must not starve another task on the same worker: a yield
-/// goes to the back of the queue, not to the LIFO slot.
+/// goes to the deferred list, run after the queues, not to the LIFO slot.
 #[test]
 fn yield_is_fair_on_one_worker() {
     let ex = Executor::new(1);
@@ -491,4 +491,40 @@ fn shutdown_while_busy() {
         hub.join().unwrap();
     }
     counter.assert_none_alive(DEADLINE);
+}
+
+/// A worker whose own tasks only yield still steals from a worker stuck in a blocking call:
+/// yields are run last (the deferred list), after a look at the other workers' queues.
+#[test]
+fn yielders_do_not_keep_a_worker_from_stealing() {
+    let ex = Executor::new(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let yielders: Vec<_> = (0..8)
+        .map(|_| {
+            let stop = stop.clone();
+            ex.spawn(async move {
+                while !stop.load(SeqCst) {
+                    yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let handle = ex.handle();
+    let blocker = ex.spawn(async move {
+        let (ran_tx, ran_rx) = std::sync::mpsc::channel();
+        // The first spawn goes to this worker's LIFO slot, the second pushes it to the
+        // queue, where only the other worker can take it while this one blocks.
+        handle
+            .spawn(async move { ran_tx.send(()).unwrap() })
+            .detach();
+        handle.spawn(async {}).detach();
+        ran_rx.recv_timeout(DEADLINE).is_ok()
+    });
+    let ran = block_on(blocker);
+    stop.store(true, SeqCst);
+    yielders.into_iter().for_each(block_on);
+    assert!(
+        ran,
+        "the queued task did not run within {DEADLINE:?}: not stolen"
+    );
 }
