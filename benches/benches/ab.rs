@@ -324,7 +324,7 @@ fn spawn_run_join_layout() -> std::alloc::Layout {
         .expect("the task was allocated through the recorder")
 }
 
-/// Issue 17's floor of spawn + run + join: what no implementation of a shared task can avoid
+/// The floor of spawn + run + join: what no implementation of a shared task can avoid
 /// — one allocation of the task's size, the two atomic read-modify-writes with which a pair
 /// of handles (runnable and task) agree who frees it, one free — against rawtask's and
 /// async-task 4.7.1's spawn + run + join of the task of `core`'s `spawn_run_join`. Goal:
@@ -517,7 +517,7 @@ unsafe extern "C" fn c_to_queue(
     queue.borrow_mut().push_back(runnable);
 }
 
-/// The C callback path (issue 5, the workloads of `benches/capi.rs`): a task scheduled by a
+/// The C callback path (the workloads of `benches/capi.rs`): a task scheduled by a
 /// `RawtaskSchedule` (an `extern "C"` function and a context pointer) and run with
 /// `rawtask_runnable_run`, against the same task scheduled by a Rust closure and run with
 /// `Runnable::run`. Target: ≤ 1.3.
@@ -562,7 +562,7 @@ fn capi(rounds: usize) {
     }
 }
 
-/// Issue 15 item 8's first target: a task driven through the home-thread scheduler from a C
+/// A task driven through the home-thread scheduler from a C
 /// loop (spawned with `capi::home_schedule`, scheduled on the home thread, run by
 /// `rawtask_home_drain`, output taken) against the same with a plain Rust closure schedule
 /// pushing to a `VecDeque` that the loop pops. Target: at most 1.10. One drain per task (the
@@ -863,7 +863,7 @@ fn ffi(rounds: usize) {
 }
 
 /// Tasks in a `storage::StaticPool` (`Builder::allocator(&POOL).try_spawn`, the heapless path)
-/// against the heap (`rawtask::spawn`): issue 16's target is a ratio of at most 1.0.
+/// against the heap (`rawtask::spawn`): the target is a ratio of at most 1.0.
 fn storage(rounds: usize) {
     use rawtask::storage::{StaticPool, TaskSlot};
     static POOL: StaticPool<TaskSlot<128>, 8> = StaticPool::new();

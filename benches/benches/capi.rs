@@ -4,7 +4,7 @@
 //! `Runnable::run`; `c_callback` schedules with a `RawtaskSchedule` (an `extern "C"` function
 //! pointer plus a context pointer, exactly what a C executor passes) and runs with
 //! `rawtask_runnable_run`, the C entry point with its null check and panic guard. The target
-//! (issue 5) is `c_callback` ≤ 1.3 × `rust_closure`. `spawn_run_join/c_handle` also takes the
+//! is `c_callback` ≤ 1.3 × `rust_closure`. `spawn_run_join/c_handle` also takes the
 //! output through a C task handle (`Builder::spawn_c`, `rawtask_task_poll`,
 //! `rawtask_task_free`): the whole C path, for information.
 //!

@@ -1,4 +1,4 @@
-//! How the C handle table scales with threads (issue 15 item 7).
+//! How the C handle table scales with threads.
 //!
 //! Each thread spawns 1,000 ready tasks, wraps them in `RawtaskTask` handles of its own, and
 //! calls `rawtask_task_output_size` on them round-robin for a fixed number of calls; the

@@ -1,5 +1,5 @@
 //! `rawtask::JoinSet` against tokio's `JoinSet` on a current-thread runtime: spawn one task,
-//! run it, `join_next` its output — the issue 16 target is rawtask ≤ 0.3 × tokio. A third
+//! run it, `join_next` its output — the target is rawtask ≤ 0.3 × tokio. A third
 //! workload `insert`s tasks spawned elsewhere (the watched path), against the same tokio loop.
 //!
 //! Interleaved A/B rounds (see `benches/ab.rs`): each call of either side does a batch of

@@ -10,7 +10,7 @@ fn event_loop() {
     harness::run_c_program("event_loop");
 }
 
-/// Background jobs from C through the functions `export_task!` generates (issue 6).
+/// Background jobs from C through the functions `export_task!` generates.
 #[test]
 fn background() {
     harness::run_c_program("background");

@@ -1,4 +1,4 @@
-"""Issue 15 item 8: N Rust tasks awaited from asyncio through rawtask_asyncio.py against N native
+"""N Rust tasks awaited from asyncio through rawtask_asyncio.py against N native
 asyncio tasks doing the same number of yields. Prints the ratio (Rust / native; goal <= 1.0).
 
     python3 internal/interop/python/bench_asyncio.py PATH/TO/librawtask_interop_bridge.so [N] [YIELDS]

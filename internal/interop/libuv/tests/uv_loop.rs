@@ -8,7 +8,7 @@
 //! the program runs under valgrind memcheck and a line `valgrind-clean: uv_driver` is printed
 //! (`.ci/c-valgrind.sh` counts it).
 //!
-//! The benchmark (issue 15 item 8: libuv against a plain C loop, same tasks):
+//! The benchmark (libuv against a plain C loop, same tasks):
 //! `cargo test --release -p rawtask-interop-libuv --test uv_loop -- --ignored --nocapture`.
 #![cfg(not(miri))]
 
@@ -198,7 +198,7 @@ fn seconds(stdout: &str) -> f64 {
     rest.split_whitespace().next().unwrap().parse().unwrap()
 }
 
-/// Issue 15 item 8: 1,000,000 tasks (`INTEROP_BENCH_TASKS`) yielding 0, 1 and 10 times each
+/// 1,000,000 tasks (`INTEROP_BENCH_TASKS`) yielding 0, 1 and 10 times each
 /// (`INTEROP_BENCH_YIELDS`, a comma-separated list) driven by libuv on the home scheduler vs by
 /// a plain C loop (a mutex FIFO fed by a `RawtaskSchedule` callback, as in
 /// internal/c-tests/c/event_loop.c). Interleaved rounds (`INTEROP_BENCH_ROUNDS`, default 7),

@@ -9,7 +9,7 @@
 //! `valgrind-cpython.supp` (errors inside libpython only; no leak suppressed), 600 tasks unless
 //! `INTEROP_PY_TASKS` says otherwise; a line `valgrind-clean: python asyncio` is printed.
 //!
-//! The benchmark (issue 15 item 8: Rust tasks awaited through the bridge against native
+//! The benchmark (Rust tasks awaited through the bridge against native
 //! asyncio tasks): `cargo test --release -p rawtask-interop-python --test asyncio -- --ignored
 //! --nocapture`.
 #![cfg(not(miri))]
@@ -121,7 +121,7 @@ fn asyncio_awaits_thousands_of_rust_tasks() {
     }
 }
 
-/// Issue 15 item 8: 100,000 Rust tasks awaited through the bridge against 100,000 native
+/// 100,000 Rust tasks awaited through the bridge against 100,000 native
 /// asyncio tasks doing the same number of yields (`INTEROP_BENCH_TASKS`,
 /// `INTEROP_BENCH_YIELDS`).
 #[test]
