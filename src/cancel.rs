@@ -65,9 +65,10 @@
 //! the growth of a parent's list of children, the boxed callback or the growth of the list of
 //! callbacks); whatever they were given is dropped and whatever they allocated is freed.
 //! [`cancel`](CancellationToken::cancel) never fails: when its walk stack cannot grow, it walks
-//! the children in place instead. Still aborting if the heap fails: `new`, `child_token` and
-//! `on_cancel` (as `Arc::new` does), and the first pending poll of a
-//! [`wait_cancelled`](CancellationToken::wait_cancelled) future that grows the list of wakers.
+//! the children in place instead. A pending [`wait_cancelled`](CancellationToken::wait_cancelled)
+//! future whose waker cannot be stored wakes itself and stays pending, so the next poll tries
+//! again. Still aborting if the heap fails: `new`, `child_token` and `on_cancel` (as
+//! `Arc::new` does).
 //!
 //! This module needs the `std` feature.
 
@@ -876,6 +877,10 @@ impl CancellationToken {
 }
 
 /// Registers the waker of a pending wait future under `key`; `Ready` once cancelled.
+///
+/// If the heap refuses the slot for a first registration, the future asks to be polled again
+/// (it wakes itself) rather than aborting: a poll cannot return an allocation error, and the
+/// next poll retries the registration.
 fn poll_wait(node: &Node, key: &mut Option<usize>, waker: &Waker) -> Poll<()> {
     if node.is_cancelled() {
         return Poll::Ready(());
@@ -886,7 +891,13 @@ fn poll_wait(node: &Node, key: &mut Option<usize>, waker: &Waker) -> Poll<()> {
     }
     match *key {
         Some(key) => inner.waiters.update(key, waker),
-        None => *key = Some(inner.waiters.insert(Waiter::Wake(waker.clone()))),
+        None if inner.waiters.try_reserve_one() => {
+            *key = Some(inner.waiters.insert(Waiter::Wake(waker.clone())));
+        }
+        None => {
+            drop(inner);
+            waker.wake_by_ref();
+        }
     }
     Poll::Pending
 }

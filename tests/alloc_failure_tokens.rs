@@ -236,3 +236,50 @@ fn c_tokens_return_no_memory() {
         "{refused} of {requests} requests refused as NO_MEMORY"
     );
 }
+
+/// A wait future whose first pending poll cannot store its waker (the heap refuses the slot)
+/// stays pending and wakes itself instead of aborting; the next poll registers, and a cancel
+/// then wakes it and makes it ready.
+#[test]
+fn a_wait_that_cannot_store_its_waker_asks_to_be_polled_again() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct CountingWaker(AtomicUsize);
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    let _g = check_leaks();
+    let wakes = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let token = CancellationToken::new();
+    let mut wait = Box::pin(token.wait_cancelled());
+
+    // The first request of the poll is the list's slot: refused.
+    let (first, requests) = refusing_kth_allocation(1, || wait.as_mut().poll(&mut cx));
+    assert!(first.is_pending());
+    assert!(requests >= 1, "the poll asked for the slot");
+    assert_eq!(
+        wakes.0.load(SeqCst),
+        1,
+        "a refused registration wakes the task"
+    );
+
+    assert!(wait.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        wakes.0.load(SeqCst),
+        1,
+        "a stored registration does not wake"
+    );
+    token.cancel();
+    assert_eq!(wakes.0.load(SeqCst), 2, "the cancel wakes the stored waker");
+    assert_eq!(wait.as_mut().poll(&mut cx), Poll::Ready(()));
+}

@@ -109,8 +109,9 @@
 //! registry, the child's token, its signals' link, its output cell and, with [`OnSchedule`],
 //! the task itself. A refused spawn spawns nothing, leaks nothing, and drops its future and
 //! done function without running them. With a `futures::task::Spawn` executor the task's own
-//! allocation (a `Box`) still aborts. Running a scoped task that waits (a pending poll
-//! registers its waker with its token) still allocates infallibly. Cancellation tokens have
+//! allocation (a `Box`) still aborts. A scoped task whose pending poll cannot store its
+//! waker with its token (the heap refused) wakes itself, so the next poll tries again.
+//! Cancellation tokens have
 //! their own `try_` constructors
 //! ([`CancellationToken::try_new`](crate::CancellationToken::try_new) and siblings).
 //!
