@@ -84,11 +84,8 @@ impl<const N: usize> Checked<N> {
         let index = self.index(held.memory);
         self.owners[index].with(|owner| {
             // SAFETY: as in `take`.
-            assert_eq!(
-                unsafe { *owner },
-                held.who,
-                "slot {index} was handed out twice"
-            )
+            let owner = unsafe { *owner };
+            assert_eq!(owner, held.who, "slot {index} was handed out twice")
         });
         // SAFETY: the memory came from this slot's `allocate` and is given back once.
         unsafe { held.slot.deallocate(held.memory, LAYOUT) }
