@@ -866,8 +866,10 @@ fn ffi(rounds: usize) {
 /// and in a `storage::OwnedPool` (`Builder::allocator(spawner.claim()?)`, one spawner) against
 /// the heap (`rawtask::spawn`): the target is a ratio of at most 1.0.
 fn storage(rounds: usize) {
+    // One table (benches/results.py counts one per group).
+    println!("| workload (pool/heap, {rounds} rounds) | median | quartiles |");
+    println!("|---|---:|---:|");
     static_pool(rounds);
-    println!();
     owned_pool(rounds);
 }
 
@@ -876,10 +878,8 @@ fn static_pool(rounds: usize) {
     static POOL: StaticPool<TaskSlot<128>, 8> = StaticPool::new();
     fn noop(_: rawtask::Runnable) {}
 
-    println!("| workload (StaticPool/heap, {rounds} rounds) | median | quartiles |");
-    println!("|---|---:|---:|");
     ab(
-        "spawn_run_join",
+        "StaticPool: spawn_run_join",
         rounds,
         || {
             let x = black_box(7u64);
@@ -898,7 +898,7 @@ fn static_pool(rounds: usize) {
         },
     );
     ab(
-        "spawn_drop",
+        "StaticPool: spawn_drop",
         rounds,
         || {
             drop(black_box(
@@ -912,7 +912,7 @@ fn static_pool(rounds: usize) {
     );
     // Eight tasks alive at once (the pool full), then all run and joined.
     ab(
-        "spawn_8_then_run_join_all",
+        "StaticPool: spawn_8_then_run_join_all",
         rounds,
         || {
             let tasks: [_; 8] = std::array::from_fn(|i| {
@@ -950,10 +950,8 @@ fn owned_pool(rounds: usize) {
         .spawner()
         .expect("the bench is the pool's only spawner");
 
-    println!("| workload (OwnedPool/heap, {rounds} rounds) | median | quartiles |");
-    println!("|---|---:|---:|");
     ab(
-        "spawn_run_join",
+        "OwnedPool: spawn_run_join",
         rounds,
         || {
             let x = black_box(7u64);
@@ -972,7 +970,7 @@ fn owned_pool(rounds: usize) {
         },
     );
     ab(
-        "spawn_drop",
+        "OwnedPool: spawn_drop",
         rounds,
         || {
             drop(black_box(
@@ -985,7 +983,7 @@ fn owned_pool(rounds: usize) {
         || drop(black_box(rawtask::spawn(async {}, noop))),
     );
     ab(
-        "spawn_8_then_run_join_all",
+        "OwnedPool: spawn_8_then_run_join_all",
         rounds,
         || {
             let tasks: [_; 8] = std::array::from_fn(|i| {
