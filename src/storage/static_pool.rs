@@ -67,6 +67,8 @@ impl<const SIZE: usize> fmt::Debug for TaskSlot<SIZE> {
 /// spawn–run–free loop keeps reusing one warm slot, and gives up after looking at every slot
 /// once. There is no lock and no ABA problem (a flag has no "next" link to go stale). On
 /// targets without compare-and-swap (`thumbv6m`) the `portable-atomic` feature provides it.
+/// Where one thread spawns, an [`OwnedPool`](super::OwnedPool) takes a slot with a load and a
+/// store instead.
 ///
 /// # Why not `StaticPool` by value
 ///
