@@ -40,7 +40,7 @@ run "wasm32 no_std" wasm32-unknown-unknown build --no-default-features --feature
 run "powerpc std check" powerpc-unknown-linux-gnu check
 
 # The heapless executor example (examples/embedded, its own workspace): a `no_main` binary with
-# tasks in a StaticPool and no `#[global_allocator]`. That it links proves the no-`alloc` build
+# tasks in an OwnedPool and no `#[global_allocator]`. That it links proves the no-`alloc` build
 # references no allocator symbol (rustc refuses a graph with `alloc` and no global allocator).
 if add_target thumbv7m-none-eabi; then
     echo "--- embedded example: cargo build --target thumbv7m-none-eabi (examples/embedded)" >&2

@@ -3,9 +3,9 @@
 # file, benches/RESULTS.md, with the headline comparison drawn as benches/results.svg:
 #
 #   1. the interleaved A/B groups of benches/benches/ab.rs: core (against async-task 4.7.1),
-#      capi, ffi, compat, home, storage (a StaticPool against the heap), floor (spawn + run +
-#      join against alloc + 2 atomic RMWs + free); and benches/benches/join_set.rs (JoinSet
-#      against tokio's)
+#      capi, ffi, compat, home, storage (StaticPool and OwnedPool against the heap, one table),
+#      floor (spawn + run + join against alloc + 2 atomic RMWs + free); and
+#      benches/benches/join_set.rs (JoinSet against tokio's)
 #   2. the executors, end to end (benches/report-executors.sh: against async-executor, tokio)
 #   3. async-executor 1.14.1's own benchmark suite with async-task patched to rawtask, against
 #      unpatched (benches/async-executor.sh)

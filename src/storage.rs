@@ -31,7 +31,8 @@
 //! Without a heap at all (`default-features = false`, no `alloc`: a `no_std` target with no
 //! `#[global_allocator]`), tasks live in a [`StaticPool`], `N` fixed-size slots in a `static`,
 //! spawned with [`Builder::try_spawn`](crate::Builder::try_spawn), which fails when the pool is
-//! full or the task does not fit. `examples/embedded` is such an executor for Cortex-M.
+//! full or the task does not fit. `examples/embedded` is such an executor for Cortex-M. Where
+//! one thread spawns, an [`OwnedPool`] takes slots without a compare-and-swap.
 //!
 //! The default path is unchanged by this: [`spawn`](crate::spawn) and a `Builder` without an
 //! allocator use [`Heap`], a zero-sized type that compiles to the same global-allocator calls.
@@ -43,8 +44,11 @@ use core::ptr::NonNull;
 
 pub use allocator_api2::alloc::{AllocError, Allocator};
 
+pub use self::owned_pool::{OwnedPool, PoolSlot, PoolSpawner};
 pub use self::static_pool::{StaticPool, TaskSlot};
 
+mod owned_pool;
+mod slots;
 mod static_pool;
 
 /// The global heap: the default allocator of tasks. Zero-sized, so it adds nothing to a task.

@@ -14,7 +14,7 @@
 //!     cargo bench -p rawtask-benches --bench ab -- ffi     # rawtask::ffi against async-ffi 0.5.1
 //!     cargo bench -p rawtask-benches --bench ab -- compat  # compat::async_task_ffi against the root
 //!     cargo bench -p rawtask-benches --bench ab -- home    # the home scheduler from C against Rust
-//!     cargo bench -p rawtask-benches --bench ab -- storage # a StaticPool against the heap
+//!     cargo bench -p rawtask-benches --bench ab -- storage # StaticPool, OwnedPool against the heap
 //!     cargo bench -p rawtask-benches --bench ab -- floor   # spawn + run + join against its floor
 //!
 //! Prints one line per workload: median rawtask/async-task ratio and the quartiles, then the
@@ -863,16 +863,23 @@ fn ffi(rounds: usize) {
 }
 
 /// Tasks in a `storage::StaticPool` (`Builder::allocator(&POOL).try_spawn`, the heapless path)
-/// against the heap (`rawtask::spawn`): the target is a ratio of at most 1.0.
+/// and in a `storage::OwnedPool` (`Builder::allocator(spawner.claim()?)`, one spawner) against
+/// the heap (`rawtask::spawn`): the target is a ratio of at most 1.0.
 fn storage(rounds: usize) {
+    // One table (benches/results.py counts one per group).
+    println!("| workload (pool/heap, {rounds} rounds) | median | quartiles |");
+    println!("|---|---:|---:|");
+    static_pool(rounds);
+    owned_pool(rounds);
+}
+
+fn static_pool(rounds: usize) {
     use rawtask::storage::{StaticPool, TaskSlot};
     static POOL: StaticPool<TaskSlot<128>, 8> = StaticPool::new();
     fn noop(_: rawtask::Runnable) {}
 
-    println!("| workload (StaticPool/heap, {rounds} rounds) | median | quartiles |");
-    println!("|---|---:|---:|");
     ab(
-        "spawn_run_join",
+        "StaticPool: spawn_run_join",
         rounds,
         || {
             let x = black_box(7u64);
@@ -891,7 +898,7 @@ fn storage(rounds: usize) {
         },
     );
     ab(
-        "spawn_drop",
+        "StaticPool: spawn_drop",
         rounds,
         || {
             drop(black_box(
@@ -905,13 +912,84 @@ fn storage(rounds: usize) {
     );
     // Eight tasks alive at once (the pool full), then all run and joined.
     ab(
-        "spawn_8_then_run_join_all",
+        "StaticPool: spawn_8_then_run_join_all",
         rounds,
         || {
             let tasks: [_; 8] = std::array::from_fn(|i| {
                 let x = black_box(i as u64);
                 rawtask::Builder::new()
                     .allocator(&POOL)
+                    .try_spawn(move |()| async move { x + 1 }, noop)
+                    .unwrap()
+            });
+            for (r, t) in tasks {
+                r.run();
+                black_box(poll_ready(t));
+            }
+        },
+        || {
+            let tasks: [_; 8] = std::array::from_fn(|i| {
+                let x = black_box(i as u64);
+                rawtask::spawn(async move { x + 1 }, noop)
+            });
+            for (r, t) in tasks {
+                r.run();
+                black_box(poll_ready(t));
+            }
+        },
+    );
+}
+
+/// The rows of `static_pool`, with the slot claimed by an `OwnedPool`'s one spawner (a load
+/// and a store instead of a compare-and-swap).
+fn owned_pool(rounds: usize) {
+    use rawtask::storage::{OwnedPool, TaskSlot};
+    static POOL: OwnedPool<TaskSlot<128>, 8> = OwnedPool::new();
+    fn noop(_: rawtask::Runnable) {}
+    let spawner = POOL
+        .spawner()
+        .expect("the bench is the pool's only spawner");
+
+    ab(
+        "OwnedPool: spawn_run_join",
+        rounds,
+        || {
+            let x = black_box(7u64);
+            let (r, t) = rawtask::Builder::new()
+                .allocator(spawner.claim().unwrap())
+                .try_spawn(move |()| async move { x + 1 }, noop)
+                .unwrap();
+            r.run();
+            black_box(poll_ready(t));
+        },
+        || {
+            let x = black_box(7u64);
+            let (r, t) = rawtask::spawn(async move { x + 1 }, noop);
+            r.run();
+            black_box(poll_ready(t));
+        },
+    );
+    ab(
+        "OwnedPool: spawn_drop",
+        rounds,
+        || {
+            drop(black_box(
+                rawtask::Builder::new()
+                    .allocator(spawner.claim().unwrap())
+                    .try_spawn(|()| async {}, noop)
+                    .unwrap(),
+            ))
+        },
+        || drop(black_box(rawtask::spawn(async {}, noop))),
+    );
+    ab(
+        "OwnedPool: spawn_8_then_run_join_all",
+        rounds,
+        || {
+            let tasks: [_; 8] = std::array::from_fn(|i| {
+                let x = black_box(i as u64);
+                rawtask::Builder::new()
+                    .allocator(spawner.claim().unwrap())
                     .try_spawn(move |()| async move { x + 1 }, noop)
                     .unwrap()
             });

@@ -1,13 +1,12 @@
 //! [`StaticPool`]: task memory in a `static`, for targets without a heap.
 
 use core::alloc::Layout;
-use core::cell::UnsafeCell;
 use core::fmt;
 use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr::NonNull;
 
+use super::slots::Slots;
 use super::{AllocError, Allocator};
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A task slot of `SIZE` bytes, aligned to 16: the usual slot type of a [`StaticPool`].
 ///
@@ -68,6 +67,8 @@ impl<const SIZE: usize> fmt::Debug for TaskSlot<SIZE> {
 /// spawn–run–free loop keeps reusing one warm slot, and gives up after looking at every slot
 /// once. There is no lock and no ABA problem (a flag has no "next" link to go stale). On
 /// targets without compare-and-swap (`thumbv6m`) the `portable-atomic` feature provides it.
+/// Where one thread spawns, an [`OwnedPool`](super::OwnedPool) takes a slot with a load and a
+/// store instead.
 ///
 /// # Why not `StaticPool` by value
 ///
@@ -96,12 +97,8 @@ impl<const SIZE: usize> fmt::Debug for TaskSlot<SIZE> {
 /// header, the schedule function and the pool reference on top of the future, in a slot
 /// rounded up to `size_of::<S>()`.
 pub struct StaticPool<S, const N: usize> {
-    /// The slots; a slot's memory belongs to the task that holds its flag.
-    memory: UnsafeCell<MaybeUninit<[S; N]>>,
-    /// `taken[i]`: slot `i` belongs to a task.
-    taken: [AtomicBool; N],
-    /// Where the next search starts (a hint; any value below `N` is correct).
-    hint: AtomicUsize,
+    /// The slots and their flags (shared with [`OwnedPool`](super::OwnedPool)).
+    slots: Slots<S, N>,
 }
 
 // SAFETY: the pool never reads or drops an `S`; a slot's memory is used by the one task that
@@ -112,39 +109,22 @@ unsafe impl<S, const N: usize> Sync for StaticPool<S, N> {}
 unsafe impl<S, const N: usize> Send for StaticPool<S, N> {}
 
 impl<S, const N: usize> StaticPool<S, N> {
-    /// A free flag, for the array initialiser of `new` (a `const` item may be repeated).
-    #[cfg(not(loom))]
-    #[allow(clippy::declare_interior_mutable_const)] // copied into the array, never shared
-    const FREE: AtomicBool = AtomicBool::new(false);
-
     /// An empty pool. `const`, so it can initialise a `static`.
     ///
     /// # Panics
     /// If `S` is zero-sized (at compile time, in a `static`'s initialiser).
     #[cfg(not(loom))]
     pub const fn new() -> StaticPool<S, N> {
-        assert!(
-            size_of::<S>() != 0,
-            "rawtask: a StaticPool's slot type is zero-sized"
-        );
         StaticPool {
-            memory: UnsafeCell::new(MaybeUninit::uninit()),
-            taken: [Self::FREE; N],
-            hint: AtomicUsize::new(0),
+            slots: Slots::new(),
         }
     }
 
     /// An empty pool (under loom, whose atomics cannot be built in a `const`).
     #[cfg(loom)]
     pub fn new() -> StaticPool<S, N> {
-        assert!(
-            size_of::<S>() != 0,
-            "rawtask: a StaticPool's slot type is zero-sized"
-        );
         StaticPool {
-            memory: UnsafeCell::new(MaybeUninit::uninit()),
-            taken: core::array::from_fn(|_| AtomicBool::new(false)),
-            hint: AtomicUsize::new(0),
+            slots: Slots::new(),
         }
     }
 
@@ -162,50 +142,13 @@ impl<S, const N: usize> StaticPool<S, N> {
     /// assert!(!StaticPool::<TaskSlot<64>, 1>::fits(Layout::new::<[u64; 9]>()));
     /// ```
     pub const fn fits(layout: Layout) -> bool {
-        layout.size() <= size_of::<S>() && layout.align() <= align_of::<S>()
+        Slots::<S, N>::fits(layout)
     }
 
     /// How many slots belong to tasks now (a snapshot: other threads may take or give back
     /// slots meanwhile). A pool whose tasks are all freed has none in use.
     pub fn in_use(&self) -> usize {
-        self.taken
-            .iter()
-            .filter(|taken| taken.load(Ordering::Relaxed))
-            .count()
-    }
-
-    /// Takes slot `index` if it is free, and points the hint past it.
-    #[inline(always)]
-    fn claim(&self, index: usize) -> Option<NonNull<[u8]>> {
-        let flag = &self.taken[index];
-        // A plain load first, so that a taken slot is skipped without a write.
-        if flag.load(Ordering::Relaxed)
-            || flag
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-        {
-            return None;
-        }
-        self.hint.store((index + 1) % N, Ordering::Relaxed);
-        Some(NonNull::slice_from_raw_parts(
-            self.slot(index),
-            size_of::<S>(),
-        ))
-    }
-
-    /// The other slots after `start` (the hint, taken), in order: out of line, so that the
-    /// common spawn stays small.
-    #[cold]
-    #[inline(never)]
-    fn scan(&self, start: usize) -> Result<NonNull<[u8]>, AllocError> {
-        (1..N)
-            .find_map(|step| self.claim((start + step) % N))
-            .ok_or(AllocError)
-    }
-
-    fn slot(&self, index: usize) -> NonNull<u8> {
-        // SAFETY: `index < N`, so the slot is inside `memory`, which is never null.
-        unsafe { NonNull::new_unchecked(self.memory.get().cast::<S>().add(index).cast::<u8>()) }
+        self.slots.in_use()
     }
 }
 
@@ -222,33 +165,19 @@ impl<S, const N: usize> Default for StaticPool<S, N> {
 unsafe impl<S, const N: usize> Allocator for &StaticPool<S, N> {
     #[inline]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        if N == 0 || !StaticPool::<S, N>::fits(layout) {
+        if !StaticPool::<S, N>::fits(layout) {
             return Err(AllocError);
         }
-        // The hint slot first, inline: a scan unrolled over `N` slots would make every spawn
-        // too big to inline, and cost more than the scan saves (the task's vtable calls stay
-        // indirect).
-        let start = self.hint.load(Ordering::Relaxed) % N;
-        match self.claim(start) {
-            Some(block) => Ok(block),
-            None => self.scan(start),
+        match self.slots.take_shared() {
+            Some(index) => Ok(self.slots.block(index)),
+            None => Err(AllocError),
         }
     }
 
     #[inline]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, _layout: Layout) {
-        // SAFETY: the caller gives back a block of this pool: a slot inside `memory`.
-        let offset = unsafe { ptr.as_ptr().offset_from(self.slot(0).as_ptr()) } as usize;
-        let index = offset / size_of::<S>();
-        debug_assert!(index < N && offset % size_of::<S>() == 0);
-        debug_assert!(
-            self.taken[index].load(Ordering::Relaxed),
-            "slot freed twice"
-        );
-        // The next spawn starts here: this slot is free and its memory is warm.
-        self.hint.store(index, Ordering::Relaxed);
-        // Release: everything the task did to the slot happens before the next taker's acquire.
-        self.taken[index].store(false, Ordering::Release);
+        // SAFETY: the caller gives back a block of this pool, which it no longer uses.
+        unsafe { self.slots.free_block(ptr) }
     }
 }
 

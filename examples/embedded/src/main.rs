@@ -1,5 +1,7 @@
-//! A heapless executor on rawtask: tasks in a `static` [`StaticPool`], a fixed-size run queue,
-//! and no `#[global_allocator]` anywhere. Builds for `thumbv7m-none-eabi`; on real hardware the
+//! A heapless executor on rawtask: tasks in a `static` [`OwnedPool`], a fixed-size run queue,
+//! and no `#[global_allocator]` anywhere. Only `main` spawns, so it holds the pool's one
+//! spawner, whose spawns take a slot without a compare-and-swap (a `StaticPool` would let
+//! interrupt handlers spawn too). Builds for `thumbv7m-none-eabi`; on real hardware the
 //! reset handler (cortex-m-rt's, say) would call `main`.
 
 #![no_std]
@@ -12,12 +14,15 @@ use core::pin::Pin;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use rawtask::storage::{StaticPool, TaskSlot};
+use rawtask::storage::{OwnedPool, PoolSpawner, TaskSlot};
 use rawtask::{Builder, Runnable, Task};
 
-/// Room for four tasks of up to 128 bytes each (the header, the schedule function, the pool
-/// reference and the future).
-static POOL: StaticPool<TaskSlot<128>, 4> = StaticPool::new();
+/// Room for four tasks of up to 128 bytes each (the header, the schedule function, the claimed
+/// slot and the future).
+static POOL: OwnedPool<TaskSlot<128>, 4> = OwnedPool::new();
+
+/// The pool's spawner type: only its holder spawns.
+type Spawner = PoolSpawner<'static, TaskSlot<128>, 4>;
 
 /// The run queue. A task is queued at most once at a time (rawtask schedules a task only when
 /// it is not already scheduled), so it never holds more runnables than the pool has tasks.
@@ -90,13 +95,13 @@ impl<const N: usize> RunQueue<N> {
 }
 
 /// Spawns `future` into the pool; `None` when the pool is full or the task does not fit.
-fn spawn<F>(future: F) -> Option<Task<F::Output>>
+fn spawn<F>(spawner: &Spawner, future: F) -> Option<Task<F::Output>>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let (runnable, task) = Builder::new()
-        .allocator(&POOL)
+        .allocator(spawner.claim()?)
         .try_spawn(move |()| future, |runnable| QUEUE.push(runnable))
         .ok()?;
     runnable.schedule();
@@ -145,15 +150,18 @@ fn take<T>(mut task: Task<T>) -> Option<T> {
 static TICKS: AtomicU32 = AtomicU32::new(0);
 
 fn main() -> u32 {
-    let first = spawn(async {
+    let Some(spawner) = POOL.spawner() else {
+        return 0;
+    };
+    let first = spawn(&spawner, async {
         YieldNow(false).await;
         TICKS.fetch_add(1, Ordering::Relaxed);
         20u32
     });
-    let second = spawn(async { 22u32 });
+    let second = spawn(&spawner, async { 22u32 });
     // Too big for a 128-byte slot: refused, nothing allocated.
     let big = [7u8; 256];
-    let refused = spawn(async move { big.iter().map(|&b| b as u32).sum::<u32>() });
+    let refused = spawn(&spawner, async move { big.iter().map(|&b| b as u32).sum::<u32>() });
     run_until_idle();
     let sum = first.and_then(take).unwrap_or(0) + second.and_then(take).unwrap_or(0);
     // Both tasks are freed; their slots serve the next spawns.
