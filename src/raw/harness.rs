@@ -97,7 +97,7 @@ where
     /// that was the last owner. Whether the future still has to be dropped is read from the
     /// state, as `release_last` does: a task that is neither completed nor closed still holds
     /// its future, which can never be woken again once the task is unreferenced, so it is
-    /// dropped here (rule 2). (The caller cannot know: once it cleared RUNNING, a waker may have
+    /// dropped here (rule 2). (The caller cannot know: once it cleared SCHEDULED, a waker may have
     /// scheduled and run the task to completion on another thread.)
     ///
     /// # Safety
@@ -188,7 +188,7 @@ where
         let waker = ManuallyDrop::new(unsafe { waker_from_ref(ptr) });
         let cx = &mut Context::from_waker(&waker);
 
-        // SAFETY: we hold RUNNING, which gives us the future; it is pinned inside the
+        // SAFETY: we hold SCHEDULED (the `Runnable`), which gives us the future; it is pinned inside the
         // allocation and never moved.
         // The hooks (none for most tasks) go around the poll, inside its panic handling.
         let poll = |cx: &mut Context<'_>| unsafe {
@@ -207,7 +207,7 @@ where
             struct Unwind(NonNull<()>, unsafe fn(NonNull<()>));
             impl Drop for Unwind {
                 fn drop(&mut self) {
-                    // SAFETY: only armed while we hold RUNNING and the `Runnable`'s reference.
+                    // SAFETY: only armed while we hold the `Runnable` (SCHEDULED and its reference).
                     unsafe { (self.1)(self.0) }
                 }
             }
@@ -219,17 +219,17 @@ where
 
         match result {
             Ok(Poll::Ready(output)) => {
-                // SAFETY: we hold RUNNING.
+                // SAFETY: we hold the `Runnable`.
                 unsafe { Self::complete(ptr, Ok(output)) };
                 false
             }
             #[cfg_attr(not(feature = "std"), allow(unreachable_patterns))]
             Err(panic) => {
-                // SAFETY: we hold RUNNING.
+                // SAFETY: we hold the `Runnable`.
                 unsafe { Self::complete(ptr, Err(panic)) };
                 false
             }
-            // SAFETY: we hold RUNNING.
+            // SAFETY: we hold the `Runnable`.
             Ok(Poll::Pending) => unsafe { Self::pending(ptr) },
         }
     }
@@ -256,13 +256,13 @@ where
     /// The future finished: store the output (or the propagated panic) and tell the awaiter.
     ///
     /// # Safety
-    /// Called by `run` while holding RUNNING and the `Runnable`'s reference.
+    /// Called by `run` while holding the `Runnable` (SCHEDULED and its reference).
     unsafe fn complete(ptr: NonNull<()>, output: Result<T, StoredPanic>) {
         let cell = Self::cell(ptr);
-        // SAFETY: we hold RUNNING: the future is ours to drop.
+        // SAFETY: we hold the `Runnable`: the future is ours to drop.
         unsafe { Self::drop_future(ptr) };
         let panicked = output.is_err();
-        // SAFETY: we hold RUNNING and the stage is now empty; the output is written before
+        // SAFETY: we hold the `Runnable` and the stage is now empty; the output is written before
         // COMPLETED is published.
         unsafe {
             (*cell).stage.with_mut(|stage| match output {
@@ -300,20 +300,20 @@ where
         unsafe { Self::release_and_notify(ptr, prev) };
     }
 
-    /// The future is pending: give up RUNNING, and either reschedule (woken while running),
+    /// The future is pending: give up SCHEDULED, and either reschedule (woken during the poll),
     /// finish a cancellation that came in meanwhile, or release the `Runnable`'s reference.
     ///
     /// # Safety
-    /// Called by `run` while holding RUNNING and the `Runnable`'s reference.
+    /// Called by `run` while holding the `Runnable` (SCHEDULED and its reference).
     unsafe fn pending(ptr: NonNull<()>) -> bool {
         // SAFETY: our reference keeps the task alive.
         let header = unsafe { prefix(ptr) };
         let mut future_dropped = false;
         let prev = header.state.finish_pending(|| {
             if !future_dropped {
-                // Closed while running: drop the future before clearing RUNNING, so that a
+                // Closed during the poll: drop the future before clearing SCHEDULED, so that a
                 // waiting `cancel` resolves only afterwards (rule 4).
-                // SAFETY: we still hold RUNNING.
+                // SAFETY: we still hold SCHEDULED.
                 unsafe { Self::drop_future(ptr) };
                 future_dropped = true;
             }
@@ -322,8 +322,8 @@ where
             // SAFETY: we give up the `Runnable`'s reference; the future is gone.
             unsafe { Self::release_and_notify(ptr, prev) };
             false
-        } else if prev.is_scheduled() {
-            // Woken while running (rule 5): the `Runnable`'s reference goes to the new one.
+        } else if prev.is_notified() {
+            // Woken during the poll (rule 5): the `Runnable`'s reference goes to the new one.
             // SAFETY: we hold the reference and SCHEDULED is set.
             unsafe { Self::schedule(ptr, ScheduleInfo::new(true)) };
             true
@@ -334,7 +334,7 @@ where
             unsafe { Self::release_and_notify(ptr, prev) };
             false
         } else {
-            // `finish_pending` released our reference along with RUNNING. If that was the last
+            // `finish_pending` released our reference along with SCHEDULED. If that was the last
             // owner, the future can never be woken again and is ours to drop (rule 2); it is
             // still there, as nobody could run the task between the two.
             if prev.last_reference_without_task() {
@@ -352,10 +352,10 @@ where
     /// awaiter, and release the `Runnable`'s reference, while the panic keeps unwinding.
     ///
     /// # Safety
-    /// Called while holding RUNNING and the `Runnable`'s reference.
+    /// Called while holding the `Runnable` (SCHEDULED and its reference).
     #[cold]
     unsafe fn close_after_panic(ptr: NonNull<()>) {
-        // SAFETY: we hold RUNNING.
+        // SAFETY: we hold the `Runnable`.
         unsafe { Self::drop_future(ptr) };
         // SAFETY: our reference keeps the task alive.
         let header = unsafe { prefix(ptr) };

@@ -83,7 +83,7 @@ unsafe fn release_last(ptr: NonNull<()>, new: State) {
 }
 
 /// Finishes with a closed task whose future the caller's `Runnable` has just dropped: clears
-/// SCHEDULED (and RUNNING, which a `Runnable` queued again after a yield carries), wakes the
+/// SCHEDULED (and NOTIFIED, which a `Runnable` queued again after a yield carries), wakes the
 /// awaiter (so that a `cancel` waiting for the drop resolves, rule 4) and
 /// releases the reference, freeing the task if that was the last owner.
 ///

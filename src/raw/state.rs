@@ -6,11 +6,13 @@
 
 use crate::sync::atomic::{AtomicUsize, Ordering};
 
-/// A `Runnable` for the task exists (queued, or about to be) and will run it.
+/// A `Runnable` for the task exists: queued, about to be, or polling the future right now.
+/// Its holder alone may poll or drop the future.
 const SCHEDULED: usize = 1 << 0;
-/// A `Runnable` is polling the future right now; or, beside SCHEDULED, it was woken while
-/// polling and is queued again (raw rule 5).
-const RUNNING: usize = 1 << 1;
+/// Beside SCHEDULED: a wake came after the `Runnable`'s current poll may have started, so the
+/// task must be polled once more (raw rule 5). `run` clears it before polling; only then does
+/// starting a poll write the state word at all.
+const NOTIFIED: usize = 1 << 1;
 /// The future returned `Ready`; the output (or a panic) is stored, until CLOSED is also set.
 const COMPLETED: usize = 1 << 2;
 /// The task is cancelled, or its output has been taken: nobody may poll it or read the output.
@@ -48,16 +50,16 @@ impl State {
         self.0 & bits != 0
     }
 
-    /// A `Runnable` exists and has not started running yet (or was woken while running).
+    /// A `Runnable` exists (queued, or polling the future).
     #[inline(always)]
     pub(crate) fn is_scheduled(self) -> bool {
         self.has(SCHEDULED)
     }
 
-    /// A `Runnable` is polling the future.
+    /// Woken since the `Runnable`'s current poll may have started: it must poll again.
     #[inline(always)]
-    pub(crate) fn is_running(self) -> bool {
-        self.has(RUNNING)
+    pub(crate) fn is_notified(self) -> bool {
+        self.has(NOTIFIED)
     }
 
     /// The future finished (with an output or a stored panic).
@@ -78,11 +80,11 @@ impl State {
         self.has(COMPLETED | CLOSED)
     }
 
-    /// Finished for good: completed, or closed with neither SCHEDULED nor RUNNING left, so the
-    /// future has been dropped (raw rule 4).
+    /// Finished for good: completed, or closed with no `Runnable` left, so the future has been
+    /// dropped (raw rule 4).
     #[inline(always)]
     pub(crate) fn is_finished(self) -> bool {
-        self.is_completed() || (self.is_closed() && !self.has(SCHEDULED | RUNNING))
+        self.is_completed() || (self.is_closed() && !self.is_scheduled())
     }
 
     /// The `Task` handle is alive.
@@ -166,7 +168,7 @@ impl State {
     /// meanwhile, so the `Runnable` has nothing left to do but release its reference.
     #[inline(always)]
     pub(crate) fn releases_at_pending(self) -> bool {
-        !self.is_closed() && !self.is_scheduled()
+        !self.is_closed() && !self.is_notified()
     }
 
     /// The caller's reference is the only one and no `Task` handle exists: releasing it leaves
@@ -192,7 +194,7 @@ impl State {
             && self.refs() == 1
             && !self.has_task()
             && !self.is_done()
-            && !self.has(SCHEDULED | RUNNING)
+            && !self.is_scheduled()
     }
 
     /// Seen by a `Runnable` whose poll returned `Pending`, not closed and not woken: its
@@ -216,10 +218,9 @@ impl State {
         match (
             self.is_closed(),
             self.is_completed(),
-            self.is_running(),
             self.is_scheduled(),
+            self.is_notified(),
         ) {
-            (true, _, true, _) => "closed while running",
             (true, true, _, _) => "closed, output taken or dropped",
             (true, false, _, _) => "cancelled",
             (false, true, _, _) => {
@@ -229,10 +230,9 @@ impl State {
                     "completed, output not yet taken"
                 }
             }
-            (false, false, true, true) => "scheduled again (woken while running)",
-            (false, false, true, false) => "running",
-            (false, false, false, true) => "scheduled",
-            (false, false, false, false) => "idle, waiting for a wake",
+            (false, false, true, true) => "scheduled, woken again",
+            (false, false, true, false) => "scheduled",
+            (false, false, false, _) => "idle, waiting for a wake",
         }
     }
 }
@@ -259,7 +259,7 @@ pub(crate) enum Wake {
     /// The task is completed or closed: nothing happened. A by-value waker still holds its
     /// reference and must release it.
     Done,
-    /// The task was already scheduled or is running; it is now marked scheduled. A by-value
+    /// A `Runnable` exists (queued or polling); the task is now marked NOTIFIED. A by-value
     /// waker's reference was released in the same step (it was not the last: the `Runnable`
     /// holds one).
     Marked,
@@ -474,13 +474,14 @@ impl StateCell {
             if s.is_done() {
                 outcome = Wake::Done;
                 None
-            } else if s.has(SCHEDULED | RUNNING) {
-                // The `Runnable` (which holds a reference) will poll again: just mark it. Even
-                // when already scheduled, the write publishes this thread's view of memory to
-                // the thread that will run the task.
+            } else if s.is_scheduled() {
+                // The `Runnable` (which holds a reference) may be polling right now: mark the
+                // task so that it polls once more (rule 5). The write also publishes this
+                // thread's view of memory to the thread that runs the task: the runner's
+                // next read-modify-write (clearing NOTIFIED, or finishing the poll) reads it.
                 outcome = Wake::Marked;
                 let released = if by_value { REFERENCE } else { 0 };
-                Some((s.0 | SCHEDULED) - released)
+                Some((s.0 | NOTIFIED) - released)
             } else {
                 outcome = Wake::Schedule;
                 let added = if by_value { 0 } else { REFERENCE };
@@ -495,23 +496,33 @@ impl StateCell {
         outcome
     }
 
-    /// Marks the task running before a poll. `Err` if it was closed (cancelled) instead; the
-    /// caller still holds the `Runnable`'s reference and SCHEDULED.
+    /// Before a poll: `Err` if the task was closed (cancelled); the caller still holds the
+    /// `Runnable`'s reference and SCHEDULED either way.
     ///
-    /// A `Runnable` that is alone with an open task (raw rule 12) takes RUNNING with a plain
-    /// store.
+    /// Holding SCHEDULED already gives the caller the future, so starting a poll writes
+    /// nothing unless the task was woken since its last poll began (NOTIFIED): that mark is
+    /// cleared here, so that a wake during the coming poll is told from one before it (rule
+    /// 5). A load that misses a concurrent wake or close is harmless: the poll's own end reads
+    /// the state with a read-modify-write and polls again, or drops the future. A `Runnable`
+    /// that is alone (raw rule 12) clears the mark with a plain store.
     #[inline(always)]
     pub(crate) fn start_running(&self) -> Result<State, State> {
         let s = self.load();
-        if s.runnable_alone() && !s.is_closed() {
-            self.store_alone((s.0 & !SCHEDULED) | RUNNING);
+        if s.is_closed() {
+            return Err(s);
+        }
+        if !s.is_notified() {
+            return Ok(s);
+        }
+        if s.runnable_alone() {
+            self.store_alone(s.0 & !NOTIFIED);
             return Ok(s);
         }
         self.transition_from(s, |s| {
             if s.is_closed() {
                 None
             } else {
-                Some((s.0 & !SCHEDULED) | RUNNING)
+                Some(s.0 & !NOTIFIED)
             }
         })
     }
@@ -541,19 +552,19 @@ impl StateCell {
             } else {
                 0
             };
-            Some(((s.0 & !(RUNNING | SCHEDULED)) | COMPLETED | closed | panic_bit) - release)
+            Some(((s.0 & !(SCHEDULED | NOTIFIED)) | COMPLETED | closed | panic_bit) - release)
         })
         .unwrap_or_else(|s| s)
     }
 
-    /// The future returned `Pending`: clears RUNNING, and SCHEDULED too if the task was closed
-    /// meanwhile. When closed, `on_closed` runs first (possibly more than once), while RUNNING is
-    /// still held, to drop the future. Returns the previous state.
+    /// The future returned `Pending`: clears SCHEDULED (and NOTIFIED if the task was closed
+    /// meanwhile). When closed, `on_closed` runs first (possibly more than once), while
+    /// SCHEDULED is still held, to drop the future. Returns the previous state.
     ///
-    /// If the task was woken while running (and is not closed), nothing is written: RUNNING
-    /// stays set beside SCHEDULED, and the `Runnable` that the caller schedules again clears
-    /// both when it runs or is dropped (raw rule 5). Every other actor treats SCHEDULED and
-    /// SCHEDULED | RUNNING alike.
+    /// If the task was woken since the poll began (NOTIFIED, and not closed), nothing is
+    /// written: SCHEDULED and NOTIFIED stay, the caller's reference goes to the `Runnable` it
+    /// schedules again, which clears NOTIFIED when it runs, or both when it is dropped (raw
+    /// rule 5).
     ///
     /// If the task was neither closed nor woken meanwhile ([`State::releases_at_pending`]), the
     /// `Runnable`'s reference is released in the same step; the caller then owns the task if
@@ -569,35 +580,36 @@ impl StateCell {
         self.transition_from(s, |s| {
             if s.is_closed() {
                 on_closed();
-                Some(s.0 & !(RUNNING | SCHEDULED))
-            } else if s.is_scheduled() {
+                Some(s.0 & !(SCHEDULED | NOTIFIED))
+            } else if s.is_notified() {
                 None
             } else if s.orphaned_at_pending() {
                 // Rule 16: nothing could wake it after this; close it and drop the future now.
                 on_closed();
-                Some((s.0 | CLOSED) & !(RUNNING | SCHEDULED))
+                Some((s.0 | CLOSED) & !(SCHEDULED | NOTIFIED))
             } else {
-                Some((s.0 & !RUNNING) - REFERENCE)
+                Some((s.0 & !SCHEDULED) - REFERENCE)
             }
         })
         .unwrap_or_else(|s| s)
     }
 
-    /// After a `Runnable` dropped a closed task's future: clears SCHEDULED and RUNNING (the
+    /// After a `Runnable` dropped a closed task's future: clears SCHEDULED and NOTIFIED (the
     /// release makes the drop visible to a `Task` waiting in `cancel`) and, unless an awaiter
-    /// waits to be woken, releases the `Runnable`'s reference in the same step. Returns the previous state: if it
+    /// waits to be woken, releases the `Runnable`'s reference in the same step. Returns the
+    /// previous state: if it
     /// [`has_awaiter`](State::has_awaiter), the caller still holds its reference; otherwise it
     /// owns the task if that was the last owner ([`State::last_reference_without_task`]) and
     /// must not touch it otherwise.
     #[inline]
     pub(crate) fn unschedule_and_release(&self) -> State {
-        // RUNNING goes too: a `Runnable` scheduled again after a wake while running still
-        // carries it (`finish_pending`).
+        // NOTIFIED goes too: a `Runnable` scheduled again after a wake during its poll leaves
+        // it set (`finish_pending`).
         self.transition(|s| {
             if s.has_awaiter() {
-                Some(s.0 & !(SCHEDULED | RUNNING))
+                Some(s.0 & !(SCHEDULED | NOTIFIED))
             } else {
-                Some((s.0 & !(SCHEDULED | RUNNING)) - REFERENCE)
+                Some((s.0 & !(SCHEDULED | NOTIFIED)) - REFERENCE)
             }
         })
         .unwrap_or_else(|s| s)
@@ -615,10 +627,10 @@ impl StateCell {
         });
     }
 
-    /// The future panicked without propagation: closes the task and clears RUNNING and
-    /// SCHEDULED. Returns the previous state.
+    /// The future panicked without propagation: closes the task and clears SCHEDULED and
+    /// NOTIFIED. Returns the previous state.
     pub(crate) fn close_after_panic(&self) -> State {
-        self.transition(|s| Some((s.0 & !(RUNNING | SCHEDULED)) | CLOSED))
+        self.transition(|s| Some((s.0 & !(SCHEDULED | NOTIFIED)) | CLOSED))
             .unwrap_or_else(|s| s)
     }
 
@@ -627,7 +639,7 @@ impl StateCell {
         match self.transition(|s| {
             if s.is_done() {
                 None
-            } else if s.has(SCHEDULED | RUNNING) {
+            } else if s.has(SCHEDULED | NOTIFIED) {
                 Some(s.0 | CLOSED)
             } else {
                 // Idle: schedule it once more (with a new reference) so that the executor,
@@ -636,7 +648,7 @@ impl StateCell {
             }
         }) {
             Err(_) => Close::AlreadyDone,
-            Ok(prev) if prev.has(SCHEDULED | RUNNING) => Close::Closed {
+            Ok(prev) if prev.has(SCHEDULED | NOTIFIED) => Close::Closed {
                 had_awaiter: prev.has_awaiter(),
             },
             Ok(prev) => Close::ClosedSchedule {
@@ -650,7 +662,7 @@ impl StateCell {
     /// (closes an unfinished task; an idle one is also scheduled, with a new reference, so
     /// that the executor drops its future, rule 2), but the caller never notifies the
     /// awaiter itself: the `Runnable` that drops the future does, after clearing SCHEDULED
-    /// and RUNNING (rule 4), so the awaiter is woken once, when the cancellation is final.
+    /// (rule 4), so the awaiter is woken once, when the cancellation is final.
     ///
     /// The caller's reference means nobody else is alone with the task (rule 12), and keeps
     /// the task (and its schedule function) alive across the schedule call (rule 6).
@@ -658,14 +670,14 @@ impl StateCell {
         match self.transition(|s| {
             if s.is_done() {
                 None
-            } else if s.has(SCHEDULED | RUNNING) {
+            } else if s.has(SCHEDULED | NOTIFIED) {
                 Some(s.0 | CLOSED)
             } else {
                 Some((s.0 | SCHEDULED | CLOSED) + REFERENCE)
             }
         }) {
             Err(_) => Abort::AlreadyDone,
-            Ok(prev) if prev.has(SCHEDULED | RUNNING) => Abort::Closed,
+            Ok(prev) if prev.has(SCHEDULED | NOTIFIED) => Abort::Closed,
             Ok(prev) => {
                 if prev.overflowed() {
                     crate::abort::abort("rawtask: task reference count overflowed");
