@@ -36,7 +36,7 @@ fn task_takes_output_vs_runner_and_waker_release() {
 }
 
 /// A detached task completes while its only waker is dropped on another thread: the runner
-/// takes RUNNING and completes alone only if the waker is gone; otherwise whichever of the two
+/// starts polling and completes alone only if the waker is gone; otherwise whichever of the two
 /// releases last frees the task.
 #[test]
 fn detached_completion_vs_waker_drop() {
@@ -56,7 +56,7 @@ fn detached_completion_vs_waker_drop() {
 
 /// A detached task's poll returns `Pending` while its only waker is dropped on another thread.
 /// If the runner is alone it drops the future and frees the task; otherwise its release goes
-/// with clearing RUNNING, and the waker, last, schedules the task one final time (raw rule 7)
+/// with clearing SCHEDULED, and the waker, last, schedules the task one final time (raw rule 7)
 /// so that the executor drops the future. Either way the future is dropped exactly once.
 #[test]
 fn detached_pending_vs_waker_drop() {

@@ -140,7 +140,7 @@ fn yield_vs_wake_by_ref_with_info() {
     });
 }
 
-/// Rule 5: a task that yielded is queued again with RUNNING still set beside SCHEDULED. A
+/// Rule 5: a task that yielded is queued again with NOTIFIED still set beside SCHEDULED. A
 /// `Task::cancel` on another thread must wait until the queued `Runnable` runs, finds the task
 /// closed and drops the future (clearing both bits); it resolves to `None` after that drop.
 #[test]
@@ -148,7 +148,7 @@ fn yield_then_cancel_while_queued() {
     model("yield_then_cancel_while_queued", deep(), || {
         let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
-        h.run(r); // yields: queued again, SCHEDULED | RUNNING
+        h.run(r); // yields: queued again, SCHEDULED | NOTIFIED
         assert_eq!(get(&h.counters.runs_returning_true), 1);
         let h1 = h.clone();
         let a = thread::spawn(move || h1.cancel_task(t));
@@ -160,8 +160,8 @@ fn yield_then_cancel_while_queued() {
     });
 }
 
-/// Rule 5: the executor drops the `Runnable` of a task that yielded (queued with RUNNING still
-/// set) while the `Task` is awaited on another thread: the drop clears SCHEDULED and RUNNING,
+/// Rule 5: the executor drops the `Runnable` of a task that yielded (queued with NOTIFIED still
+/// set) while the `Task` is awaited on another thread: the drop clears SCHEDULED and NOTIFIED,
 /// so the await resolves to `None` after the future's drop instead of waiting forever.
 #[test]
 fn yield_then_runnable_dropped_vs_task_await() {

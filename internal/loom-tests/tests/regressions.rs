@@ -53,7 +53,7 @@ fn run_queue(queue: &Queue) {
     }
 }
 
-/// Rule 2. A detached task's poll returns `Pending` on one thread; between clearing RUNNING
+/// Rule 2. A detached task's poll returns `Pending` on one thread; between clearing SCHEDULED
 /// and releasing its reference, the main thread wakes the task, runs it to completion (which
 /// drops the future) and releases the waker's reference. The first runner's release then
 /// brings the count to zero: it must see the task done and not drop the future again.
