@@ -4,6 +4,7 @@ use alloc::boxed::Box;
 use core::fmt;
 use core::marker::PhantomData;
 
+use super::notify::{CNotifyFn, Notify};
 use super::schedule::HomeSchedule;
 use super::shared::Shared;
 use super::shared_ref::{self, SharedRef};
@@ -85,7 +86,20 @@ impl<M: Send + Sync> Home<M> {
     /// assert!(home.is_empty());
     /// ```
     pub fn new(notify: impl Fn() + Send + Sync + 'static) -> Home<M> {
-        let shared = Arc::new(Shared::new(Box::new(notify)));
+        Self::with_notify(Notify::Rust(Box::new(notify)))
+    }
+
+    /// A home on the current thread whose notify is the C function `notify`, called with
+    /// `context` (for `rawtask_home_new`: one direct call per notify, no closure around it).
+    ///
+    /// # Safety
+    /// `notify(context)` may be called from any thread until the home is dropped.
+    pub(crate) unsafe fn from_c(notify: CNotifyFn, context: *mut core::ffi::c_void) -> Home<M> {
+        Self::with_notify(Notify::C { notify, context })
+    }
+
+    fn with_notify(notify: Notify) -> Home<M> {
+        let shared = Arc::new(Shared::new(notify));
         // The group count of the local references, released by `shared_ref::merge`.
         // SAFETY: `shared` is alive.
         unsafe { Arc::increment_strong_count(Arc::as_ptr(&shared)) };
@@ -140,6 +154,7 @@ impl<M> Home<M> {
     /// let second = home.drain(2).unwrap();
     /// assert_eq!((second.ran, second.more), (1, false));
     /// ```
+    #[inline]
     pub fn drain(&self, max: usize) -> Result<Drained, Reentered> {
         let shared = &*self.shared;
         // SAFETY: `Home` lives on the home thread; no user code runs inside.
