@@ -237,11 +237,9 @@ pub unsafe extern "C" fn rawtask_home_drain(
     max: usize,
     ran: *mut usize,
 ) -> RawtaskStatus {
-    if !ran.is_null() {
-        // SAFETY: the caller passes NULL or a writable `size_t`.
-        unsafe { *ran = 0 };
-    }
-    guard(|| {
+    // Written once, at the end: 0 unless the drain returned (a failure or a panic leaves it 0).
+    let mut count = 0;
+    let status = guard(|| {
         // SAFETY: only a drain or free further down this stack could free the home, and both
         // are refused while this drain runs.
         let h = unsafe { on_home("rawtask_home_drain", home) }?;
@@ -250,19 +248,19 @@ pub unsafe extern "C" fn rawtask_home_drain(
                 RawtaskStatus::Busy,
                 alloc::format!("rawtask_home_drain: {e}"),
             )
-        });
-        // A panicking task unwinds past here: `guard` reports it; `*ran` stays 0.
-        let drained = drained?;
-        if !ran.is_null() {
-            // SAFETY: as above.
-            unsafe { *ran = drained.ran };
-        }
+        })?;
+        count = drained.ran;
         Ok(if drained.more {
             RawtaskStatus::Pending
         } else {
             RawtaskStatus::Ok
         })
-    })
+    });
+    if !ran.is_null() {
+        // SAFETY: the caller passes NULL or a writable `size_t`.
+        unsafe { *ran = count };
+    }
+    status
 }
 
 /// Shuts the home down and frees it, on the home thread: drops every task still queued (which
