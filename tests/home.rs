@@ -615,10 +615,8 @@ mod capi {
         assert_eq!(count_box.load(SeqCst), 1);
         let mut ran = 0;
         // SAFETY: live home, on its thread; `ran` is writable.
-        assert_eq!(
-            unsafe { rawtask_home_drain(home, 8, &mut ran) },
-            RawtaskStatus::Ok
-        );
+        let status = unsafe { rawtask_home_drain(home, 8, &mut ran) };
+        assert_eq!(status, RawtaskStatus::Ok);
         assert_eq!(ran, 2);
         // The drain answered it: the next spawn notifies again.
         let (third, third_task) = spawn();
