@@ -181,15 +181,15 @@ impl<M> Home<M> {
 
         // Clear before taking, so a push after the take notifies again (see `signal`).
         shared.signal.clear();
-        let mut ran = 0;
+        // SAFETY: `Home` lives on the home thread; moving runs no user code.
+        unsafe { shared.with_local(|local| shared.inbox.take_into(&mut local.queue)) };
+        // Counted down: one register fewer held across the tasks' `run` calls.
+        let mut left = max;
         let more = loop {
-            // SAFETY: `Home` lives on the home thread; moving and popping run no user code.
+            // SAFETY: `Home` lives on the home thread; popping runs no user code.
             let next = unsafe {
                 shared.with_local(|local| {
-                    if ran == 0 {
-                        shared.inbox.take_into(&mut local.queue);
-                    }
-                    if ran == max {
+                    if left == 0 {
                         return Err(!local.queue.is_empty());
                     }
                     local.queue.pop_front().ok_or(false)
@@ -197,13 +197,16 @@ impl<M> Home<M> {
             };
             match next {
                 Ok(runnable) => {
-                    ran += 1;
+                    left -= 1;
                     runnable.run();
                 }
                 Err(more) => break more,
             }
         };
-        Ok(Drained { ran, more })
+        Ok(Drained {
+            ran: max - left,
+            more,
+        })
     }
 
     /// How many runnables are queued: those woken on this thread plus those in the inbox
