@@ -596,6 +596,90 @@ mod capi {
         assert_eq!(block_on(task), (RawtaskStatus::Busy, RawtaskStatus::Busy));
         clear_last_error();
     }
+
+    /// The C notify (called directly with its context, not through a closure) coalesces on
+    /// the home thread as a Rust one does, and is never called once the home is freed.
+    #[test]
+    fn c_notify_gets_its_context_coalesced_and_never_after_free() {
+        warm_registry();
+        let _g = check_leaks();
+        let count_box = Box::new(AtomicUsize::new(0));
+        let context = (&*count_box as *const AtomicUsize).cast_mut().cast();
+        let home = rawtask_home_new(Some(count), context);
+        let spawn = || rawtask::spawn(async {}, home_schedule(home).unwrap());
+        let (first, first_task) = spawn();
+        let (second, second_task) = spawn();
+        // Two spawns between drains: one notify.
+        first.schedule();
+        second.schedule();
+        assert_eq!(count_box.load(SeqCst), 1);
+        let mut ran = 0;
+        // SAFETY: live home, on its thread; `ran` is writable.
+        let status = unsafe { rawtask_home_drain(home, 8, &mut ran) };
+        assert_eq!(status, RawtaskStatus::Ok);
+        assert_eq!(ran, 2);
+        // The drain answered it: the next spawn notifies again.
+        let (third, third_task) = spawn();
+        third.schedule();
+        assert_eq!(count_box.load(SeqCst), 2);
+        // A task left pending, woken after the free: cancelled, and no notify.
+        let waker = Arc::new(Mutex::new(None::<Waker>));
+        let slot = waker.clone();
+        let (pending, pending_task) = rawtask::spawn(
+            poll_fn(move |cx| {
+                *slot.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            }),
+            home_schedule(home).unwrap(),
+        );
+        pending.schedule();
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(rawtask_home_drain(home, 8, &mut ran), RawtaskStatus::Ok);
+            assert_eq!(ran, 2);
+            assert_eq!(rawtask_home_free(home), RawtaskStatus::Ok);
+        }
+        let late = waker.lock().unwrap().take().unwrap();
+        spawn_tracked(move || late.wake()).join().unwrap();
+        assert_eq!(count_box.load(SeqCst), 2);
+        block_on(first_task);
+        block_on(second_task);
+        block_on(third_task);
+        assert_eq!(block_on(pending_task.fallible()), None);
+    }
+
+    /// A task that panics inside `rawtask_home_drain` (which inlines the guard and the drain)
+    /// gives `PANICKED` with the message, `*ran` 0, and a home that drains again.
+    #[test]
+    fn c_drain_reports_a_panicking_task_and_stays_usable() {
+        warm_registry();
+        let _g = check_leaks();
+        let count_box = Box::new(AtomicUsize::new(0));
+        let context = (&*count_box as *const AtomicUsize).cast_mut().cast();
+        let home = rawtask_home_new(Some(count), context);
+        let (bad, bad_task) =
+            rawtask::spawn(async { panic!("boom") }, home_schedule(home).unwrap());
+        let (good, good_task) = rawtask::spawn(async { 5 }, home_schedule(home).unwrap());
+        bad.schedule();
+        good.schedule();
+        assert_eq!(count_box.load(SeqCst), 1);
+        clear_last_error();
+        let mut ran = 9;
+        // SAFETY: live home, on its thread; `ran` is writable.
+        unsafe {
+            assert_eq!(
+                rawtask_home_drain(home, 8, &mut ran),
+                RawtaskStatus::Panicked
+            );
+            assert_eq!(ran, 0);
+            assert!(take_last_error().unwrap().to_string().contains("boom"));
+            assert_eq!(rawtask_home_drain(home, 8, &mut ran), RawtaskStatus::Ok);
+            assert_eq!(ran, 1);
+            assert_eq!(rawtask_home_free(home), RawtaskStatus::Ok);
+        }
+        assert_eq!(block_on(good_task), 5);
+        assert_eq!(block_on(bad_task.fallible()), None);
+    }
 }
 
 /// The schedule functions' references to the home (counted without atomics when made on the

@@ -33,27 +33,6 @@ impl core::fmt::Debug for RawtaskHome {
     }
 }
 
-/// The C callback and its context, callable from any thread (the contract of
-/// `rawtask_home_new`).
-struct CNotify {
-    notify: unsafe extern "C" fn(context: *mut c_void),
-    context: *mut c_void,
-}
-
-// SAFETY: `rawtask_home_new`'s contract: the callback may be called from any thread with the
-// context until `rawtask_home_free` returns.
-unsafe impl Send for CNotify {}
-// SAFETY: as above; only the pointer value is shared.
-unsafe impl Sync for CNotify {}
-
-impl CNotify {
-    fn call(&self) {
-        // SAFETY: `rawtask_home_new`'s contract; the home never calls notify after shutdown
-        // began, and `rawtask_home_free` waits for a call in progress.
-        unsafe { (self.notify)(self.context) }
-    }
-}
-
 /// The addresses of the live homes (compared, never turned back into pointers). Its lock is
 /// held while a C pointer is checked and, for calls off the home thread, while it is used, so
 /// `rawtask_home_free` (which removes the entry under the same lock first) cannot free a home
@@ -197,6 +176,11 @@ unsafe fn on_home_slow<'a>(
 /// assert!(rawtask_home_new(None, std::ptr::null_mut()).is_null());
 /// ```
 #[no_mangle]
+#[allow(
+    clippy::not_unsafe_ptr_arg_deref,
+    reason = "`context` is never dereferenced here: it is only handed back to the caller's own \
+              `notify`, under the contract above"
+)]
 pub extern "C" fn rawtask_home_new(
     notify: Option<unsafe extern "C" fn(context: *mut c_void)>,
     context: *mut c_void,
@@ -206,10 +190,10 @@ pub extern "C" fn rawtask_home_new(
             Failure::null("rawtask_home_new", "notify").report();
             return ptr::null_mut();
         };
-        let notify = CNotify { notify, context };
-        let home = Box::into_raw(Box::new(RawtaskHome {
-            home: Home::new(move || notify.call()),
-        }));
+        // SAFETY: this function's contract: `notify(context)` may be called from any thread
+        // until `rawtask_home_free` returns, which drops the home.
+        let home = unsafe { Home::from_c(notify, context) };
+        let home = Box::into_raw(Box::new(RawtaskHome { home }));
         live().push(home as usize);
         OWNED.with(|owned| owned.borrow_mut().push(home as usize));
         LAST_OWNED.with(|last| last.set(home as usize));
@@ -253,11 +237,9 @@ pub unsafe extern "C" fn rawtask_home_drain(
     max: usize,
     ran: *mut usize,
 ) -> RawtaskStatus {
-    if !ran.is_null() {
-        // SAFETY: the caller passes NULL or a writable `size_t`.
-        unsafe { *ran = 0 };
-    }
-    guard(|| {
+    // Written once, at the end: 0 unless the drain returned (a failure or a panic leaves it 0).
+    let mut count = 0;
+    let status = guard(|| {
         // SAFETY: only a drain or free further down this stack could free the home, and both
         // are refused while this drain runs.
         let h = unsafe { on_home("rawtask_home_drain", home) }?;
@@ -266,19 +248,19 @@ pub unsafe extern "C" fn rawtask_home_drain(
                 RawtaskStatus::Busy,
                 alloc::format!("rawtask_home_drain: {e}"),
             )
-        });
-        // A panicking task unwinds past here: `guard` reports it; `*ran` stays 0.
-        let drained = drained?;
-        if !ran.is_null() {
-            // SAFETY: as above.
-            unsafe { *ran = drained.ran };
-        }
+        })?;
+        count = drained.ran;
         Ok(if drained.more {
             RawtaskStatus::Pending
         } else {
             RawtaskStatus::Ok
         })
-    })
+    });
+    if !ran.is_null() {
+        // SAFETY: the caller passes NULL or a writable `size_t`.
+        unsafe { *ran = count };
+    }
+    status
 }
 
 /// Shuts the home down and frees it, on the home thread: drops every task still queued (which

@@ -274,6 +274,7 @@ impl fmt::Display for Failure {
 /// assert_eq!(my_lib_square(1 << 20, &mut out), RawtaskStatus::Panicked);
 /// assert!(rawtask::capi::take_last_error().unwrap().to_string().contains("overflow"));
 /// ```
+#[inline]
 pub fn guard<F>(f: F) -> RawtaskStatus
 where
     F: FnOnce() -> Result<RawtaskStatus, Failure>,

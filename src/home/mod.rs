@@ -110,6 +110,7 @@
 //! ```
 
 mod inbox;
+mod notify;
 mod owner;
 mod schedule;
 mod shared;

@@ -4,6 +4,7 @@ use alloc::boxed::Box;
 use core::fmt;
 use core::marker::PhantomData;
 
+use super::notify::{CNotifyFn, Notify};
 use super::schedule::HomeSchedule;
 use super::shared::Shared;
 use super::shared_ref::{self, SharedRef};
@@ -85,7 +86,20 @@ impl<M: Send + Sync> Home<M> {
     /// assert!(home.is_empty());
     /// ```
     pub fn new(notify: impl Fn() + Send + Sync + 'static) -> Home<M> {
-        let shared = Arc::new(Shared::new(Box::new(notify)));
+        Self::with_notify(Notify::Rust(Box::new(notify)))
+    }
+
+    /// A home on the current thread whose notify is the C function `notify`, called with
+    /// `context` (for `rawtask_home_new`: one direct call per notify, no closure around it).
+    ///
+    /// # Safety
+    /// `notify(context)` may be called from any thread until the home is dropped.
+    pub(crate) unsafe fn from_c(notify: CNotifyFn, context: *mut core::ffi::c_void) -> Home<M> {
+        Self::with_notify(Notify::C { notify, context })
+    }
+
+    fn with_notify(notify: Notify) -> Home<M> {
+        let shared = Arc::new(Shared::new(notify));
         // The group count of the local references, released by `shared_ref::merge`.
         // SAFETY: `shared` is alive.
         unsafe { Arc::increment_strong_count(Arc::as_ptr(&shared)) };
@@ -140,6 +154,7 @@ impl<M> Home<M> {
     /// let second = home.drain(2).unwrap();
     /// assert_eq!((second.ran, second.more), (1, false));
     /// ```
+    #[inline]
     pub fn drain(&self, max: usize) -> Result<Drained, Reentered> {
         let shared = &*self.shared;
         // SAFETY: `Home` lives on the home thread; no user code runs inside.
@@ -166,15 +181,15 @@ impl<M> Home<M> {
 
         // Clear before taking, so a push after the take notifies again (see `signal`).
         shared.signal.clear();
-        let mut ran = 0;
+        // SAFETY: `Home` lives on the home thread; moving runs no user code.
+        unsafe { shared.with_local(|local| shared.inbox.take_into(&mut local.queue)) };
+        // Counted down: one register fewer held across the tasks' `run` calls.
+        let mut left = max;
         let more = loop {
-            // SAFETY: `Home` lives on the home thread; moving and popping run no user code.
+            // SAFETY: `Home` lives on the home thread; popping runs no user code.
             let next = unsafe {
                 shared.with_local(|local| {
-                    if ran == 0 {
-                        shared.inbox.take_into(&mut local.queue);
-                    }
-                    if ran == max {
+                    if left == 0 {
                         return Err(!local.queue.is_empty());
                     }
                     local.queue.pop_front().ok_or(false)
@@ -182,13 +197,16 @@ impl<M> Home<M> {
             };
             match next {
                 Ok(runnable) => {
-                    ran += 1;
+                    left -= 1;
                     runnable.run();
                 }
                 Err(more) => break more,
             }
         };
-        Ok(Drained { ran, more })
+        Ok(Drained {
+            ran: max - left,
+            more,
+        })
     }
 
     /// How many runnables are queued: those woken on this thread plus those in the inbox

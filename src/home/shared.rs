@@ -6,17 +6,14 @@
 //! counts references made on the home thread without atomics), so a wake that arrives after
 //! shutdown still finds it (closed) rather than freed memory.
 
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 
 use super::inbox::Inbox;
+use super::notify::Notify;
 use super::signal::Signal;
 use crate::runnable::Runnable;
 use crate::sync::atomic::AtomicUsize;
 use crate::sync::{ThreadId, UnsafeCell};
-
-/// The user's notify function.
-pub(super) type NotifyFn = Box<dyn Fn() + Send + Sync + 'static>;
 
 /// What only the home thread touches.
 pub(super) struct Local<M> {
@@ -49,7 +46,7 @@ pub(super) struct Shared<M> {
     local: UnsafeCell<Local<M>>,
     /// Called by foreign wakers holding the `NOTIFYING` bit; taken out (dropped) by shutdown
     /// once no call can be in progress or start.
-    notify: UnsafeCell<Option<NotifyFn>>,
+    notify: UnsafeCell<Option<Notify>>,
 }
 
 // SAFETY: `local` is only accessed on the home thread (every access checks `on_home`, or runs
@@ -63,7 +60,7 @@ unsafe impl<M: Send + Sync> Send for Shared<M> {}
 
 impl<M> Shared<M> {
     /// A home on the current thread.
-    pub(super) fn new(notify: NotifyFn) -> Shared<M> {
+    pub(super) fn new(notify: Notify) -> Shared<M> {
         Shared {
             home: current_thread(),
             signal: Signal::new(),
@@ -147,7 +144,7 @@ impl<M> Shared<M> {
                 // SAFETY: we hold `NOTIFYING`: shutdown does not take the function out until
                 // we clear it.
                 if let Some(notify) = unsafe { &*notify } {
-                    notify();
+                    notify.call();
                 }
             });
             self.signal.notified();
@@ -165,7 +162,7 @@ impl<M> Shared<M> {
                 // call (notify must not call into the home), and sets `SHUTDOWN` first, which
                 // `pending_or_shut_down` checked.
                 if let Some(notify) = unsafe { &*notify } {
-                    notify();
+                    notify.call();
                 }
             });
         }
