@@ -14,6 +14,8 @@
 #   CRITERION_ARGS="--sample-size 10 --warm-up-time 1 --measurement-time 2" benches/async-executor.sh
 #   benches/async-executor.sh spawn_one           a criterion filter (any other argument)
 #   REPORT_ONLY=1 benches/async-executor.sh       the table of the last run, no build or run
+#   BUILD_ONLY=1 benches/async-executor.sh        build and check both sides, print
+#                                                 "SIDE BINARY DIR" per side, run nothing
 #
 # Why alternation per benchmark: this project's shared VM drifts by ±25 % between windows a few
 # seconds apart (benches/ab.rs); a first version alternated whole suites (each side ~2.5 min)
@@ -146,6 +148,11 @@ for p in json.load(sys.stdin)["packages"]:
         }
         note "$side: ${BIN[$side]}"
     done
+    if [[ -n "${BUILD_ONLY:-}" ]]; then
+        # For benches/async-executor-share.sh: the two binaries, and each side's directory.
+        for side in unpatched patched; do echo "$side ${BIN[$side]} $WORK/$side"; done
+        exit 0
+    fi
     rm -rf "$WORK/criterion"
     # The benchmarks (a criterion filter given on the command line narrows them).
     mapfile -t names < <(cd "$WORK/unpatched" && "${BIN[unpatched]}" --bench --list "$@" 2>/dev/null |

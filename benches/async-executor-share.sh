@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# How much of each benchmark of async-executor 1.14.1's own suite is the task crate's code,
+# and so how far swapping the task crate could move it at best.
+#
+# benches/async-executor.sh times the suite with async-task patched to rawtask against the
+# real async-task 4.7.1. Many of those benchmarks spend most of their time outside the task
+# crate: in async-executor's queues and sleepers, in channels, in thread wake-ups. This script
+# builds both sides with line tables, runs each benchmark under callgrind (criterion's
+# `--profile-time`, which iterates without analysing), and sums the instructions whose source
+# line is in the task crate (inlined code included): async-task's `src/` on the unpatched
+# side; rawtask's `src/` and the shim on the patched side. It prints per benchmark:
+#
+#   async-task share   instructions in async-task / all instructions (unpatched)
+#   rawtask share      instructions in rawtask / all instructions (patched)
+#   bound              1 - async-task share: the patched/unpatched ratio the benchmark would
+#                      have if rawtask's task code cost nothing (instructions, not time: the
+#                      time a thread sleeps in the kernel is not counted, which only makes the
+#                      task's share look larger and the bound lower than it is)
+#
+# and the geometric mean of the bounds: no task crate can bring the suite's geometric mean
+# below it.
+#
+#   benches/async-executor-share.sh              every benchmark, 1 s of profiling each
+#   PROFILE_TIME=3 benches/async-executor-share.sh spawn_one
+#
+# Needs valgrind; prints `SKIPPED: ...` without it. Builds in target/async-executor-bench/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PROFILE_TIME=${PROFILE_TIME:-1}
+WORK=${WORK:-$ROOT/target/async-executor-bench}
+OUT=$WORK/share
+note() { echo "async-executor share: $*" >&2; }
+
+if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/null; then
+    echo "SKIPPED: async-executor share: valgrind (callgrind) is not installed"
+    exit 0
+fi
+
+# Line tables, so that callgrind can tell inlined task code from the executor's.
+export CARGO_PROFILE_BENCH_DEBUG=line-tables-only
+sides=$(BUILD_ONLY=1 WORK=$WORK bash benches/async-executor.sh)
+case $sides in SKIPPED:* | FAILED:*)
+    echo "$sides"
+    exit 0
+    ;;
+esac
+declare -A BIN DIR
+while read -r side bin dir; do
+    BIN[$side]=$bin
+    DIR[$side]=$dir
+done <<<"$sides"
+
+mapfile -t names < <(cd "${DIR[unpatched]}" && "${BIN[unpatched]}" --bench --list "$@" 2>/dev/null |
+    sed -n 's/: benchmark$//p')
+[ ${#names[@]} -gt 0 ] || {
+    echo "FAILED: async-executor share: no benchmark listed"
+    exit 1
+}
+rm -rf "$OUT"
+mkdir -p "$OUT/unpatched" "$OUT/patched"
+for i in "${!names[@]}"; do
+    name=${names[$i]}
+    for side in unpatched patched; do
+        note "$name: $side"
+        (cd "${DIR[$side]}" && valgrind --tool=callgrind --callgrind-out-file="$OUT/$side/$i.out" \
+            "${BIN[$side]}" --bench --profile-time "$PROFILE_TIME" --exact "$name" \
+            >"$OUT/$side/$i.log" 2>&1) || {
+            tail -n 20 "$OUT/$side/$i.log" >&2
+            echo "FAILED: async-executor share: $name ($side) failed under callgrind"
+            exit 1
+        }
+        callgrind_annotate --inclusive=no --threshold=100 "$OUT/$side/$i.out" \
+            >"$OUT/$side/$i.txt" 2>/dev/null
+    done
+    echo "$name" >"$OUT/$i.name"
+done
+
+python3 - "$OUT" "${#names[@]}" "$ROOT" <<'PYTHON'
+import math, re, sys
+
+out, count, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+line = re.compile(r"^\s*([\d,]+)\s+\([^)]*\)\s+(\S.*?):")
+
+def shares(path, is_task):
+    total = task = 0
+    for text in open(path, encoding="utf-8", errors="replace"):
+        if "PROGRAM TOTALS" in text:
+            total = int(text.split()[0].replace(",", ""))
+            continue
+        m = line.match(text)
+        if m and is_task(m.group(2)):
+            task += int(m.group(1).replace(",", ""))
+    return task / total if total else float("nan")
+
+in_async_task = lambda f: "/async-task-4.7.1/src/" in f
+in_rawtask = lambda f: f.startswith(root + "/src/") or f.startswith(root + "/compat/")
+
+print(f"| async-executor 1.14.1 benchmark (callgrind, instructions) | async-task share (unpatched) | rawtask share (patched) | bound: ratio if the task code were free |")
+print("|---|---:|---:|---:|")
+bounds = []
+for i in range(count):
+    name = open(f"{out}/{i}.name").read().strip()
+    at = shares(f"{out}/unpatched/{i}.txt", in_async_task)
+    rt = shares(f"{out}/patched/{i}.txt", in_rawtask)
+    bound = 1 - at
+    bounds.append(bound)
+    print(f"| {name} | {at:.1%} | {rt:.1%} | {bound:.2f} |")
+geo = math.exp(sum(math.log(b) for b in bounds) / len(bounds))
+print(f"| **geometric mean of the bounds ({count} benchmarks)** | | | **{geo:.2f}** |")
+PYTHON
