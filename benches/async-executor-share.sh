@@ -7,8 +7,9 @@
 # crate: in async-executor's queues and sleepers, in channels, in thread wake-ups. This script
 # builds both sides with line tables, runs each benchmark under callgrind (criterion's
 # `--profile-time`, which iterates without analysing), and sums the instructions whose source
-# line is in the task crate (inlined code included): async-task's `src/` on the unpatched
-# side; rawtask's `src/` and the shim on the patched side. It prints per benchmark:
+# line is in the task crate (its code inlined into the executor included) or that run inside
+# one of its functions: async-task's on the unpatched side; rawtask's and the shim's on the
+# patched side. It prints per benchmark:
 #
 #   async-task share   instructions in async-task / all instructions (unpatched)
 #   rawtask share      instructions in rawtask / all instructions (patched)
@@ -22,6 +23,7 @@
 #
 #   benches/async-executor-share.sh              every benchmark, 1 s of profiling each
 #   PROFILE_TIME=3 benches/async-executor-share.sh spawn_one
+#   REPORT_ONLY=1 benches/async-executor-share.sh   the table of the last run's profiles
 #
 # Needs valgrind; prints `SKIPPED: ...` without it. Builds in target/async-executor-bench/.
 set -euo pipefail
@@ -37,6 +39,9 @@ if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/nul
     exit 0
 fi
 
+if [[ -n "${REPORT_ONLY:-}" ]]; then
+    count=$(ls "$OUT"/*.name 2>/dev/null | wc -l)
+else
 # Line tables, so that callgrind can tell inlined task code from the executor's.
 export CARGO_PROFILE_BENCH_DEBUG=line-tables-only
 sides=$(BUILD_ONLY=1 WORK=$WORK bash benches/async-executor.sh)
@@ -70,17 +75,19 @@ for i in "${!names[@]}"; do
             echo "FAILED: async-executor share: $name ($side) failed under callgrind"
             exit 1
         }
-        callgrind_annotate --inclusive=no --threshold=100 "$OUT/$side/$i.out" \
+        callgrind_annotate --inclusive=no --auto=no --threshold=100 "$OUT/$side/$i.out" \
             >"$OUT/$side/$i.txt" 2>/dev/null
     done
     echo "$name" >"$OUT/$i.name"
 done
+count=${#names[@]}
+fi
 
-python3 - "$OUT" "${#names[@]}" "$ROOT" <<'PYTHON'
+python3 - "$OUT" "$count" "$ROOT" <<'PYTHON'
 import math, re, sys
 
 out, count, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-line = re.compile(r"^\s*([\d,]+)\s+\([^)]*\)\s+(\S.*?):")
+line = re.compile(r"^\s*([\d,]+)\s+\([^)]*\)\s+([^:]+):(.*?)(?: \[.*\])?$")
 
 def shares(path, is_task):
     total = task = 0
@@ -89,12 +96,19 @@ def shares(path, is_task):
             total = int(text.split()[0].replace(",", ""))
             continue
         m = line.match(text)
-        if m and is_task(m.group(2)):
+        if m and is_task(m.group(2), m.group(3)):
             task += int(m.group(1).replace(",", ""))
     return task / total if total else float("nan")
 
-in_async_task = lambda f: "/async-task-4.7.1/src/" in f
-in_rawtask = lambda f: f.startswith(root + "/src/") or f.startswith(root + "/compat/")
+def crate_code(files, crate):
+    """An instruction is the crate's if its source line is in the crate (its code inlined
+    anywhere) or it runs inside one of the crate's functions (core's code inlined there)."""
+    prefixes = (f"{crate}::", f"<{crate}::", f"core::ptr::drop_in_place<{crate}::")
+    return lambda f, func: any(part in f for part in files) or func.startswith(prefixes)
+
+in_async_task = crate_code(["/async-task-4.7.1/src/"], "async_task")
+# rawtask is a path dependency: its files are named from the workspace root.
+in_rawtask = crate_code([root + "/src/", root + "/compat/"], "rawtask")
 
 print(f"| async-executor 1.14.1 benchmark (callgrind, instructions) | async-task share (unpatched) | rawtask share (patched) | bound: ratio if the task code were free |")
 print("|---|---:|---:|---:|")

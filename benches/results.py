@@ -52,7 +52,7 @@ def geomean(xs):
 def main():
     out, results_md, results_svg = sys.argv[1:4]
     meta = dict(arg.split("=", 1) for arg in sys.argv[4:])
-    steps = {name: read(out, name) for name in ["ab", "join-set", "executors", "async-executor", "code-size"]}
+    steps = {name: read(out, name) for name in ["ab", "join-set", "executors", "async-executor", "async-executor-share", "code-size"]}
 
     ab_tables = tables(steps["ab"][0])
     # ab's groups, in the order results.sh asks for them.
@@ -99,6 +99,16 @@ def main():
         headline.append(f"- **async-executor 1.14.1's own benchmark suite**, async-task patched to "
                         f"rawtask / unpatched: geometric mean **{g:.2f}** over {len(rows)} "
                         f"benchmarks; worst {worst[1]:.2f} ({worst[0]}); {above} above 1.00.")
+    share = tables(steps["async-executor-share"][0])
+    if share:
+        rows = [r for r in share[0][1:] if not r[0].startswith("**")]
+        at = [float(r[1].rstrip("%")) for r in rows if r[1].endswith("%")]
+        total = next((r for r in share[0][1:] if r[0].startswith("**")), None)
+        if at and total:
+            headline.append(f"- **how much of that suite is task code** (callgrind): async-task's "
+                            f"share of the instructions is {min(at):.0f}–{max(at):.0f} % per "
+                            f"benchmark, so even a task crate that cost nothing would leave the "
+                            f"suite's geometric mean at {total[3].strip('*')}.")
     cs = tables(steps["code-size"][0])
     if cs:
         per = {r[0]: r for r in cs[0][1:]}
@@ -132,6 +142,7 @@ def main():
         ("join-set", "JoinSet against tokio's, interleaved (`cargo bench -p rawtask-benches --bench join_set`)"),
         ("executors", "Executors end to end (`benches/report-executors.sh`)"),
         ("async-executor", "async-executor 1.14.1's own suite on rawtask (`benches/async-executor.sh`)"),
+        ("async-executor-share", "How much of that suite is task code (`benches/async-executor-share.sh`)"),
         ("code-size", "Code size (`benches/code-size.sh`)"),
     ]
     for name, title in sections:

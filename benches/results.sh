@@ -9,15 +9,18 @@
 #   2. the executors, end to end (benches/report-executors.sh: against async-executor, tokio)
 #   3. async-executor 1.14.1's own benchmark suite with async-task patched to rawtask, against
 #      unpatched (benches/async-executor.sh)
-#   4. code size per spawned future type (benches/code-size.sh)
+#   4. how much of each of those benchmarks is task-crate code, and the bound that puts on
+#      their ratios (benches/async-executor-share.sh, callgrind)
+#   5. code size per spawned future type (benches/code-size.sh)
 #
 #   benches/results.sh                 the full run (about 25 minutes on a quiet 2-core machine)
 #   QUICK=1 benches/results.sh         fewer rounds / criterion's --quick (a few minutes less)
-#   SKIP_AB=1 SKIP_EXECUTORS=1 SKIP_ASYNC_EXECUTOR=1 SKIP_CODE_SIZE=1 benches/results.sh
-#                                      any of the four skipped (its section says SKIPPED)
+#   SKIP_AB=1 SKIP_EXECUTORS=1 SKIP_ASYNC_EXECUTOR=1 SKIP_SHARE=1 SKIP_CODE_SIZE=1 benches/results.sh
+#                                      any of the five skipped (its section says SKIPPED)
 #   REUSE_ASYNC_EXECUTOR=1 benches/results.sh
-#                                      the table of the last benches/async-executor.sh run
-#                                      (its rounds are the slowest part), not a new run
+#                                      the tables of the last benches/async-executor.sh and
+#                                      benches/async-executor-share.sh runs (the slowest
+#                                      parts), not new runs
 #
 # Each step's table goes to target/results/<step>.md, its log to target/results/<step>.log;
 # benches/results.py assembles RESULTS.md and results.svg from them. A ratio below 1 means
@@ -71,6 +74,11 @@ if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
     REPORT_ONLY=1 step async-executor SKIP_ASYNC_EXECUTOR benches/async-executor.sh
 else
     ROUNDS=$ae_rounds step async-executor SKIP_ASYNC_EXECUTOR benches/async-executor.sh
+fi
+if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
+    REPORT_ONLY=1 step async-executor-share SKIP_SHARE benches/async-executor-share.sh
+else
+    step async-executor-share SKIP_SHARE benches/async-executor-share.sh
 fi
 step code-size SKIP_CODE_SIZE benches/code-size.sh
 
