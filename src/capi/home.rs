@@ -176,11 +176,9 @@ unsafe fn on_home_slow<'a>(
 /// assert!(rawtask_home_new(None, std::ptr::null_mut()).is_null());
 /// ```
 #[no_mangle]
-#[allow(
-    clippy::not_unsafe_ptr_arg_deref,
-    reason = "`context` is never dereferenced here: it is only handed back to the caller's own \
-              `notify`, under the contract above"
-)]
+// `context` is never dereferenced here: it is only handed back to the caller's own `notify`,
+// under the contract above. (No `reason = ` on the allow: the MSRV, 1.70, lacks it.)
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub extern "C" fn rawtask_home_new(
     notify: Option<unsafe extern "C" fn(context: *mut c_void)>,
     context: *mut c_void,
