@@ -10,11 +10,6 @@ use common::{block_on, check_leaks, spawn_tracked, Counter, DropProbe, Queue};
 use rawtask::storage::{OwnedPool, PoolSpawner, TaskSlot};
 use rawtask::{Builder, Runnable, Task};
 
-/// Moves its argument whole (see tests/static_pool.rs).
-fn whole<T>(value: T) -> T {
-    value
-}
-
 /// Each test has its own pool: tests run in parallel.
 type Pool = OwnedPool<TaskSlot<256>, 4>;
 
@@ -264,7 +259,7 @@ fn other_threads_free_while_the_owner_spawns() {
     for tag in 0..tasks as u64 {
         // Spin until a runner frees a slot: every task is spawned once.
         let (runnable, task) = loop {
-            match spawn_value(&spawner, whole([tag, !tag])) {
+            match spawn_value(&spawner, [tag, !tag]) {
                 Some(spawned) => break spawned,
                 None => {
                     refused += 1;

@@ -876,68 +876,7 @@ fn storage(rounds: usize) {
 fn static_pool(rounds: usize) {
     use rawtask::storage::{StaticPool, TaskSlot};
     static POOL: StaticPool<TaskSlot<128>, 8> = StaticPool::new();
-    fn noop(_: rawtask::Runnable) {}
-
-    ab(
-        "StaticPool: spawn_run_join",
-        rounds,
-        || {
-            let x = black_box(7u64);
-            let (r, t) = rawtask::Builder::new()
-                .allocator(&POOL)
-                .try_spawn(move |()| async move { x + 1 }, noop)
-                .unwrap();
-            r.run();
-            black_box(poll_ready(t));
-        },
-        || {
-            let x = black_box(7u64);
-            let (r, t) = rawtask::spawn(async move { x + 1 }, noop);
-            r.run();
-            black_box(poll_ready(t));
-        },
-    );
-    ab(
-        "StaticPool: spawn_drop",
-        rounds,
-        || {
-            drop(black_box(
-                rawtask::Builder::new()
-                    .allocator(&POOL)
-                    .try_spawn(|()| async {}, noop)
-                    .unwrap(),
-            ))
-        },
-        || drop(black_box(rawtask::spawn(async {}, noop))),
-    );
-    // Eight tasks alive at once (the pool full), then all run and joined.
-    ab(
-        "StaticPool: spawn_8_then_run_join_all",
-        rounds,
-        || {
-            let tasks: [_; 8] = std::array::from_fn(|i| {
-                let x = black_box(i as u64);
-                rawtask::Builder::new()
-                    .allocator(&POOL)
-                    .try_spawn(move |()| async move { x + 1 }, noop)
-                    .unwrap()
-            });
-            for (r, t) in tasks {
-                r.run();
-                black_box(poll_ready(t));
-            }
-        },
-        || {
-            let tasks: [_; 8] = std::array::from_fn(|i| {
-                let x = black_box(i as u64);
-                rawtask::spawn(async move { x + 1 }, noop)
-            });
-            for (r, t) in tasks {
-                r.run();
-                black_box(poll_ready(t));
-            }
-        },
-    );
+    pool_rows("StaticPool", rounds, || &POOL);
 }
 
 /// The rows of `static_pool`, with the slot claimed by an `OwnedPool`'s one spawner (a load
@@ -945,18 +884,26 @@ fn static_pool(rounds: usize) {
 fn owned_pool(rounds: usize) {
     use rawtask::storage::{OwnedPool, TaskSlot};
     static POOL: OwnedPool<TaskSlot<128>, 8> = OwnedPool::new();
-    fn noop(_: rawtask::Runnable) {}
     let spawner = POOL
         .spawner()
         .expect("the bench is the pool's only spawner");
+    pool_rows("OwnedPool", rounds, || spawner.claim().unwrap());
+}
 
+/// spawn + run + join, spawn + drop, and eight tasks alive at once (the pool full) then all
+/// run and joined: tasks whose memory comes from `alloc()` against the heap.
+fn pool_rows<B>(pool: &str, rounds: usize, alloc: impl Fn() -> B)
+where
+    B: rawtask::storage::Allocator + Send + 'static,
+{
+    fn noop(_: rawtask::Runnable) {}
     ab(
-        "OwnedPool: spawn_run_join",
+        &format!("{pool}: spawn_run_join"),
         rounds,
         || {
             let x = black_box(7u64);
             let (r, t) = rawtask::Builder::new()
-                .allocator(spawner.claim().unwrap())
+                .allocator(alloc())
                 .try_spawn(move |()| async move { x + 1 }, noop)
                 .unwrap();
             r.run();
@@ -970,12 +917,12 @@ fn owned_pool(rounds: usize) {
         },
     );
     ab(
-        "OwnedPool: spawn_drop",
+        &format!("{pool}: spawn_drop"),
         rounds,
         || {
             drop(black_box(
                 rawtask::Builder::new()
-                    .allocator(spawner.claim().unwrap())
+                    .allocator(alloc())
                     .try_spawn(|()| async {}, noop)
                     .unwrap(),
             ))
@@ -983,13 +930,13 @@ fn owned_pool(rounds: usize) {
         || drop(black_box(rawtask::spawn(async {}, noop))),
     );
     ab(
-        "OwnedPool: spawn_8_then_run_join_all",
+        &format!("{pool}: spawn_8_then_run_join_all"),
         rounds,
         || {
             let tasks: [_; 8] = std::array::from_fn(|i| {
                 let x = black_box(i as u64);
                 rawtask::Builder::new()
-                    .allocator(spawner.claim().unwrap())
+                    .allocator(alloc())
                     .try_spawn(move |()| async move { x + 1 }, noop)
                     .unwrap()
             });

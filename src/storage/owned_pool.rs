@@ -80,8 +80,9 @@ use crate::sync::atomic::{AtomicBool, Ordering};
 /// price of a compare-and-swap per spawn (a locked instruction on x86; a load/store-exclusive
 /// loop on Arm). An `OwnedPool` drops that to a load and a store for the usual executor, where
 /// one thread or one interrupt-free context spawns. embassy-executor's `TaskPool` claims
-/// its slots with a compare-and-swap (or a critical section) too, and serves one task
-/// function; an `OwnedPool` serves any future that fits its slots.
+/// its slots with an atomic read-modify-write of each task's state (or inside a critical
+/// section, on targets without atomics) too, and serves one task function; an `OwnedPool`
+/// serves any future that fits its slots.
 pub struct OwnedPool<S, const N: usize> {
     /// The slots and their flags (shared with `StaticPool`).
     slots: Slots<S, N>,

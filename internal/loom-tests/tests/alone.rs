@@ -54,6 +54,29 @@ fn detached_completion_vs_waker_drop() {
     });
 }
 
+/// Rules 5 and 12: a detached task yields (queued again with NOTIFIED set), then its requeued
+/// run starts while its only waker is dropped on another thread. The start clears NOTIFIED with
+/// a plain store if the waker is gone (alone), with a compare-exchange otherwise; the task then
+/// completes, and the last owner frees it, the output dropped exactly once.
+#[test]
+fn detached_yield_then_start_vs_waker_drop() {
+    model("detached_yield_then_start_vs_waker_drop", deep(), || {
+        let mut h = Harness::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
+        let w = r.waker();
+        t.detach();
+        h.run(r); // yields: queued again, SCHEDULED | NOTIFIED
+        assert_eq!(get(&h.counters.runs_returning_true), 1);
+        let a = thread::spawn(move || drop(w));
+        assert!(h.run_next());
+        a.join().unwrap();
+        assert_eq!(get(&h.counters.polls), 2);
+        assert_eq!(get(&h.counters.outputs_made), 1);
+        assert_eq!(get(&h.counters.output_drops), 1);
+        h.finish(None, Never);
+    });
+}
+
 /// A detached task's poll returns `Pending` while its only waker is dropped on another thread.
 /// If the runner is alone it drops the future and frees the task; otherwise its release goes
 /// with clearing SCHEDULED, and the waker, last, schedules the task one final time (raw rule 7)
