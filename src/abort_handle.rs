@@ -86,7 +86,9 @@ impl AbortHandle {
             Abort::ClosedSchedule => {
                 // SAFETY: `abort` added the reference the new `Runnable` owns; ours keeps the
                 // task and its schedule function alive during the call (rule 6).
-                unsafe { (self.prefix().vtable.schedule)(self.ptr, ScheduleInfo::new(false)) };
+                unsafe {
+                    (self.prefix().vtable.schedule)(self.ptr, ScheduleInfo::new(false), false)
+                };
                 true
             }
         }

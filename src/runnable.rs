@@ -206,7 +206,7 @@ impl<M> Runnable<M> {
     pub fn schedule(self) {
         let ptr = self.into_raw();
         // SAFETY: our reference and SCHEDULED bit pass to the schedule function's `Runnable`.
-        unsafe { (prefix(ptr).vtable.schedule)(ptr, ScheduleInfo::new(false)) }
+        unsafe { (prefix(ptr).vtable.schedule)(ptr, ScheduleInfo::new(false), false) }
     }
 
     /// Polls the task's future once.

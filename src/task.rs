@@ -298,7 +298,7 @@ impl<T, M> Task<T, M> {
             }
             Close::ClosedSchedule { had_awaiter } => {
                 // SAFETY: `close_from_task` added the reference the new `Runnable` owns.
-                unsafe { (prefix.vtable.schedule)(self.ptr, ScheduleInfo::new(false)) };
+                unsafe { (prefix.vtable.schedule)(self.ptr, ScheduleInfo::new(false), false) };
                 if had_awaiter {
                     prefix.notify_awaiter(None);
                 }
@@ -362,7 +362,7 @@ impl<T, M> Task<T, M> {
             Detach::Schedule => {
                 // SAFETY: `detach` gave the final `Runnable` its reference, which keeps the task
                 // alive until the executor runs it.
-                unsafe { (self.prefix().vtable.schedule)(ptr, ScheduleInfo::new(false)) };
+                unsafe { (self.prefix().vtable.schedule)(ptr, ScheduleInfo::new(false), false) };
                 output
             }
             Detach::Detached => output,

@@ -176,7 +176,7 @@ pub unsafe extern "C" fn rawtask_runnable_schedule(
             let ptr = ptr.cast::<()>();
             // SAFETY: the caller's runnable (reference and SCHEDULED bit) passes to the schedule
             // function's new `Runnable`, as in `Runnable::schedule`.
-            unsafe { (prefix(ptr).vtable.schedule)(ptr, ScheduleInfo::new(false)) };
+            unsafe { (prefix(ptr).vtable.schedule)(ptr, ScheduleInfo::new(false), false) };
             RawtaskStatus::Ok
         },
     )

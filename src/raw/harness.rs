@@ -34,6 +34,7 @@ where
     pub(super) const VTABLE: TaskVTable = TaskVTable {
         ffi_waker: FFI_WAKER_VTABLE,
         schedule: Self::schedule,
+        schedule_holds: Self::SCHEDULE_HOLDS,
         run: Self::run,
         drop_future: Self::drop_future,
         read_output: Self::read_output,
@@ -44,14 +45,25 @@ where
         identity: Self::identity,
     };
 
+    /// Whether a call of the schedule function must keep the task alive with a reference of
+    /// its own (rule 6): it has captured state, which lives in the task, and is not plain data
+    /// (which is copied out before the call instead).
+    const SCHEDULE_HOLDS: bool = mem::size_of::<S>() > 0 && !<S as Sealed<M>>::PLAIN_DATA;
+
     #[inline(always)]
     pub(super) fn cell(ptr: NonNull<()>) -> *mut TaskCell<F, T, S, M, E> {
         ptr.cast::<TaskCell<F, T, S, M, E>>().as_ptr()
     }
 
     /// Passes a `Runnable` to the schedule function. The caller gives up one reference (and the
-    /// SCHEDULED bit), which the `Runnable` takes over.
-    pub(super) unsafe fn schedule(ptr: NonNull<()>, info: ScheduleInfo) {
+    /// SCHEDULED bit), which the `Runnable` takes over; with `held`, also the reference that
+    /// keeps the schedule function alive during the call (`SCHEDULE_HOLDS`), which is released
+    /// after it. Without `held`, that reference is added here when needed.
+    pub(super) unsafe fn schedule(ptr: NonNull<()>, info: ScheduleInfo, held: bool) {
+        debug_assert!(
+            !held || Self::SCHEDULE_HOLDS,
+            "a hold for a function that needs none"
+        );
         let cell = Self::cell(ptr);
         // SAFETY: the caller's reference keeps the task alive.
         unsafe { &(*cell).extras }.scheduled(info);
@@ -77,16 +89,19 @@ where
                 unsafe { release_waker_ref(self.0) }
             }
         }
-        let _hold = if mem::size_of::<S>() > 0 {
-            // SAFETY: the caller's reference keeps the task alive while we add ours.
-            unsafe { prefix(ptr) }.state.add_ref();
+        let _hold = if Self::SCHEDULE_HOLDS {
+            if !held {
+                // SAFETY: the caller's reference keeps the task alive while we add ours.
+                unsafe { prefix(ptr) }.state.add_ref();
+            }
             Some(Hold(ptr))
         } else {
             None
         };
 
         // SAFETY: the caller's reference and SCHEDULED bit become the `Runnable`'s; `_hold`
-        // (or the schedule function being zero-sized) keeps `schedule` valid during the call.
+        // (the caller's or ours), or the schedule function being zero-sized, keeps `schedule`
+        // valid during the call.
         unsafe {
             let runnable = Runnable::<M>::from_raw(ptr);
             (*addr_of!((*cell).schedule)).schedule(runnable, info);
@@ -309,23 +324,27 @@ where
         // SAFETY: our reference keeps the task alive.
         let header = unsafe { prefix(ptr) };
         let mut future_dropped = false;
-        let prev = header.state.finish_pending(|| {
-            if !future_dropped {
-                // Closed during the poll: drop the future before clearing SCHEDULED, so that a
-                // waiting `cancel` resolves only afterwards (rule 4).
-                // SAFETY: we still hold SCHEDULED.
-                unsafe { Self::drop_future(ptr) };
-                future_dropped = true;
-            }
-        });
+        let prev = header.state.finish_pending(
+            || {
+                if !future_dropped {
+                    // Closed during the poll: drop the future before clearing SCHEDULED, so
+                    // that a waiting `cancel` resolves only afterwards (rule 4).
+                    // SAFETY: we still hold SCHEDULED.
+                    unsafe { Self::drop_future(ptr) };
+                    future_dropped = true;
+                }
+            },
+            Self::SCHEDULE_HOLDS,
+        );
         if prev.is_closed() {
             // SAFETY: we give up the `Runnable`'s reference; the future is gone.
             unsafe { Self::release_and_notify(ptr, prev) };
             false
         } else if prev.is_notified() {
-            // Woken during the poll (rule 5): the `Runnable`'s reference goes to the new one.
-            // SAFETY: we hold the reference and SCHEDULED is set.
-            unsafe { Self::schedule(ptr, ScheduleInfo::new(true)) };
+            // Woken during the poll (rule 5): the `Runnable`'s reference goes to the new one;
+            // `finish_pending` added the schedule call's hold if it needs one (rule 6).
+            // SAFETY: we hold the reference (and the hold) and SCHEDULED is set.
+            unsafe { Self::schedule(ptr, ScheduleInfo::new(true), Self::SCHEDULE_HOLDS) };
             true
         } else if prev.orphaned_at_pending() {
             // Only a `CallbackTask`'s watcher was left beside us: `finish_pending` closed the

@@ -57,7 +57,7 @@ unsafe fn cancel_orphan(ptr: NonNull<()>) {
     let header = unsafe { prefix(ptr) };
     if header.state.close_orphan() {
         // SAFETY: `close_orphan` added the reference the new `Runnable` owns.
-        unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::new(false)) };
+        unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::new(false), false) };
     }
 }
 
@@ -77,7 +77,7 @@ unsafe fn release_last(ptr: NonNull<()>, new: State) {
         // reference, and the executor drops the future when it runs it.
         unsafe {
             prefix(ptr).state.reschedule_for_drop(new);
-            (vtable.schedule)(ptr, ScheduleInfo::new(false));
+            (vtable.schedule)(ptr, ScheduleInfo::new(false), false);
         }
     }
 }

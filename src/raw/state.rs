@@ -468,8 +468,15 @@ impl StateCell {
     /// Wakes the task. With `by_value`, the caller gives up the reference of the waker it
     /// consumes; otherwise it keeps it.
     #[inline]
-    pub(crate) fn wake(&self, by_value: bool) -> Wake {
+    ///
+    /// With `hold` (the schedule function has captured state, rule 6), scheduling an idle task
+    /// also adds the reference that keeps that function alive during its call, in the same
+    /// step: the caller then owns it too and releases it after the call.
+    pub(crate) fn wake(&self, by_value: bool, hold: bool) -> Wake {
         let mut outcome = Wake::Done;
+        // The references a wake of an idle task adds: one for the new `Runnable` unless the
+        // consumed waker's becomes it, and one for the hold.
+        let added = (if by_value { 0 } else { REFERENCE }) + (if hold { REFERENCE } else { 0 });
         let result = self.transition(|s| {
             if s.is_done() {
                 outcome = Wake::Done;
@@ -484,12 +491,11 @@ impl StateCell {
                 Some((s.0 | NOTIFIED) - released)
             } else {
                 outcome = Wake::Schedule;
-                let added = if by_value { 0 } else { REFERENCE };
                 Some((s.0 | SCHEDULED) + added)
             }
         });
         if let Ok(prev) = result {
-            if outcome == Wake::Schedule && !by_value && prev.overflowed() {
+            if outcome == Wake::Schedule && added != 0 && prev.overflowed() {
                 crate::abort::abort("rawtask: task reference count overflowed");
             }
         }
@@ -561,10 +567,13 @@ impl StateCell {
     /// meanwhile). When closed, `on_closed` runs first (possibly more than once), while
     /// SCHEDULED is still held, to drop the future. Returns the previous state.
     ///
-    /// If the task was woken since the poll began (NOTIFIED, and not closed), nothing is
-    /// written: SCHEDULED and NOTIFIED stay, the caller's reference goes to the `Runnable` it
-    /// schedules again, which clears NOTIFIED when it runs, or both when it is dropped (raw
-    /// rule 5).
+    /// If the task was woken since the poll began (NOTIFIED, and not closed), SCHEDULED stays
+    /// and the caller's reference goes to the `Runnable` it schedules again (raw rule 5).
+    /// Without `hold` nothing is written: NOTIFIED stays too, and the new `Runnable` clears it
+    /// when it runs, or with SCHEDULED when it is dropped. With `hold` (the schedule function
+    /// has captured state, rule 6) one read-modify-write adds the reference that keeps the
+    /// function alive during its call and clears NOTIFIED, so that the new `Runnable` starts
+    /// with a load; the caller releases the hold after the call.
     ///
     /// If the task was neither closed nor woken meanwhile ([`State::releases_at_pending`]), the
     /// `Runnable`'s reference is released in the same step; the caller then owns the task if
@@ -572,17 +581,21 @@ impl StateCell {
     /// otherwise. A `Runnable` that would release the last reference writes nothing: nobody
     /// else can reach the task (raw rule 12), and the caller frees it.
     #[inline(always)]
-    pub(crate) fn finish_pending(&self, mut on_closed: impl FnMut()) -> State {
+    pub(crate) fn finish_pending(&self, mut on_closed: impl FnMut(), hold: bool) -> State {
         let s = self.load();
         if s.releases_at_pending() && s.last_reference_without_task() {
             return s;
         }
-        self.transition_from(s, |s| {
+        let result = self.transition_from(s, |s| {
             if s.is_closed() {
                 on_closed();
                 Some(s.0 & !(SCHEDULED | NOTIFIED))
             } else if s.is_notified() {
-                None
+                if hold {
+                    Some((s.0 & !NOTIFIED) + REFERENCE)
+                } else {
+                    None
+                }
             } else if s.orphaned_at_pending() {
                 // Rule 16: nothing could wake it after this; close it and drop the future now.
                 on_closed();
@@ -590,8 +603,16 @@ impl StateCell {
             } else {
                 Some((s.0 & !SCHEDULED) - REFERENCE)
             }
-        })
-        .unwrap_or_else(|s| s)
+        });
+        match result {
+            Ok(prev) => {
+                if hold && prev.is_notified() && !prev.is_closed() && prev.overflowed() {
+                    crate::abort::abort("rawtask: task reference count overflowed");
+                }
+                prev
+            }
+            Err(prev) => prev,
+        }
     }
 
     /// After a `Runnable` dropped a closed task's future: clears SCHEDULED and NOTIFIED (the

@@ -16,8 +16,15 @@ use crate::schedule_info::ScheduleInfo;
 pub(crate) struct TaskVTable {
     /// The FFI waker functions of the task pointer; the same four functions for every task.
     pub(crate) ffi_waker: FfiWakerVTable,
-    /// Hands a `Runnable` (whose reference the caller owns) to the schedule function.
-    pub(crate) schedule: unsafe fn(NonNull<()>, ScheduleInfo),
+    /// Hands a `Runnable` (whose reference the caller owns) to the schedule function. `held`:
+    /// the caller also owns the reference that keeps the function alive during the call (rule
+    /// 6), added in its own transition, which the call releases afterwards; only callers that
+    /// read `schedule_holds` pass `true`.
+    pub(crate) schedule: unsafe fn(NonNull<()>, ScheduleInfo, bool),
+    /// Whether a call of the schedule function needs a reference of its own (rule 6): the
+    /// function has captured state and is not plain data. Wakes read it to add that reference
+    /// in the transition that schedules the task instead of in a read-modify-write of its own.
+    pub(crate) schedule_holds: bool,
     /// Polls the future once; see [`RawTask::run`](super::harness::RawTask::run).
     pub(crate) run: unsafe fn(NonNull<()>) -> bool,
     /// Drops the future in place (leaks it instead on a foreign thread for local tasks).

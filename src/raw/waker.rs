@@ -94,13 +94,14 @@ unsafe fn wake(data: *const ()) {
     let ptr = task_ptr(data);
     // SAFETY: the consumed waker holds a reference, so the task is alive.
     let header = unsafe { prefix(ptr) };
-    match header.state.wake(true) {
-        // SAFETY: `wake(true)` released nothing: we still own the waker's reference.
+    let hold = header.vtable.schedule_holds;
+    match header.state.wake(true, hold) {
+        // SAFETY: `wake` released nothing: we still own the waker's reference.
         Wake::Done => unsafe { release_waker_ref(ptr) },
         Wake::Marked => {}
-        // SAFETY: the waker's reference now belongs to the new `Runnable`, which we hand to
-        // the schedule function.
-        Wake::Schedule => unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::new(false)) },
+        // SAFETY: the waker's reference (and with `hold` the one `wake` added) now belong to
+        // the new `Runnable` and the schedule call's hold, which we hand over.
+        Wake::Schedule => unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::new(false), hold) },
     }
 }
 
@@ -113,9 +114,11 @@ pub(crate) unsafe fn wake_by_ref(data: *const ()) {
     let ptr = task_ptr(data);
     // SAFETY: the borrowed waker holds a reference, so the task is alive.
     let header = unsafe { prefix(ptr) };
-    if header.state.wake(false) == Wake::Schedule {
-        // SAFETY: `wake(false)` added a reference for the new `Runnable`.
-        unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::new(false)) }
+    let hold = header.vtable.schedule_holds;
+    if header.state.wake(false, hold) == Wake::Schedule {
+        // SAFETY: `wake` added a reference for the new `Runnable` (and with `hold` one for the
+        // schedule call's hold).
+        unsafe { (header.vtable.schedule)(ptr, ScheduleInfo::new(false), hold) }
     }
 }
 

@@ -244,6 +244,61 @@ fn schedule_fn_outlives_its_call() {
     });
 }
 
+/// Rule 6, the hold added by the wake's own transition: a wake by reference schedules a
+/// detached idle task (adding the new `Runnable`'s reference and the call's hold in one step)
+/// and, while the schedule function is still inside its call, another thread runs the task to
+/// completion and drops the waker. The function must outlive its call, and the hold must be
+/// released exactly once (the leak check and loom's double-free check).
+#[test]
+fn wake_by_ref_schedule_fn_outlives_its_call() {
+    model("wake_by_ref_schedule_fn_outlives_its_call", deep(), || {
+        let mut h = Harness::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
+        let w = r.waker();
+        h.run(r);
+        t.detach();
+        let a = thread::spawn(move || {
+            w.wake_by_ref();
+            drop(w);
+        });
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            let r = h2.exec.pop_blocking();
+            h2.run(r);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.counters.outputs_made), 1);
+        assert_eq!(get(&h.counters.schedules), 1);
+        h.finish(None, Never);
+    });
+}
+
+/// Rule 6, the hold added by the end of a poll that finds NOTIFIED (rule 5): a detached task
+/// yields, so its run schedules it again from `finish_pending`, and while the schedule
+/// function is still inside that call another thread runs the requeued task to completion,
+/// which releases every other reference. The function must outlive its call.
+#[test]
+fn yield_reschedule_fn_outlives_its_call() {
+    model("yield_reschedule_fn_outlives_its_call", deep(), || {
+        let mut h = Harness::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::YieldOnce));
+        t.detach();
+        let h1 = h.clone();
+        let a = thread::spawn(move || h1.run(r));
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            let r = h2.exec.pop_blocking();
+            h2.run(r);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.counters.outputs_made), 1);
+        assert_eq!(get(&h.counters.runs_returning_true), 1);
+        h.finish(None, Never);
+    });
+}
+
 /// Rule 6 with a zero-sized schedule function that drops the `Runnable` (cancelling the task)
 /// inside the call, woken by value and by reference at once: one schedule, the future dropped
 /// once, the `Task` resolves as cancelled.
