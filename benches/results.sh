@@ -19,7 +19,7 @@
 #      their ratios (benches/async-executor-share.sh, callgrind)
 #   6. code size per spawned future type (benches/code-size.sh)
 #
-#   benches/results.sh                 the full run (about 26 minutes on a quiet 2-core machine)
+#   benches/results.sh                 the full run (about 27 minutes on a quiet 2-core machine)
 #   QUICK=1 benches/results.sh         fewer rounds / criterion's --quick (a few minutes less)
 #   SKIP_AB=1 SKIP_CRITERION=1 SKIP_EXECUTORS=1 SKIP_ASYNC_EXECUTOR=1 SKIP_SHARE=1 SKIP_CODE_SIZE=1 benches/results.sh
 #                                      any of the six skipped (its section says SKIPPED);
