@@ -40,6 +40,55 @@ def tables(text):
     return found
 
 
+# ab's groups, in the order results.sh asks for them, and their subsection titles in RESULTS.md
+# (the README links to these anchors).
+AB_GROUPS = ["core", "scope", "capi", "ffi", "compat", "home", "storage", "floor"]
+AB_TITLES = {
+    "core": "Core workloads against async-task",
+    "scope": "Scoped children against plain tasks",
+    "capi": "C callbacks against Rust closures",
+    "ffi": "FFI futures against async-ffi",
+    "compat": "Compatibility layers",
+    "home": "Home scheduler from C",
+    "storage": "Task pools against the heap",
+    "floor": "Spawn, run and join against its floor",
+}
+
+
+def ab_groups(count):
+    """The groups of an ab step output with `count` tables: today's, or the list before the
+    scope group joined (an older run's output), or none when neither fits."""
+    if count == len(AB_GROUPS):
+        return AB_GROUPS
+    if count == len(AB_GROUPS) - 1:
+        return [g for g in AB_GROUPS if g != "scope"]
+    return []
+
+
+def ab_chunks(text, count):
+    """`text` cut into `count` pieces, each starting at a table (and keeping the lines after it
+    up to the next table); None when the count differs."""
+    chunks, current, in_table = [], [], False
+    for line in text.splitlines():
+        starts = line.startswith("|") and not in_table
+        in_table = line.startswith("|")
+        if starts and current and any(l.startswith("|") for l in current):
+            chunks.append("\n".join(current).strip())
+            current = []
+        current.append(line)
+    if current:
+        chunks.append("\n".join(current).strip())
+    return chunks if len(chunks) == count else None
+
+
+def criterion_ratios(text):
+    """{workload: (peer, rawtask/peer)} from a benches/criterion-table.py table."""
+    found = tables(text)
+    if not found:
+        return {}
+    return {r[0]: (r[2], number(r[4])) for r in found[0][1:] if len(r) > 4}
+
+
 def number(cell):
     match = re.search(r"-?\d+(?:\.\d+)?", cell.replace(",", "").replace("*", ""))
     return float(match.group()) if match else None
@@ -52,12 +101,13 @@ def geomean(xs):
 def main():
     out, results_md, results_svg = sys.argv[1:4]
     meta = dict(arg.split("=", 1) for arg in sys.argv[4:])
-    steps = {name: read(out, name) for name in ["ab", "join-set", "executors", "async-executor", "async-executor-share", "code-size"]}
+    steps = {name: read(out, name) for name in ["ab", "join-set", "cancel", "scope", "batch",
+                                                 "storage", "executors", "async-executor",
+                                                 "async-executor-share", "code-size"]}
 
     ab_tables = tables(steps["ab"][0])
-    # ab's groups, in the order results.sh asks for them.
-    ab_names = ["core", "capi", "ffi", "compat", "home", "storage", "floor"]
-    ab = dict(zip(ab_names, ab_tables)) if len(ab_tables) == len(ab_names) else {}
+    ab_names = ab_groups(len(ab_tables))
+    ab = dict(zip(ab_names, ab_tables))
 
     series = []  # (title, [(label, ratio)]) for the chart
     headline = []
@@ -78,6 +128,26 @@ def main():
             headline.append(f"- **spawn + run + join against its floor** (one {size.group(1) if size else '?'}-byte "
                             f"allocation, 2 atomic read-modify-writes, one free): rawtask "
                             f"**{raw:.2f}x**, async-task {peer:.2f}x.")
+    if "scope" in ab:
+        rows = {r[0]: number(r[1]) for r in ab["scope"][1:]}
+        signal = rows.get("scoped spawn + done signal")  # the labels of ab.rs's scope group
+        bare = rows.get("scoped spawn, no signal")
+        joinset = criterion_ratios(steps["scope"][0])
+        vs_tokio = next((v for k, (_, v) in joinset.items() if "spawn_future_with_signal" in k),
+                        None)
+        if signal is not None and bare is not None:
+            line = (f"- **scoped children** (`rawtask::scope`): a child with done and cancel "
+                    f"signals costs **{signal:.2f}x** a plain spawn + join, one without "
+                    f"signals {bare:.2f}x")
+            if vs_tokio is not None:
+                line += f"; with signals, **{vs_tokio:.2f}** of tokio's `JoinSet` spawn + join"
+            headline.append(line + ".")
+    tokens = criterion_ratios(steps["cancel"][0])
+    if tokens:
+        peers = " and ".join(dict.fromkeys(peer for peer, _ in tokens.values()))
+        cells = [f"{k} **{v:.2f}**" for k, (_, v) in tokens.items() if v is not None]
+        headline.append(f"- **tokens and background jobs**, rawtask / {peers} (criterion "
+                        f"medians): " + "; ".join(cells) + ".")
     ex = tables(steps["executors"][0])
     if ex:
         rows = [r for r in ex[0][1:] if not r[0].startswith("**")]
@@ -137,18 +207,40 @@ def main():
           "## Headline", ""]
     md += headline or ["(no step ran)"]
     md += ["", "![rawtask's time as a ratio of its peers' per workload](results.svg)", ""]
+    # Short titles, so that the README can link to their anchors; the command on its own line.
     sections = [
-        ("ab", "Interleaved A/B (`cargo bench -p rawtask-benches --bench ab -- core capi ffi compat home storage floor`)"),
-        ("join-set", "JoinSet against tokio's, interleaved (`cargo bench -p rawtask-benches --bench join_set`)"),
-        ("executors", "Executors end to end (`benches/report-executors.sh`)"),
-        ("async-executor", "async-executor 1.14.1's own suite on rawtask (`benches/async-executor.sh`)"),
-        ("async-executor-share", "How much of that suite is task code (`benches/async-executor-share.sh`)"),
-        ("code-size", "Code size (`benches/code-size.sh`)"),
+        ("ab", "Interleaved A/B",
+         f"`cargo bench -p rawtask-benches --bench ab -- {' '.join(ab_names or AB_GROUPS)}`"),
+        ("join-set", "JoinSet against tokio's",
+         "`cargo bench -p rawtask-benches --bench join_set`"),
+        ("cancel", "Tokens and background jobs",
+         "`cargo bench -p rawtask-benches --bench cancel` (criterion; the table by "
+         "`benches/criterion-table.py`)"),
+        ("scope", "Scopes against tokio's JoinSet",
+         "`cargo bench -p rawtask-benches --bench scope` (criterion; the table by "
+         "`benches/criterion-table.py`)"),
+        ("batch", "Batch spawning",
+         "`cargo bench -p rawtask-benches --bench batch` (criterion; the table by "
+         "`benches/criterion-table.py`)"),
+        ("storage", "Storage paths",
+         "`cargo bench -p rawtask-benches --bench storage` (criterion; the table by "
+         "`benches/criterion-table.py`)"),
+        ("executors", "Executors end to end", "`benches/report-executors.sh`"),
+        ("async-executor", "async-executor 1.14.1's own suite on rawtask",
+         "`benches/async-executor.sh`"),
+        ("async-executor-share", "How much of that suite is task code",
+         "`benches/async-executor-share.sh`"),
+        ("code-size", "Code size", "`benches/code-size.sh`"),
     ]
-    for name, title in sections:
+    for name, title, command in sections:
         text, status = steps[name]
-        md += [f"## {title}", "", f"Status: {status}.", ""]
-        if text:
+        md += [f"## {title}", "", f"{command}. Status: {status}.", ""]
+        chunks = ab_chunks(text, len(ab_names)) if name == "ab" and ab else None
+        if chunks:
+            # One subsection per group, each table with the lines printed after it.
+            for group, chunk in zip(ab_names, chunks):
+                md += [f"### {AB_TITLES[group]}", "", chunk, ""]
+        elif text:
             md += [text, ""]
     with open(results_md, "w") as f:
         f.write("\n".join(md).rstrip() + "\n")

@@ -3,24 +3,35 @@
 # file, benches/RESULTS.md, with the headline comparison drawn as benches/results.svg:
 #
 #   1. the interleaved A/B groups of benches/benches/ab.rs: core (against async-task 4.7.1),
-#      capi, ffi, compat, home, storage (StaticPool and OwnedPool against the heap, one table),
-#      floor (spawn + run + join against alloc + 2 atomic RMWs + free); and
-#      benches/benches/join_set.rs (JoinSet against tokio's)
-#   2. the executors, end to end (benches/report-executors.sh: against async-executor, tokio)
-#   3. async-executor 1.14.1's own benchmark suite with async-task patched to rawtask, against
+#      scope (scoped children against plain tasks), capi, ffi, compat, home, storage
+#      (StaticPool and OwnedPool against the heap, one table), floor (spawn + run + join
+#      against alloc + 2 atomic RMWs + free); and benches/benches/join_set.rs (JoinSet against
+#      tokio's)
+#   2. criterion: benches/benches/cancel.rs (tokens against tokio-util, background jobs against
+#      ffi_helpers), benches/benches/scope.rs (scoped children against tokio's JoinSet),
+#      benches/benches/batch.rs (spawn_many against a loop) and benches/benches/storage.rs
+#      (the Builder and TaskPool paths against spawn), each as a table of medians made by
+#      benches/criterion-table.py
+#   3. the executors, end to end (benches/report-executors.sh: against async-executor, tokio)
+#   4. async-executor 1.14.1's own benchmark suite with async-task patched to rawtask, against
 #      unpatched (benches/async-executor.sh)
-#   4. how much of each of those benchmarks is task-crate code, and the bound that puts on
+#   5. how much of each of those benchmarks is task-crate code, and the bound that puts on
 #      their ratios (benches/async-executor-share.sh, callgrind)
-#   5. code size per spawned future type (benches/code-size.sh)
+#   6. code size per spawned future type (benches/code-size.sh)
 #
-#   benches/results.sh                 the full run (about 25 minutes on a quiet 2-core machine)
+#   benches/results.sh                 the full run (about 27 minutes on a quiet 2-core machine)
 #   QUICK=1 benches/results.sh         fewer rounds / criterion's --quick (a few minutes less)
-#   SKIP_AB=1 SKIP_EXECUTORS=1 SKIP_ASYNC_EXECUTOR=1 SKIP_SHARE=1 SKIP_CODE_SIZE=1 benches/results.sh
-#                                      any of the five skipped (its section says SKIPPED)
+#   SKIP_AB=1 SKIP_CRITERION=1 SKIP_EXECUTORS=1 SKIP_ASYNC_EXECUTOR=1 SKIP_SHARE=1 SKIP_CODE_SIZE=1 benches/results.sh
+#                                      any of the six skipped (its section says SKIPPED);
+#                                      SKIP_CANCEL, SKIP_SCOPE, SKIP_BATCH or SKIP_STORAGE=1
+#                                      skips one criterion step
 #   REUSE_ASYNC_EXECUTOR=1 benches/results.sh
 #                                      the tables of the last benches/async-executor.sh and
 #                                      benches/async-executor-share.sh runs (the slowest
 #                                      parts), not new runs
+#   RESULTS_MD=path RESULTS_SVG=path benches/results.sh
+#                                      write somewhere else than benches/RESULTS.md and
+#                                      benches/results.svg (a trial run)
 #
 # Each step's table goes to target/results/<step>.md, its log to target/results/<step>.log;
 # benches/results.py assembles RESULTS.md and results.svg from them. A ratio below 1 means
@@ -65,9 +76,71 @@ ae_rounds=${ROUNDS:-$([[ -n $quick ]] && echo 2 || echo 3)}
 executor_args=()
 [[ -z $quick ]] || executor_args=(--quick)
 
+# The groups in the order of results.py's `ab_names` (it tells the tables apart by position).
 AB_ROUNDS=$ab_rounds step ab \
-    SKIP_AB cargo bench -p rawtask-benches --bench ab -- core capi ffi compat home storage floor
+    SKIP_AB cargo bench -p rawtask-benches --bench ab -- core scope capi ffi compat home storage floor
 AB_ROUNDS=$ab_rounds step join-set SKIP_AB cargo bench -p rawtask-benches --bench join_set
+
+# criterion's results: $CRITERION_HOME, else <target dir>/criterion.
+criterion_home=${CRITERION_HOME:-$target_dir/criterion}
+criterion_args=()
+[[ -z $quick ]] || criterion_args=(--quick)
+SKIP_CANCEL=${SKIP_CANCEL:-${SKIP_CRITERION:-}}
+SKIP_SCOPE=${SKIP_SCOPE:-${SKIP_CRITERION:-}}
+SKIP_BATCH=${SKIP_BATCH:-${SKIP_CRITERION:-}}
+SKIP_STORAGE=${SKIP_STORAGE:-${SKIP_CRITERION:-}}
+# The version of a dependency in Cargo.lock, for the peers' names in the tables.
+lock_version() {
+    awk -v name="name = \"$1\"" '$0 == name { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+# criterion_bench BENCH GROUP...: runs one criterion bench (its output to the step's log), its
+# groups' old results removed first so that a function that did not run reads as missing.
+criterion_bench() {
+    local bench=$1 group
+    shift
+    for group in "$@"; do rm -rf "${criterion_home:?}/$group"; done
+    cargo bench -p rawtask-benches --bench "$bench" -- ${criterion_args[@]+"${criterion_args[@]}"} >&2
+}
+# Each step's table: one row per workload, `label|group|rawtask function|peer function|peer`.
+cancel_table() {
+    local tu="tokio-util $(lock_version tokio-util)" fh="ffi_helpers $(lock_version ffi_helpers)"
+    criterion_bench cancel token_is_cancelled token_cancel_1000_waiters token_child_create_drop \
+        task_spawn_wait &&
+        python3 benches/criterion-table.py "$criterion_home" "workload (criterion medians)" \
+            "\`is_cancelled\` on a child token|token_is_cancelled|rawtask|tokio-util|$tu" \
+            "\`cancel\` with 1,000 waiting futures|token_cancel_1000_waiters|rawtask|tokio-util|$tu" \
+            "child token create + drop|token_child_create_drop|rawtask|tokio-util|$tu" \
+            "\`TaskHandle::spawn\` + \`wait\`, trivial job|task_spawn_wait|rawtask|ffi_helpers|$fh"
+}
+scope_table() {
+    local tk="tokio $(lock_version tokio) \`JoinSet\`"
+    criterion_bench scope scope_spawn_join &&
+        python3 benches/criterion-table.py "$criterion_home" \
+            "spawn + join on one thread (criterion medians)" \
+            "plain rawtask spawn + join|scope_spawn_join|rawtask_plain|tokio_joinset|$tk" \
+            "\`spawn_future_with_signal\` + done signal|scope_spawn_join|rawtask_scoped|tokio_joinset|$tk" \
+            "\`spawn_future\`, no signals|scope_spawn_join|rawtask_scoped_no_signal|tokio_joinset|$tk" \
+            "\`spawn_with_signal\` (own spawner) + done signal|scope_spawn_join|rawtask_scoped_with_spawner|tokio_joinset|$tk"
+}
+batch_table() {
+    criterion_bench batch spawn_1000 &&
+        python3 benches/criterion-table.py "$criterion_home" "1,000 tasks (criterion medians)" \
+            "\`spawn_many\` + one bulk enqueue, run, join|spawn_1000|spawn_many|loop|a loop of \`spawn\` + \`schedule\`"
+}
+storage_table() {
+    local at="async-task $(lock_version async-task)" spawn="rawtask \`spawn\`"
+    criterion_bench storage storage_spawn_run_join &&
+        python3 benches/criterion-table.py "$criterion_home" \
+            "spawn + run + join (criterion medians)" \
+            "\`spawn\`|storage_spawn_run_join|spawn|async-task|$at" \
+            "\`Builder::new().spawn\`|storage_spawn_run_join|builder|spawn|$spawn" \
+            "\`Builder\` with \`assign_id\`|storage_spawn_run_join|builder_identity|spawn|$spawn" \
+            "\`Builder::new().allocator(&TaskPool)\`|storage_spawn_run_join|task_pool|spawn|$spawn"
+}
+step cancel SKIP_CANCEL cancel_table
+step scope SKIP_SCOPE scope_table
+step batch SKIP_BATCH batch_table
+step storage SKIP_STORAGE storage_table
 step executors SKIP_EXECUTORS benches/report-executors.sh ${executor_args[@]+"${executor_args[@]}"}
 if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
     ae_rounds="$(ls "${WORK:-$ROOT/target/async-executor-bench}/criterion" 2>/dev/null | wc -l) (reused from the last run)"
@@ -86,9 +159,11 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 config="full"
 [[ -z $quick ]] || config="quick (QUICK=1)"
-python3 benches/results.py "$OUT" benches/RESULTS.md benches/results.svg \
+results_md=${RESULTS_MD:-benches/RESULTS.md}
+results_svg=${RESULTS_SVG:-benches/results.svg}
+python3 benches/results.py "$OUT" "$results_md" "$results_svg" \
     "date=$started" "cpu=${cpu:-unknown}" "cores=$(nproc)" "rustc=$(rustc --version)" \
     "load_before=$load_before" "load_after=$load_after" "config=$config" \
     "ab_rounds=$ab_rounds" "ae_rounds=$ae_rounds" \
     "commit=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src benches ':!benches/RESULTS.md' ':!benches/results.svg' || echo '+changes')"
-note "wrote benches/RESULTS.md and benches/results.svg"
+note "wrote $results_md and $results_svg"

@@ -13,7 +13,7 @@
 //! # Why shards
 //!
 //! One mutex for the whole table made every call on any thread write the same cache line:
-//! two threads each working on their own handles ran 5 times slower in total than one. The
+//! two threads each working on their own handles ran several times slower in total than one. The
 //! table is split into [`SHARDS`] shards, each a mutex-protected slab on cache lines of its own
 //! (128 bytes: two 64-byte lines, for CPUs that prefetch pairs). A handle's shard is the low
 //! [`SHARD_BITS`] bits of its index, and a new handle goes into the shard of the inserting
