@@ -311,6 +311,20 @@ where
             // SAFETY: the output is stored and nobody else may read it.
             unsafe { Self::drop_output(ptr, panicked) };
         }
+        if prev.awaiter_claimable() {
+            // The completion took NOTIFYING: the awaiter slot is ours until one last step ends
+            // the notification and releases our reference together.
+            // SAFETY: we hold NOTIFYING without REGISTERING: nobody else touches the slot.
+            let awaiter = header.awaiter.with_mut(|slot| unsafe { (*slot).take() });
+            let new = header.state.end_notify_and_release();
+            if new.is_unreferenced() {
+                // SAFETY: no reference and no `Task` remain: we own the task; the future is gone
+                // and the output, if nobody can take it, was dropped above.
+                unsafe { Self::destroy(ptr) };
+            }
+            wake_awaiter(awaiter);
+            return;
+        }
         // SAFETY: we give up the `Runnable`'s reference; the future is gone.
         unsafe { Self::release_and_notify(ptr, prev) };
     }

@@ -164,6 +164,14 @@ impl State {
         self.runnable_alone() || (self.has_task() && !self.is_closed() && !self.has_awaiter())
     }
 
+    /// Seen before a notifier's transition: a waker sits in the awaiter slot and nobody is
+    /// registering or notifying, so setting NOTIFYING in that transition gives the notifier
+    /// the slot (what [`StateCell::begin_notify`] does in a step of its own).
+    #[inline(always)]
+    pub(crate) fn awaiter_claimable(self) -> bool {
+        self.has_awaiter() && !self.has(NOTIFYING | REGISTERING)
+    }
+
     /// Seen by a `Runnable` whose poll returned `Pending`: the task was neither closed nor woken
     /// meanwhile, so the `Runnable` has nothing left to do but release its reference.
     #[inline(always)]
@@ -558,9 +566,27 @@ impl StateCell {
             } else {
                 0
             };
-            Some(((s.0 & !(SCHEDULED | NOTIFIED)) | COMPLETED | closed | panic_bit) - release)
+            // Claiming the awaiter slot here spares the notification its own first step.
+            let notifying = if s.awaiter_claimable() { NOTIFYING } else { 0 };
+            Some(
+                ((s.0 & !(SCHEDULED | NOTIFIED)) | COMPLETED | closed | panic_bit | notifying)
+                    - release,
+            )
         })
         .unwrap_or_else(|s| s)
+    }
+
+    /// Ends a notification begun by [`complete`](Self::complete) (the previous state was
+    /// [`awaiter_claimable`](State::awaiter_claimable)) and releases the completing `Runnable`'s
+    /// reference, in one step: NOTIFYING and AWAITER are known to be set (nobody else clears
+    /// them while NOTIFYING is held), so subtracting them clears them. Returns the new state;
+    /// if it [`is_unreferenced`](State::is_unreferenced), the caller owns the task.
+    #[inline(always)]
+    pub(crate) fn end_notify_and_release(&self) -> State {
+        let bits = NOTIFYING | AWAITER | REFERENCE;
+        let old = State(self.0.fetch_sub(bits, Ordering::AcqRel));
+        debug_assert!(old.has(NOTIFYING) && old.has_awaiter() && old.refs() >= 1);
+        State(old.0 - bits)
     }
 
     /// The future returned `Pending`: clears SCHEDULED (and NOTIFIED if the task was closed
