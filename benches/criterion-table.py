@@ -15,27 +15,9 @@ Example (after `cargo bench -p rawtask-benches --bench cancel`):
         "is_cancelled|token_is_cancelled|rawtask|tokio-util|tokio-util 0.7.20"
 """
 
-import json
-import os
 import sys
 
-
-def median_ns(root, group, function):
-    path = os.path.join(root, group, function, "new", "estimates.json")
-    try:
-        with open(path) as f:
-            return json.load(f)["median"]["point_estimate"]
-    except FileNotFoundError:
-        return None
-
-
-def fmt_time(ns):
-    if ns is None:
-        return "n/a"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= scale:
-            return f"{ns / scale:.2f} {unit}"
-    return f"{ns:.2f} ns" if ns < 10 else f"{ns:.1f} ns"
+from criterion_estimates import estimate_ns, fmt_time
 
 
 def main():
@@ -47,7 +29,7 @@ def main():
     missing = False
     for row in rows:
         label, group, raw_fn, peer_fn, peer = row.split("|")
-        raw, other = median_ns(root, group, raw_fn), median_ns(root, group, peer_fn)
+        raw, other = estimate_ns(root, group, raw_fn), estimate_ns(root, group, peer_fn)
         ratio = f"{raw / other:.2f}" if raw and other else "n/a"
         missing |= raw is None or other is None
         print(f"| {label} | {fmt_time(raw)} | {peer} | {fmt_time(other)} | {ratio} |")

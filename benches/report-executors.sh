@@ -23,7 +23,10 @@ criterion_home=${CRITERION_HOME:-$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/criterion}
 
 python3 - "$criterion_home" <<'PYTHON'
-import json, math, os, sys
+import math, sys
+
+sys.path.insert(0, "benches")
+from criterion_estimates import estimate_ns, fmt_time
 
 root = sys.argv[1]
 workloads = ["spawn_one", "spawn_many_local", "spawn_many_remote_idle",
@@ -46,20 +49,7 @@ notes = {
 }
 
 def mean_ns(group, function):
-    path = os.path.join(root, group, function, "new", "estimates.json")
-    try:
-        with open(path) as f:
-            return json.load(f)["mean"]["point_estimate"]
-    except FileNotFoundError:
-        return None
-
-def fmt_time(ns):
-    if ns is None:
-        return "n/a"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= scale:
-            return f"{ns / scale:.2f} {unit}"
-    return f"{ns:.1f} ns"
+    return estimate_ns(root, group, function, "mean")
 
 print("| workload | rawtask | async-executor | tokio "
       "| rawtask/async-executor | rawtask/tokio |")

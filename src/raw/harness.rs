@@ -121,6 +121,17 @@ where
     unsafe fn release_runnable(ptr: NonNull<()>) {
         // SAFETY: our reference keeps the task alive until `release_ref`.
         let new = unsafe { prefix(ptr) }.state.release_ref();
+        // SAFETY: `new` is the state our release left.
+        unsafe { Self::free_if_unreferenced(ptr, new) };
+    }
+
+    /// Frees the task if `new`, the state a `Runnable`'s release left, shows it unreferenced,
+    /// dropping the future first if it was never completed.
+    ///
+    /// # Safety
+    /// `new` is the state the caller's release of the `Runnable`'s reference left.
+    #[inline(always)]
+    unsafe fn free_if_unreferenced(ptr: NonNull<()>, new: State) {
         if new.is_unreferenced() {
             // SAFETY: no reference and no `Task` remain: we own the task; a task that is not
             // done has not had its future dropped.
@@ -317,11 +328,8 @@ where
             // SAFETY: we hold NOTIFYING without REGISTERING: nobody else touches the slot.
             let awaiter = header.awaiter.with_mut(|slot| unsafe { (*slot).take() });
             let new = header.state.end_notify_and_release();
-            if new.is_unreferenced() {
-                // SAFETY: no reference and no `Task` remain: we own the task; the future is gone
-                // and the output, if nobody can take it, was dropped above.
-                unsafe { Self::destroy(ptr) };
-            }
+            // SAFETY: `new` is the state our release left.
+            unsafe { Self::free_if_unreferenced(ptr, new) };
             wake_awaiter(awaiter);
             return;
         }

@@ -221,16 +221,18 @@ fn wake_publishes_memory_to_next_poll() {
 /// Rule 6: a wake schedules a detached idle task and, while the schedule function is still
 /// inside its call (after the push), another thread runs the task to completion. The schedule
 /// function must not be dropped before its call returns (the harness's schedule function
-/// asserts it after every push).
-#[test]
-fn schedule_fn_outlives_its_call() {
-    model("schedule_fn_outlives_its_call", deep(), || {
+/// asserts it after every push). The wake's own transition adds the call's hold: by value the
+/// consumed waker's reference becomes it, by reference the transition adds it beside the new
+/// `Runnable`'s; it must be released exactly once (the leak check and loom's double-free
+/// check).
+fn schedule_fn_outlives_wake(name: &str, wake: fn(Waker)) {
+    model(name, deep(), move || {
         let mut h = Harness::new();
         let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
         let w = r.waker();
         h.run(r);
         t.detach();
-        let a = thread::spawn(move || w.wake());
+        let a = thread::spawn(move || wake(w));
         let h2 = h.clone();
         let b = thread::spawn(move || {
             let r = h2.exec.pop_blocking();
@@ -244,33 +246,16 @@ fn schedule_fn_outlives_its_call() {
     });
 }
 
-/// Rule 6, the hold added by the wake's own transition: a wake by reference schedules a
-/// detached idle task (adding the new `Runnable`'s reference and the call's hold in one step)
-/// and, while the schedule function is still inside its call, another thread runs the task to
-/// completion and drops the waker. The function must outlive its call, and the hold must be
-/// released exactly once (the leak check and loom's double-free check).
+#[test]
+fn schedule_fn_outlives_its_call() {
+    schedule_fn_outlives_wake("schedule_fn_outlives_its_call", Waker::wake);
+}
+
 #[test]
 fn wake_by_ref_schedule_fn_outlives_its_call() {
-    model("wake_by_ref_schedule_fn_outlives_its_call", deep(), || {
-        let mut h = Harness::new();
-        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
-        let w = r.waker();
-        h.run(r);
-        t.detach();
-        let a = thread::spawn(move || {
-            w.wake_by_ref();
-            drop(w);
-        });
-        let h2 = h.clone();
-        let b = thread::spawn(move || {
-            let r = h2.exec.pop_blocking();
-            h2.run(r);
-        });
-        a.join().unwrap();
-        b.join().unwrap();
-        assert_eq!(get(&h.counters.outputs_made), 1);
-        assert_eq!(get(&h.counters.schedules), 1);
-        h.finish(None, Never);
+    schedule_fn_outlives_wake("wake_by_ref_schedule_fn_outlives_its_call", |w| {
+        w.wake_by_ref();
+        drop(w);
     });
 }
 
