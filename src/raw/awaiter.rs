@@ -47,9 +47,26 @@ impl HeaderPrefix {
         }
     }
 
-    /// Stores `waker` as the awaiter. Only the `Task` holder calls this, so registrations never
+    /// Stores `waker` as the awaiter; `seen` is the state the registrar last looked at. Only
+    /// the `Task` holder (or the task's one `Watcher`) calls this, so registrations never
     /// overlap.
-    pub(crate) fn register_awaiter(&self, waker: &Waker) {
+    pub(crate) fn register_awaiter(&self, waker: &Waker, seen: State) {
+        if seen.awaiter_slot_free() {
+            // The first registration (or the first since a notification emptied the slot):
+            // fill the slot, then publish it in one step.
+            let waker = waker.clone();
+            // SAFETY: the slot is free (`seen`): notifiers leave it alone until AWAITER is set,
+            // which only we do, and only the unique registrar writes it.
+            self.awaiter.with_mut(|slot| unsafe { *slot = Some(waker) });
+            if !self.state.publish_awaiter(seen) {
+                // The task finished meanwhile: nobody will take the waker, so take it back;
+                // the caller's next look finds the task finished.
+                // SAFETY: AWAITER was never set: the slot is still ours alone.
+                let waker = self.awaiter.with_mut(|slot| unsafe { (*slot).take() });
+                abort_on_panic("rawtask: a waker's drop panicked", || drop(waker));
+            }
+            return;
+        }
         if !self.state.begin_register() {
             // A notification is running right now: poll again instead of registering.
             abort_on_panic("rawtask: a waker panicked", || waker.wake_by_ref());
@@ -93,13 +110,14 @@ impl HeaderPrefix {
     ) -> Poll<R> {
         let mut registered = false;
         loop {
-            match look(self.state.load()) {
+            let seen = self.state.load();
+            match look(seen) {
                 Look::Done(result) => return Poll::Ready(result),
                 Look::Again => {}
                 Look::Wait if registered => return Poll::Pending,
                 Look::Wait => {
                     // Register, then look again: the task may have moved on meanwhile.
-                    self.register_awaiter(waker);
+                    self.register_awaiter(waker, seen);
                     registered = true;
                 }
             }

@@ -14,7 +14,7 @@ use super::cell::{StoredPanic, TaskCell};
 use super::extras::Extras;
 use super::header::prefix;
 use super::release::{release_closed_runnable, release_waker_ref};
-use super::state::State;
+use super::state::{Complete, State};
 use super::vtable::TaskVTable;
 use super::waker::{waker_from_ref, FFI_WAKER_VTABLE};
 use crate::runnable::Runnable;
@@ -301,40 +301,45 @@ where
         };
         // SAFETY: our reference keeps the task alive.
         let header = unsafe { prefix(ptr) };
-        let prev = header.state.complete(panicked);
-        if prev.runnable_alone() {
-            // Nothing else can reach the task (rules 1 and 12): drop the output nobody can
-            // take, and free the task.
-            // SAFETY: we own the task; the future is gone and the output stored.
-            unsafe {
-                Self::drop_output(ptr, panicked);
-                Self::destroy(ptr);
+        match header.state.complete(panicked) {
+            Complete::Released => {
+                // Our reference went with the transition: the `Task` handle takes the output
+                // and frees the task; we must not touch it again.
             }
-            return;
+            Complete::Alone => {
+                // Nothing else can reach the task (rules 1 and 12): drop the output nobody can
+                // take, and free the task.
+                // SAFETY: we own the task; the future is gone and the output stored.
+                unsafe {
+                    Self::drop_output(ptr, panicked);
+                    Self::destroy(ptr);
+                }
+            }
+            Complete::ClaimedAwaiter { drop_output } => {
+                if drop_output {
+                    // Nobody can take the output any more (rule 3).
+                    // SAFETY: the output is stored and nobody else may read it.
+                    unsafe { Self::drop_output(ptr, panicked) };
+                }
+                // The completion took NOTIFYING: the awaiter slot is ours until one last step
+                // ends the notification and releases our reference together.
+                // SAFETY: we hold NOTIFYING without REGISTERING: nobody else touches the slot.
+                let awaiter = header.awaiter.with_mut(|slot| unsafe { (*slot).take() });
+                let new = header.state.end_notify_and_release();
+                // SAFETY: `new` is the state our release left.
+                unsafe { Self::free_if_unreferenced(ptr, new) };
+                wake_awaiter(awaiter);
+            }
+            Complete::Release { prev, drop_output } => {
+                if drop_output {
+                    // Nobody can take the output any more (rule 3).
+                    // SAFETY: the output is stored and nobody else may read it.
+                    unsafe { Self::drop_output(ptr, panicked) };
+                }
+                // SAFETY: we give up the `Runnable`'s reference; the future is gone.
+                unsafe { Self::release_and_notify(ptr, prev) };
+            }
         }
-        if prev.releases_at_completion() {
-            // Our reference went with the transition: the `Task` handle takes the output and
-            // frees the task; we must not touch it again.
-            return;
-        }
-        if !prev.has_task() || prev.is_closed() {
-            // Nobody can take the output any more (rule 3).
-            // SAFETY: the output is stored and nobody else may read it.
-            unsafe { Self::drop_output(ptr, panicked) };
-        }
-        if prev.awaiter_claimable() {
-            // The completion took NOTIFYING: the awaiter slot is ours until one last step ends
-            // the notification and releases our reference together.
-            // SAFETY: we hold NOTIFYING without REGISTERING: nobody else touches the slot.
-            let awaiter = header.awaiter.with_mut(|slot| unsafe { (*slot).take() });
-            let new = header.state.end_notify_and_release();
-            // SAFETY: `new` is the state our release left.
-            unsafe { Self::free_if_unreferenced(ptr, new) };
-            wake_awaiter(awaiter);
-            return;
-        }
-        // SAFETY: we give up the `Runnable`'s reference; the future is gone.
-        unsafe { Self::release_and_notify(ptr, prev) };
     }
 
     /// The future is pending: give up SCHEDULED, and either reschedule (woken during the poll),

@@ -155,13 +155,53 @@ impl State {
         self.refs() == 0 && self.has_task()
     }
 
-    /// Seen by a completing `Runnable`: after storing COMPLETED it would only release its
-    /// reference — because it owns the task outright, or because a `Task` handle (which keeps
-    /// the allocation alive and will take the output) exists, the task is not closed, and no
-    /// awaiter waits to be woken.
+    /// Seen by a completing `Runnable`: a `Task` handle (which keeps the allocation alive and
+    /// will take the output) exists, the task is not closed, and no awaiter waits to be woken,
+    /// so after storing COMPLETED the `Runnable` would only release its reference.
     #[inline(always)]
-    pub(crate) fn releases_at_completion(self) -> bool {
-        self.runnable_alone() || (self.has_task() && !self.is_closed() && !self.has_awaiter())
+    pub(crate) fn task_takes_output(self) -> bool {
+        // has_task() && !is_closed() && !has_awaiter(), in one mask: the completion's common case.
+        self.0 & (TASK | CLOSED | AWAITER) == TASK
+    }
+
+    /// The state a completion stores when it finds this one, with what the completing
+    /// `Runnable` does next ([`StateCell::complete`]). The most common case comes first.
+    #[inline(always)]
+    fn completed(self, panic_bit: usize) -> (usize, Complete) {
+        let stored = (self.0 & !(SCHEDULED | NOTIFIED)) | COMPLETED | panic_bit;
+        if self.task_takes_output() {
+            // The `Task` handle takes the output and nobody waits: release with this step.
+            return (stored - REFERENCE, Complete::Released);
+        }
+        if self.runnable_alone() {
+            return ((stored | CLOSED) - REFERENCE, Complete::Alone);
+        }
+        let closed = if self.has_task() { 0 } else { CLOSED };
+        let drop_output = !self.has_task() || self.is_closed();
+        if self.awaiter_claimable() {
+            // Claiming the awaiter slot here spares the notification its own first step.
+            (
+                stored | closed | NOTIFYING,
+                Complete::ClaimedAwaiter { drop_output },
+            )
+        } else {
+            (
+                stored | closed,
+                Complete::Release {
+                    prev: self,
+                    drop_output,
+                },
+            )
+        }
+    }
+
+    /// Seen by the registrar: no waker is registered, nobody registers or notifies. Only the
+    /// registrar sets AWAITER and notifiers touch the slot only while it is set, so the empty
+    /// slot is the registrar's to fill before it publishes it
+    /// ([`StateCell::publish_awaiter`]).
+    #[inline(always)]
+    pub(crate) fn awaiter_slot_free(self) -> bool {
+        !self.has(AWAITER | REGISTERING | NOTIFYING)
     }
 
     /// Seen before a notifier's transition: a waker sits in the awaiter slot and nobody is
@@ -275,6 +315,25 @@ pub(crate) enum Wake {
     /// `Runnable` (a by-value waker's own, or a fresh one for a by-reference wake) and must
     /// hand it to the schedule function.
     Schedule,
+}
+
+/// What a completion did, and so what the completing `Runnable` does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Complete {
+    /// The `Runnable` was alone (raw rule 12): the caller owns the task, drops the output
+    /// nobody can take and frees it.
+    Alone,
+    /// The `Runnable`'s reference went with the step: a `Task` handle will take the output and
+    /// free the task; the caller must not touch it again.
+    Released,
+    /// The step claimed the awaiter slot (NOTIFYING): the caller takes the waker out, ends the
+    /// notification and releases its reference in one step
+    /// ([`StateCell::end_notify_and_release`]), then wakes it. `drop_output`: nobody can take
+    /// the output any more (rule 3).
+    ClaimedAwaiter { drop_output: bool },
+    /// Anything else: drop the output if `drop_output`, then take the awaiter (if `prev`, the
+    /// state the step started from, had one), release the reference and wake the awaiter.
+    Release { prev: State, drop_output: bool },
 }
 
 /// What cancelling from the `Task` side did.
@@ -542,38 +601,47 @@ impl StateCell {
     }
 
     /// The future returned `Ready` (or panicked with propagation): stores COMPLETED. If no
-    /// `Task` handle remains, the task is also closed, as nobody will take the output. Returns
-    /// the previous state.
+    /// `Task` handle remains, the task is also closed, as nobody will take the output. Says what
+    /// the completing `Runnable` must do next ([`Complete`]).
     ///
-    /// When the completing `Runnable` has nothing left to do with the task after this step
-    /// ([`State::releases_at_completion`]), its reference is released in the same step, saving
-    /// an atomic operation: either nothing else can reach the task and the caller now owns it
-    /// outright ([`State::runnable_alone`]), or a `Task` handle will take the output
-    /// and the caller must not touch the task again.
+    /// When the `Runnable` has nothing left to do with the task after this step, its reference
+    /// is released in the same step, saving an atomic operation: either nothing else can reach
+    /// the task and the caller now owns it outright ([`State::runnable_alone`]), or a `Task`
+    /// handle will take the output and the caller must not touch the task again. When a waker
+    /// sits in the awaiter slot and nobody registers, the step also claims the slot
+    /// ([`State::awaiter_claimable`]).
     ///
     /// A `Runnable` that is alone (raw rule 12) writes nothing: it frees the task right away.
     #[inline(always)]
-    pub(crate) fn complete(&self, panicked: bool) -> State {
+    pub(crate) fn complete(&self, panicked: bool) -> Complete {
         let s = self.load();
         if s.runnable_alone() {
-            return s;
+            return Complete::Alone;
         }
         let panic_bit = if panicked { PANICKED } else { 0 };
-        self.transition_from(s, |s| {
-            let closed = if s.has_task() { 0 } else { CLOSED };
-            let release = if s.releases_at_completion() {
-                REFERENCE
-            } else {
-                0
-            };
-            // Claiming the awaiter slot here spares the notification its own first step.
-            let notifying = if s.awaiter_claimable() { NOTIFYING } else { 0 };
-            Some(
-                ((s.0 & !(SCHEDULED | NOTIFIED)) | COMPLETED | closed | panic_bit | notifying)
-                    - release,
-            )
-        })
-        .unwrap_or_else(|s| s)
+        let mut current = s.0;
+        if s.task_takes_output() {
+            // The common case gets a compare-exchange of its own, so that its success returns
+            // straight to the caller's matching arm.
+            let (new, then) = s.completed(panic_bit);
+            match self
+                .0
+                .compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return then,
+                Err(actual) => current = actual,
+            }
+        }
+        loop {
+            let (new, then) = State(current).completed(panic_bit);
+            match self
+                .0
+                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return then,
+                Err(actual) => current = actual,
+            }
+        }
     }
 
     /// Ends a notification begun by [`complete`](Self::complete) (the previous state was
@@ -793,18 +861,46 @@ impl StateCell {
 
     // ----- the awaiter slot -----
 
-    /// Starts a notification: `true` if the caller may take the waker out of the awaiter slot
-    /// (nobody else is notifying or registering).
+    /// Starts a notification: `true` if the caller may take the waker out of the awaiter slot.
+    /// Writes nothing when no waker is registered and nobody registers (an empty slot belongs
+    /// to the registrar, which may be filling it right now: see
+    /// [`publish_awaiter`](Self::publish_awaiter)) or when someone else is notifying. While the
+    /// registrar holds REGISTERING, the notification is handed to it: NOTIFYING is set and the
+    /// registrar wakes the waker when it ends its registration.
     #[inline]
     pub(crate) fn begin_notify(&self) -> bool {
-        let old = State(self.0.fetch_or(NOTIFYING, Ordering::AcqRel));
-        !old.has(NOTIFYING | REGISTERING)
+        self.transition(|s| {
+            if s.has(NOTIFYING) || !s.has(AWAITER | REGISTERING) {
+                None
+            } else {
+                Some(s.0 | NOTIFYING)
+            }
+        })
+        .is_ok_and(|prev| !prev.has(REGISTERING))
     }
 
     /// Ends a notification that took the waker out.
     #[inline]
     pub(crate) fn end_notify(&self) {
         self.0.fetch_and(!(NOTIFYING | AWAITER), Ordering::Release);
+    }
+
+    /// Publishes the waker the registrar has just written into the empty awaiter slot
+    /// ([`State::awaiter_slot_free`] in `seen`), in one step: sets AWAITER unless the task has
+    /// finished since. `false`: it has, so a notifier may already have passed by (notifiers
+    /// other than the registrar itself notify only once the task is finished); the slot is
+    /// still the registrar's, which takes its waker back out.
+    #[inline]
+    pub(crate) fn publish_awaiter(&self, seen: State) -> bool {
+        self.transition_from(seen, |s| {
+            debug_assert!(s.awaiter_slot_free(), "the awaiter slot changed hands");
+            if s.is_finished() {
+                None
+            } else {
+                Some(s.0 | AWAITER)
+            }
+        })
+        .is_ok()
     }
 
     /// Starts registering an awaiter. `false` if a notification is in progress, in which case
