@@ -626,15 +626,24 @@ where
     Hooks: HookSlot,
     M: 'a,
 {
-    // SAFETY: forwarded from the caller; the new task's reference goes to the `Runnable` and
-    // its TASK bit to the `Task`.
+    type Raw<Fut, S, M, Loc, Alloc, IdSlot, Hooks> =
+        RawTask<Fut, <Fut as Future>::Output, S, M, TaskExtras<Loc, Alloc, IdSlot, Hooks>>;
+    // SAFETY: forwarded from the caller; the new task's reference (and spare schedule hold,
+    // when its schedule function needs holds) goes to the `Runnable` and its TASK bit to the
+    // `Task`.
     unsafe {
-        let ptr =
-            RawTask::<Fut, Fut::Output, S, M, TaskExtras<Loc, Alloc, IdSlot, Hooks>>::allocate::<
-                F,
-                ABORT,
-            >(future, schedule, metadata, extras, propagate_panic)?;
-        Ok((Runnable::from_raw(ptr), Task::from_raw(ptr.as_ptr())))
+        let ptr = Raw::<Fut, S, M, Loc, Alloc, IdSlot, Hooks>::allocate::<F, ABORT>(
+            future,
+            schedule,
+            metadata,
+            extras,
+            propagate_panic,
+        )?;
+        let spare_hold = Raw::<Fut, S, M, Loc, Alloc, IdSlot, Hooks>::SCHEDULE_HOLDS;
+        Ok((
+            Runnable::spawned(ptr, spare_hold),
+            Task::from_raw(ptr.as_ptr()),
+        ))
     }
 }
 

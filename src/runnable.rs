@@ -26,9 +26,19 @@ use crate::schedule_info::ScheduleInfo;
 /// assert_eq!(futures_lite::future::block_on(task), 7);
 /// ```
 pub struct Runnable<M = ()> {
+    /// The task pointer, with [`SPARE_HOLD`] set in its lowest bit while the `Runnable` carries
+    /// the schedule hold its spawn paid for (see [`Runnable::spawned`]). The task's alignment
+    /// leaves that bit free; [`task`](Runnable::task) gives the pointer without it.
     ptr: NonNull<()>,
     _marker: PhantomData<M>,
 }
+
+/// The tag bit of a `Runnable` that carries a spare schedule hold: a reference its spawn added
+/// (with no atomic operation: the state word was being written anyway) for the call of the
+/// schedule function that usually comes next, `Runnable::schedule` (raw rule 6). That call
+/// uses it instead of adding one; whatever else ends the `Runnable` first (a run, a drop,
+/// `into_raw`) releases it.
+const SPARE_HOLD: usize = 1;
 
 // SAFETY: a `Runnable` hands out `&M` (so `M: Sync`) and may free the task, dropping `M`, on
 // the thread it was sent to (so `M: Send`). The future and output are confined by the spawn
@@ -43,11 +53,65 @@ impl<M> std::panic::UnwindSafe for Runnable<M> {}
 impl<M> std::panic::RefUnwindSafe for Runnable<M> {}
 
 impl<M> Runnable<M> {
+    /// The `Runnable` of a task just spawned; `spare_hold`: its state counts one reference more,
+    /// the spare schedule hold (see [`SPARE_HOLD`]), which the `Runnable` now owns.
+    ///
+    /// # Safety
+    /// As [`from_raw`](Self::from_raw); with `spare_hold`, the caller gives up that reference
+    /// too, and the task's schedule function needs a hold for its calls (`SCHEDULE_HOLDS`).
+    #[inline(always)]
+    pub(crate) unsafe fn spawned(ptr: NonNull<()>, spare_hold: bool) -> Self {
+        let ptr = if spare_hold {
+            // SAFETY: the address plus one is within the allocation (a task is larger than a
+            // byte), so it is not null; it is never dereferenced, only untagged again.
+            unsafe { NonNull::new_unchecked(ptr.as_ptr().cast::<u8>().add(SPARE_HOLD).cast()) }
+        } else {
+            ptr
+        };
+        Runnable {
+            ptr,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Whether this `Runnable` still carries its spawn's spare schedule hold.
+    #[inline(always)]
+    fn has_spare_hold(&self) -> bool {
+        self.ptr.as_ptr() as usize & SPARE_HOLD != 0
+    }
+
+    /// The task pointer, without the spare-hold tag.
+    #[inline(always)]
+    fn task(&self) -> NonNull<()> {
+        let tag = self.ptr.as_ptr() as usize & SPARE_HOLD;
+        // SAFETY: subtracting the tag gives back the task pointer `spawned` was given, which is
+        // not null.
+        unsafe { NonNull::new_unchecked(self.ptr.as_ptr().cast::<u8>().wrapping_sub(tag).cast()) }
+    }
+
+    /// Gives up the `Runnable` as its untagged task pointer, keeping its reference and
+    /// SCHEDULED bit, and (when it has one) its spare hold, which the caller now owns.
+    #[inline(always)]
+    fn into_task(self) -> NonNull<()> {
+        let ptr = self.task();
+        core::mem::forget(self);
+        ptr
+    }
+
+    /// Releases the spare schedule hold, if this `Runnable` still carries one: it is ending
+    /// some other way than through its schedule function.
+    #[inline(always)]
+    fn drop_spare_hold(&mut self) {
+        if self.has_spare_hold() {
+            self.ptr = release_spare_hold(self.task());
+        }
+    }
+
     #[inline(always)]
     fn header(&self) -> &Header<M> {
         // SAFETY: the `Runnable` holds a reference, so the task (whose data slot has type `M`,
         // as the spawn functions guarantee) is alive.
-        unsafe { self.ptr.cast::<Header<M>>().as_ref() }
+        unsafe { self.task().cast::<Header<M>>().as_ref() }
     }
 
     /// Returns the task's data slot (async-task's "metadata").
@@ -75,7 +139,7 @@ impl<M> Runnable<M> {
     /// ```
     pub fn identity(&self) -> Option<&crate::identity::Identity> {
         // SAFETY: the `Runnable`'s reference keeps the task alive for the borrow.
-        unsafe { (self.header().vtable.identity)(self.ptr) }
+        unsafe { (self.header().vtable.identity)(self.task()) }
     }
 
     /// Returns the task's data slot (async-task-ffi's name for [`metadata`](Self::metadata)).
@@ -126,7 +190,7 @@ impl<M> Runnable<M> {
         // SAFETY: the `Runnable`'s reference keeps the task alive; exclusive access to the
         // slot is the caller's promise. The place is reached through the raw pointer, not
         // through a shared `&Header`.
-        unsafe { &mut (*self.ptr.cast::<Header<M>>().as_ptr()).metadata }
+        unsafe { &mut (*self.task().cast::<Header<M>>().as_ptr()).metadata }
     }
 
     /// Whether the task was cancelled: its `Task` dropped or aborted (or cancelled through an
@@ -204,9 +268,11 @@ impl<M> Runnable<M> {
     /// ```
     #[inline]
     pub fn schedule(self) {
-        let ptr = self.into_raw();
-        // SAFETY: our reference and SCHEDULED bit pass to the schedule function's `Runnable`.
-        unsafe { (prefix(ptr).vtable.schedule)(ptr, ScheduleInfo::new(false), false) }
+        let held = self.has_spare_hold();
+        let ptr = self.into_task();
+        // SAFETY: our reference and SCHEDULED bit pass to the schedule function's `Runnable`;
+        // with `held`, the spare hold we carried becomes the call's hold (rule 6).
+        unsafe { (prefix(ptr).vtable.schedule)(ptr, ScheduleInfo::new(false), held) }
     }
 
     /// Polls the task's future once.
@@ -263,7 +329,7 @@ impl<M> Runnable<M> {
     pub fn waker(&self) -> Waker {
         self.header().state.add_ref();
         // SAFETY: the reference just added belongs to the new waker.
-        unsafe { waker_from_ref(self.ptr) }
+        unsafe { waker_from_ref(self.task()) }
     }
 
     /// A [`Watcher`](crate::raw::watcher::Watcher) of a task that was just spawned (its
@@ -278,7 +344,7 @@ impl<M> Runnable<M> {
         // SAFETY: forwarded from the caller; the reference just added belongs to the watcher.
         unsafe {
             self.header().state.add_ref_unshared();
-            crate::raw::watcher::Watcher::from_ref(self.ptr)
+            crate::raw::watcher::Watcher::from_ref(self.task())
         }
     }
 
@@ -299,7 +365,9 @@ impl<M> Runnable<M> {
     /// runnable.run();
     /// ```
     #[inline]
-    pub fn into_raw(self) -> NonNull<()> {
+    pub fn into_raw(mut self) -> NonNull<()> {
+        // A raw pointer carries no tag: give the spare hold back first.
+        self.drop_spare_hold();
         let ptr = self.ptr;
         core::mem::forget(self);
         ptr
@@ -330,9 +398,21 @@ impl<M> Runnable<M> {
 
 impl<M> Drop for Runnable<M> {
     fn drop(&mut self) {
+        self.drop_spare_hold();
         // SAFETY: we own the `Runnable`'s reference and SCHEDULED bit and give them up here.
         unsafe { drop_runnable(self.ptr) }
     }
+}
+
+/// Releases the spare schedule hold of the (untagged) task pointer `ptr` and returns it. Out of
+/// line: executors schedule a spawned `Runnable` before anything else.
+#[cold]
+#[inline(never)]
+fn release_spare_hold(ptr: NonNull<()>) -> NonNull<()> {
+    // SAFETY: the `Runnable` that carried the hold also holds its own reference, which keeps
+    // the task alive.
+    unsafe { prefix(ptr) }.state.release_spare_hold();
+    ptr
 }
 
 /// Drops a `Runnable` given only its task pointer: closes the task, drops the future, wakes

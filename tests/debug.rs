@@ -16,13 +16,15 @@ fn the_stages_of_a_task_in_words() {
     let queue = common::Queue::new();
     let probe = common::Probe::new();
     let (runnable, task) = rawtask::spawn(probe.future(7u32), queue.schedule());
+    // Two references: the `Runnable`'s, and the hold it carries for its first schedule call
+    // (the queue's schedule function has captured state, raw rule 6), given back by the run.
     assert_eq!(
         debug(&runnable),
-        "Runnable { state: scheduled, references: 1, task_handle: true, metadata: () }"
+        "Runnable { state: scheduled, references: 2, task_handle: true, metadata: () }"
     );
     assert_eq!(
         debug(&task),
-        "Task { state: scheduled, references: 1, awaiter: false, metadata: () }"
+        "Task { state: scheduled, references: 2, awaiter: false, metadata: () }"
     );
     runnable.run(); // the probe keeps the task's waker: one reference
     assert_eq!(

@@ -48,7 +48,8 @@ where
     /// Whether a call of the schedule function must keep the task alive with a reference of
     /// its own (rule 6): it has captured state, which lives in the task, and is not plain data
     /// (which is copied out before the call instead).
-    const SCHEDULE_HOLDS: bool = mem::size_of::<S>() > 0 && !<S as Sealed<M>>::PLAIN_DATA;
+    pub(crate) const SCHEDULE_HOLDS: bool =
+        mem::size_of::<S>() > 0 && !<S as Sealed<M>>::PLAIN_DATA;
 
     #[inline(always)]
     pub(super) fn cell(ptr: NonNull<()>) -> *mut TaskCell<F, T, S, M, E> {

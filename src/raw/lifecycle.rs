@@ -35,7 +35,9 @@ where
     E: Extras,
 {
     /// Allocates a task, builds its future from a reference to the data slot, and returns the
-    /// task pointer. The new state holds SCHEDULED, TASK and the reference of the `Runnable`.
+    /// task pointer. The new state holds SCHEDULED, TASK and the reference of the `Runnable`,
+    /// and with `SCHEDULE_HOLDS` the spare schedule hold the `Runnable` carries (its spawn
+    /// makes it with [`Runnable::spawned`](crate::Runnable)).
     ///
     /// If the allocator fails: with `ABORT`, the process is aborted (`handle_alloc_error`, as
     /// `Box::new` does; the infallible spawns, whose code then has no failure path at all);
@@ -74,7 +76,7 @@ where
         unsafe {
             addr_of_mut!((*raw).header).write(Header {
                 vtable: &Self::VTABLE,
-                state: StateCell::new(propagate_panic),
+                state: StateCell::new(propagate_panic, Self::SCHEDULE_HOLDS),
                 awaiter: UnsafeCell::new(None),
                 metadata,
             });

@@ -383,10 +383,25 @@ pub(crate) struct StateCell(AtomicUsize);
 
 impl StateCell {
     /// The state of a freshly spawned task: scheduled, with a `Task` handle and one reference
-    /// held by the `Runnable`.
-    pub(crate) fn new(propagate_panic: bool) -> StateCell {
+    /// held by the `Runnable`; with `spare_hold`, a second one the `Runnable` carries for the
+    /// call of the schedule function that usually follows a spawn (raw rule 6).
+    pub(crate) fn new(propagate_panic: bool, spare_hold: bool) -> StateCell {
         let propagate = if propagate_panic { PROPAGATE_PANIC } else { 0 };
-        StateCell(AtomicUsize::new(SCHEDULED | TASK | REFERENCE | propagate))
+        let spare = if spare_hold { REFERENCE } else { 0 };
+        StateCell(AtomicUsize::new(
+            SCHEDULED | TASK | (REFERENCE + spare) | propagate,
+        ))
+    }
+
+    /// Releases a spawn's spare schedule hold that no schedule call used (its `Runnable` is run,
+    /// dropped or made raw first). Never the last reference: the `Runnable`'s own remains.
+    #[inline]
+    pub(crate) fn release_spare_hold(&self) {
+        let old = State(self.0.fetch_sub(REFERENCE, Ordering::Release));
+        debug_assert!(
+            old.refs() >= 2,
+            "a spare hold without the Runnable's reference"
+        );
     }
 
     #[inline(always)]

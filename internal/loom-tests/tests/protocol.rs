@@ -259,6 +259,31 @@ fn wake_by_ref_schedule_fn_outlives_its_call() {
     });
 }
 
+/// Rule 6, the spare hold a spawn pays for: the spawned `Runnable` is scheduled explicitly
+/// (what an executor's spawn does) and, while the schedule function is still inside that call,
+/// another thread runs the detached task to completion, releasing every other reference. The
+/// hold the call uses is the one the spawn counted in the new task's state; it must keep the
+/// function alive through the call and be released exactly once (the leak check).
+#[test]
+fn spawn_schedule_fn_outlives_its_call() {
+    model("spawn_schedule_fn_outlives_its_call", deep(), || {
+        let mut h = Harness::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::Ready));
+        t.detach();
+        let a = thread::spawn(move || r.schedule());
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            let r = h2.exec.pop_blocking();
+            h2.run(r);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.counters.outputs_made), 1);
+        assert_eq!(get(&h.counters.schedules), 1);
+        h.finish(None, Never);
+    });
+}
+
 /// Rule 6, the hold added by the end of a poll that finds NOTIFIED (rule 5): a detached task
 /// yields, so its run schedules it again from `finish_pending`, and while the schedule
 /// function is still inside that call another thread runs the requeued task to completion,
