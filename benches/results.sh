@@ -19,7 +19,8 @@
 #      their ratios (benches/async-executor-share.sh, callgrind)
 #   6. code size per spawned future type (benches/code-size.sh)
 #
-#   benches/results.sh                 the full run (about 27 minutes on a quiet 2-core machine)
+#   benches/results.sh                 the full run (about 36 minutes on a quiet 2-core machine;
+#                                      async-executor's suite in 5 alternating rounds)
 #   QUICK=1 benches/results.sh         fewer rounds / criterion's --quick (a few minutes less)
 #   SKIP_AB=1 SKIP_CRITERION=1 SKIP_EXECUTORS=1 SKIP_ASYNC_EXECUTOR=1 SKIP_SHARE=1 SKIP_CODE_SIZE=1 benches/results.sh
 #                                      any of the six skipped (its section says SKIPPED);
@@ -72,7 +73,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 ab_rounds=${AB_ROUNDS:-$([[ -n $quick ]] && echo 21 || echo 41)}
-ae_rounds=${ROUNDS:-$([[ -n $quick ]] && echo 2 || echo 3)}
+ae_rounds=${ROUNDS:-$([[ -n $quick ]] && echo 2 || echo 5)}
 executor_args=()
 [[ -z $quick ]] || executor_args=(--quick)
 
