@@ -2,6 +2,7 @@
 
 use core::fmt;
 use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use core::task::Waker;
 
@@ -398,8 +399,8 @@ impl<M> Runnable<M> {
 
 impl<M> Drop for Runnable<M> {
     fn drop(&mut self) {
-        self.drop_spare_hold();
-        // SAFETY: we own the `Runnable`'s reference and SCHEDULED bit and give them up here.
+        // SAFETY: we own the `Runnable`'s reference and SCHEDULED bit (and the spare hold its
+        // tag says it carries) and give them up here.
         unsafe { drop_runnable(self.ptr) }
     }
 }
@@ -419,10 +420,19 @@ fn release_spare_hold(ptr: NonNull<()>) -> NonNull<()> {
 /// the awaiter and releases the reference. Needs the header prefix alone, so the C API uses it
 /// for runnables whose data slot type it does not know.
 ///
+/// `ptr` may carry a `Runnable`'s spare-hold tag, which is given back first: the check lives
+/// here, out of line, so that dropping a `Runnable` stays one call.
+///
 /// # Safety
-/// `ptr` is a task pointer whose `Runnable` (reference and SCHEDULED bit) the caller owns and
-/// gives up.
+/// `ptr` is a task pointer whose `Runnable` (reference and SCHEDULED bit, and the spare hold
+/// if tagged) the caller owns and gives up.
 pub(crate) unsafe fn drop_runnable(ptr: NonNull<()>) {
+    let mut runnable = ManuallyDrop::new(Runnable::<()> {
+        ptr,
+        _marker: PhantomData,
+    });
+    runnable.drop_spare_hold();
+    let ptr = runnable.ptr;
     // SAFETY: the `Runnable`'s reference keeps the task alive until it is released.
     let header = unsafe { prefix(ptr) };
     let vtable = header.vtable;

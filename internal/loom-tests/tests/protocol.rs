@@ -218,6 +218,16 @@ fn wake_publishes_memory_to_next_poll() {
     });
 }
 
+/// Another thread pops the task's next `Runnable` and runs it: in the rule-6 models, to
+/// completion while the schedule call that queued it may still be running.
+fn run_next_elsewhere(h: &Harness) -> thread::JoinHandle<()> {
+    let h = h.clone();
+    thread::spawn(move || {
+        let r = h.exec.pop_blocking();
+        h.run(r);
+    })
+}
+
 /// Rule 6: a wake schedules a detached idle task and, while the schedule function is still
 /// inside its call (after the push), another thread runs the task to completion. The schedule
 /// function must not be dropped before its call returns (the harness's schedule function
@@ -233,11 +243,7 @@ fn schedule_fn_outlives_wake(name: &str, wake: fn(Waker)) {
         h.run(r);
         t.detach();
         let a = thread::spawn(move || wake(w));
-        let h2 = h.clone();
-        let b = thread::spawn(move || {
-            let r = h2.exec.pop_blocking();
-            h2.run(r);
-        });
+        let b = run_next_elsewhere(&h);
         a.join().unwrap();
         b.join().unwrap();
         assert_eq!(get(&h.counters.outputs_made), 1);
@@ -271,11 +277,7 @@ fn spawn_schedule_fn_outlives_its_call() {
         let (r, t) = h.spawn(Spawn::new(Kind::Ready));
         t.detach();
         let a = thread::spawn(move || r.schedule());
-        let h2 = h.clone();
-        let b = thread::spawn(move || {
-            let r = h2.exec.pop_blocking();
-            h2.run(r);
-        });
+        let b = run_next_elsewhere(&h);
         a.join().unwrap();
         b.join().unwrap();
         assert_eq!(get(&h.counters.outputs_made), 1);
@@ -296,11 +298,7 @@ fn yield_reschedule_fn_outlives_its_call() {
         t.detach();
         let h1 = h.clone();
         let a = thread::spawn(move || h1.run(r));
-        let h2 = h.clone();
-        let b = thread::spawn(move || {
-            let r = h2.exec.pop_blocking();
-            h2.run(r);
-        });
+        let b = run_next_elsewhere(&h);
         a.join().unwrap();
         b.join().unwrap();
         assert_eq!(get(&h.counters.outputs_made), 1);
