@@ -2,7 +2,6 @@
 
 use core::fmt;
 use core::marker::PhantomData;
-use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use core::task::Waker;
 
@@ -78,16 +77,13 @@ impl<M> Runnable<M> {
     /// Whether this `Runnable` still carries its spawn's spare schedule hold.
     #[inline(always)]
     fn has_spare_hold(&self) -> bool {
-        self.ptr.as_ptr() as usize & SPARE_HOLD != 0
+        split_tag(self.ptr).1
     }
 
     /// The task pointer, without the spare-hold tag.
     #[inline(always)]
     fn task(&self) -> NonNull<()> {
-        let tag = self.ptr.as_ptr() as usize & SPARE_HOLD;
-        // SAFETY: subtracting the tag gives back the task pointer `spawned` was given, which is
-        // not null.
-        unsafe { NonNull::new_unchecked(self.ptr.as_ptr().cast::<u8>().wrapping_sub(tag).cast()) }
+        split_tag(self.ptr).0
     }
 
     /// Gives up the `Runnable` as its untagged task pointer, keeping its reference and
@@ -103,8 +99,11 @@ impl<M> Runnable<M> {
     /// some other way than through its schedule function.
     #[inline(always)]
     fn drop_spare_hold(&mut self) {
-        if self.has_spare_hold() {
-            self.ptr = release_spare_hold(self.task());
+        let (ptr, spare) = split_tag(self.ptr);
+        if spare {
+            // SAFETY: we carry the spare hold, and our own reference keeps the task alive.
+            unsafe { release_spare_hold(ptr) };
+            self.ptr = ptr;
         }
     }
 
@@ -405,15 +404,29 @@ impl<M> Drop for Runnable<M> {
     }
 }
 
-/// Releases the spare schedule hold of the (untagged) task pointer `ptr` and returns it. Out of
-/// line: executors schedule a spawned `Runnable` before anything else.
+/// Splits a `Runnable`'s pointer into the task pointer and whether it carries the spare
+/// schedule hold ([`SPARE_HOLD`]).
+#[inline(always)]
+fn split_tag(ptr: NonNull<()>) -> (NonNull<()>, bool) {
+    let tag = ptr.as_ptr() as usize & SPARE_HOLD;
+    // SAFETY: subtracting the tag gives back the task pointer `Runnable::spawned` was given,
+    // which is not null.
+    let task =
+        unsafe { NonNull::new_unchecked(ptr.as_ptr().cast::<u8>().wrapping_sub(tag).cast()) };
+    (task, tag != 0)
+}
+
+/// Releases the spare schedule hold of the (untagged) task pointer `ptr`. Out of line:
+/// executors schedule a spawned `Runnable` before anything else.
+///
+/// # Safety
+/// The caller owns the spare hold and gives it up, and holds another reference (its
+/// `Runnable`'s), which keeps the task alive.
 #[cold]
 #[inline(never)]
-fn release_spare_hold(ptr: NonNull<()>) -> NonNull<()> {
-    // SAFETY: the `Runnable` that carried the hold also holds its own reference, which keeps
-    // the task alive.
+unsafe fn release_spare_hold(ptr: NonNull<()>) {
+    // SAFETY: the caller's other reference keeps the task alive.
     unsafe { prefix(ptr) }.state.release_spare_hold();
-    ptr
 }
 
 /// Drops a `Runnable` given only its task pointer: closes the task, drops the future, wakes
@@ -427,12 +440,11 @@ fn release_spare_hold(ptr: NonNull<()>) -> NonNull<()> {
 /// `ptr` is a task pointer whose `Runnable` (reference and SCHEDULED bit, and the spare hold
 /// if tagged) the caller owns and gives up.
 pub(crate) unsafe fn drop_runnable(ptr: NonNull<()>) {
-    let mut runnable = ManuallyDrop::new(Runnable::<()> {
-        ptr,
-        _marker: PhantomData,
-    });
-    runnable.drop_spare_hold();
-    let ptr = runnable.ptr;
+    let (ptr, spare) = split_tag(ptr);
+    if spare {
+        // SAFETY: the caller gives up the spare hold; the `Runnable`'s own reference remains.
+        unsafe { release_spare_hold(ptr) };
+    }
     // SAFETY: the `Runnable`'s reference keeps the task alive until it is released.
     let header = unsafe { prefix(ptr) };
     let vtable = header.vtable;
