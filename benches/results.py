@@ -98,6 +98,55 @@ def geomean(xs):
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
 
 
+def earlier_machines(results_md, machine):
+    """The headline of the previous run of each other machine, as Markdown lines.
+
+    Ratios move with the processor (the atomics rawtask saves cost several times more on some
+    than on others), so a run on a new machine keeps the headline of the last run on each
+    other machine instead of dropping it: the previous file's own run becomes an entry when
+    its machine differs, and its entries carry over, one per machine."""
+    try:
+        old = open(results_md, encoding="utf-8").read().splitlines()
+    except OSError:
+        return []
+
+    def field(lines, key):
+        return next((l[len(key):].strip() for l in lines if l.startswith(key)), "?")
+
+    def block(lines, title):
+        """The lines of section `title` (its own heading level), without the heading."""
+        level = title.split(" ")[0]
+        try:
+            start = lines.index(title) + 1
+        except ValueError:
+            return []
+        end = next((i for i in range(start, len(lines))
+                    if lines[i].startswith("#") and len(lines[i].split(" ")[0]) <= len(level)),
+                   len(lines))
+        return lines[start:end]
+
+    entries = []  # (machine, lines)
+    old_machine = field(old, "- machine:")
+    if old_machine not in ("?", machine):
+        headline = [l for l in block(old, "## Headline") if l.startswith("- ")]
+        if headline:
+            entries.append((old_machine, [
+                f"### {old_machine}",
+                "",
+                f"{field(old, '- date:')}, rawtask commit {field(old, '- rawtask commit:')}; "
+                f"its tables are in the git history of this file.",
+                "",
+            ] + headline + [""]))
+    section = block(old, "## Earlier runs on other machines")
+    heads = [i for i, l in enumerate(section) if l.startswith("### ")]
+    for n, i in enumerate(heads):
+        name = section[i][4:].strip()
+        if name != machine and all(name != m for m, _ in entries):
+            end = heads[n + 1] if n + 1 < len(heads) else len(section)
+            entries.append((name, section[i:end]))
+    return [line for _, lines in entries for line in lines]
+
+
 def main():
     out, results_md, results_svg = sys.argv[1:4]
     meta = dict(arg.split("=", 1) for arg in sys.argv[4:])
@@ -207,6 +256,12 @@ def main():
           "## Headline", ""]
     md += headline or ["(no step ran)"]
     md += ["", "![rawtask's time as a ratio of its peers' per workload](results.svg)", ""]
+    machine = f"{meta.get('cpu')}, {meta.get('cores')} cores"
+    earlier = earlier_machines(results_md, machine)
+    if earlier:
+        md += ["## Earlier runs on other machines", "",
+               "The last run's headline on each other machine this file was generated on: "
+               "compare ratios within one machine, not across.", ""] + earlier
     # Short titles, so that the README can link to their anchors; the command on its own line.
     sections = [
         ("ab", "Interleaved A/B",
