@@ -10,9 +10,9 @@
 #   benches/code-size.sh
 #   N=40 benches/code-size.sh          the larger count (default 20)
 #
-# cargo-llvm-lines is optional (`cargo install --locked cargo-llvm-lines`); without it the LLVM
-# lines columns say SKIPPED. Builds in a scratch directory outside the workspace, offline when
-# the registry cache has everything.
+# cargo-llvm-lines is installed when missing (`cargo install --locked cargo-llvm-lines`); if
+# that fails, the LLVM lines columns say SKIPPED. Builds in a scratch directory outside the
+# workspace, offline when the registry cache has everything.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 n=${N:-20}
@@ -98,6 +98,12 @@ RUST
 }
 
 have_llvm_lines=no
+if ! cargo llvm-lines --version >/dev/null 2>&1; then
+    # A fresh machine: install it (the registry is reachable where this runs; if not, the
+    # columns say SKIPPED).
+    echo "code-size: installing cargo-llvm-lines" >&2
+    cargo install --locked --quiet cargo-llvm-lines >&2 || true
+fi
 if cargo llvm-lines --version >/dev/null 2>&1; then have_llvm_lines=yes; fi
 
 # measure LIB COUNT: prints "llvm_lines binary_bytes stripped_bytes".
