@@ -17,6 +17,13 @@
 #                      have if rawtask's task code cost nothing (instructions, not time: the
 #                      time a thread sleeps in the kernel is not counted, which only makes the
 #                      task's share look larger and the bound lower than it is)
+#   per task run       all instructions per call of the task crate's `RawTask::run`, patched
+#                      over unpatched: what the swap changes in the whole program's work,
+#                      executor code included. That code is compiled in the benchmark's own
+#                      crate, split into 16 codegen units; which of concurrent-queue's
+#                      functions share a unit (and so get inlined) depends on every item in
+#                      the crate, the task crate's too. With CODEGEN_UNITS=1 both sides are
+#                      built with one unit, which takes that chance out of the comparison.
 #
 # and the geometric mean of the bounds: no task crate can bring the suite's geometric mean
 # below it.
@@ -24,12 +31,18 @@
 #   benches/async-executor-share.sh              every benchmark, 1 s of profiling each
 #   PROFILE_TIME=3 benches/async-executor-share.sh spawn_one
 #   REPORT_ONLY=1 benches/async-executor-share.sh   the table of the last run's profiles
+#   CODEGEN_UNITS=1 benches/async-executor-share.sh  both sides built with one codegen unit
+#                                                    (in target/async-executor-bench-cgu1/)
 #
 # Needs valgrind; prints `SKIPPED: ...` without it. Builds in target/async-executor-bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PROFILE_TIME=${PROFILE_TIME:-1}
+if [[ -n "${CODEGEN_UNITS:-}" ]]; then
+    export CARGO_PROFILE_BENCH_CODEGEN_UNITS=$CODEGEN_UNITS
+    WORK=${WORK:-$ROOT/target/async-executor-bench-cgu$CODEGEN_UNITS}
+fi
 WORK=${WORK:-$ROOT/target/async-executor-bench}
 OUT=$WORK/share
 note() { echo "async-executor share: $*" >&2; }
@@ -83,10 +96,10 @@ done
 count=${#names[@]}
 fi
 
-python3 - "$OUT" "$count" "$ROOT" <<'PYTHON'
+python3 - "$OUT" "$count" "$ROOT" "${CODEGEN_UNITS:-}" <<'PYTHON'
 import math, re, sys
 
-out, count, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out, count, root, cgus = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 line = re.compile(r"^\s*([\d,]+)\s+\([^)]*\)\s+([^:]+):(.*?)(?: \[.*\])?$")
 
 def shares(path, is_task):
@@ -110,16 +123,53 @@ in_async_task = crate_code(["/async-task-4.7.1/src/"], "async_task")
 # rawtask is a path dependency: its files are named from the workspace root.
 in_rawtask = crate_code([root + "/src/", root + "/compat/"], "rawtask")
 
-print(f"| async-executor 1.14.1 benchmark (callgrind, instructions) | async-task share (unpatched) | rawtask share (patched) | bound: ratio if the task code were free |")
-print("|---|---:|---:|---:|")
-bounds = []
+def program_total(path):
+    for text in open(path, encoding="utf-8", errors="replace"):
+        if "PROGRAM TOTALS" in text:
+            return int(text.split()[0].replace(",", ""))
+    return 0
+
+def task_runs(path, crate):
+    """How many times the task crate's `RawTask::run` was called (through the vtable, so
+    always a real call), read from the callgrind file's call records."""
+    names, runs, callee = {}, 0, None
+    run = re.compile(r"^" + re.escape(crate) + r"::raw::(?:harness::)?RawTask<[^>]*>::run$")
+    for text in open(path, encoding="utf-8", errors="replace"):
+        if text.startswith(("fn=", "cfn=")):
+            key, rest = text.rstrip("\n").split("=", 1)
+            m = re.match(r"\((\d+)\)(?: (.*))?$", rest)
+            if m and m.group(2):
+                names[m.group(1)] = m.group(2)
+            name = names.get(m.group(1), "") if m else rest
+            callee = name if key == "cfn" else None
+        elif text.startswith("calls=") and callee is not None:
+            if run.match(callee):
+                runs += int(text[6:].split()[0])
+            callee = None
+    return runs
+
+def per_run(side, i, crate):
+    runs = task_runs(f"{out}/{side}/{i}.out", crate)
+    return program_total(f"{out}/{side}/{i}.txt") / runs if runs else None
+
+title = "async-executor 1.14.1 benchmark (callgrind, instructions"
+title += f"; codegen-units = {cgus} on both sides)" if cgus else ")"
+print(f"| {title} | async-task share (unpatched) | rawtask share (patched) | bound: ratio if the task code were free | instructions per task run, patched/unpatched |")
+print("|---|---:|---:|---:|---:|")
+bounds, per_task = [], []
 for i in range(count):
     name = open(f"{out}/{i}.name").read().strip()
     at = shares(f"{out}/unpatched/{i}.txt", in_async_task)
     rt = shares(f"{out}/patched/{i}.txt", in_rawtask)
     bound = 1 - at
     bounds.append(bound)
-    print(f"| {name} | {at:.1%} | {rt:.1%} | {bound:.2f} |")
+    u, p = per_run("unpatched", i, "async_task"), per_run("patched", i, "rawtask")
+    ratio = f"{p / u:.3f}" if u and p else "n/a (no task runs)"
+    if u and p:
+        per_task.append(p / u)
+    print(f"| {name} | {at:.1%} | {rt:.1%} | {bound:.2f} | {ratio} |")
 geo = math.exp(sum(math.log(b) for b in bounds) / len(bounds))
-print(f"| **geometric mean of the bounds ({count} benchmarks)** | | | **{geo:.2f}** |")
+geo_task = (f"**{math.exp(sum(math.log(r) for r in per_task) / len(per_task)):.3f}**"
+            if per_task else "")
+print(f"| **geometric mean ({count} benchmarks)** | | | **{geo:.2f}** | {geo_task} |")
 PYTHON

@@ -152,7 +152,8 @@ def main():
     meta = dict(arg.split("=", 1) for arg in sys.argv[4:])
     steps = {name: read(out, name) for name in ["ab", "join-set", "cancel", "scope", "batch",
                                                  "storage", "executors", "async-executor",
-                                                 "async-executor-share", "code-size"]}
+                                                 "async-executor-share",
+                                                 "async-executor-share-cgu1", "code-size"]}
 
     ab_tables = tables(steps["ab"][0])
     ab_names = ab_groups(len(ab_tables))
@@ -228,6 +229,16 @@ def main():
                             f"share of the instructions is {min(at):.0f}–{max(at):.0f} % per "
                             f"benchmark, so even a task crate that cost nothing would leave the "
                             f"suite's geometric mean at {total[3].strip('*')}.")
+        one = tables(steps["async-executor-share-cgu1"][0])
+        one_total = next((r for r in one[0][1:] if r[0].startswith("**")), None) if one else None
+        if len(total) > 4 and total[4].strip("*"):
+            line = (f"- **the whole program's instructions per task run**, patched/unpatched "
+                    f"(callgrind, geometric mean over the suite): {total[4].strip('*')}")
+            if one_total and len(one_total) > 4 and one_total[4].strip("*"):
+                line += (f"; {one_total[4].strip('*')} with both sides built as one codegen "
+                         f"unit (which of the executor's queue functions get inlined then no "
+                         f"longer depends on the task crate's items)")
+            headline.append(line + ".")
     cs = tables(steps["code-size"][0])
     if cs:
         per = {r[0]: r for r in cs[0][1:]}
@@ -285,6 +296,8 @@ def main():
          "`benches/async-executor.sh`"),
         ("async-executor-share", "How much of that suite is task code",
          "`benches/async-executor-share.sh`"),
+        ("async-executor-share-cgu1", "The same with one codegen unit",
+         "`CODEGEN_UNITS=1 benches/async-executor-share.sh`"),
         ("code-size", "Code size", "`benches/code-size.sh`"),
     ]
     for name, title, command in sections:

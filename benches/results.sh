@@ -16,7 +16,8 @@
 #   4. async-executor 1.14.1's own benchmark suite with async-task patched to rawtask, against
 #      unpatched (benches/async-executor.sh)
 #   5. how much of each of those benchmarks is task-crate code, and the bound that puts on
-#      their ratios (benches/async-executor-share.sh, callgrind)
+#      their ratios, and the whole program's instructions per task run (benches/async-executor-
+#      share.sh, callgrind); again with both sides built as one codegen unit (CODEGEN_UNITS=1)
 #   6. code size per spawned future type (benches/code-size.sh)
 #
 #   benches/results.sh                 the full run (about 36 minutes on a quiet 2-core machine;
@@ -153,6 +154,12 @@ if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
     REPORT_ONLY=1 step async-executor-share SKIP_SHARE benches/async-executor-share.sh
 else
     step async-executor-share SKIP_SHARE benches/async-executor-share.sh
+fi
+# The same profiles with both sides built as one codegen unit (the control for inlining luck).
+if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
+    CODEGEN_UNITS=1 REPORT_ONLY=1 step async-executor-share-cgu1 SKIP_SHARE benches/async-executor-share.sh
+else
+    CODEGEN_UNITS=1 step async-executor-share-cgu1 SKIP_SHARE benches/async-executor-share.sh
 fi
 step code-size SKIP_CODE_SIZE benches/code-size.sh
 
