@@ -468,6 +468,17 @@ impl<T, M> Task<T, M> {
 
 impl<T, M> Drop for Task<T, M> {
     fn drop(&mut self) {
+        // The usual end of an awaited task, decided with one load: its output was taken (or it
+        // was cancelled and its future dropped) and the handle is alone with it (raw rule 12).
+        // Cancelling would find it done and detaching would free it: free it. (Models:
+        // `internal/loom-tests/tests/alone.rs`, where the last other owner goes on another
+        // thread just before or just after this load.)
+        if let Some(Detach::Destroy) = self.prefix().state.load().detach_alone_finished() {
+            // SAFETY: nothing else can reach the task and it holds neither future nor output:
+            // we own it.
+            unsafe { (self.prefix().vtable.destroy)(self.ptr) };
+            return;
+        }
         self.set_canceled();
         drop(self.set_detached());
     }
