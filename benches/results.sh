@@ -20,7 +20,7 @@
 #      share.sh, callgrind); again with both sides built as one codegen unit (CODEGEN_UNITS=1)
 #   6. code size per spawned future type (benches/code-size.sh)
 #
-#   benches/results.sh                 the full run (about 36 minutes on a quiet 2-core machine;
+#   benches/results.sh                 the full run (about 40 minutes on a quiet 2-core machine;
 #                                      async-executor's suite in 5 alternating rounds)
 #   QUICK=1 benches/results.sh         fewer rounds / criterion's --quick (a few minutes less)
 #   SKIP_AB=1 SKIP_CRITERION=1 SKIP_EXECUTORS=1 SKIP_ASYNC_EXECUTOR=1 SKIP_SHARE=1 SKIP_CODE_SIZE=1 benches/results.sh
@@ -150,15 +150,13 @@ if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
 else
     ROUNDS=$ae_rounds step async-executor SKIP_ASYNC_EXECUTOR benches/async-executor.sh
 fi
+# The profiles, then the same with both sides built as one codegen unit (the control for
+# inlining luck).
 if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
     REPORT_ONLY=1 step async-executor-share SKIP_SHARE benches/async-executor-share.sh
-else
-    step async-executor-share SKIP_SHARE benches/async-executor-share.sh
-fi
-# The same profiles with both sides built as one codegen unit (the control for inlining luck).
-if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
     CODEGEN_UNITS=1 REPORT_ONLY=1 step async-executor-share-cgu1 SKIP_SHARE benches/async-executor-share.sh
 else
+    step async-executor-share SKIP_SHARE benches/async-executor-share.sh
     CODEGEN_UNITS=1 step async-executor-share-cgu1 SKIP_SHARE benches/async-executor-share.sh
 fi
 step code-size SKIP_CODE_SIZE benches/code-size.sh
