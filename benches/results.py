@@ -166,7 +166,7 @@ def main():
                 if not r[0].startswith("**")]
         series.append(("rawtask / async-task 4.7.1 (core workloads, interleaved A/B medians)", rows))
         g = geomean([v for _, v in rows])
-        headline.append(f"- **rawtask / async-task 4.7.1**, eight core task workloads: geometric "
+        headline.append(f"- **rawtask / async-task 4.7.1**, {len(rows)} core task workloads: geometric "
                         f"mean of medians **{g:.2f}** (worst {max(v for _, v in rows):.2f}, "
                         f"{min(rows, key=lambda r: -r[1])[0]}).")
     if "floor" in ab:

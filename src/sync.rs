@@ -156,10 +156,30 @@ pub(crate) mod alloc {
     }
 }
 
-/// Identity of the current thread, used by `spawn_local` tasks to stay on their home thread.
+/// Identity of the current thread: `spawn_local` tasks ask it on every run and drop to stay on
+/// their home thread, home schedulers on every wake.
+///
+/// `thread::current()` clones and drops an `Arc` (two atomic read-modify-writes), so the id is
+/// cached per thread. The cache is a const-initialised `Cell` with no destructor: reading it is a
+/// plain thread-local load with no lazy-initialisation or destroyed-state check, and it stays
+/// valid while the thread's other locals are being destroyed. A `ThreadId` is never reused, so
+/// comparing cached ids is exact.
 #[cfg(all(feature = "std", not(loom)))]
+#[inline]
 pub(crate) fn current_thread_id() -> std::thread::ThreadId {
-    std::thread::current().id()
+    use core::cell::Cell;
+    use std::thread::ThreadId;
+    std::thread_local! {
+        static ID: Cell<Option<ThreadId>> = const { Cell::new(None) };
+    }
+    /// The first ask on this thread.
+    #[cold]
+    fn fill(id: &Cell<Option<ThreadId>>) -> ThreadId {
+        let current = std::thread::current().id();
+        id.set(Some(current));
+        current
+    }
+    ID.with(|id| id.get().unwrap_or_else(|| fill(id)))
 }
 
 #[cfg(all(feature = "std", loom))]

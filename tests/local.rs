@@ -200,6 +200,30 @@ fn running_a_local_task_on_another_thread_panics_and_leaks_the_future() {
     assert_eq!(queue.scheduled(), 0);
 }
 
+/// The current thread's id is cached per thread: a thread that has already run a local task of
+/// its own (so its cache is filled) must still refuse one spawned elsewhere.
+#[test]
+fn a_thread_that_ran_its_own_local_task_still_refuses_a_foreign_one() {
+    let _g = check_leaks();
+    statics_reset();
+    let (_queue, (runnable, task)) = untracked_local_task();
+
+    let result = spawn_tracked(move || {
+        let own = Queue::new();
+        let (mine, my_task) = rawtask::spawn_local(async { Rc::new(1u8) }, own.schedule());
+        mine.run();
+        assert_eq!(*block_on(my_task), 1);
+        catch_quietly(move || runnable.run())
+    })
+    .join()
+    .expect("no abort");
+    assert!(result.is_err(), "the foreign local task must not run here");
+    assert_eq!(NOT_SEND_POLLS.load(SeqCst), 0);
+    assert!(task.is_finished());
+    assert_eq!(common::untracked(|| block_on(task.fallible())), None);
+    assert_eq!(NOT_SEND_DROPS.load(SeqCst), 0);
+}
+
 #[test]
 fn awaiting_a_local_task_that_ran_on_the_wrong_thread_panics() {
     let _g = check_leaks();

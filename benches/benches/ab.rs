@@ -1,6 +1,7 @@
-//! Interleaved A/B comparison of rawtask and async-task 4.7.1 on the eight core workloads of
-//! `benches/core.rs`, for a machine whose speed drifts by ±25 % between criterion's
-//! back-to-back measurements (this project's shared 2-core VM does).
+//! Interleaved A/B comparison of rawtask and async-task 4.7.1 on the core workloads of
+//! `benches/core.rs` (plus its self-waking task made by `spawn_local`), for a machine whose
+//! speed drifts by ±25 % between criterion's back-to-back measurements (this project's shared
+//! 2-core VM does).
 //!
 //! Criterion (`benches/core.rs`) measures each implementation in its own few-second window,
 //! so a slow window skews a ratio. Here every round times a short batch of rawtask and a
@@ -92,7 +93,8 @@ fn main() {
     }
 }
 
-/// rawtask against async-task 4.7.1 on the eight workloads of `benches/core.rs`.
+/// rawtask against async-task 4.7.1 on the eight workloads of `benches/core.rs`, plus
+/// `self_wake_run` on a task made by `spawn_local` (whose runs check the thread).
 fn core(rounds: usize) {
     fn raw_noop(_: rawtask::Runnable) {}
     fn at_noop(_: async_task::Runnable) {}
@@ -184,6 +186,28 @@ fn core(rounds: usize) {
             },
             || {
                 let (r, t) = async_task::spawn(Yields(99), |r| AT_SLOT.set(Some(r)));
+                let mut next = Some(r);
+                while let Some(r) = next {
+                    r.run();
+                    next = AT_SLOT.take();
+                }
+                poll_ready(t);
+            },
+        ),
+        ab(
+            "local_self_wake_run (spawn_local, 100 polls)",
+            rounds,
+            || {
+                let (r, t) = rawtask::spawn_local(Yields(99), |r| RAW_SLOT.set(Some(r)));
+                let mut next = Some(r);
+                while let Some(r) = next {
+                    r.run();
+                    next = RAW_SLOT.take();
+                }
+                poll_ready(t);
+            },
+            || {
+                let (r, t) = async_task::spawn_local(Yields(99), |r| AT_SLOT.set(Some(r)));
                 let mut next = Some(r);
                 while let Some(r) = next {
                     r.run();

@@ -62,7 +62,7 @@ impl<M> Shared<M> {
     /// A home on the current thread.
     pub(super) fn new(notify: Notify) -> Shared<M> {
         Shared {
-            home: current_thread(),
+            home: crate::sync::current_thread_id(),
             signal: Signal::new(),
             inbox: Inbox::new(),
             remote: AtomicUsize::new(0),
@@ -81,7 +81,7 @@ impl<M> Shared<M> {
     /// Whether the current thread is the home thread.
     #[inline]
     pub(super) fn on_home(&self) -> bool {
-        current_thread() == self.home
+        crate::sync::current_thread_id() == self.home
     }
 
     /// Runs `f` on the local queue.
@@ -205,30 +205,4 @@ impl<M> Shared<M> {
             }
         }
     }
-}
-
-/// The current thread's id, cached per thread outside loom (`thread::current()` clones an
-/// `Arc` on some toolchains; the schedule function asks on every wake). The cache is a
-/// const-initialised `Cell` with no destructor, so reading it is a plain thread-local load
-/// with no lazy-initialisation or destroyed-state check, valid even while the thread's other
-/// locals are being destroyed. A `ThreadId` is never reused, so the compare is exact.
-#[cfg(not(loom))]
-#[inline]
-fn current_thread() -> ThreadId {
-    std::thread_local! {
-        static ID: core::cell::Cell<Option<ThreadId>> = const { core::cell::Cell::new(None) };
-    }
-    /// The first ask on this thread.
-    #[cold]
-    fn fill(id: &core::cell::Cell<Option<ThreadId>>) -> ThreadId {
-        let current = crate::sync::current_thread_id();
-        id.set(Some(current));
-        current
-    }
-    ID.with(|id| id.get().unwrap_or_else(|| fill(id)))
-}
-
-#[cfg(loom)]
-fn current_thread() -> ThreadId {
-    crate::sync::current_thread_id()
 }
