@@ -83,12 +83,34 @@ pub(crate) unsafe fn clone_waker(data: *const ()) -> RawWaker {
     // through the GOT: a load. x86 lets no load pass a locked instruction, so a GOT load left
     // after the add (where the compiler puts it) makes the new waker wait for the add to
     // finish, which made a clone + drop loop measurably slower than async-task's (whose vtable
-    // is a local constant). Passing the address through `black_box` pins the load before the
-    // add, and brings it to parity.
-    let vtable = core::hint::black_box(&RAW_WAKER_VTABLE);
+    // is a local constant).
+    let vtable = in_register_now(&RAW_WAKER_VTABLE);
     // SAFETY: the waker being cloned holds a reference, so the task is alive.
     unsafe { prefix(ptr) }.state.add_ref();
     RawWaker::new(data, vtable)
+}
+
+/// Returns `value` after making the compiler hold it in a register at this point of the program,
+/// so that loading it is not left for later (see `clone_waker`). On x86 an empty `asm!` statement
+/// that takes and gives back the value does that for free; elsewhere (and under Miri, which runs
+/// no assembly) `black_box` does it through the stack.
+#[inline(always)]
+fn in_register_now<T>(value: &'static T) -> &'static T {
+    #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), not(miri)))]
+    {
+        let mut address = value as *const T;
+        // SAFETY: the assembly is empty: it leaves the register as it is and touches no memory,
+        // stack or flag (it is not marked `nomem` only because it takes a pointer). Declaring
+        // the register an output makes its value opaque, so the compiler cannot load the
+        // address again later instead of keeping it.
+        unsafe {
+            core::arch::asm!("/* {0} */", inout(reg) address, options(nostack, preserves_flags));
+        }
+        // SAFETY: the assembly left `address` unchanged: it is still `value`.
+        unsafe { &*address }
+    }
+    #[cfg(not(all(any(target_arch = "x86", target_arch = "x86_64"), not(miri))))]
+    core::hint::black_box(value)
 }
 
 unsafe fn wake(data: *const ()) {
