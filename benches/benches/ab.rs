@@ -6,10 +6,14 @@
 //! Criterion (`benches/core.rs`) measures each implementation in its own few-second window,
 //! so a slow window skews a ratio. Here every round times a short batch of rawtask and a
 //! short batch of async-task back to back (alternating which goes first) and records their
-//! ratio; the median over many rounds is robust to drift. Run:
+//! ratio; the median over many rounds is robust to drift. The rounds are spread over five
+//! processes (`AB_PROCESSES`), because each process gets its own random placement of stack,
+//! heap and libraries, and some ratios move with it by more than their quartiles (see `pool`).
+//! Run:
 //!
-//!     cargo bench -p rawtask-benches --bench ab            # 41 rounds
+//!     cargo bench -p rawtask-benches --bench ab            # 41 rounds (45 in 5 processes)
 //!     AB_ROUNDS=101 cargo bench -p rawtask-benches --bench ab
+//!     AB_PROCESSES=1 cargo bench -p rawtask-benches --bench ab   # all rounds in one process
 //!     cargo bench -p rawtask-benches --bench ab -- scope   # rawtask::scope against plain tasks
 //!     cargo bench -p rawtask-benches --bench ab -- capi    # the C callback path against Rust
 //!     cargo bench -p rawtask-benches --bench ab -- ffi     # rawtask::ffi against async-ffi 0.5.1
@@ -56,6 +60,14 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(if quick { 3 } else { 41 });
+    // Each process has its own address-space layout, so spread the rounds over several.
+    let processes: usize = std::env::var("AB_PROCESSES")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(if quick { 1 } else { 5 });
+    if processes > 1 && std::env::var_os(CHILD).is_none() {
+        return pool(processes, rounds);
+    }
     // Groups to run: `core` unless named on the command line (`-- scope`).
     let mut groups: Vec<String> = std::env::args()
         .skip(1)
@@ -93,6 +105,97 @@ fn main() {
     }
 }
 
+/// Set in the processes `pool` starts: they print each workload's per-round ratios too.
+const CHILD: &str = rawtask_benches::AB_CHILD;
+
+/// How a table header names the rounds: `pool` passes the pooled count to its processes.
+fn rounds_label(rounds: usize) -> String {
+    std::env::var("AB_ROUNDS_LABEL").unwrap_or_else(|_| format!("{rounds} rounds"))
+}
+
+/// Runs this benchmark (same arguments) in `processes` processes, `rounds / processes` rounds
+/// each (rounded up), and prints its tables with every workload's median and quartiles taken
+/// over the rounds of all of them, and each geometric mean over those pooled medians.
+///
+/// Why: the operating system places the stack, heap and libraries at random addresses in each
+/// process, and some workloads' ratios move with that layout by more than their quartiles
+/// within one process (measured on the Intel Xeon VM: scoped spawn + done signal 1.64 in one
+/// process and 2.00 in the next, future_1k 0.58 and 1.11). Pooling measures across layouts.
+fn pool(processes: usize, rounds: usize) {
+    let each = rounds.div_ceil(processes);
+    let label = format!("{} rounds in {processes} processes", each * processes);
+    let outputs: Vec<Vec<String>> = (0..processes)
+        .map(|_| {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(std::env::args().skip(1))
+                .env(CHILD, "1")
+                .env("AB_ROUNDS", each.to_string())
+                .env("AB_ROUNDS_LABEL", &label)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .expect("start a benchmark process");
+            assert!(out.status.success(), "a benchmark process failed");
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect();
+    // The `@ratios` lines in the order the processes printed them (the same in every one).
+    let pooled: Vec<Vec<f64>> = {
+        let per_process: Vec<Vec<&String>> = outputs
+            .iter()
+            .map(|lines| lines.iter().filter(|l| l.starts_with("@ratios")).collect())
+            .collect();
+        (0..per_process[0].len())
+            .map(|row| {
+                let mut all: Vec<f64> = per_process
+                    .iter()
+                    .flat_map(|lines| lines[row].split_whitespace().skip(1))
+                    .map(|r| r.parse().unwrap())
+                    .collect();
+                all.sort_by(f64::total_cmp);
+                all
+            })
+            .collect()
+    };
+    let quantile = |all: &[f64], p: f64| all[((all.len() - 1) as f64 * p).round() as usize];
+    let mut rows = pooled.iter();
+    let mut medians: Vec<f64> = Vec::new();
+    let lines = &outputs[0];
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("@ratios") {
+            continue;
+        }
+        let is_row = lines
+            .get(i + 1)
+            .is_some_and(|next| next.starts_with("@ratios"));
+        if is_row {
+            let all = rows.next().unwrap();
+            let name = line.trim_start_matches("| ").split(" | ").next().unwrap();
+            let median = quantile(all, 0.5);
+            medians.push(median);
+            println!(
+                "| {name} | {median:.2} | {:.2}–{:.2} |",
+                quantile(all, 0.25),
+                quantile(all, 0.75)
+            );
+        } else if line.starts_with("| **geometric mean") {
+            let mean = medians.iter().map(|m| m.ln()).sum::<f64>() / medians.len() as f64;
+            println!(
+                "| **geometric mean of medians** | **{:.2}** | |",
+                mean.exp()
+            );
+        } else {
+            if line.starts_with("| workload") {
+                medians.clear();
+            }
+            println!("{line}");
+        }
+    }
+}
+
 /// rawtask against async-task 4.7.1 on the eight workloads of `benches/core.rs`, plus
 /// `self_wake_run` on a task made by `spawn_local` (whose runs check the thread).
 fn core(rounds: usize) {
@@ -101,7 +204,10 @@ fn core(rounds: usize) {
     fn raw_data_noop(_: rawtask::Runnable<u64>) {}
     fn at_data_noop(_: async_task::Runnable<u64>) {}
 
-    println!("| workload (rawtask/async-task, {rounds} rounds) | median | quartiles |");
+    println!(
+        "| workload (rawtask/async-task, {label}) | median | quartiles |",
+        label = rounds_label(rounds)
+    );
     println!("|---|---:|---:|");
     let medians = [
         ab(
@@ -388,8 +494,9 @@ fn floor(rounds: usize) {
         black_box(poll_ready(t));
     };
     println!(
-        "| workload ({rounds} rounds; floor: alloc {} bytes, 2 atomic RMWs, free) | median | quartiles |",
-        layout.size()
+        "| workload ({label}; floor: alloc {} bytes, 2 atomic RMWs, free) | median | quartiles |",
+        layout.size(),
+        label = rounds_label(rounds)
     );
     println!("|---|---:|---:|");
     ab("spawn_run_join: rawtask/floor", rounds, raw, floor);
@@ -417,7 +524,10 @@ fn run_queue() {
 fn scope(rounds: usize) {
     use rawtask::scope::{ForgettableSignalSender, ScopedSpawn, ScopedSpawner};
 
-    println!("| workload (scoped/plain rawtask, {rounds} rounds) | median | quartiles |");
+    println!(
+        "| workload (scoped/plain rawtask, {label}) | median | quartiles |",
+        label = rounds_label(rounds)
+    );
     println!("|---|---:|---:|");
     let plain = |i: u64| {
         let (runnable, task) = rawtask::spawn(
@@ -549,7 +659,10 @@ fn capi(rounds: usize) {
     use rawtask::capi::{rawtask_runnable_run, rawtask_runnable_schedule, RawtaskRunnable};
     use rawtask_benches::SelfWake;
 
-    println!("| workload (C callback/Rust closure, {rounds} rounds) | median | quartiles |");
+    println!(
+        "| workload (C callback/Rust closure, {label}) | median | quartiles |",
+        label = rounds_label(rounds)
+    );
     println!("|---|---:|---:|");
     let context = C_QUEUE
         .with(|queue| queue as *const std::cell::RefCell<_>)
@@ -596,7 +709,10 @@ fn home(rounds: usize) {
     use rawtask_benches::SelfWake;
 
     unsafe extern "C" fn notify(_: *mut std::ffi::c_void) {}
-    println!("| workload (home from C/Rust closure, {rounds} rounds) | median | quartiles |");
+    println!(
+        "| workload (home from C/Rust closure, {label}) | median | quartiles |",
+        label = rounds_label(rounds)
+    );
     println!("|---|---:|---:|");
     let home = rawtask_home_new(Some(notify), std::ptr::null_mut());
     let schedule = home_schedule(home).unwrap();
@@ -716,7 +832,10 @@ fn compat(rounds: usize) {
         poll_ready(task);
     };
 
-    println!("| workload ({rounds} rounds) | median | quartiles |");
+    println!(
+        "| workload ({label}) | median | quartiles |",
+        label = rounds_label(rounds)
+    );
     println!("|---|---:|---:|");
     for yields in [0u64, 3] {
         let runs = yields + 1;
@@ -795,7 +914,10 @@ fn ffi(rounds: usize) {
     use std::pin::Pin;
     use std::task::{Context, Poll, Waker};
 
-    println!("| workload (rawtask::ffi/async-ffi 0.5.1, {rounds} rounds) | median | quartiles |");
+    println!(
+        "| workload (rawtask::ffi/async-ffi 0.5.1, {label}) | median | quartiles |",
+        label = rounds_label(rounds)
+    );
     println!("|---|---:|---:|");
     // Not fused, in either crate: a ready future polled again polls `poll_fn` again.
     let mut ours =
@@ -891,7 +1013,10 @@ fn ffi(rounds: usize) {
 /// the heap (`rawtask::spawn`): the target is a ratio of at most 1.0.
 fn storage(rounds: usize) {
     // One table (benches/results.py counts one per group).
-    println!("| workload (pool/heap, {rounds} rounds) | median | quartiles |");
+    println!(
+        "| workload (pool/heap, {label}) | median | quartiles |",
+        label = rounds_label(rounds)
+    );
     println!("|---|---:|---:|");
     static_pool(rounds);
     owned_pool(rounds);

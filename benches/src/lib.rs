@@ -38,6 +38,10 @@ fn time(iters: u64, f: &mut impl FnMut()) -> std::time::Duration {
     start.elapsed()
 }
 
+/// Set in a benchmark process whose rounds another process pools: [`ab`] then also prints every
+/// round's ratio, on a line of its own after the row (`@ratios r1 r2 ...`).
+pub const AB_CHILD: &str = "AB_CHILD";
+
 /// Interleaved A/B timing for a machine whose speed drifts between measurement windows:
 /// calibrates a batch to about 2 ms of `a`, then over `rounds` rounds times one batch of `a`
 /// and one of `b` back to back (alternating which goes first), and prints the median and the
@@ -65,6 +69,11 @@ pub fn ab(name: &str, rounds: usize, mut a: impl FnMut(), mut b: impl FnMut()) -
     ratios.sort_by(f64::total_cmp);
     let q = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
     println!("| {name} | {:.2} | {:.2}–{:.2} |", q(0.5), q(0.25), q(0.75));
+    if std::env::var_os(AB_CHILD).is_some() {
+        // For the process that pools several processes' rounds (`benches/ab.rs`).
+        let all: Vec<String> = ratios.iter().map(|r| format!("{r:.6}")).collect();
+        println!("@ratios {}", all.join(" "));
+    }
     q(0.5)
 }
 
