@@ -35,6 +35,24 @@ thread_local! {
     static AT_SLOT: Cell<Option<async_task::Runnable>> = const { Cell::new(None) };
 }
 
+/// Runs `first`, then each `Runnable` its task put in `RAW_SLOT`, until it puts none.
+fn raw_run_until_idle(first: rawtask::Runnable) {
+    let mut next = Some(first);
+    while let Some(r) = next {
+        r.run();
+        next = RAW_SLOT.take();
+    }
+}
+
+/// [`raw_run_until_idle`] for async-task, through `AT_SLOT`.
+fn at_run_until_idle(first: async_task::Runnable) {
+    let mut next = Some(first);
+    while let Some(r) = next {
+        r.run();
+        next = AT_SLOT.take();
+    }
+}
+
 /// Pending `n` times (waking itself), then ready.
 struct Yields(u32);
 
@@ -283,20 +301,12 @@ fn core(rounds: usize) {
             rounds,
             || {
                 let (r, t) = rawtask::spawn(Yields(99), |r| RAW_SLOT.set(Some(r)));
-                let mut next = Some(r);
-                while let Some(r) = next {
-                    r.run();
-                    next = RAW_SLOT.take();
-                }
+                raw_run_until_idle(r);
                 poll_ready(t);
             },
             || {
                 let (r, t) = async_task::spawn(Yields(99), |r| AT_SLOT.set(Some(r)));
-                let mut next = Some(r);
-                while let Some(r) = next {
-                    r.run();
-                    next = AT_SLOT.take();
-                }
+                at_run_until_idle(r);
                 poll_ready(t);
             },
         ),
@@ -305,20 +315,12 @@ fn core(rounds: usize) {
             rounds,
             || {
                 let (r, t) = rawtask::spawn_local(Yields(99), |r| RAW_SLOT.set(Some(r)));
-                let mut next = Some(r);
-                while let Some(r) = next {
-                    r.run();
-                    next = RAW_SLOT.take();
-                }
+                raw_run_until_idle(r);
                 poll_ready(t);
             },
             || {
                 let (r, t) = async_task::spawn_local(Yields(99), |r| AT_SLOT.set(Some(r)));
-                let mut next = Some(r);
-                while let Some(r) = next {
-                    r.run();
-                    next = AT_SLOT.take();
-                }
+                at_run_until_idle(r);
                 poll_ready(t);
             },
         ),
