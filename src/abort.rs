@@ -31,6 +31,9 @@ pub(crate) fn abort(message: &str) -> ! {
 pub(crate) fn abort_on_panic<R>(what: &'static str, f: impl FnOnce() -> R) -> R {
     struct Bomb(&'static str);
     impl Drop for Bomb {
+        // Inline, so that the bomb lives in the unwinding path alone: out of line, its message
+        // was stored on the stack before every guarded call.
+        #[inline]
         fn drop(&mut self) {
             abort(self.0);
         }

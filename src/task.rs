@@ -66,10 +66,27 @@ impl<T, M> Task<T, M> {
     /// runnable.schedule();
     /// r.recv().unwrap().run(); // still runs
     /// ```
+    #[inline]
     pub fn detach(self) {
         let mut this = ManuallyDrop::new(self);
-        // The output, if any, is dropped here.
-        drop(this.set_detached());
+        // Alone with a finished task whose output, if stored, is neither a panic nor anything
+        // with a destructor (a detached `()` task, a scoped leaf): the same one-load decision as
+        // `set_detached`, carried out without a frame for the general path.
+        match this.prefix().state.load().detach_alone_finished() {
+            Some(Detach::Destroy) => {}
+            Some(Detach::TakeOutputAndDestroy { panicked: false }) if !mem::needs_drop::<T>() => {}
+            _ => return this.detach_general(),
+        }
+        // SAFETY: nothing else can reach the task (raw rule 12), and nothing it holds needs
+        // dropping here: we own it.
+        unsafe { (this.prefix().vtable.destroy)(this.ptr) };
+    }
+
+    /// [`detach`](Self::detach) through [`set_detached`](Self::set_detached); the output, if
+    /// any, is dropped here.
+    #[inline(never)]
+    fn detach_general(&mut self) {
+        drop(self.set_detached());
     }
 
     /// [`detach`](Self::detach) for a task that was just spawned: a plain store instead of an

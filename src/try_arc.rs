@@ -139,6 +139,19 @@ impl<T> Drop for TryArc<T> {
         if self.inner().count.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
+        // SAFETY: the last handle.
+        unsafe { self.drop_last() }
+    }
+}
+
+impl<T> TryArc<T> {
+    /// Drops the value and frees the block. Out of line, so that releasing a handle that is
+    /// not the last needs no stack frame where it is inlined.
+    ///
+    /// # Safety
+    /// This is the last handle, after its count was released.
+    #[inline(never)]
+    unsafe fn drop_last(&mut self) {
         // SAFETY: the last handle: nobody else can reach the block. The value is dropped in
         // place once, then the block freed with the layout it was allocated with.
         unsafe {

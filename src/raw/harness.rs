@@ -82,6 +82,17 @@ where
             return;
         }
 
+        if !Self::SCHEDULE_HOLDS {
+            // A zero-sized schedule function: nothing of the task is read during the call.
+            // (A branch of its own: an `Option` of the hold below stayed on the stack, to be
+            // checked after the call, even where it was always `None`.)
+            // SAFETY: the caller's reference and SCHEDULED bit become the `Runnable`'s.
+            let runnable = unsafe { Runnable::<M>::from_raw(ptr) };
+            // SAFETY: the caller's reference keeps the task alive for the read.
+            unsafe { (*addr_of!((*cell).schedule)).schedule(runnable, info) };
+            return;
+        }
+
         /// Keeps the task, and so the schedule function, alive during the call (rule 6).
         struct Hold(NonNull<()>);
         impl Drop for Hold {
@@ -90,19 +101,14 @@ where
                 unsafe { release_waker_ref(self.0) }
             }
         }
-        let _hold = if Self::SCHEDULE_HOLDS {
-            if !held {
-                // SAFETY: the caller's reference keeps the task alive while we add ours.
-                unsafe { prefix(ptr) }.state.add_ref();
-            }
-            Some(Hold(ptr))
-        } else {
-            None
-        };
+        if !held {
+            // SAFETY: the caller's reference keeps the task alive while we add ours.
+            unsafe { prefix(ptr) }.state.add_ref();
+        }
+        let _hold = Hold(ptr);
 
         // SAFETY: the caller's reference and SCHEDULED bit become the `Runnable`'s; `_hold`
-        // (the caller's or ours), or the schedule function being zero-sized, keeps `schedule`
-        // valid during the call.
+        // (the caller's or ours) keeps `schedule` valid during the call.
         unsafe {
             let runnable = Runnable::<M>::from_raw(ptr);
             (*addr_of!((*cell).schedule)).schedule(runnable, info);

@@ -221,6 +221,18 @@ impl<F, D: FnOnce(), P: ParentEnd> Leaf<F, D, P> {
         unsafe { ManuallyDrop::drop(&mut self.scope) };
         panic.or(dropped.err()).or(ran.err())
     }
+
+    /// Dropped early, by the executor or because spawning failed: terminate anyway (a leaf has
+    /// no children to wait for). A panic is not resumed: unwinding out of a task's destructor
+    /// aborts most executors (rawtask included), and the panic hook has already reported it.
+    ///
+    /// Out of line, so that dropping a terminated leaf (every leaf that completed) is one
+    /// check and no stack frame.
+    #[cold]
+    #[inline(never)]
+    fn terminate_early(&mut self) {
+        drop(self.terminate(None));
+    }
 }
 
 impl<F, D, P> Future for Leaf<F, D, P>
@@ -263,13 +275,10 @@ where
 }
 
 impl<F, D: FnOnce(), P: ParentEnd> Drop for Leaf<F, D, P> {
+    #[inline]
     fn drop(&mut self) {
         if !self.terminated {
-            // Dropped early, by the executor or because spawning failed: terminate anyway (a
-            // leaf has no children to wait for). A panic is not resumed: unwinding out of a
-            // task's destructor aborts most executors (rawtask included), and the panic hook
-            // has already reported it.
-            drop(self.terminate(None));
+            self.terminate_early();
         }
     }
 }
