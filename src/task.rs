@@ -342,7 +342,7 @@ impl<T, M> Task<T, M> {
     fn set_detached_shared(&mut self) -> Option<Result<T, StoredPanic>> {
         let mut output = None;
         loop {
-            match self.prefix().state.detach() {
+            match self.prefix().state.detach(!mem::needs_drop::<T>()) {
                 Detach::TakeOutput => {
                     let panicked = self.prefix().state.load().is_panicked();
                     output = Some(self.read_output(panicked));

@@ -312,10 +312,11 @@ where
         };
         // SAFETY: our reference keeps the task alive.
         let header = unsafe { prefix(ptr) };
-        match header.state.complete(panicked) {
+        match header.state.complete(panicked, !mem::needs_drop::<T>()) {
             Complete::Released => {
                 // Our reference went with the transition: the `Task` handle takes the output
-                // and frees the task; we must not touch it again.
+                // and frees the task, or another holder frees it with an output that needs no
+                // drop; we must not touch it again.
             }
             Complete::Alone => {
                 // Nothing else can reach the task (rules 1 and 12): drop the output nobody can

@@ -166,8 +166,10 @@ impl State {
 
     /// The state a completion stores when it finds this one, with what the completing
     /// `Runnable` does next ([`StateCell::complete`]). The most common case comes first.
+    /// `plain_output`: the output has no destructor (and `panic_bit` says whether it is a
+    /// panic payload, which has one).
     #[inline(always)]
-    fn completed(self, panic_bit: usize) -> (usize, Complete) {
+    fn completed(self, panic_bit: usize, plain_output: bool) -> (usize, Complete) {
         let stored = (self.0 & !(SCHEDULED | NOTIFIED)) | COMPLETED | panic_bit;
         if self.task_takes_output() {
             // The `Task` handle takes the output and nobody waits: release with this step.
@@ -178,6 +180,12 @@ impl State {
         }
         let closed = if self.has_task() { 0 } else { CLOSED };
         let drop_output = !self.has_task() || self.is_closed();
+        if drop_output && plain_output && panic_bit == 0 && !self.has_awaiter() {
+            // Nobody will take the output, dropping it does nothing and nobody waits: release
+            // with this step too. Another reference or the `Task` handle remains (otherwise
+            // the `Runnable` would be alone) and frees the task.
+            return ((stored | closed) - REFERENCE, Complete::Released);
+        }
         if self.awaiter_claimable() {
             // Claiming the awaiter slot here spares the notification its own first step.
             (
@@ -324,7 +332,8 @@ pub(crate) enum Complete {
     /// nobody can take and frees it.
     Alone,
     /// The `Runnable`'s reference went with the step: a `Task` handle will take the output and
-    /// free the task; the caller must not touch it again.
+    /// free the task, or nobody will take an output that needs no drop and another holder
+    /// frees it; the caller must not touch it again.
     Released,
     /// The step claimed the awaiter slot (NOTIFYING): the caller takes the waker out, ends the
     /// notification and releases its reference in one step
@@ -622,13 +631,14 @@ impl StateCell {
     /// When the `Runnable` has nothing left to do with the task after this step, its reference
     /// is released in the same step, saving an atomic operation: either nothing else can reach
     /// the task and the caller now owns it outright ([`State::runnable_alone`]), or a `Task`
-    /// handle will take the output and the caller must not touch the task again. When a waker
-    /// sits in the awaiter slot and nobody registers, the step also claims the slot
-    /// ([`State::awaiter_claimable`]).
+    /// handle will take the output and the caller must not touch the task again, or nobody
+    /// will take an output that needs no drop and nobody waits (`plain_output`: `T` has no
+    /// drop glue). When a waker sits in the awaiter slot and nobody registers, the step also
+    /// claims the slot ([`State::awaiter_claimable`]).
     ///
     /// A `Runnable` that is alone (raw rule 12) writes nothing: it frees the task right away.
     #[inline(always)]
-    pub(crate) fn complete(&self, panicked: bool) -> Complete {
+    pub(crate) fn complete(&self, panicked: bool, plain_output: bool) -> Complete {
         let s = self.load();
         if s.runnable_alone() {
             return Complete::Alone;
@@ -638,7 +648,7 @@ impl StateCell {
         if s.task_takes_output() {
             // The common case gets a compare-exchange of its own, so that its success returns
             // straight to the caller's matching arm.
-            let (new, then) = s.completed(panic_bit);
+            let (new, then) = s.completed(panic_bit, plain_output);
             match self
                 .0
                 .compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
@@ -648,7 +658,7 @@ impl StateCell {
             }
         }
         loop {
-            let (new, then) = State(current).completed(panic_bit);
+            let (new, then) = State(current).completed(panic_bit, plain_output);
             match self
                 .0
                 .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
@@ -837,9 +847,11 @@ impl StateCell {
     }
 
     /// One step of dropping or detaching the `Task` handle; call until it returns anything but
-    /// `TakeOutput`. A `Task` that is alone (raw rule 12) uses a plain store, or none.
+    /// `TakeOutput`. A `Task` that is alone (raw rule 12) uses a plain store, or none. With
+    /// `plain_output` (`T` has no drop glue), a stored output that is not a panic is marked
+    /// taken and the handle let go in the same step: there is nothing to move out or drop.
     #[inline]
-    pub(crate) fn detach(&self) -> Detach {
+    pub(crate) fn detach(&self, plain_output: bool) -> Detach {
         let s = self.load();
         if let Some(outcome) = s.detach_alone_finished() {
             return outcome;
@@ -851,7 +863,14 @@ impl StateCell {
         }
         let mut outcome = Detach::Detached;
         let _ = self.transition_from(s, |s| {
-            if s.has_output() {
+            if s.has_output() && plain_output && !s.is_panicked() {
+                outcome = if s.refs() == 0 {
+                    Detach::Destroy
+                } else {
+                    Detach::Detached
+                };
+                Some((s.0 | CLOSED) & !TASK)
+            } else if s.has_output() {
                 outcome = Detach::TakeOutput;
                 Some(s.0 | CLOSED)
             } else if s.refs() == 0 && !s.is_closed() {
