@@ -17,9 +17,9 @@ use crate::try_alloc_error::TryAllocError;
 /// by a task dropped while children were still alive, for the last child to run.
 pub(crate) type Tail = Box<dyn FnOnce() + Send>;
 
-/// The word that counts a registry's handles: `CLOSED | owners * OWNER | children * CHILD`.
-/// 64 bits wherever the target has 64-bit atomics, so that neither count can realistically
-/// overflow.
+/// The word that counts a registry's handles:
+/// `CLOSED | VISIT | owners * OWNER | children * CHILD`. 64 bits wherever the target has 64-bit
+/// atomics, so that neither count can realistically overflow.
 #[cfg(target_has_atomic = "64")]
 type Word = u64;
 #[cfg(target_has_atomic = "64")]
@@ -31,13 +31,18 @@ use crate::sync::atomic::AtomicUsize as AtomicWord;
 
 /// Set once the owner has begun terminating its children (step 3).
 const CLOSED: Word = 1;
-/// One owner handle ([`Owner`]): a spawner, the owning task's scope, or a pin held by the
-/// child that runs the owner's rest of termination.
-const OWNER: Word = 2;
-/// One live child ([`Registration`]). The owner count sits between `CLOSED` and here.
+/// Set (under the lock, while children are alive) when the owner leaves a waker or a tail in
+/// `slow`: the last child must then visit the lock. Counts as a handle: it keeps the registry
+/// alive until that child has been and cleared it.
+const VISIT: Word = 2;
+/// One owner handle ([`Owner`]): a spawner or the owning task's scope.
+const OWNER: Word = 4;
+/// One live child ([`Registration`]). The owner count sits between `VISIT` and here.
 const CHILD: Word = 1 << (Word::BITS / 2);
 const OWNERS: Word = CHILD - OWNER;
 const CHILDREN: Word = !(CHILD - 1);
+/// Every bit that keeps the registry alive.
+const HANDLES: Word = VISIT | OWNERS | CHILDREN;
 
 /// The children of one scoped task (or of a root spawner), shared by its owners and its live
 /// children.
@@ -47,10 +52,10 @@ const CHILDREN: Word = !(CHILD - 1);
 /// spawned: a finished child only leaves the count.
 ///
 /// One word counts both kinds of handle, so that a child's registration is also what keeps
-/// the registry alive: registering and deregistering are one atomic operation each, and the
-/// registry is freed by whichever handle leaves the word at zero. The lock is taken only by
-/// the owner once it waits (step 4) and by the child that brings the count of a closed scope
-/// to zero.
+/// the registry alive: registering and deregistering are one atomic operation each (a
+/// `fetch_add` and a `fetch_sub`, no retry loop), and the registry is freed by whichever
+/// handle leaves the word without handles. The lock is taken only by the owner once it must
+/// wait (step 4) or leave its tail, and by the last child after that (`VISIT`).
 pub(crate) struct Children {
     /// Cancelled at step 3 of the owner's termination: every child's cancel receiver watches
     /// it (a child with a token of its own has a child of this one).
@@ -179,8 +184,8 @@ impl Drop for Owner {
         // Release: this handle's uses of the registry happen-before its freeing; Acquire: the
         // handle that frees sees every other handle's uses.
         let previous = self.state.fetch_sub(OWNER, Ordering::AcqRel);
-        if previous & (OWNERS | CHILDREN) == OWNER {
-            // SAFETY: the last handle of either kind is gone.
+        if previous & HANDLES == OWNER {
+            // SAFETY: the last handle of any kind is gone.
             unsafe { free(self.ptr) };
         }
     }
@@ -191,35 +196,16 @@ impl Drop for Registration {
     /// is undone.
     #[inline]
     fn drop(&mut self) {
-        let children_ref = self.get();
-        let mut state = children_ref.state.load(Ordering::Relaxed);
-        loop {
-            // The last child of a closed scope wakes the waiting owner or runs the tail of a
-            // dropped one, under the lock (`leave_closed`). It trades its child count for an
-            // owner count in the same step, so that the owner may see zero children at once
-            // while the registry stays alive until the lock is released.
-            let last_of_closed = state & CLOSED != 0 && children(state) == 1;
-            let next = if last_of_closed {
-                state - CHILD + OWNER
-            } else {
-                state - CHILD
-            };
-            // Release: everything this child did happens-before the owner's next step (the
-            // owner reads `state` with Acquire); Acquire: for freeing, as in `Owner::drop`.
-            match children_ref.state.compare_exchange_weak(
-                state,
-                next,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) if last_of_closed => return self.leave_closed(),
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        if state & (OWNERS | CHILDREN) == CHILD {
-            // SAFETY: this was the last handle of either kind.
+        // Release: everything this child did happens-before the owner's next step (the owner
+        // reads `state` with Acquire); Acquire: for freeing, as in `Owner::drop`.
+        let previous = self.get().state.fetch_sub(CHILD, Ordering::AcqRel);
+        if previous & HANDLES == CHILD {
+            // SAFETY: this was the last handle of any kind.
             unsafe { free(self.ptr) };
+        } else if previous & VISIT != 0 && children(previous) == 1 {
+            // The owner left a waker or a tail for the last child, and `VISIT` keeps the
+            // registry alive until `visit` clears it.
+            self.visit();
         }
     }
 }
@@ -237,25 +223,29 @@ impl Registration {
         &self.get().token
     }
 
-    /// The rest of the last child's deregistration from a closed scope, holding the pin that
-    /// `drop` took in its place.
+    /// The last child's deregistration from a scope whose owner asked for a visit: wakes the
+    /// waiting owner or runs the tail of a dropped one, then lets go of `VISIT`.
     #[cold]
     #[inline(never)]
-    fn leave_closed(&self) {
-        // The owner's `poll_empty` or `leave_tail` either saw zero, or holds the lock until its
-        // waker or tail is stored.
+    fn visit(&self) {
+        // The owner set `VISIT` while holding the lock, and holds it until its waker or tail
+        // is stored.
         let (waker, tail) = {
             let mut slow = lock(&self.get().slow);
             (slow.waiter.take(), slow.tail.take())
         };
+        // As in `Owner::drop`.
+        let previous = self.get().state.fetch_sub(VISIT, Ordering::AcqRel);
+        if previous & HANDLES == VISIT {
+            // SAFETY: `VISIT` was the last handle; nothing below touches the registry.
+            unsafe { free(self.ptr) };
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
         if let Some(tail) = tail {
             run_tail(tail);
         }
-        // Release the pin.
-        drop(Owner { ptr: self.ptr });
     }
 }
 
@@ -300,15 +290,40 @@ impl Children {
         children(self.state.load(Ordering::Acquire)) == 0
     }
 
+    /// Under the lock (`_held`): sets `VISIT` unless every child has terminated; `false` if
+    /// they have.
+    ///
+    /// One atomic step, so that either the last child's deregistration comes after it and
+    /// sees `VISIT` (and then waits for the lock), or this sees zero children.
+    fn ask_visit(&self, _held: &Slow) -> bool {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if children(state) == 0 {
+                return false;
+            }
+            if state & VISIT != 0 {
+                return true;
+            }
+            // Acquire on failure: a zero seen here is read as `is_empty` reads it.
+            match self.state.compare_exchange_weak(
+                state,
+                state | VISIT,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
     /// Step 4: `Ready` once every registered child has terminated. Call after `close`.
     pub(crate) fn poll_empty(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.is_empty() {
             return Poll::Ready(());
         }
-        // Under the lock, a child whose deregistration this load misses takes the lock after
-        // us and finds the waker (see `Registration::drop`).
         let mut slow = lock(&self.slow);
-        if self.is_empty() {
+        if !self.ask_visit(&slow) {
             return Poll::Ready(());
         }
         match &mut slow.waiter {
@@ -323,12 +338,11 @@ impl Children {
     pub(crate) fn leave_tail(&self, tail: Tail) -> Option<Tail> {
         let mut slow = lock(&self.slow);
         slow.waiter = None;
-        if self.is_empty() {
-            Some(tail)
-        } else {
-            slow.tail = Some(tail);
-            None
+        if !self.ask_visit(&slow) {
+            return Some(tail);
         }
+        slow.tail = Some(tail);
+        None
     }
 }
 

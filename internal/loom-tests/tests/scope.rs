@@ -733,6 +733,57 @@ fn parent_waits_for_child() {
     });
 }
 
+/// As [`parent_waits_for_child`], but the parent is polled in a loop with a waker that does
+/// nothing (an executor's spurious polls), and dropped — with its scope's registry handle —
+/// the moment it is ready, while its child may still be on its way out of the registry: the
+/// child saw the parent's request for a visit (`VISIT`) and has not yet taken the lock. Proves
+/// that the registry outlives that visit (loom fails on a use of a freed lock or atomic, and
+/// reports a registry never freed), and the parent's done function still happens-after the
+/// child's.
+#[test]
+fn parent_polled_while_last_child_leaves() {
+    model("parent_polled_while_last_child_leaves", || {
+        let clock = StdArc::new(AtomicUsize::new(0));
+        let parent_future_dropped = Event::new("the parent future's drop", &clock);
+        let parent_done = Event::new("the parent's done fn", &clock);
+        let child_future_dropped = Event::new("the child future's drop", &clock);
+        let child_done = Event::new("the child's done fn", &clock);
+
+        let root = RemoteScope::new().spawner();
+        let (p_parent, p_child) = root.try_spawn_raw_with_signal().unwrap();
+        p_parent.cancel_sender.forget();
+        drop(p_parent.done_receiver);
+        let mut scope = RemoteScope::new();
+        let (c_parent, c_child) = scope.spawner().try_spawn_raw_with_signal().unwrap();
+        c_parent.cancel_sender.forget();
+        drop(c_parent.done_receiver);
+        let child = RemoteScope::new().wrap(
+            c_child,
+            Work::new(Some(0), &child_future_dropped),
+            done_fn(&child_done, &[&child_future_dropped]),
+        );
+        let parent = scope.wrap(
+            p_child,
+            Work::new(Some(0), &parent_future_dropped),
+            done_fn(&parent_done, &[&child_done]),
+        );
+
+        let child_thread = spawn(move || block_on(child));
+        let mut parent = Box::pin(parent);
+        let mut cx = Context::from_waker(Waker::noop());
+        while parent.as_mut().poll(&mut cx).is_pending() {
+            thread::yield_now();
+        }
+        drop(parent);
+        child_thread.join().unwrap();
+
+        parent_done.once();
+        child_done.once();
+        child_done.before(&parent_done);
+        parent_future_dropped.before(&parent_done);
+    });
+}
+
 /// A parent on the main thread with two children on two threads: a scoped task that only
 /// ends by its cancel signal (registered with signals), and a bare `try_spawn_raw` child that
 /// records its "done function" and drops its signals (done sender last) at once. Proves: the
