@@ -17,6 +17,15 @@
 #                      have if rawtask's task code cost nothing (instructions, not time: the
 #                      time a thread sleeps in the kernel is not counted, which only makes the
 #                      task's share look larger and the bound lower than it is)
+#   user CPU / wall    user-space CPU time over wall time of a native run of the unpatched
+#                      side (same --profile-time, no valgrind; all threads' CPU time, so it
+#                      can exceed 1 on two threads). Well below 1 means the benchmark spends
+#                      its time waiting: threads asleep in the kernel between wake-ups.
+#   bound in time      1 - async-task share x user CPU / wall: the instruction share is a
+#                      share of user-space work only, so a task crate that cost nothing could
+#                      save at most that share of the user CPU time, and no more wall time
+#                      than that. It is the tighter bound where threads mostly wait
+#                      (spawn_one: a thread wake-up there and back per iteration).
 #   per task run       all instructions per call of the task crate's `RawTask::run`, patched
 #                      over unpatched: what the swap changes in the whole program's work,
 #                      executor code included. That code is compiled in the benchmark's own
@@ -91,6 +100,14 @@ for i in "${!names[@]}"; do
         callgrind_annotate --inclusive=no --auto=no --threshold=100 "$OUT/$side/$i.out" \
             >"$OUT/$side/$i.txt" 2>/dev/null
     done
+    # The same run natively, timed: wall, user and system seconds.
+    note "$name: unpatched, native"
+    (
+        cd "${DIR[unpatched]}"
+        TIMEFORMAT='%R %U %S'
+        { time "${BIN[unpatched]}" --bench --profile-time "$PROFILE_TIME" --exact "$name" \
+            >/dev/null 2>&1; } 2>"$OUT/unpatched/$i.time"
+    )
     echo "$name" >"$OUT/$i.name"
 done
 count=${#names[@]}
@@ -154,9 +171,17 @@ def per_run(side, i, crate):
 
 title = "async-executor 1.14.1 benchmark (callgrind, instructions"
 title += f"; codegen-units = {cgus} on both sides)" if cgus else ")"
-print(f"| {title} | async-task share (unpatched) | rawtask share (patched) | bound: ratio if the task code were free | instructions per task run, patched/unpatched |")
-print("|---|---:|---:|---:|---:|")
-bounds, per_task = [], []
+def cpu_over_wall(i):
+    """User CPU seconds over wall seconds of the native unpatched run, if it was timed."""
+    try:
+        wall, user, _sys = map(float, open(f"{out}/unpatched/{i}.time").read().split()[-3:])
+    except (OSError, ValueError):
+        return None
+    return user / wall if wall > 0 else None
+
+print(f"| {title} | async-task share (unpatched) | rawtask share (patched) | bound: ratio if the task code were free | instructions per task run, patched/unpatched | user CPU / wall (unpatched, native) | bound in time |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+bounds, per_task, time_bounds = [], [], []
 for i in range(count):
     name = open(f"{out}/{i}.name").read().strip()
     at = shares(f"{out}/unpatched/{i}.txt", in_async_task)
@@ -167,9 +192,16 @@ for i in range(count):
     ratio = f"{p / u:.3f}" if u and p else "n/a (no task runs)"
     if u and p:
         per_task.append(p / u)
-    print(f"| {name} | {at:.1%} | {rt:.1%} | {bound:.2f} | {ratio} |")
+    busy = cpu_over_wall(i)
+    if busy is not None:
+        time_bounds.append(max(1 - at * busy, 1e-9))
+    busy_text = f"{busy:.2f}" if busy is not None else "n/a"
+    time_text = f"{time_bounds[-1]:.2f}" if busy is not None else "n/a"
+    print(f"| {name} | {at:.1%} | {rt:.1%} | {bound:.2f} | {ratio} | {busy_text} | {time_text} |")
 geo = math.exp(sum(math.log(b) for b in bounds) / len(bounds))
 geo_task = (f"**{math.exp(sum(math.log(r) for r in per_task) / len(per_task)):.3f}**"
             if per_task else "")
-print(f"| **geometric mean ({count} benchmarks)** | | | **{geo:.2f}** | {geo_task} |")
+geo_time = (f"**{math.exp(sum(math.log(b) for b in time_bounds) / len(time_bounds)):.2f}**"
+            if len(time_bounds) == count else "")
+print(f"| **geometric mean ({count} benchmarks)** | | | **{geo:.2f}** | {geo_task} | | {geo_time} |")
 PYTHON

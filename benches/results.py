@@ -229,6 +229,18 @@ def main():
                             f"share of the instructions is {min(at):.0f}–{max(at):.0f} % per "
                             f"benchmark, so even a task crate that cost nothing would leave the "
                             f"suite's geometric mean at {total[3].strip('*')}.")
+        waiting = [(r[0], number(r[5]), number(r[6])) for r in rows if len(r) > 6
+                   and number(r[5]) is not None and number(r[6]) is not None and number(r[5]) < 0.5]
+        if waiting:
+            names = sorted({n.split("::")[-1] for n, _, _ in waiting})
+            headline.append(f"- **benchmarks that mostly wait** ({', '.join(names)}: "
+                            f"{len(waiting)} rows, user CPU {min(b for _, b, _ in waiting):.2f}–"
+                            f"{max(b for _, b, _ in waiting):.2f} of wall time, the rest asleep in "
+                            f"thread wake-ups): a task crate that cost nothing would make them "
+                            f"at most {1 - min(t for _, _, t in waiting):.0%} faster "
+                            f"(bound in time {min(t for _, _, t in waiting):.2f}–"
+                            f"{max(t for _, _, t in waiting):.2f}), far inside their "
+                            f"round-to-round noise.")
         one = tables(steps["async-executor-share-cgu1"][0])
         one_total = next((r for r in one[0][1:] if r[0].startswith("**")), None) if one else None
         if len(total) > 4 and total[4].strip("*"):
