@@ -460,7 +460,8 @@ impl StateCell {
     }
 
     /// Adds a reference to a task that no other thread can reach yet: a plain load and store,
-    /// with nothing to race with.
+    /// with nothing to race with. No overflow check: such a task holds only the references
+    /// its spawn counted (at most three).
     ///
     /// # Safety
     /// No pointer to the task (handle, waker or raw pointer) has left the current thread.
@@ -468,9 +469,7 @@ impl StateCell {
     #[inline(always)]
     pub(crate) unsafe fn add_ref_unshared(&self) {
         let old = State(self.0.load(Ordering::Relaxed));
-        if old.overflowed() {
-            crate::abort::abort("rawtask: task reference count overflowed");
-        }
+        debug_assert!(old.refs() <= 3, "a task shared before its last unshared reference");
         self.0.store(old.0 + REFERENCE, Ordering::Relaxed);
     }
 

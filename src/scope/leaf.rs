@@ -243,7 +243,7 @@ where
 {
     type Output = ();
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: only `future` is pinned structurally: it is polled through
         // `Pin::new_unchecked` below and dropped in place (in `terminate`), never moved out.
