@@ -28,7 +28,7 @@
 use std::cell::Cell;
 use std::hint::black_box;
 
-use rawtask_benches::{ab, block_on, poll_ready};
+use rawtask_benches::{ab, block_on, poll_pending, poll_ready};
 
 thread_local! {
     static RAW_SLOT: Cell<Option<rawtask::Runnable>> = const { Cell::new(None) };
@@ -215,7 +215,9 @@ fn pool(processes: usize, rounds: usize) {
 }
 
 /// rawtask against async-task 4.7.1 on the eight workloads of `benches/core.rs`, plus
-/// `self_wake_run` on a task made by `spawn_local` (whose runs check the thread).
+/// `self_wake_run` on a task made by `spawn_local` (whose runs check the thread) and
+/// `spawn_await_join`, a join whose `Task` was polled before the run (as an executor's
+/// parent task awaits its child): the completion wakes a registered awaiter.
 fn core(rounds: usize) {
     fn raw_noop(_: rawtask::Runnable) {}
     fn at_noop(_: async_task::Runnable) {}
@@ -246,6 +248,24 @@ fn core(rounds: usize) {
             || {
                 let x = black_box(7u64);
                 let (r, t) = async_task::spawn(async move { x + 1 }, at_noop);
+                r.run();
+                black_box(poll_ready(t));
+            },
+        ),
+        ab(
+            "spawn_await_join (the Task polled before the run)",
+            rounds,
+            || {
+                let x = black_box(7u64);
+                let (r, mut t) = rawtask::spawn(async move { x + 1 }, raw_noop);
+                black_box(poll_pending(&mut t));
+                r.run();
+                black_box(poll_ready(t));
+            },
+            || {
+                let x = black_box(7u64);
+                let (r, mut t) = async_task::spawn(async move { x + 1 }, at_noop);
+                black_box(poll_pending(&mut t));
                 r.run();
                 black_box(poll_ready(t));
             },

@@ -29,6 +29,13 @@ pub fn poll_ready<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Polls `future` once with a waker that does nothing and returns whether it was pending:
+/// an awaiting handle's first poll, which registers the waker.
+pub fn poll_pending<F: Future + Unpin>(future: &mut F) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    Pin::new(future).poll(&mut cx).is_pending()
+}
+
 /// Times `iters` calls of `f`.
 fn time(iters: u64, f: &mut impl FnMut()) -> std::time::Duration {
     let start = std::time::Instant::now();

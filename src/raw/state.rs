@@ -164,6 +164,15 @@ impl State {
         self.0 & (TASK | CLOSED | AWAITER) == TASK
     }
 
+    /// Seen by a completing `Runnable`: a `Task` handle awaits the output (it registered a
+    /// waker that nobody is registering or notifying), and the task is not closed, so the
+    /// completion claims the awaiter slot and keeps the output for the handle.
+    #[inline(always)]
+    pub(crate) fn task_awaits_output(self) -> bool {
+        // has_task() && !is_closed() && awaiter_claimable(), in one mask: an awaited join.
+        self.0 & (TASK | CLOSED | AWAITER | NOTIFYING | REGISTERING) == TASK | AWAITER
+    }
+
     /// The state a completion stores when it finds this one, with what the completing
     /// `Runnable` does next ([`StateCell::complete`]). The most common case comes first.
     /// `plain_output`: the output has no destructor (and `panic_bit` says whether it is a
@@ -469,7 +478,10 @@ impl StateCell {
     #[inline(always)]
     pub(crate) unsafe fn add_ref_unshared(&self) {
         let old = State(self.0.load(Ordering::Relaxed));
-        debug_assert!(old.refs() <= 3, "a task shared before its last unshared reference");
+        debug_assert!(
+            old.refs() <= 3,
+            "a task shared before its last unshared reference"
+        );
         self.0.store(old.0 + REFERENCE, Ordering::Relaxed);
     }
 
@@ -644,15 +656,19 @@ impl StateCell {
         }
         let panic_bit = if panicked { PANICKED } else { 0 };
         let mut current = s.0;
+        // The two common cases (a `Task` that takes the output later, or one that awaits it
+        // now) get a compare-exchange each, so that success returns straight to the caller's
+        // matching arm instead of through the loop's general dispatch: inside each branch the
+        // compiler knows which `Complete` the step returns.
         if s.task_takes_output() {
-            // The common case gets a compare-exchange of its own, so that its success returns
-            // straight to the caller's matching arm.
-            let (new, then) = s.completed(panic_bit, plain_output);
-            match self
-                .0
-                .compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return then,
+            match self.complete_once(s, panic_bit, plain_output) {
+                Ok(then) => return then,
+                Err(actual) => current = actual,
+            }
+        }
+        if s.task_awaits_output() {
+            match self.complete_once(s, panic_bit, plain_output) {
+                Ok(then) => return then,
                 Err(actual) => current = actual,
             }
         }
@@ -666,6 +682,21 @@ impl StateCell {
                 Err(actual) => current = actual,
             }
         }
+    }
+
+    /// One attempt of [`complete`](Self::complete) from `s`: what the step returns, or the
+    /// state found instead.
+    #[inline(always)]
+    fn complete_once(
+        &self,
+        s: State,
+        panic_bit: usize,
+        plain_output: bool,
+    ) -> Result<Complete, usize> {
+        let (new, then) = s.completed(panic_bit, plain_output);
+        self.0
+            .compare_exchange(s.0, new, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| then)
     }
 
     /// Ends a notification begun by [`complete`](Self::complete) (the previous state was
