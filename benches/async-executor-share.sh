@@ -21,11 +21,13 @@
 #                      side (same --profile-time, no valgrind; all threads' CPU time, so it
 #                      can exceed 1 on two threads). Well below 1 means the benchmark spends
 #                      its time waiting: threads asleep in the kernel between wake-ups.
-#   bound in time      1 - async-task share x user CPU / wall: the instruction share is a
-#                      share of user-space work only, so a task crate that cost nothing could
-#                      save at most that share of the user CPU time, and no more wall time
-#                      than that. It is the tighter bound where threads mostly wait
-#                      (spawn_one: a thread wake-up there and back per iteration).
+#   bound in time      1 - async-task share x min(1, user CPU / wall): the instruction share
+#                      is a share of user-space work only, so a task crate that cost nothing
+#                      could save at most that share of the user CPU time, and no more wall
+#                      time than that (nor more than that share of the wall time, where
+#                      threads work in parallel). It is the tighter bound where threads
+#                      mostly wait (spawn_one: a thread wake-up there and back per
+#                      iteration), and the instruction bound where they are busy.
 #   per task run       all instructions per call of the task crate's `RawTask::run`, patched
 #                      over unpatched: what the swap changes in the whole program's work,
 #                      executor code included. That code is compiled in the benchmark's own
@@ -194,7 +196,7 @@ for i in range(count):
         per_task.append(p / u)
     busy = cpu_over_wall(i)
     if busy is not None:
-        time_bounds.append(max(1 - at * busy, 1e-9))
+        time_bounds.append(1 - at * min(busy, 1.0))
     busy_text = f"{busy:.2f}" if busy is not None else "n/a"
     time_text = f"{time_bounds[-1]:.2f}" if busy is not None else "n/a"
     print(f"| {name} | {at:.1%} | {rt:.1%} | {bound:.2f} | {ratio} | {busy_text} | {time_text} |")
