@@ -11,7 +11,7 @@ use core::task::{Context, Poll};
 use crate::raw::awaiter::Look;
 use crate::raw::cell::StoredPanic;
 use crate::raw::header::{prefix, Header, HeaderPrefix};
-use crate::raw::state::{Close, Detach};
+use crate::raw::state::{Close, CloseDetach, Detach};
 #[cfg(feature = "std")]
 use crate::raw::watcher::Watcher;
 use crate::schedule_info::ScheduleInfo;
@@ -490,12 +490,35 @@ impl<T, M> Drop for Task<T, M> {
         // Cancelling would find it done and detaching would free it: free it. (Models:
         // `internal/loom-tests/tests/alone.rs`, where the last other owner goes on another
         // thread just before or just after this load.)
-        if let Some(Detach::Destroy) = self.prefix().state.load().detach_alone_finished() {
+        let seen = self.prefix().state.load();
+        if let Some(Detach::Destroy) = seen.detach_alone_finished() {
             // SAFETY: nothing else can reach the task and it holds neither future nor output:
             // we own it.
             unsafe { (self.prefix().vtable.destroy)(self.ptr) };
             return;
         }
+        // An unfinished task nobody awaits (say, spawned and dropped before it ran) is closed
+        // and let go of in one step. (Models: the `TaskDrop` pairs in
+        // `internal/loom-tests/tests/pairs.rs`, `task_drop_vs_last_waker_drop` and
+        // `task_drop_idle_vs_wake`.)
+        match self.prefix().state.close_and_detach(seen) {
+            CloseDetach::Detached => {}
+            CloseDetach::Schedule => {
+                // SAFETY: `close_and_detach` added the reference the new `Runnable` owns, which
+                // keeps the task alive until the executor runs or drops it.
+                unsafe {
+                    (self.prefix().vtable.schedule)(self.ptr, ScheduleInfo::new(false), false)
+                };
+            }
+            CloseDetach::Apart => self.cancel_then_detach(),
+        }
+    }
+}
+
+impl<T, M> Task<T, M> {
+    /// A dropped `Task`'s two steps, for a task that is done or has an awaiter to notify.
+    #[inline(never)]
+    fn cancel_then_detach(&mut self) {
         self.set_canceled();
         drop(self.set_detached());
     }

@@ -271,6 +271,22 @@ fn core(rounds: usize) {
             },
         ),
         ab(
+            "spawn_cancel_run (the Task dropped before the run)",
+            rounds,
+            || {
+                let x = black_box(7u64);
+                let (r, t) = rawtask::spawn(async move { x + 1 }, raw_noop);
+                drop(black_box(t));
+                black_box(r.run());
+            },
+            || {
+                let x = black_box(7u64);
+                let (r, t) = async_task::spawn(async move { x + 1 }, at_noop);
+                drop(black_box(t));
+                black_box(r.run());
+            },
+        ),
+        ab(
             "spawn_run_detach",
             rounds,
             || {

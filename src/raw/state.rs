@@ -366,6 +366,19 @@ pub(crate) enum Close {
     ClosedSchedule { had_awaiter: bool },
 }
 
+/// What cancelling and detaching a dropped `Task` in one step did
+/// ([`StateCell::close_and_detach`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseDetach {
+    /// Closed and detached; the `Runnable` drops the future and frees the task.
+    Detached,
+    /// Closed and detached an idle task; the caller owns a new reference and must schedule it
+    /// so that the executor drops the future.
+    Schedule,
+    /// Nothing written: the task is done, or has an awaiter to notify. Cancel, then detach.
+    Apart,
+}
+
 /// What aborting through a reference that is not the `Task` handle (an `AbortHandle`) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Abort {
@@ -824,6 +837,36 @@ impl StateCell {
             Ok(prev) => Close::ClosedSchedule {
                 had_awaiter: prev.has_awaiter(),
             },
+        }
+    }
+
+    /// Cancels and detaches in one step, for a dropped `Task`: what
+    /// [`close_from_task`](Self::close_from_task) followed at once by [`detach`](Self::detach)
+    /// would store, when the task is neither completed nor closed and no waker sits in the
+    /// awaiter slot (the close then has nobody to notify, and the detach only clears TASK).
+    /// A scheduled task is closed for its `Runnable` to drop the future; an idle one is also
+    /// scheduled once more, with a new reference the caller hands to the schedule function
+    /// (rule 6: that reference, not the handle, keeps the task alive across the call).
+    /// [`CloseDetach::Apart`], with nothing written: the task is done, or an awaiter must be
+    /// woken while the handle still keeps the task alive, so the caller takes the two steps.
+    #[inline]
+    pub(crate) fn close_and_detach(&self, seen: State) -> CloseDetach {
+        let mut outcome = CloseDetach::Detached;
+        let step = self.transition_from(seen, |s| {
+            if s.is_done() || s.has_awaiter() {
+                None
+            } else if s.has(SCHEDULED | NOTIFIED) {
+                // The `Runnable` holds a reference: the task outlives the handle.
+                outcome = CloseDetach::Detached;
+                Some((s.0 | CLOSED) & !TASK)
+            } else {
+                outcome = CloseDetach::Schedule;
+                Some(((s.0 | SCHEDULED | CLOSED) & !TASK) + REFERENCE)
+            }
+        });
+        match step {
+            Ok(_) => outcome,
+            Err(_) => CloseDetach::Apart,
         }
     }
 

@@ -116,6 +116,37 @@ fn task_drop_vs_last_waker_drop() {
     });
 }
 
+/// Rules 2 and 6 for a dropped `Task` (`close_and_detach`, one step): dropping the handle of an
+/// idle task against a wake that schedules and runs it. Exactly one `Runnable` exists in every
+/// interleaving: the wake's (which then finds the task closed), or the drop's last schedule,
+/// whose new reference keeps the task alive across the call. The future is dropped once, by
+/// that `Runnable`'s run on the executor's thread, completed or not.
+#[test]
+fn task_drop_idle_vs_wake() {
+    model("task_drop_idle_vs_wake", deep(), || {
+        let mut h = Harness::new();
+        let (r, t) = h.spawn(Spawn::new(Kind::PendingOnce));
+        let w = r.waker();
+        h.run(r); // pending, idle, no waker kept by the future
+        let a = thread::spawn(move || drop(t));
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            w.wake();
+            let r = h2.exec.pop_blocking();
+            h2.run(r);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.counters.schedules), 1, "exactly one Runnable");
+        assert_eq!(
+            get(&h.counters.future_drops),
+            1,
+            "the executor's run dropped the future"
+        );
+        h.finish(None, Never);
+    });
+}
+
 /// Rule 5: a future that yields (wakes itself while running) against a wake by reference from
 /// another thread: `run` returns `true` exactly once, the task is scheduled exactly once, with
 /// `woken_while_running`.
