@@ -288,11 +288,14 @@ def main():
                "The last run's headline on each other machine this file was generated on: "
                "compare ratios within one machine, not across.", ""] + earlier
     # Short titles, so that the README can link to their anchors; the command on its own line.
+    # The A/B benches' build flags (results.sh aligns their code), shown with their command.
+    ab_env = f"RUSTFLAGS=\"{meta['ab_flags']}\" " if meta.get("ab_flags") else ""
     sections = [
         ("ab", "Interleaved A/B",
-         f"`cargo bench -p rawtask-benches --bench ab -- {' '.join(ab_names or AB_GROUPS)}`"),
+         f"`{ab_env}cargo bench -p rawtask-benches --bench ab -- "
+         f"{' '.join(ab_names or AB_GROUPS)}`"),
         ("join-set", "JoinSet against tokio's",
-         "`cargo bench -p rawtask-benches --bench join_set`"),
+         f"`{ab_env}cargo bench -p rawtask-benches --bench join_set`"),
         ("cancel", "Tokens and background jobs",
          "`cargo bench -p rawtask-benches --bench cancel` (criterion; the table by "
          "`benches/criterion-table.py`)"),

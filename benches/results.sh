@@ -27,6 +27,8 @@
 #                                      any of the six skipped (its section says SKIPPED);
 #                                      SKIP_CANCEL, SKIP_SCOPE, SKIP_BATCH or SKIP_STORAGE=1
 #                                      skips one criterion step
+#   AB_ALIGN=0 benches/results.sh      the A/B benches built the default way, not with their
+#                                      functions and loops aligned to 64 bytes
 #   REUSE_ASYNC_EXECUTOR=1 benches/results.sh
 #                                      the tables of the last benches/async-executor.sh and
 #                                      benches/async-executor-share.sh runs (the slowest
@@ -80,10 +82,22 @@ ae_rounds=${ROUNDS:-$([[ -n $quick ]] && echo 2 || echo 5)}
 executor_args=()
 [[ -z $quick ]] || executor_args=(--quick)
 
+# The A/B benches are built with every function and loop aligned to 64 bytes, in a target
+# directory of their own. Built as cargo builds by default, a row of a few nanoseconds moves
+# with where unrelated code happens to put its loop: ffi_poll_ready read 0.80 at daa9142 and
+# 1.00-1.19 at the next commits, which changed only src/scope; aligned, 1.04, 0.99 and 1.00.
+# AB_ALIGN=0 builds them the default way.
+ab_flags=""
+ab_env=()
+if [[ ${AB_ALIGN:-1} != 0 ]]; then
+    ab_flags="-C llvm-args=-align-all-functions=6 -C llvm-args=-align-loops=64"
+    ab_env=(env CARGO_TARGET_DIR="$target_dir/ab-aligned" RUSTFLAGS="$ab_flags")
+fi
 # The groups in the order of results.py's `ab_names` (it tells the tables apart by position).
-AB_ROUNDS=$ab_rounds step ab \
-    SKIP_AB cargo bench -p rawtask-benches --bench ab -- core scope capi ffi compat home storage floor
-AB_ROUNDS=$ab_rounds step join-set SKIP_AB cargo bench -p rawtask-benches --bench join_set
+AB_ROUNDS=$ab_rounds step ab SKIP_AB ${ab_env[@]+"${ab_env[@]}"} \
+    cargo bench -p rawtask-benches --bench ab -- core scope capi ffi compat home storage floor
+AB_ROUNDS=$ab_rounds step join-set SKIP_AB ${ab_env[@]+"${ab_env[@]}"} \
+    cargo bench -p rawtask-benches --bench join_set
 
 # criterion's results: $CRITERION_HOME, else <target dir>/criterion.
 criterion_home=${CRITERION_HOME:-$target_dir/criterion}
@@ -172,6 +186,6 @@ results_svg=${RESULTS_SVG:-benches/results.svg}
 python3 benches/results.py "$OUT" "$results_md" "$results_svg" \
     "date=$started" "cpu=${cpu:-unknown}" "cores=$(nproc)" "rustc=$(rustc --version)" \
     "load_before=$load_before" "load_after=$load_after" "config=$config" \
-    "ab_rounds=$ab_rounds" "ae_rounds=$ae_rounds" \
+    "ab_rounds=$ab_rounds" "ae_rounds=$ae_rounds" "ab_flags=$ab_flags" \
     "commit=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src benches ':!benches/RESULTS.md' ':!benches/results.svg' || echo '+changes')"
 note "wrote $results_md and $results_svg"

@@ -22,6 +22,11 @@
 //!     cargo bench -p rawtask-benches --bench ab -- storage # StaticPool, OwnedPool against the heap
 //!     cargo bench -p rawtask-benches --bench ab -- floor   # spawn + run + join against its floor
 //!
+//! `benches/results.sh` builds this bench with every function and loop aligned to 64 bytes
+//! (`RUSTFLAGS="-C llvm-args=-align-all-functions=6 -C llvm-args=-align-loops=64"`, in a target
+//! directory of its own): a workload of a few nanoseconds otherwise moves with where unrelated
+//! code happens to place its loop, by up to a fifth (`ffi_poll_ready`).
+//!
 //! Prints one line per workload: median rawtask/async-task ratio and the quartiles, then the
 //! geometric mean of the medians. A ratio below 1 means rawtask is faster.
 
