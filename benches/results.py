@@ -147,6 +147,13 @@ def earlier_machines(results_md, machine):
     return [line for _, lines in entries for line in lines]
 
 
+def span(values):
+    """`low–high` to two decimals, or the one value when they print alike."""
+    values = list(values)
+    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
+    return low if low == high else f"{low}–{high}"
+
+
 def main():
     out, results_md, results_svg = sys.argv[1:4]
     meta = dict(arg.split("=", 1) for arg in sys.argv[4:])
@@ -236,12 +243,11 @@ def main():
         if waiting:
             names = sorted({n.split("::")[-1] for n, _, _ in waiting})
             headline.append(f"- **benchmarks that mostly wait** ({', '.join(names)}: "
-                            f"{len(waiting)} rows, user CPU {min(b for _, b, _ in waiting):.2f}–"
-                            f"{max(b for _, b, _ in waiting):.2f} of wall time, the rest asleep in "
-                            f"thread wake-ups): a task crate that cost nothing would make them "
-                            f"at most {1 - min(t for _, _, t in waiting):.0%} faster "
-                            f"(bound in time {min(t for _, _, t in waiting):.2f}–"
-                            f"{max(t for _, _, t in waiting):.2f}), far inside their "
+                            f"{len(waiting)} rows, user CPU {span(b for _, b, _ in waiting)} of "
+                            f"wall time, the rest asleep in thread wake-ups): a task crate that "
+                            f"cost nothing would make them at most "
+                            f"{1 - min(t for _, _, t in waiting):.0%} faster (bound in time "
+                            f"{span(t for _, _, t in waiting)}), far inside their "
                             f"round-to-round noise.")
         one = tables(steps["async-executor-share-cgu1"][0])
         one_total = next((r for r in one[0][1:] if r[0].startswith("**")), None) if one else None
