@@ -8,7 +8,7 @@ use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll};
 
-use crate::raw::awaiter::Look;
+use crate::raw::awaiter::{wake_awaiter, Look};
 use crate::raw::cell::StoredPanic;
 use crate::raw::header::{prefix, Header, HeaderPrefix};
 use crate::raw::state::{Close, CloseDetach, Detach};
@@ -497,10 +497,11 @@ impl<T, M> Drop for Task<T, M> {
             unsafe { (self.prefix().vtable.destroy)(self.ptr) };
             return;
         }
-        // An unfinished task nobody awaits (say, spawned and dropped before it ran) is closed
-        // and let go of in one step. (Models: the `TaskDrop` pairs in
-        // `internal/loom-tests/tests/pairs.rs`, `task_drop_vs_last_waker_drop` and
-        // `task_drop_idle_vs_wake`.)
+        // An unfinished task (say, spawned and dropped before it ran, or awaited and dropped
+        // by a `select` that another branch won) is closed and let go of in one step. (Models:
+        // the `TaskDrop` pairs in `internal/loom-tests/tests/pairs.rs`,
+        // `task_drop_vs_last_waker_drop`, `task_drop_idle_vs_wake`, and
+        // `awaited_task_drop_vs_run` and `awaited_task_drop_idle_vs_wake` for the awaiter.)
         match self.prefix().state.close_and_detach(seen) {
             CloseDetach::Detached => {}
             CloseDetach::Schedule => {
@@ -510,8 +511,33 @@ impl<T, M> Drop for Task<T, M> {
                     (self.prefix().vtable.schedule)(self.ptr, ScheduleInfo::new(false), false)
                 };
             }
+            CloseDetach::ClaimedAwaiter { schedule } => self.wake_awaiter_and_release(schedule),
             CloseDetach::Apart => self.cancel_then_detach(),
         }
+    }
+}
+
+impl<T, M> Task<T, M> {
+    /// A dropped `Task`'s last steps after [`CloseDetach::ClaimedAwaiter`]: the handle is now
+    /// a reference, and the awaiter slot is ours (NOTIFYING).
+    #[inline(never)]
+    fn wake_awaiter_and_release(&mut self, schedule: bool) {
+        let ptr = self.ptr;
+        let prefix = self.prefix();
+        if schedule {
+            // SAFETY: `close_and_detach` added the reference the new `Runnable` owns; ours
+            // keeps the task alive across the call.
+            unsafe { (prefix.vtable.schedule)(ptr, ScheduleInfo::new(false), false) };
+        }
+        // SAFETY: we hold NOTIFYING without REGISTERING: nobody else touches the slot.
+        let awaiter = prefix.awaiter.with_mut(|slot| unsafe { (*slot).take() });
+        if prefix.state.end_notify_and_release().is_unreferenced() {
+            // SAFETY: no reference and no `Task` remain, and the task is closed with no
+            // `Runnable` left, which dropped the future (rule 4) and any output (rule 3): we
+            // own it.
+            unsafe { (prefix.vtable.destroy)(ptr) };
+        }
+        wake_awaiter(awaiter);
     }
 }
 

@@ -56,6 +56,57 @@ fn drop_idle_task_schedules_it_once_more() {
 }
 
 #[test]
+fn drop_awaited_task_before_first_run_wakes_the_awaiter() {
+    let _g = check_leaks();
+    let probe = Probe::new();
+    let queue = Queue::new();
+    let (runnable, mut task) = rawtask::spawn(probe.ready(()), queue.schedule());
+    let (waker, wakes) = counting_waker();
+    assert!(poll_with(&mut task, &waker).is_pending());
+    drop(task);
+    assert_eq!(wakes.get(), 1, "the registered awaiter is woken once");
+    assert_eq!(
+        queue.scheduled(),
+        0,
+        "the runnable exists: no extra schedule"
+    );
+    assert_eq!(
+        probe.drops(),
+        0,
+        "the future is dropped by the runnable's holder"
+    );
+    assert!(!runnable.run());
+    assert_eq!(probe.polls(), 0, "a cancelled task is not polled");
+    assert_eq!(probe.drops(), 1);
+    assert_eq!(wakes.get(), 1, "and not woken again");
+    drop(waker);
+}
+
+#[test]
+fn drop_awaited_idle_task_schedules_it_and_wakes_the_awaiter() {
+    let _g = check_leaks();
+    let probe = Probe::new();
+    let queue = Queue::new();
+    let (runnable, mut task) = rawtask::spawn(probe.future(()), queue.schedule());
+    runnable.run();
+    let (waker, wakes) = counting_waker();
+    assert!(poll_with(&mut task, &waker).is_pending());
+    drop(task);
+    assert_eq!(wakes.get(), 1, "the registered awaiter is woken once");
+    assert_eq!(
+        queue.scheduled(),
+        1,
+        "scheduled once more to drop its future"
+    );
+    assert_eq!(probe.drops(), 0);
+    assert!(!queue.pop().unwrap().run());
+    assert_eq!(probe.polls(), 1, "not polled again");
+    assert_eq!(probe.drops(), 1);
+    assert_eq!(wakes.get(), 1, "and not woken again");
+    drop(waker);
+}
+
+#[test]
 fn drop_task_after_completion() {
     let _g = check_leaks();
     let drops = Counter::new();

@@ -292,6 +292,24 @@ fn core(rounds: usize) {
             },
         ),
         ab(
+            "spawn_poll_cancel_run (the Task polled, then dropped before the run)",
+            rounds,
+            || {
+                let x = black_box(7u64);
+                let (r, mut t) = rawtask::spawn(async move { x + 1 }, raw_noop);
+                black_box(poll_pending(&mut t));
+                drop(black_box(t));
+                black_box(r.run());
+            },
+            || {
+                let x = black_box(7u64);
+                let (r, mut t) = async_task::spawn(async move { x + 1 }, at_noop);
+                black_box(poll_pending(&mut t));
+                drop(black_box(t));
+                black_box(r.run());
+            },
+        ),
+        ab(
             "spawn_run_detach",
             rounds,
             || {

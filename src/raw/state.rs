@@ -375,7 +375,15 @@ pub(crate) enum CloseDetach {
     /// Closed and detached an idle task; the caller owns a new reference and must schedule it
     /// so that the executor drops the future.
     Schedule,
-    /// Nothing written: the task is done, or has an awaiter to notify. Cancel, then detach.
+    /// Closed and detached, with the awaiter slot claimed (NOTIFYING) and the handle turned
+    /// into a reference. The caller schedules the task if `schedule` (it was idle: the state
+    /// counts a reference for the new `Runnable` too), takes the waker out, ends the
+    /// notification and releases that reference in one step
+    /// ([`StateCell::end_notify_and_release`]), frees the task if that left it unreferenced,
+    /// and wakes the waker.
+    ClaimedAwaiter { schedule: bool },
+    /// Nothing written: the task is done, or someone else is registering or notifying the
+    /// awaiter. Cancel, then detach.
     Apart,
 }
 
@@ -840,28 +848,44 @@ impl StateCell {
         }
     }
 
-    /// Cancels and detaches in one step, for a dropped `Task`: what
-    /// [`close_from_task`](Self::close_from_task) followed at once by [`detach`](Self::detach)
-    /// would store, when the task is neither completed nor closed and no waker sits in the
-    /// awaiter slot (the close then has nobody to notify, and the detach only clears TASK).
-    /// A scheduled task is closed for its `Runnable` to drop the future; an idle one is also
-    /// scheduled once more, with a new reference the caller hands to the schedule function
-    /// (rule 6: that reference, not the handle, keeps the task alive across the call).
-    /// [`CloseDetach::Apart`], with nothing written: the task is done, or an awaiter must be
-    /// woken while the handle still keeps the task alive, so the caller takes the two steps.
+    /// Cancels and detaches in one step, for a dropped `Task` whose task is neither completed
+    /// nor closed: what [`close_from_task`](Self::close_from_task) followed at once by
+    /// [`detach`](Self::detach) would store. A scheduled task is closed for its `Runnable` to
+    /// drop the future; an idle one is also scheduled once more, with a new reference the
+    /// caller hands to the schedule function (rule 6: that reference, not the handle, keeps
+    /// the task alive across the call). A waker in the awaiter slot, which the close must
+    /// wake, is claimed in the same step (NOTIFYING, as a completion claims it), and the
+    /// handle becomes a reference that keeps the task alive until the caller has taken the
+    /// waker out and ended the notification with
+    /// [`end_notify_and_release`](Self::end_notify_and_release).
+    /// [`CloseDetach::Apart`], with nothing written: the task is done, or someone else is
+    /// registering or notifying the awaiter, so the caller takes the two steps.
     #[inline]
     pub(crate) fn close_and_detach(&self, seen: State) -> CloseDetach {
         let mut outcome = CloseDetach::Detached;
         let step = self.transition_from(seen, |s| {
-            if s.is_done() || s.has_awaiter() {
-                None
-            } else if s.has(SCHEDULED | NOTIFIED) {
-                // The `Runnable` holds a reference: the task outlives the handle.
-                outcome = CloseDetach::Detached;
-                Some((s.0 | CLOSED) & !TASK)
+            if s.is_done() || (s.has_awaiter() && !s.awaiter_claimable()) {
+                return None;
+            }
+            let schedule = !s.has(SCHEDULED | NOTIFIED);
+            // An idle task gets a `Runnable` (and its reference) for the future's drop.
+            let (scheduled, runnable_ref) = if schedule {
+                (SCHEDULED, REFERENCE)
             } else {
-                outcome = CloseDetach::Schedule;
-                Some(((s.0 | SCHEDULED | CLOSED) & !TASK) + REFERENCE)
+                (0, 0)
+            };
+            let closed = (s.0 | CLOSED | scheduled) & !TASK;
+            if s.has_awaiter() {
+                outcome = CloseDetach::ClaimedAwaiter { schedule };
+                Some((closed | NOTIFYING) + runnable_ref + REFERENCE)
+            } else {
+                outcome = if schedule {
+                    CloseDetach::Schedule
+                } else {
+                    // The `Runnable` holds a reference: the task outlives the handle.
+                    CloseDetach::Detached
+                };
+                Some(closed + runnable_ref)
             }
         });
         match step {

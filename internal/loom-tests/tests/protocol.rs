@@ -147,6 +147,87 @@ fn task_drop_idle_vs_wake() {
     });
 }
 
+/// A waker that counts its wakes (by value or by reference), for the awaiter models.
+#[derive(Default)]
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: StdArc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Polls `t` once with a counting waker, which the `Task` registers as its awaiter (the task
+/// must not have finished). Returns the waker's counter.
+fn register_counting_awaiter(t: &mut loom_tests::ModelTask) -> StdArc<CountingWaker> {
+    let counter = StdArc::new(CountingWaker::default());
+    let waker = Waker::from(counter.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(t).poll(&mut cx).is_pending());
+    counter
+}
+
+/// Checks that the awaiter `register_counting_awaiter` made was woken exactly once and that
+/// nothing holds its waker any more.
+fn assert_woken_once(awaiter: &StdArc<CountingWaker>) {
+    assert_eq!(awaiter.0.load(Relaxed), 1, "the awaiter is woken once");
+    assert_eq!(
+        StdArc::strong_count(awaiter),
+        1,
+        "the awaiter's waker leaked"
+    );
+}
+
+/// Rules 1, 2 and 4 for a dropped `Task` with a registered awaiter (`close_and_detach` claims
+/// the slot in the closing step and turns the handle into a reference until it has woken the
+/// waker): the drop races the run of the queued task, which may complete it first and claim
+/// the awaiter itself. Either way the awaiter is woken exactly once, its waker is not leaked,
+/// the future is dropped once on the executor and the task freed once.
+#[test]
+fn awaited_task_drop_vs_run() {
+    model("awaited_task_drop_vs_run", deep(), || {
+        let mut h = Harness::new();
+        let (r, mut t) = h.spawn(Spawn::new(Kind::Ready));
+        let awaiter = register_counting_awaiter(&mut t);
+        let a = thread::spawn(move || drop(t));
+        let h2 = h.clone();
+        let b = thread::spawn(move || h2.run(r));
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_woken_once(&awaiter);
+        h.finish(None, Never);
+    });
+}
+
+/// The same for an idle task, against a wake: the drop schedules the task one last time (or
+/// the wake does, and the drop finds it scheduled), and exactly one `Runnable` exists.
+#[test]
+fn awaited_task_drop_idle_vs_wake() {
+    model("awaited_task_drop_idle_vs_wake", deep(), || {
+        let mut h = Harness::new();
+        let (r, mut t) = h.spawn(Spawn::new(Kind::PendingOnce));
+        let w = r.waker();
+        h.run(r); // pending, idle, no waker kept by the future
+        let awaiter = register_counting_awaiter(&mut t);
+        let a = thread::spawn(move || drop(t));
+        let h2 = h.clone();
+        let b = thread::spawn(move || {
+            w.wake();
+            let r = h2.exec.pop_blocking();
+            h2.run(r);
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(get(&h.counters.schedules), 1, "exactly one Runnable");
+        assert_woken_once(&awaiter);
+        h.finish(None, Never);
+    });
+}
+
 /// Rule 5: a future that yields (wakes itself while running) against a wake by reference from
 /// another thread: `run` returns `true` exactly once, the task is scheduled exactly once, with
 /// `woken_while_running`.
