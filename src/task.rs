@@ -539,10 +539,9 @@ impl<T, M> Task<T, M> {
         }
         wake_awaiter(awaiter);
     }
-}
 
-impl<T, M> Task<T, M> {
-    /// A dropped `Task`'s two steps, for a task that is done or has an awaiter to notify.
+    /// A dropped `Task`'s two steps, cancel then detach ([`CloseDetach::Apart`]): for a task
+    /// that is done, or whose awaiter someone else is registering or notifying.
     #[inline(never)]
     fn cancel_then_detach(&mut self) {
         self.set_canceled();
