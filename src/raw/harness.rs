@@ -11,6 +11,7 @@ use core::task::{Context, Poll};
 
 use super::awaiter::wake_awaiter;
 use super::cell::{StoredPanic, TaskCell};
+use super::current::Current;
 use super::extras::Extras;
 use super::header::prefix;
 use super::release::{release_closed_runnable, release_waker_ref};
@@ -233,6 +234,9 @@ where
             })
         };
 
+        // The task is this thread's current one while it polls: a wake of it by reference from
+        // here is recorded in the thread instead of the state word (rule 17).
+        let current = Current::enter(ptr);
         let result: Result<Poll<T>, StoredPanic> = if state.propagates_panic() {
             Self::poll_catching(poll, cx)
         } else {
@@ -249,6 +253,7 @@ where
             mem::forget(unwind);
             Ok(poll)
         };
+        let woken_here = current.exit();
 
         match result {
             Ok(Poll::Ready(output)) => {
@@ -263,7 +268,7 @@ where
                 false
             }
             // SAFETY: we hold the `Runnable`.
-            Ok(Poll::Pending) => unsafe { Self::pending(ptr) },
+            Ok(Poll::Pending) => unsafe { Self::pending(ptr, woken_here) },
         }
     }
 
@@ -356,10 +361,11 @@ where
 
     /// The future is pending: give up SCHEDULED, and either reschedule (woken during the poll),
     /// finish a cancellation that came in meanwhile, or release the `Runnable`'s reference.
+    /// `woken_here`: the task woke itself on this thread during the poll (rule 17).
     ///
     /// # Safety
     /// Called by `run` while holding the `Runnable` (SCHEDULED and its reference).
-    unsafe fn pending(ptr: NonNull<()>) -> bool {
+    unsafe fn pending(ptr: NonNull<()>, woken_here: bool) -> bool {
         // SAFETY: our reference keeps the task alive.
         let header = unsafe { prefix(ptr) };
         let mut future_dropped = false;
@@ -374,6 +380,7 @@ where
                 }
             },
             Self::SCHEDULE_HOLDS,
+            woken_here,
         );
         if prev.is_closed() {
             // SAFETY: we give up the `Runnable`'s reference; the future is gone.

@@ -27,6 +27,7 @@
 //! | `extras` | what a task carries besides its future: locality, allocator, identity |
 //! | `locality` | which threads may drop a task's contents |
 //! | `harness` | running a task: poll, complete, pending, panic, schedule |
+//! | `current` | the task this thread is polling, which may wake itself without an atomic |
 //! | `lifecycle` | a task from allocation to free |
 //! | `awaiter` | the awaiter slot's registration and notification |
 //! | `waker` | the Rust and FFI waker vtables |
@@ -36,6 +37,7 @@
 #![doc = include_str!("../../docs/protocol.md")]
 pub(crate) mod awaiter;
 pub(crate) mod cell;
+mod current;
 pub(crate) mod extras;
 pub(crate) mod ffi_waker;
 pub(crate) mod harness;

@@ -745,18 +745,31 @@ impl StateCell {
     /// function alive during its call and clears NOTIFIED, so that the new `Runnable` starts
     /// with a load; the caller releases the hold after the call.
     ///
+    /// `woken_here`: the task woke itself on this thread during the poll, which was recorded
+    /// in the thread instead of the state word (rule 17). It counts as NOTIFIED in every
+    /// snapshot here, including the one returned; the word itself never gets the bit, so the
+    /// new `Runnable` starts with a load either way.
+    ///
     /// If the task was neither closed nor woken meanwhile ([`State::releases_at_pending`]), the
     /// `Runnable`'s reference is released in the same step; the caller then owns the task if
     /// that was the last owner ([`State::last_reference_without_task`]) and must not touch it
     /// otherwise. A `Runnable` that would release the last reference writes nothing: nobody
     /// else can reach the task (raw rule 12), and the caller frees it.
     #[inline(always)]
-    pub(crate) fn finish_pending(&self, mut on_closed: impl FnMut(), hold: bool) -> State {
+    pub(crate) fn finish_pending(
+        &self,
+        mut on_closed: impl FnMut(),
+        hold: bool,
+        woken_here: bool,
+    ) -> State {
+        let here = if woken_here { NOTIFIED } else { 0 };
+        let seen = |s: State| State(s.0 | here);
         let s = self.load();
-        if s.releases_at_pending() && s.last_reference_without_task() {
+        if seen(s).releases_at_pending() && s.last_reference_without_task() {
             return s;
         }
         let result = self.transition_from(s, |s| {
+            let s = seen(s);
             if s.is_closed() {
                 on_closed();
                 Some(s.0 & !(SCHEDULED | NOTIFIED))
@@ -774,15 +787,14 @@ impl StateCell {
                 Some((s.0 & !SCHEDULED) - REFERENCE)
             }
         });
-        match result {
-            Ok(prev) => {
-                if hold && prev.is_notified() && !prev.is_closed() && prev.overflowed() {
-                    crate::abort::abort("rawtask: task reference count overflowed");
-                }
-                prev
-            }
-            Err(prev) => prev,
+        let prev = match result {
+            Ok(prev) => seen(prev),
+            Err(prev) => return seen(prev),
+        };
+        if hold && prev.is_notified() && !prev.is_closed() && prev.overflowed() {
+            crate::abort::abort("rawtask: task reference count overflowed");
         }
+        prev
     }
 
     /// After a `Runnable` dropped a closed task's future: clears SCHEDULED and NOTIFIED (the

@@ -134,6 +134,10 @@ unsafe fn wake(data: *const ()) {
 /// # Safety
 /// `data` is a task pointer that the caller keeps alive during the call.
 pub(crate) unsafe fn wake_by_ref(data: *const ()) {
+    // The task being polled on this thread woke itself: its poll's end will see it (rule 17).
+    if super::current::wake_current(data) {
+        return;
+    }
     let ptr = task_ptr(data);
     // SAFETY: the borrowed waker holds a reference, so the task is alive.
     let header = unsafe { prefix(ptr) };
