@@ -3,7 +3,9 @@
 //! Under `cfg(loom)` everything here is loom's model-checked stand-in, so that every access the
 //! protocol makes is visible to the loom models in `internal/loom-tests/`. A value that bypasses
 //! this module is a value loom cannot check: do not import `core::sync::atomic` (or
-//! `portable_atomic`) elsewhere.
+//! `portable_atomic`) elsewhere. The one exception is the core's thread-local word
+//! (`raw::current`), which declares itself with std's macro or loom's: std's is
+//! `const`-initialised, which loom's macro cannot express.
 
 /// The protocol's atomics: the state word, reference counts, flags.
 ///
