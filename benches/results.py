@@ -42,11 +42,12 @@ def tables(text):
 
 # ab's groups, in the order results.sh asks for them, and their subsection titles in RESULTS.md
 # (the README links to these anchors).
-AB_GROUPS = ["core", "scope", "capi", "ffi", "compat", "home", "storage", "floor"]
+AB_GROUPS = ["core", "scope", "capi", "cdylib", "ffi", "compat", "home", "storage", "floor"]
 AB_TITLES = {
     "core": "Core workloads against async-task",
     "scope": "Scoped children against plain tasks",
     "capi": "C callbacks against Rust closures",
+    "cdylib": "The C path in a shared library",
     "ffi": "FFI futures against async-ffi",
     "compat": "Compatibility layers",
     "home": "Home scheduler from C",
@@ -56,12 +57,12 @@ AB_TITLES = {
 
 
 def ab_groups(count):
-    """The groups of an ab step output with `count` tables: today's, or the list before the
-    scope group joined (an older run's output), or none when neither fits."""
-    if count == len(AB_GROUPS):
-        return AB_GROUPS
-    if count == len(AB_GROUPS) - 1:
-        return [g for g in AB_GROUPS if g != "scope"]
+    """The groups of an ab step output with `count` tables: today's, or an older run's list
+    (before the cdylib group, and before the scope group too), or none when none fits."""
+    older = [g for g in AB_GROUPS if g != "cdylib"]
+    for groups in (AB_GROUPS, older, [g for g in older if g != "scope"]):
+        if count == len(groups):
+            return groups
     return []
 
 

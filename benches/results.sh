@@ -3,7 +3,8 @@
 # file, benches/RESULTS.md, with the headline comparison drawn as benches/results.svg:
 #
 #   1. the interleaved A/B groups of benches/benches/ab.rs: core (against async-task 4.7.1),
-#      scope (scoped children against plain tasks), capi, ffi, compat, home, storage
+#      scope (scoped children against plain tasks), capi, cdylib (the C path in a shared
+#      library against linked in), ffi, compat, home, storage
 #      (StaticPool and OwnedPool against the heap, one table), floor (spawn + run + join
 #      against alloc + 2 atomic RMWs + free); and benches/benches/join_set.rs (JoinSet against
 #      tokio's)
@@ -95,7 +96,7 @@ if [[ ${AB_ALIGN:-1} != 0 ]]; then
 fi
 # The groups in the order of results.py's `ab_names` (it tells the tables apart by position).
 AB_ROUNDS=$ab_rounds step ab SKIP_AB ${ab_env[@]+"${ab_env[@]}"} \
-    cargo bench -p rawtask-benches --bench ab -- core scope capi ffi compat home storage floor
+    cargo bench -p rawtask-benches --bench ab -- core scope capi cdylib ffi compat home storage floor
 AB_ROUNDS=$ab_rounds step join-set SKIP_AB ${ab_env[@]+"${ab_env[@]}"} \
     cargo bench -p rawtask-benches --bench join_set
 

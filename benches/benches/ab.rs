@@ -16,6 +16,7 @@
 //!     AB_PROCESSES=1 cargo bench -p rawtask-benches --bench ab   # all rounds in one process
 //!     cargo bench -p rawtask-benches --bench ab -- scope   # rawtask::scope against plain tasks
 //!     cargo bench -p rawtask-benches --bench ab -- capi    # the C callback path against Rust
+//!     cargo bench -p rawtask-benches --bench ab -- cdylib  # that path in a shared library against linked in
 //!     cargo bench -p rawtask-benches --bench ab -- ffi     # rawtask::ffi against async-ffi 0.5.1
 //!     cargo bench -p rawtask-benches --bench ab -- compat  # compat::async_task_ffi against the root
 //!     cargo bench -p rawtask-benches --bench ab -- home    # the home scheduler from C against Rust
@@ -101,6 +102,7 @@ fn main() {
             "core".into(),
             "scope".into(),
             "capi".into(),
+            "cdylib".into(),
             "ffi".into(),
             "compat".into(),
             "home".into(),
@@ -113,6 +115,7 @@ fn main() {
             "core" => core(rounds),
             "scope" => scope(rounds),
             "capi" => capi(rounds),
+            "cdylib" => cdylib(rounds),
             "ffi" => ffi(rounds),
             "compat" => compat(rounds),
             "home" => home(rounds),
@@ -120,7 +123,7 @@ fn main() {
             "floor" => floor(rounds),
             other => {
                 panic!(
-                    "unknown group {other:?}: core, scope, capi, ffi, compat, home, storage, floor"
+                    "unknown group {other:?}: core, scope, capi, cdylib, ffi, compat, home, storage, floor"
                 )
             }
         }
@@ -779,6 +782,54 @@ fn capi(rounds: usize) {
                 }
                 poll_ready(task);
             },
+        );
+    }
+}
+
+/// The C callback path in a shared library against the same code linked into this program
+/// (`benches/cdylib`): what a `cdylib` build (a Python extension, a C program's plugin) pays
+/// for reaching rawtask's thread-local through `__tls_get_addr` on every run and on every wake
+/// by reference, where a program reads it at a fixed offset from the thread pointer. The
+/// library is the one cargo built beside this bench as a dev-dependency.
+fn cdylib(rounds: usize) {
+    println!(
+        "| workload (in a shared library/linked in, {label}) | median | quartiles |",
+        label = rounds_label(rounds)
+    );
+    println!("|---|---:|---:|");
+    let name = format!(
+        "{}rawtask_bench_cdylib{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = std::env::current_exe()
+        .expect("the bench's own path")
+        .with_file_name(name);
+    // SAFETY: the library is benches/cdylib, built by cargo for this bench; loading it runs
+    // no initialisers of its own.
+    let library = match unsafe { libloading::Library::new(&path) } {
+        Ok(library) => library,
+        Err(error) => {
+            println!("\nSKIPPED: {} could not be loaded: {error}", path.display());
+            return;
+        }
+    };
+    // SAFETY: the symbol is `rawtask_bench_spawn_run_join`, an `extern "C" fn(u64)`.
+    let in_library = unsafe {
+        *library
+            .get::<extern "C" fn(u64)>(b"rawtask_bench_spawn_run_join\0")
+            .expect("the library exports rawtask_bench_spawn_run_join")
+    };
+    for yields in [0u64, 3, 100] {
+        let runs = yields + 1;
+        ab(
+            &format!(
+                "spawn, {runs} run{}, join",
+                if runs == 1 { "" } else { "s" }
+            ),
+            rounds,
+            || in_library(black_box(yields)),
+            || rawtask_bench_cdylib::spawn_run_join(black_box(yields)),
         );
     }
 }
