@@ -28,6 +28,13 @@
 #                      threads work in parallel). It is the tighter bound where threads
 #                      mostly wait (spawn_one: a thread wake-up there and back per
 #                      iteration), and the instruction bound where they are busy.
+#   CPU time shares    the same split of the benchmark's CPU time, from a `perf record -e
+#                      cpu-clock` profile of each side (benches/perf-task-share.py; every
+#                      thread, user and kernel): what the instruction shares miss, such as an
+#                      atomic read-modify-write costing tens of instructions' time, or a
+#                      contended lock spinning in the executor
+#   bound from the     1 - async-task's share of CPU time x min(1, user CPU / wall): the bound
+#   time profile       in time, from the profile instead of the instruction count
 #   per task run       all instructions per call of the task crate's `RawTask::run`, patched
 #                      over unpatched: what the swap changes in the whole program's work,
 #                      executor code included. That code is compiled in the benchmark's own
@@ -45,7 +52,8 @@
 #   CODEGEN_UNITS=1 benches/async-executor-share.sh  both sides built with one codegen unit
 #                                                    (in target/async-executor-bench-cgu1/)
 #
-# Needs valgrind; prints `SKIPPED: ...` without it. Builds in target/async-executor-bench/.
+# Needs valgrind; prints `SKIPPED: ...` without it. The time profile needs perf (Debian's
+# linux-perf) and reads n/a without it. Builds in target/async-executor-bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -88,6 +96,14 @@ mapfile -t names < <(cd "${DIR[unpatched]}" && "${BIN[unpatched]}" --bench --lis
 }
 rm -rf "$OUT"
 mkdir -p "$OUT/unpatched" "$OUT/patched"
+# perf's cpu-clock is a software event: it samples on machines without hardware counters too.
+perf_ok=""
+if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$OUT/probe.data" true >/dev/null 2>&1; then
+    perf_ok=1
+else
+    note "perf cannot sample here (install linux-perf; perf_event_paranoid): no time profile"
+fi
+rm -f "$OUT/probe.data"
 for i in "${!names[@]}"; do
     name=${names[$i]}
     for side in unpatched patched; do
@@ -110,6 +126,23 @@ for i in "${!names[@]}"; do
         { time "${BIN[unpatched]}" --bench --profile-time "$PROFILE_TIME" --exact "$name" \
             >/dev/null 2>&1; } 2>"$OUT/unpatched/$i.time"
     )
+    # The same runs sampled in time, both sides: the task crate's share of the CPU time.
+    if [[ -n $perf_ok ]]; then
+        for side in unpatched patched; do
+            note "$name: $side, perf"
+            (cd "${DIR[$side]}" && perf record -q -e cpu-clock -F 2000 -o "$OUT/$side/$i.perf.data" \
+                "${BIN[$side]}" --bench --profile-time "$PROFILE_TIME" --exact "$name" \
+                >/dev/null 2>&1) &&
+                if [[ $side == unpatched ]]; then
+                    python3 benches/perf-task-share.py "$OUT/$side/$i.perf.data" "${BIN[$side]}" \
+                        async_task /async-task-4.7.1/src/
+                else
+                    python3 benches/perf-task-share.py "$OUT/$side/$i.perf.data" "${BIN[$side]}" \
+                        rawtask "$ROOT/src/" "$ROOT/compat/"
+                fi >"$OUT/$side/$i.perf" || note "$name: $side: perf failed"
+            rm -f "$OUT/$side/$i.perf.data"
+        done
+    fi
     echo "$name" >"$OUT/$i.name"
 done
 count=${#names[@]}
@@ -171,6 +204,14 @@ def per_run(side, i, crate):
     runs = task_runs(f"{out}/{side}/{i}.out", crate)
     return program_total(f"{out}/{side}/{i}.txt") / runs if runs else None
 
+def time_share(side, i):
+    """The task crate's share of the CPU time samples of `perf record`, if it ran."""
+    try:
+        task, total = map(int, open(f"{out}/{side}/{i}.perf").read().split())
+    except (OSError, ValueError):
+        return None
+    return task / total if total else None
+
 title = "async-executor 1.14.1 benchmark (callgrind, instructions"
 title += f"; codegen-units = {cgus} on both sides)" if cgus else ")"
 def cpu_over_wall(i):
@@ -181,9 +222,9 @@ def cpu_over_wall(i):
         return None
     return user / wall if wall > 0 else None
 
-print(f"| {title} | async-task share (unpatched) | rawtask share (patched) | bound: ratio if the task code were free | instructions per task run, patched/unpatched | user CPU / wall (unpatched, native) | bound in time |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-bounds, per_task, time_bounds = [], [], []
+print(f"| {title} | async-task share (unpatched) | rawtask share (patched) | bound: ratio if the task code were free | instructions per task run, patched/unpatched | user CPU / wall (unpatched, native) | bound in time | async-task share of CPU time (perf, unpatched) | rawtask share of CPU time (perf, patched) | bound from the time profile |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+bounds, per_task, time_bounds, profile_bounds = [], [], [], []
 for i in range(count):
     name = open(f"{out}/{i}.name").read().strip()
     at = shares(f"{out}/unpatched/{i}.txt", in_async_task)
@@ -199,11 +240,22 @@ for i in range(count):
         time_bounds.append(1 - at * min(busy, 1.0))
     busy_text = f"{busy:.2f}" if busy is not None else "n/a"
     time_text = f"{time_bounds[-1]:.2f}" if busy is not None else "n/a"
-    print(f"| {name} | {at:.1%} | {rt:.1%} | {bound:.2f} | {ratio} | {busy_text} | {time_text} |")
+    at_time, rt_time = time_share("unpatched", i), time_share("patched", i)
+    profile = None
+    if at_time is not None and busy is not None:
+        profile = 1 - at_time * min(busy, 1.0)
+        profile_bounds.append(profile)
+    pct = lambda v: f"{v:.1%}" if v is not None else "n/a"
+    profile_text = f"{profile:.2f}" if profile is not None else "n/a"
+    print(f"| {name} | {at:.1%} | {rt:.1%} | {bound:.2f} | {ratio} | {busy_text} | {time_text} "
+          f"| {pct(at_time)} | {pct(rt_time)} | {profile_text} |")
 geo = math.exp(sum(math.log(b) for b in bounds) / len(bounds))
 geo_task = (f"**{math.exp(sum(math.log(r) for r in per_task) / len(per_task)):.3f}**"
             if per_task else "")
 geo_time = (f"**{math.exp(sum(math.log(b) for b in time_bounds) / len(time_bounds)):.2f}**"
             if len(time_bounds) == count else "")
-print(f"| **geometric mean ({count} benchmarks)** | | | **{geo:.2f}** | {geo_task} | | {geo_time} |")
+geo_profile = (f"**{math.exp(sum(math.log(b) for b in profile_bounds) / len(profile_bounds)):.2f}**"
+               if len(profile_bounds) == count else "")
+print(f"| **geometric mean ({count} benchmarks)** | | | **{geo:.2f}** | {geo_task} | | {geo_time} "
+      f"| | | {geo_profile} |")
 PYTHON

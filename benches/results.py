@@ -239,6 +239,14 @@ def main():
                             f"share of the instructions is {min(at):.0f}–{max(at):.0f} % per "
                             f"benchmark, so even a task crate that cost nothing would leave the "
                             f"suite's geometric mean at {total[3].strip('*')}.")
+        at_time = [float(r[7].rstrip("%")) for r in rows if len(r) > 9 and r[7].endswith("%")]
+        rt_time = [float(r[8].rstrip("%")) for r in rows if len(r) > 9 and r[8].endswith("%")]
+        if at_time and rt_time and len(total) > 9 and total[9].strip("*"):
+            headline.append(f"- **the same in CPU time** (perf profiles): async-task's share is "
+                            f"{min(at_time):.0f}–{max(at_time):.0f} % per benchmark, rawtask's "
+                            f"{min(rt_time):.0f}–{max(rt_time):.0f} %; a task crate that cost "
+                            f"nothing would leave the suite's geometric mean at "
+                            f"{total[9].strip('*')}.")
         waiting = [(r[0], number(r[5]), number(r[6])) for r in rows if len(r) > 6
                    and number(r[5]) is not None and number(r[6]) is not None and number(r[5]) < 0.5]
         if waiting:
