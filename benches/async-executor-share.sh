@@ -133,13 +133,8 @@ for i in "${!names[@]}"; do
             (cd "${DIR[$side]}" && perf record -q -e cpu-clock -F 2000 -o "$OUT/$side/$i.perf.data" \
                 "${BIN[$side]}" --bench --profile-time "$PROFILE_TIME" --exact "$name" \
                 >/dev/null 2>&1) &&
-                if [[ $side == unpatched ]]; then
-                    python3 benches/perf-task-share.py "$OUT/$side/$i.perf.data" "${BIN[$side]}" \
-                        async_task /async-task-4.7.1/src/
-                else
-                    python3 benches/perf-task-share.py "$OUT/$side/$i.perf.data" "${BIN[$side]}" \
-                        rawtask "$ROOT/src/" "$ROOT/compat/"
-                fi >"$OUT/$side/$i.perf" || note "$name: $side: perf failed"
+                python3 benches/perf-task-share.py "$OUT/$side/$i.perf.data" "${BIN[$side]}" \
+                    "$side" "$ROOT" >"$OUT/$side/$i.perf" || note "$name: $side: perf failed"
             rm -f "$OUT/$side/$i.perf.data"
         done
     fi
@@ -165,15 +160,11 @@ def shares(path, is_task):
             task += int(m.group(1).replace(",", ""))
     return task / total if total else float("nan")
 
-def crate_code(files, crate):
-    """An instruction is the crate's if its source line is in the crate (its code inlined
-    anywhere) or it runs inside one of the crate's functions (core's code inlined there)."""
-    prefixes = (f"{crate}::", f"<{crate}::", f"core::ptr::drop_in_place<{crate}::")
-    return lambda f, func: any(part in f for part in files) or func.startswith(prefixes)
+sys.path.insert(0, root + "/benches")
+from task_code import side_code
 
-in_async_task = crate_code(["/async-task-4.7.1/src/"], "async_task")
-# rawtask is a path dependency: its files are named from the workspace root.
-in_rawtask = crate_code([root + "/src/", root + "/compat/"], "rawtask")
+in_async_task = side_code("unpatched", root)
+in_rawtask = side_code("patched", root)
 
 def program_total(path):
     for text in open(path, encoding="utf-8", errors="replace"):

@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
 """The task crate's share of a program's CPU time, from a `perf record -e cpu-clock` profile.
 
-    perf-task-share.py PERF_DATA BINARY CRATE FILE_PART...
+    perf-task-share.py PERF_DATA BINARY SIDE ROOT
 
 Prints one line, `TASK_SAMPLES TOTAL_SAMPLES`: of all the samples in PERF_DATA (every thread,
-user and kernel), how many fell in the task crate's code. The rule is
-benches/async-executor-share.sh's for callgrind's instructions: a sample is the crate's if the
-innermost source line at its address (the crate's code inlined into the executor included) is
-in a file whose path contains one of FILE_PART, or if it is inside one of the crate's own
-functions (`CRATE::`, `<CRATE::`, `core::ptr::drop_in_place<CRATE::`: core's code inlined
-there). Samples outside BINARY (the kernel, libc's allocator) are never the crate's.
+user and kernel), how many fell in the task crate's code of SIDE (`unpatched`: async-task;
+`patched`: rawtask, whose workspace is ROOT). The rule is benches/task_code.py's, the one
+benches/async-executor-share.sh applies to callgrind's instructions, with the innermost source
+line at a sample's address and the outermost function there. Samples outside BINARY (the
+kernel, libc's allocator) are never the crate's.
 
 Addresses come from `perf script` as symbol + offset, are turned into addresses in BINARY with
 `nm`, and are resolved with `addr2line -i` (BINARY needs line tables).
@@ -20,9 +19,12 @@ import re
 import subprocess
 import sys
 
+from task_code import side_code
+
 
 def main():
-    data, binary, crate, *file_parts = sys.argv[1:]
+    data, binary, side, root = sys.argv[1:]
+    is_task = side_code(side, root)
     script = subprocess.run(
         ["perf", "script", "-i", data, "--no-demangle", "-F", "ip,sym,symoff,dso"],
         capture_output=True, text=True, check=True).stdout
@@ -56,12 +58,11 @@ def main():
         else:
             frames[current].append((resolved[i], resolved[i + 1] if i + 1 < len(resolved) else ""))
             i += 2
-    prefixes = (f"{crate}::", f"<{crate}::", f"core::ptr::drop_in_place<{crate}::")
     task = 0
     for address, count in at.items():
         chain = frames.get(address) or [("", "")]
         innermost_file, outer_function = chain[0][1], chain[-1][0]
-        if any(part in innermost_file for part in file_parts) or outer_function.startswith(prefixes):
+        if is_task(innermost_file, outer_function):
             task += count
     print(task, total)
 
