@@ -5,8 +5,8 @@ collected (one Markdown file per step in its output directory).
     python3 benches/results.py OUT_DIR RESULTS.md results.svg key=value...
 
 The keys (date, cpu, cores, rustc, load_before, load_after, config, ab_rounds, ae_rounds,
-commit) describe the run. The headline lines and the chart are read from the tables
-themselves, so they cannot disagree with them.
+ae_short_rounds, commit) describe the run. The headline lines and the chart are read from the
+tables themselves, so they cannot disagree with them.
 """
 
 import math
@@ -291,7 +291,9 @@ def main():
           f"{meta.get('load_after')} after (a shared VM: other builds run alongside; the "
           f"interleaved A/B medians keep ratios meaningful, absolute times are not)",
           f"- configuration: {meta.get('config')}; ab {meta.get('ab_rounds')} rounds, "
-          f"async-executor suite {meta.get('ae_rounds')} alternating rounds",
+          f"async-executor suite {meta.get('ae_rounds')} alternating rounds"
+          + (f" ({meta['ae_short_rounds']} for benchmarks under 100 µs)"
+             if meta.get("ae_short_rounds") else ""),
           f"- rawtask commit: {meta.get('commit')}", "",
           "## Headline", ""]
     md += headline or ["(no step ran)"]

@@ -21,8 +21,9 @@
 #      share.sh, callgrind); again with both sides built as one codegen unit (CODEGEN_UNITS=1)
 #   6. code size per spawned future type (benches/code-size.sh)
 #
-#   benches/results.sh                 the full run (about 40 minutes on a quiet 2-core machine;
-#                                      async-executor's suite in 5 alternating rounds)
+#   benches/results.sh                 the full run (about 50 minutes on a quiet 2-core machine;
+#                                      async-executor's suite in 5 alternating rounds, 15 for
+#                                      its benchmarks under 100 µs)
 #   QUICK=1 benches/results.sh         fewer rounds / criterion's --quick (a few minutes less)
 #   SKIP_AB=1 SKIP_CRITERION=1 SKIP_EXECUTORS=1 SKIP_ASYNC_EXECUTOR=1 SKIP_SHARE=1 SKIP_CODE_SIZE=1 benches/results.sh
 #                                      any of the six skipped (its section says SKIPPED);
@@ -80,6 +81,8 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 # tables agree.
 ab_rounds=${AB_ROUNDS:-$([[ -n $quick ]] && echo 25 || echo 45)}
 ae_rounds=${ROUNDS:-$([[ -n $quick ]] && echo 2 || echo 5)}
+# async-executor.sh's rounds for its benchmarks under 100 µs (its default: 3 × ROUNDS).
+ae_short_rounds=${SHORT_ROUNDS:-$((ae_rounds * 3))}
 executor_args=()
 [[ -z $quick ]] || executor_args=(--quick)
 
@@ -162,7 +165,8 @@ step batch SKIP_BATCH batch_table
 step storage SKIP_STORAGE storage_table
 step executors SKIP_EXECUTORS benches/report-executors.sh ${executor_args[@]+"${executor_args[@]}"}
 if [[ -n "${REUSE_ASYNC_EXECUTOR:-}" ]]; then
-    ae_rounds="$(ls "${WORK:-$ROOT/target/async-executor-bench}/criterion" 2>/dev/null | wc -l) (reused from the last run)"
+    ae_rounds="(reused from the last run; see its table)"
+    ae_short_rounds=""
     REPORT_ONLY=1 step async-executor SKIP_ASYNC_EXECUTOR benches/async-executor.sh
 else
     ROUNDS=$ae_rounds step async-executor SKIP_ASYNC_EXECUTOR benches/async-executor.sh
@@ -187,6 +191,6 @@ results_svg=${RESULTS_SVG:-benches/results.svg}
 python3 benches/results.py "$OUT" "$results_md" "$results_svg" \
     "date=$started" "cpu=${cpu:-unknown}" "cores=$(nproc)" "rustc=$(rustc --version)" \
     "load_before=$load_before" "load_after=$load_after" "config=$config" \
-    "ab_rounds=$ab_rounds" "ae_rounds=$ae_rounds" "ab_flags=$ab_flags" \
+    "ab_rounds=$ab_rounds" "ae_rounds=$ae_rounds" "ae_short_rounds=$ae_short_rounds" "ab_flags=$ab_flags" \
     "commit=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src benches ':!benches/RESULTS.md' ':!benches/results.svg' || echo '+changes')"
 note "wrote $results_md and $results_svg"
