@@ -35,6 +35,9 @@
 #                      contended lock spinning in the executor
 #   bound from the     1 - async-task's share of CPU time x min(1, user CPU / wall): the bound
 #   time profile       in time, from the profile instead of the instruction count
+#   atomic / other     (a second table) each crate's share of the CPU time split into its
+#                      atomic read-modify-writes (locked instructions: a timer sample lands on
+#                      the instruction after one) and everything else it runs
 #   per task run       all instructions per call of the task crate's `RawTask::run`, patched
 #                      over unpatched: what the swap changes in the whole program's work,
 #                      executor code included. That code is compiled in the benchmark's own
@@ -195,13 +198,21 @@ def per_run(side, i, crate):
     runs = task_runs(f"{out}/{side}/{i}.out", crate)
     return program_total(f"{out}/{side}/{i}.txt") / runs if runs else None
 
-def time_share(side, i):
-    """The task crate's share of the CPU time samples of `perf record`, if it ran."""
+def perf_counts(side, i):
+    """(task crate's samples, all samples, the task crate's samples at its atomic
+    instructions) of the `perf record` profile, if it ran."""
     try:
-        task, total = map(int, open(f"{out}/{side}/{i}.perf").read().split())
+        counts = [int(word) for word in open(f"{out}/{side}/{i}.perf").read().split()]
     except (OSError, ValueError):
         return None
-    return task / total if total else None
+    if len(counts) == 2:  # written before the atomic count was
+        counts.append(None)
+    return tuple(counts) if len(counts) == 3 and counts[1] else None
+
+def time_share(side, i):
+    """The task crate's share of the CPU time samples of `perf record`, if it ran."""
+    counts = perf_counts(side, i)
+    return counts[0] / counts[1] if counts else None
 
 title = "async-executor 1.14.1 benchmark (callgrind, instructions"
 title += f"; codegen-units = {cgus} on both sides)" if cgus else ")"
@@ -249,4 +260,23 @@ geo_profile = (f"**{math.exp(sum(math.log(b) for b in profile_bounds) / len(prof
                if len(profile_bounds) == count else "")
 print(f"| **geometric mean ({count} benchmarks)** | | | **{geo:.2f}** | {geo_task} | | {geo_time} "
       f"| | | {geo_profile} |")
+
+# The time profile's task samples split into the crate's atomic read-modify-writes and the rest
+# (benches/perf-task-share.py): the rest is what a cheaper implementation of the same protocol
+# could still save; the atomics only a protocol with fewer of them.
+print()
+print("| async-executor 1.14.1 benchmark (perf, share of CPU time) | async-task: atomic instructions "
+      "| async-task: other | rawtask: atomic instructions | rawtask: other |")
+print("|---|---:|---:|---:|---:|")
+for i in range(count):
+    name = open(f"{out}/{i}.name").read().strip()
+    cells = []
+    for side in ("unpatched", "patched"):
+        counts = perf_counts(side, i)
+        if counts and counts[2] is not None:
+            task, total, atomic = counts
+            cells += [f"{atomic / total:.1%}", f"{(task - atomic) / total:.1%}"]
+        else:
+            cells += ["n/a", "n/a"]
+    print(f"| {name} | " + " | ".join(cells) + " |")
 PYTHON

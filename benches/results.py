@@ -218,8 +218,10 @@ def main():
                             f"geometric mean **{geomean([v for _, v in ae_rows]):.2f}** of "
                             f"async-executor's time, **{geomean([v for _, v in tk_rows]):.2f}** of tokio's.")
     ae = tables(steps["async-executor"][0])
+    measured = {}  # async-executor's suite: benchmark -> patched/unpatched median
     if ae:
         rows = [(r[0], number(r[3])) for r in ae[0][1:] if not r[0].startswith("**")]
+        measured = dict(rows)
         series.append(("async-executor 1.14.1's own suite: async-task patched to rawtask / unpatched", rows))
         # The table's own geometric mean (of the unrounded medians), else one of its cells.
         total = next((r for r in ae[0][1:] if r[0].startswith("**")), None)
@@ -247,6 +249,25 @@ def main():
                             f"{min(rt_time):.0f}–{max(rt_time):.0f} %; a task crate that cost "
                             f"nothing would leave the suite's geometric mean at "
                             f"{total[9].strip('*')}.")
+        split = share[1][1:] if len(share) > 1 else []
+        atomic = [number(r[3]) for r in split if len(r) > 4 and r[3].endswith("%")]
+        other = [number(r[4]) for r in split if len(r) > 4 and r[4].endswith("%")]
+        at_atomic = [number(r[1]) for r in split if len(r) > 4 and r[1].endswith("%")]
+        # Each measured ratio as it would be if rawtask's instructions other than its atomics
+        # cost nothing (at most that share of the CPU time, and of the wall time where the
+        # threads mostly wait).
+        busy = {r[0]: number(r[5]) for r in rows if len(r) > 5 and number(r[5]) is not None}
+        left = [measured[r[0]] * (1 - number(r[4]) / 100 * min(1.0, busy[r[0]]))
+                for r in split if len(r) > 4 and r[4].endswith("%") and r[0] in busy
+                and measured.get(r[0])]
+        if atomic and other and left and len(left) == len(measured):
+            headline.append(f"- **what is left of rawtask's share** (perf): its atomic "
+                            f"read-modify-writes take {min(atomic):.0f}–{max(atomic):.0f} % of "
+                            f"the CPU time per benchmark (async-task's: "
+                            f"{min(at_atomic):.0f}–{max(at_atomic):.0f} %), everything else it "
+                            f"runs {min(other):.0f}–{max(other):.0f} %; if that everything else "
+                            f"cost nothing, the suite's geometric mean would be "
+                            f"{geomean(left):.2f}.")
         waiting = [(r[0], number(r[5]), number(r[6])) for r in rows if len(r) > 6
                    and number(r[5]) is not None and number(r[6]) is not None and number(r[5]) < 0.5]
         if waiting:
