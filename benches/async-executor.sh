@@ -169,19 +169,25 @@ for p in json.load(sys.stdin)["packages"]:
     # Interleaved per benchmark: each benchmark's patched and unpatched runs are back to back
     # (seconds apart, not a whole suite apart), the order alternating from one to the next.
     flip=0
-    for ((round = 0; round < ROUNDS; round++)); do
-        for name in "${names[@]}"; do
+    # run_round ROUND ROUNDS NAME...: one round of the named benchmarks, both sides each.
+    run_round() {
+        local round=$1 rounds=$2 name side order
+        shift 2
+        for name in "$@"; do
             if ((flip % 2 == 0)); then order="unpatched patched"; else order="patched unpatched"; fi
             flip=$((flip + 1))
             for side in $order; do
-                note "round $((round + 1))/$ROUNDS: $name: $side"
+                note "round $((round + 1))/$rounds: $name: $side"
                 # The bench's own directory is its working directory, as under `cargo bench`.
                 (cd "$WORK/$side" && CRITERION_HOME=$WORK/criterion/$round/$side \
                     "${BIN[$side]}" --bench "${CRIT[@]}" --exact "$name" >&2)
             done
         done
-            # An odd count of benchmarks would give every benchmark the same order each round.
-        ((${#names[@]} % 2 == 1)) && flip=$((flip + 1))
+        # An odd count of benchmarks would give every benchmark the same order each round.
+        if (($# % 2 == 1)); then flip=$((flip + 1)); fi
+    }
+    for ((round = 0; round < ROUNDS; round++)); do
+        run_round "$round" "$ROUNDS" "${names[@]}"
     done
     # Benchmarks shorter than SHORT_NS per iteration (spawn_one: two thread wake-ups, ~20 µs)
     # are cheap to repeat and the noisiest: their ratios spread 0.6-1.6 from round to round.
@@ -200,16 +206,7 @@ PYTHON
     ((${#short[@]} > 0 && SHORT_ROUNDS > ROUNDS)) &&
         note "${#short[@]} benchmarks under $SHORT_NS ns: $((SHORT_ROUNDS - ROUNDS)) more rounds"
     for ((round = ROUNDS; round < SHORT_ROUNDS && ${#short[@]} > 0; round++)); do
-        for name in "${short[@]}"; do
-            if ((flip % 2 == 0)); then order="unpatched patched"; else order="patched unpatched"; fi
-            flip=$((flip + 1))
-            for side in $order; do
-                note "round $((round + 1))/$SHORT_ROUNDS: $name: $side"
-                (cd "$WORK/$side" && CRITERION_HOME=$WORK/criterion/$round/$side \
-                    "${BIN[$side]}" --bench "${CRIT[@]}" --exact "$name" >&2)
-            done
-        done
-        ((${#short[@]} % 2 == 1)) && flip=$((flip + 1))
+        run_round "$round" "$SHORT_ROUNDS" "${short[@]}"
     done
 fi
 
