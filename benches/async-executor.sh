@@ -192,15 +192,14 @@ for p in json.load(sys.stdin)["packages"]:
     # Benchmarks shorter than SHORT_NS per iteration (spawn_one: two thread wake-ups, ~20 µs)
     # are cheap to repeat and the noisiest: their ratios spread 0.6-1.6 from round to round.
     # They get SHORT_ROUNDS rounds in all, chosen by round 1's unpatched time (never by a ratio).
-    mapfile -t short < <(python3 - "$WORK/criterion/0/unpatched" "$SHORT_NS" "${names[@]}" <<'PYTHON'
-import json, os, sys
-side, limit, wanted = sys.argv[1], float(sys.argv[2]), set(sys.argv[3:])
-for dirpath, _, files in os.walk(side):
-    if "estimates.json" in files and os.path.basename(dirpath) == "new":
-        name = json.load(open(os.path.join(dirpath, "benchmark.json")))["full_id"]
-        median = json.load(open(os.path.join(dirpath, "estimates.json")))["median"]["point_estimate"]
-        if name in wanted and median < limit:
-            print(name)
+    mapfile -t short < <(python3 - "$ROOT" "$WORK/criterion/0/unpatched" "$SHORT_NS" "${names[@]}" <<'PYTHON'
+import sys
+sys.path.insert(0, sys.argv[1] + "/benches")
+from criterion_estimates import medians_by_id
+side, limit, wanted = sys.argv[2], float(sys.argv[3]), set(sys.argv[4:])
+for name, median in medians_by_id(side).items():
+    if name in wanted and median < limit:
+        print(name)
 PYTHON
     )
     ((${#short[@]} > 0 && SHORT_ROUNDS > ROUNDS)) &&
@@ -210,20 +209,12 @@ PYTHON
     done
 fi
 
-SHORT_NS=$SHORT_NS python3 - "$WORK/criterion" <<'PYTHON'
-import json, math, os, statistics, sys
+SHORT_NS=$SHORT_NS python3 - "$WORK/criterion" "$ROOT" <<'PYTHON'
+import math, os, statistics, sys
 
 root = sys.argv[1]
-
-def estimates(side_dir):
-    """{benchmark id: median ns} of one side of one round."""
-    out = {}
-    for dirpath, _, files in os.walk(side_dir):
-        if "estimates.json" in files and os.path.basename(dirpath) == "new":
-            bench = json.load(open(os.path.join(dirpath, "benchmark.json")))
-            with open(os.path.join(dirpath, "estimates.json")) as f:
-                out[bench["full_id"]] = json.load(f)["median"]["point_estimate"]
-    return out
+sys.path.insert(0, sys.argv[2] + "/benches")
+from criterion_estimates import fmt_time as fmt, medians_by_id as estimates
 
 rounds = sorted((d for d in os.listdir(root) if d.isdigit()), key=int) if os.path.isdir(root) else []
 data = [(estimates(os.path.join(root, r, "patched")), estimates(os.path.join(root, r, "unpatched")))
@@ -231,12 +222,6 @@ data = [(estimates(os.path.join(root, r, "patched")), estimates(os.path.join(roo
 if not data:
     print("no results: run benches/async-executor.sh first")
     sys.exit(1)
-
-def fmt(ns):
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= scale:
-            return f"{ns / scale:.2f} {unit}"
-    return f"{ns:.1f} ns"
 
 def order(name):
     # create first, then single-thread before multi-thread, then the suite's order.

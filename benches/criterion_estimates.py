@@ -1,5 +1,5 @@
 """Reading criterion's saved estimates, shared by the bench scripts (criterion-table.py,
-report.sh, report-executors.sh)."""
+report.sh, report-executors.sh, async-executor.sh)."""
 
 import json
 import os
@@ -14,6 +14,19 @@ def estimate_ns(root, group, function, statistic="median"):
             return json.load(f)[statistic]["point_estimate"]
     except FileNotFoundError:
         return None
+
+
+def medians_by_id(root):
+    """{benchmark id: median point estimate in nanoseconds} of every benchmark saved under
+    ROOT (a CRITERION_HOME), whatever its group and function directories are named."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        if "estimates.json" in files and os.path.basename(dirpath) == "new":
+            with open(os.path.join(dirpath, "benchmark.json")) as f:
+                name = json.load(f)["full_id"]
+            with open(os.path.join(dirpath, "estimates.json")) as f:
+                out[name] = json.load(f)["median"]["point_estimate"]
+    return out
 
 
 def fmt_time(ns):
